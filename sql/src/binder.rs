@@ -1,0 +1,1287 @@
+//! The binder: resolves a parsed statement against the catalog into a
+//! [`BoundStatement`], with names turned into column positions and every
+//! expression typed. It is the only place that knows ksqlDB's rules for
+//! keys, output names, formats and type coercion.
+
+use std::collections::BTreeMap;
+
+use crate::ast::{self, ColumnConstraint, Expr, ExprKind, Ident, JoinKind, Literal, Parsed, Relation, SelectItem, SourceKind, Statement};
+use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS};
+use crate::error::{closest, Pos, Result, SqlError};
+use crate::eval;
+use crate::plan::{AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc};
+use crate::types::{Row, SqlType, Value, F64};
+
+/// A statement ready to execute: everything it needs is resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BoundStatement {
+    /// A new source over a topic; `create_topic` when the topic must be made.
+    CreateSource { source: Source, create_topic: bool },
+    /// A new source and the persistent query that fills it.
+    CreateAs { source: Source, query: PersistentQuery, create_topic: bool },
+    /// A persistent query writing into an existing stream.
+    InsertSelect { query: PersistentQuery },
+    /// One record to append to a source's topic. `row` holds the source's
+    /// columns (keys first); `rowtime` the record timestamp, if given.
+    InsertValues { source: String, rowtime: Option<i64>, row: Row },
+}
+
+impl Catalog {
+    /// Records the effect of a bound statement.
+    pub fn apply(&mut self, statement: &BoundStatement) {
+        match statement {
+            BoundStatement::CreateSource { source, .. } => self.add_source(source.clone()),
+            BoundStatement::CreateAs { source, query, .. } => {
+                self.add_source(source.clone());
+                self.add_query(query.clone());
+            }
+            BoundStatement::InsertSelect { query } => self.add_query(query.clone()),
+            BoundStatement::InsertValues { .. } => {}
+        }
+    }
+}
+
+/// Binds one parsed statement.
+pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<BoundStatement> {
+    let b = Binder { catalog, topics, sql: &parsed.text };
+    match &parsed.statement {
+        Statement::CreateSource(c) => b.create_source(c),
+        Statement::CreateAs(c) => b.create_as(c),
+        Statement::InsertSelect { target, query } => b.insert_select(target, query),
+        Statement::InsertValues { target, columns, values } => b.insert_values(target, columns.as_deref(), values),
+        Statement::Select(q) => Err(SqlError::new(
+            parsed.pos,
+            if q.emit.is_some() {
+                "push queries (SELECT ... EMIT CHANGES) run against a server; use `ddsql server` and the /query endpoint"
+            } else {
+                "pull queries (SELECT without EMIT CHANGES) run against a server; use `ddsql server` and the /query endpoint"
+            },
+        )),
+    }
+}
+
+struct Binder<'a> {
+    catalog: &'a Catalog,
+    topics: &'a dyn Topics,
+    sql: &'a str,
+}
+
+/// The WITH properties ksqlDB knows, for validation and suggestions.
+const KNOWN_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC", "KEY_FORMAT", "VALUE_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "RETENTION_MS",
+    "CLEANUP_POLICY", "TIMESTAMP", "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME", "VALUE_SCHEMA_FULL_NAME", "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_DELIMITER", "VALUE_DELIMITER", "WINDOW_TYPE", "WINDOW_SIZE", "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION", "SOURCE_CONNECTOR", "SOURCED_BY_CONNECTOR",
+];
+
+/// Properties that parse but whose behaviour is not built yet: refused
+/// rather than silently ignored, because they would change results.
+const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP", "TIMESTAMP_FORMAT", "WINDOW_TYPE", "WINDOW_SIZE"];
+
+struct Properties {
+    values: BTreeMap<String, (Literal, Pos)>,
+}
+
+impl Properties {
+    fn new(props: &[ast::Property]) -> Result<Properties> {
+        let mut values = BTreeMap::new();
+        for p in props {
+            let name = p.name.value.to_uppercase();
+            if !KNOWN_PROPERTIES.contains(&name.as_str()) {
+                let hint = closest(&name, KNOWN_PROPERTIES.iter().copied())
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default();
+                return Err(SqlError::new(p.name.pos, format!("unknown property {name}{hint}")));
+            }
+            if UNSUPPORTED_PROPERTIES.contains(&name.as_str()) {
+                return Err(SqlError::new(p.name.pos, format!("property {name} is not supported yet")));
+            }
+            if values.insert(name.clone(), (p.value.clone(), p.name.pos)).is_some() {
+                return Err(SqlError::new(p.name.pos, format!("property {name} is given twice")));
+            }
+        }
+        Ok(Properties { values })
+    }
+
+    fn string(&self, name: &str) -> Result<Option<(String, Pos)>> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some((Literal::String(s), pos)) => Ok(Some((s.clone(), *pos))),
+            Some((_, pos)) => Err(SqlError::new(*pos, format!("property {name} takes a string in single quotes"))),
+        }
+    }
+
+    fn int(&self, name: &str) -> Result<Option<(i64, Pos)>> {
+        match self.values.get(name) {
+            None => Ok(None),
+            Some((Literal::Number(n), pos)) => match n.parse() {
+                Ok(v) => Ok(Some((v, *pos))),
+                Err(_) => Err(SqlError::new(*pos, format!("property {name} takes a whole number, not {n}"))),
+            },
+            Some((Literal::String(s), pos)) => match s.parse() {
+                Ok(v) => Ok(Some((v, *pos))),
+                Err(_) => Err(SqlError::new(*pos, format!("property {name} takes a whole number, not '{s}'"))),
+            },
+            Some((_, pos)) => Err(SqlError::new(*pos, format!("property {name} takes a whole number"))),
+        }
+    }
+
+    fn format(&self, name: &str) -> Result<Option<Format>> {
+        match self.string(name)? {
+            None => Ok(None),
+            Some((s, pos)) => match Format::parse(&s) {
+                Some(f) => Ok(Some(f)),
+                None => Err(SqlError::new(
+                    pos,
+                    format!(
+                        "unknown format '{s}' for {name}; expected one of {}",
+                        Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// KEY_FORMAT and VALUE_FORMAT, or FORMAT for both.
+    fn formats(&self, pos: Pos) -> Result<(Option<Format>, Option<Format>)> {
+        let both = self.format("FORMAT")?;
+        let key = self.format("KEY_FORMAT")?;
+        let value = self.format("VALUE_FORMAT")?;
+        if both.is_some() && (key.is_some() || value.is_some()) {
+            return Err(SqlError::new(pos, "FORMAT cannot be combined with KEY_FORMAT or VALUE_FORMAT"));
+        }
+        Ok((key.or(both), value.or(both)))
+    }
+}
+
+// ---- scopes -------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct ScopeColumn {
+    qualifier: String,
+    name: String,
+    ty: SqlType,
+    system: bool,
+}
+
+/// The columns visible to expressions, by position in the input row.
+#[derive(Clone, Debug, Default)]
+struct Scope {
+    columns: Vec<ScopeColumn>,
+}
+
+impl Scope {
+    fn for_source(source: &Source, qualifier: &str) -> Scope {
+        let mut columns: Vec<ScopeColumn> = SYSTEM_COLUMNS
+            .iter()
+            .map(|(n, t)| ScopeColumn { qualifier: qualifier.into(), name: n.to_string(), ty: t.clone(), system: true })
+            .collect();
+        columns.extend(source.columns.iter().map(|c| ScopeColumn {
+            qualifier: qualifier.into(),
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+            system: false,
+        }));
+        Scope { columns }
+    }
+
+    fn resolve(&self, qualifier: Option<&Ident>, name: &Ident) -> Result<(usize, SqlType)> {
+        let n = name.normalized();
+        let q = qualifier.map(|q| q.normalized());
+        if let Some(q) = &q {
+            if !self.columns.iter().any(|c| &c.qualifier == q) {
+                let hint = closest(q, self.qualifiers()).map(|c| format!("; did you mean {c}?")).unwrap_or_default();
+                return Err(SqlError::new(qualifier.unwrap().pos, format!("unknown source or alias {q}{hint}")));
+            }
+        }
+        let matches: Vec<usize> = (0..self.columns.len())
+            .filter(|&i| {
+                let c = &self.columns[i];
+                c.name == n && q.as_ref().is_none_or(|q| &c.qualifier == q)
+            })
+            .collect();
+        match matches.as_slice() {
+            [i] => Ok((*i, self.columns[*i].ty.clone())),
+            [] => {
+                let candidates = self
+                    .columns
+                    .iter()
+                    .filter(|c| q.as_ref().is_none_or(|q| &c.qualifier == q))
+                    .map(|c| c.name.as_str());
+                let hint = closest(&n, candidates).map(|c| format!("; did you mean {c}?")).unwrap_or_default();
+                let full = match &q {
+                    Some(q) => format!("{q}.{n}"),
+                    None => n.clone(),
+                };
+                Err(SqlError::new(name.pos, format!("column {full} cannot be resolved{hint}")))
+            }
+            _ => Err(SqlError::new(
+                name.pos,
+                format!(
+                    "column {n} is ambiguous: it is in {}; qualify it",
+                    matches.iter().map(|&i| self.columns[i].qualifier.as_str()).collect::<Vec<_>>().join(" and ")
+                ),
+            )),
+        }
+    }
+
+    fn qualifiers(&self) -> impl Iterator<Item = &str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for c in &self.columns {
+            if !seen.contains(&c.qualifier.as_str()) {
+                seen.push(&c.qualifier);
+            }
+        }
+        seen.into_iter()
+    }
+}
+
+/// A bound expression; `ty` is `None` for an untyped NULL literal.
+#[derive(Clone, Debug)]
+struct Typed {
+    expr: ScalarExpr,
+    ty: Option<SqlType>,
+}
+
+fn typed(expr: ScalarExpr, ty: SqlType) -> Typed {
+    Typed { expr, ty: Some(ty) }
+}
+
+/// State of binding the projection of an aggregating query: expressions
+/// equal to a GROUP BY expression become key columns, aggregate calls are
+/// collected.
+struct AggContext {
+    input: Scope,
+    group: Vec<Typed>,
+    aggregates: Vec<AggregateCall>,
+}
+
+fn contains_aggregate(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Function { name, .. } if AggregateFunc::from_name(&name.value).is_some() => true,
+        ExprKind::Function { args, .. } => args.iter().any(contains_aggregate),
+        ExprKind::Column { .. } | ExprKind::Literal(_) => false,
+        ExprKind::Binary { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
+        ExprKind::Unary { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Deref { expr, .. }
+        | ExprKind::Cast { expr, .. } => contains_aggregate(expr),
+        ExprKind::Subscript { expr, index } => contains_aggregate(expr) || contains_aggregate(index),
+        ExprKind::Case { operand, whens, else_ } => {
+            operand.as_deref().is_some_and(contains_aggregate)
+                || else_.as_deref().is_some_and(contains_aggregate)
+                || whens.iter().any(|(w, t)| contains_aggregate(w) || contains_aggregate(t))
+        }
+        ExprKind::InList { expr, list, .. } => contains_aggregate(expr) || list.iter().any(contains_aggregate),
+        ExprKind::Between { expr, low, high, .. } => {
+            contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high)
+        }
+        ExprKind::Like { expr, pattern, .. } => contains_aggregate(expr) || contains_aggregate(pattern),
+    }
+}
+
+fn numeric_rank(t: &SqlType) -> Option<u8> {
+    match t {
+        SqlType::Int => Some(1),
+        SqlType::BigInt => Some(2),
+        SqlType::Decimal { .. } => Some(3),
+        SqlType::Double => Some(4),
+        _ => None,
+    }
+}
+
+fn cast_to(t: Typed, ty: &SqlType) -> ScalarExpr {
+    match (&t.ty, &t.expr) {
+        (Some(have), _) if have == ty => t.expr,
+        // A NULL needs no conversion.
+        (None, _) => t.expr,
+        (_, ScalarExpr::Literal(v)) => match eval::cast(v, ty) {
+            Ok(v) => ScalarExpr::Literal(v),
+            Err(_) => ScalarExpr::Cast(Box::new(t.expr), ty.clone()),
+        },
+        _ => ScalarExpr::Cast(Box::new(t.expr), ty.clone()),
+    }
+}
+
+/// Brings two operands to a common type, as ksqlDB's implicit widening
+/// does (INT < BIGINT < DECIMAL < DOUBLE).
+fn unify(a: Typed, b: Typed, pos: Pos, what: &str) -> Result<(ScalarExpr, ScalarExpr, Option<SqlType>)> {
+    match (&a.ty, &b.ty) {
+        (None, None) => Ok((a.expr, b.expr, None)),
+        (Some(t), None) | (None, Some(t)) => {
+            let t = t.clone();
+            Ok((a.expr, b.expr, Some(t)))
+        }
+        (Some(x), Some(y)) if x == y => {
+            let t = x.clone();
+            Ok((a.expr, b.expr, Some(t)))
+        }
+        (Some(x), Some(y)) => match (numeric_rank(x), numeric_rank(y)) {
+            (Some(rx), Some(ry)) => {
+                let target = if rx >= ry { x.clone() } else { y.clone() };
+                let target = match (&target, x, y) {
+                    // INT -> DECIMAL(10,0), BIGINT -> DECIMAL(19,0): the
+                    // decimal side keeps its scale.
+                    (SqlType::Decimal { .. }, _, _) => target,
+                    _ => target,
+                };
+                Ok((cast_to(a, &target), cast_to(b, &target), Some(target)))
+            }
+            (Some(_), None) | (None, Some(_)) | (None, None) => match (x, y) {
+                (SqlType::Decimal { .. }, SqlType::Decimal { .. }) => {
+                    let t = x.clone();
+                    Ok((a.expr, b.expr, Some(t)))
+                }
+                _ => Err(SqlError::new(pos, format!("cannot {what} {x} and {y}"))),
+            },
+        },
+    }
+}
+
+fn literal_value(l: &Literal, pos: Pos) -> Result<Typed> {
+    Ok(match l {
+        Literal::Null => Typed { expr: ScalarExpr::Literal(Value::Null), ty: None },
+        Literal::Boolean(b) => typed(ScalarExpr::Literal(Value::Boolean(*b)), SqlType::Boolean),
+        Literal::String(s) => typed(ScalarExpr::Literal(Value::String(s.clone())), SqlType::String),
+        Literal::Number(n) => {
+            if n.contains(['e', 'E']) {
+                let v: f64 = n.parse().map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
+                typed(ScalarExpr::Literal(Value::Double(F64(v))), SqlType::Double)
+            } else if let Some((int, frac)) = n.split_once('.') {
+                let digits = format!("{int}{frac}");
+                let unscaled: i128 = digits.parse().map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
+                let scale = frac.len() as u8;
+                let precision = (digits.trim_start_matches(['-', '0']).len() as u8).max(scale).max(1);
+                typed(ScalarExpr::Literal(Value::Decimal(unscaled, scale)), SqlType::Decimal { precision, scale })
+            } else if let Ok(v) = n.parse::<i32>() {
+                typed(ScalarExpr::Literal(Value::Int(v)), SqlType::Int)
+            } else if let Ok(v) = n.parse::<i64>() {
+                typed(ScalarExpr::Literal(Value::BigInt(v)), SqlType::BigInt)
+            } else {
+                return Err(SqlError::new(pos, format!("number {n} is out of range for BIGINT")));
+            }
+        }
+    })
+}
+
+impl Binder<'_> {
+    fn lookup(&self, name: &Ident) -> Result<&Source> {
+        let n = name.normalized();
+        self.catalog.source(&n).ok_or_else(|| {
+            let hint = closest(&n, self.catalog.sources().map(|s| s.name.as_str()))
+                .map(|c| format!("; did you mean {}?", ast::quote_ident(c)))
+                .unwrap_or_default();
+            SqlError::new(name.pos, format!("{n} does not exist{hint}"))
+        })
+    }
+
+    fn check_new_name(&self, name: &Ident, or_replace: bool) -> Result<()> {
+        if or_replace {
+            return Err(SqlError::new(name.pos, "CREATE OR REPLACE is not supported yet"));
+        }
+        if self.catalog.source(&name.normalized()).is_some() {
+            return Err(SqlError::new(
+                name.pos,
+                format!("cannot add {}: a stream or table of that name already exists", name.normalized()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Resolves the topic and its partition count, and whether it must be created.
+    fn topic(&self, props: &Properties, default_topic: Option<String>, default_partitions: Option<u32>, pos: Pos) -> Result<(String, u32, bool)> {
+        let topic = match (props.string("KAFKA_TOPIC")?, default_topic) {
+            (Some((t, tpos)), _) => {
+                if t.is_empty() || t.len() > 249 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                    return Err(SqlError::new(
+                        tpos,
+                        format!("invalid topic name '{t}': use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'"),
+                    ));
+                }
+                t
+            }
+            (None, Some(t)) => t,
+            (None, None) => return Err(SqlError::new(pos, "missing property KAFKA_TOPIC: name the topic with WITH (KAFKA_TOPIC='...')")),
+        };
+        let requested = match props.int("PARTITIONS")? {
+            Some((p, ppos)) if !(1..=65535).contains(&p) => {
+                return Err(SqlError::new(ppos, format!("PARTITIONS must be between 1 and 65535, not {p}")))
+            }
+            Some((p, _)) => Some(p as u32),
+            None => None,
+        };
+        match (self.topics.partitions(&topic), requested) {
+            (Some(existing), Some(req)) if existing != req => Err(SqlError::new(
+                pos,
+                format!("topic '{topic}' exists with {existing} partitions, but PARTITIONS={req} was given"),
+            )),
+            (Some(existing), _) => Ok((topic, existing, false)),
+            (None, Some(req)) => Ok((topic, req, true)),
+            (None, None) => match default_partitions {
+                Some(p) => Ok((topic, p, true)),
+                None => Err(SqlError::new(
+                    pos,
+                    format!("topic '{topic}' does not exist: give PARTITIONS in the WITH clause to create it"),
+                )),
+            },
+        }
+    }
+
+    fn create_source(&self, c: &ast::CreateSource) -> Result<BoundStatement> {
+        self.check_new_name(&c.name, c.or_replace)?;
+        let props = Properties::new(&c.properties)?;
+        let (key_format, value_format) = props.formats(c.name.pos)?;
+        let value_format = value_format.ok_or_else(|| {
+            SqlError::new(c.name.pos, "missing property VALUE_FORMAT: say how values are serialised, e.g. WITH (VALUE_FORMAT='JSON')")
+        })?;
+        let mut key_format = key_format.unwrap_or(Format::Kafka);
+        if c.columns.is_empty() {
+            return Err(SqlError::new(
+                c.name.pos,
+                format!(
+                    "{} {} declares no columns: list them, e.g. (ID BIGINT KEY, NAME STRING); inferring columns from a Schema Registry is not supported yet",
+                    c.kind,
+                    c.name.normalized()
+                ),
+            ));
+        }
+        let mut keys = Vec::new();
+        let mut values = Vec::new();
+        for col in &c.columns {
+            let name = col.name.normalized();
+            if SYSTEM_COLUMNS.iter().any(|(n, _)| *n == name) {
+                return Err(SqlError::new(col.name.pos, format!("{name} is a reserved system column name")));
+            }
+            if keys.iter().chain(values.iter()).any(|k: &Column| k.name == name) {
+                return Err(SqlError::new(col.name.pos, format!("column {name} is declared twice")));
+            }
+            let key = match (c.kind, col.constraint) {
+                (_, ColumnConstraint::None) => false,
+                (SourceKind::Stream, ColumnConstraint::Key) | (SourceKind::Table, ColumnConstraint::PrimaryKey) => true,
+                (SourceKind::Stream, ColumnConstraint::PrimaryKey) => {
+                    return Err(SqlError::new(col.name.pos, format!("column {name}: streams have KEY columns, not PRIMARY KEY")))
+                }
+                (SourceKind::Table, ColumnConstraint::Key) => {
+                    return Err(SqlError::new(col.name.pos, format!("column {name}: tables have PRIMARY KEY columns, not KEY")))
+                }
+            };
+            let column = Column { name, ty: col.data_type.clone(), key };
+            if key {
+                keys.push(column)
+            } else {
+                values.push(column)
+            }
+        }
+        if c.kind == SourceKind::Table && keys.is_empty() {
+            return Err(SqlError::new(c.name.pos, format!("table {} needs a PRIMARY KEY column", c.name.normalized())));
+        }
+        if keys.is_empty() {
+            key_format = Format::None;
+        } else if key_format == Format::None {
+            return Err(SqlError::new(c.name.pos, "KEY_FORMAT 'NONE' cannot be used with KEY columns"));
+        }
+        let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
+        keys.extend(values);
+        let source = Source {
+            name: c.name.normalized(),
+            kind: c.kind,
+            topic,
+            key_format,
+            value_format,
+            partitions,
+            columns: keys,
+            sql: self.sql.to_string(),
+        };
+        Ok(BoundStatement::CreateSource { source, create_topic })
+    }
+
+    fn create_as(&self, c: &ast::CreateAs) -> Result<BoundStatement> {
+        self.check_new_name(&c.name, c.or_replace)?;
+        let props = Properties::new(&c.properties)?;
+        let bound = self.query(&c.query)?;
+        if bound.plan.kind != c.kind {
+            let (want, got) = (c.kind, bound.plan.kind);
+            return Err(SqlError::new(
+                c.name.pos,
+                format!(
+                    "CREATE {want} AS SELECT needs a query that produces a {want}, but this one produces a {got}{}",
+                    if want == SourceKind::Table { " (a table comes from GROUP BY)" } else { " (use CREATE TABLE)" }
+                ),
+            ));
+        }
+        let left = bound.left_source;
+        let (key_format, value_format) = props.formats(c.name.pos)?;
+        let has_key = bound.plan.columns.iter().any(|col| col.key);
+        let key_format = match key_format {
+            Some(Format::None) if has_key => {
+                return Err(SqlError::new(c.name.pos, "KEY_FORMAT 'NONE' cannot be used: the query's result has key columns"))
+            }
+            Some(f) if has_key => f,
+            _ if !has_key => Format::None,
+            _ => if left.key_format == Format::None { Format::Kafka } else { left.key_format },
+        };
+        let value_format = value_format.unwrap_or(left.value_format);
+        let (topic, partitions, create_topic) =
+            self.topic(&props, Some(c.name.normalized()), Some(left.partitions), c.name.pos)?;
+        let name = c.name.normalized();
+        let source = Source {
+            name: name.clone(),
+            kind: c.kind,
+            topic,
+            key_format,
+            value_format,
+            partitions,
+            columns: bound.plan.columns.clone(),
+            sql: self.sql.to_string(),
+        };
+        let prefix = match c.kind {
+            SourceKind::Stream => "CSAS",
+            SourceKind::Table => "CTAS",
+        };
+        let query = PersistentQuery {
+            id: self.catalog.next_query_id(&format!("{prefix}_{}", name.to_uppercase())),
+            sink: name,
+            plan: bound.plan,
+            sql: self.sql.to_string(),
+        };
+        Ok(BoundStatement::CreateAs { source, query, create_topic })
+    }
+
+    fn insert_select(&self, target: &Ident, q: &ast::Query) -> Result<BoundStatement> {
+        let sink = self.lookup(target)?;
+        if sink.kind != SourceKind::Stream {
+            return Err(SqlError::new(target.pos, format!("INSERT INTO needs a stream; {} is a table", sink.name)));
+        }
+        let bound = self.query(q)?;
+        if bound.plan.kind != SourceKind::Stream {
+            return Err(SqlError::new(target.pos, "INSERT INTO ... SELECT needs a query that produces a stream, not a table"));
+        }
+        if bound.plan.columns != sink.columns {
+            let show = |cols: &[Column]| {
+                cols.iter()
+                    .map(|c| format!("{} {}{}", c.name, c.ty, if c.key { " KEY" } else { "" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(SqlError::new(
+                target.pos,
+                format!(
+                    "the query's result ({}) does not match the columns of {} ({})",
+                    show(&bound.plan.columns),
+                    sink.name,
+                    show(&sink.columns)
+                ),
+            ));
+        }
+        let query = PersistentQuery {
+            id: self.catalog.next_query_id("INSERTQUERY"),
+            sink: sink.name.clone(),
+            plan: bound.plan,
+            sql: self.sql.to_string(),
+        };
+        Ok(BoundStatement::InsertSelect { query })
+    }
+
+    fn insert_values(&self, target: &Ident, columns: Option<&[Ident]>, values: &[Expr]) -> Result<BoundStatement> {
+        let source = self.lookup(target)?;
+        let names: Vec<(String, Pos)> = match columns {
+            Some(cols) => cols.iter().map(|c| (c.normalized(), c.pos)).collect(),
+            None => source.columns.iter().map(|c| (c.name.clone(), target.pos)).collect(),
+        };
+        if names.len() != values.len() {
+            return Err(SqlError::new(
+                target.pos,
+                format!("expected {} values for the columns ({}), got {}", names.len(), names.iter().map(|n| n.0.as_str()).collect::<Vec<_>>().join(", "), values.len()),
+            ));
+        }
+        let mut row = vec![Value::Null; source.columns.len()];
+        let mut rowtime = None;
+        let empty = Scope::default();
+        for ((name, pos), expr) in names.iter().zip(values) {
+            let bound = self.expr(&empty, expr)?;
+            let (index, ty) = if name == "ROWTIME" {
+                (None, SqlType::BigInt)
+            } else if let Some(i) = source.columns.iter().position(|c| &c.name == name) {
+                (Some(i), source.columns[i].ty.clone())
+            } else if name == "ROWPARTITION" || name == "ROWOFFSET" {
+                return Err(SqlError::new(*pos, format!("inserting into column {name} is not allowed")));
+            } else {
+                let hint = closest(name, source.columns.iter().map(|c| c.name.as_str()))
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default();
+                return Err(SqlError::new(*pos, format!("{} has no column {name}{hint}", source.name)));
+            };
+            check_assignable(&bound, &ty, expr.pos)?;
+            let value = eval::eval(&cast_to(bound, &ty), &[]).map_err(|e| SqlError::new(expr.pos, e.to_string()))?;
+            match index {
+                Some(i) => row[i] = value,
+                None => match value {
+                    Value::BigInt(t) => rowtime = Some(t),
+                    Value::Null => {}
+                    _ => unreachable!("cast to BIGINT yields a BIGINT"),
+                },
+            }
+        }
+        Ok(BoundStatement::InsertValues { source: source.name.clone(), rowtime, row })
+    }
+
+    // ---- queries --------------------------------------------------------
+
+    fn query(&self, q: &ast::Query) -> Result<BoundQuery<'_>> {
+        if q.emit == Some(ast::Emit::Final) {
+            return Err(SqlError::new(Pos::default(), "EMIT FINAL needs a windowed aggregation, which is not supported yet"));
+        }
+        if q.limit.is_some() {
+            return Err(SqlError::new(Pos::default(), "LIMIT is only allowed in transient queries"));
+        }
+        let from = self.from(&q.from)?;
+        let mut plan = from.plan;
+        if let Some(w) = &q.selection {
+            let pred = self.predicate(&from.scope, w, "WHERE")?;
+            plan = Plan::Filter { input: Box::new(plan), predicate: pred };
+        }
+        if !q.group_by.is_empty() && !q.partition_by.is_empty() {
+            return Err(SqlError::new(q.partition_by[0].pos, "PARTITION BY cannot be combined with GROUP BY"));
+        }
+        let items = expand_projection(&q.projection, &from.scope)?;
+        if !q.group_by.is_empty() {
+            return self.aggregate_query(q, plan, from.scope, items, from.left_source);
+        }
+        if let Some(h) = &q.having {
+            return Err(SqlError::new(h.pos, "HAVING needs GROUP BY"));
+        }
+        // The key of the output: PARTITION BY expressions, else the join
+        // key, else the source's key columns.
+        let key_exprs: Vec<(ScalarExpr, Pos)> = if !q.partition_by.is_empty() {
+            q.partition_by
+                .iter()
+                .map(|e| Ok((self.expr(&from.scope, e)?.expr, e.pos)))
+                .collect::<Result<_>>()?
+        } else {
+            from.key.iter().map(|k| (k.clone(), Pos::default())).collect()
+        };
+        let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
+        let mut values = Vec::new();
+        for (i, (item, alias)) in items.iter().enumerate() {
+            let bound = self.expr(&from.scope, item)?;
+            let ty = bound.ty.clone().ok_or_else(|| {
+                SqlError::new(item.pos, "cannot infer the type of NULL here: use CAST(NULL AS <type>)")
+            })?;
+            let name = output_name(item, alias.as_ref(), i);
+            let key_slot = key_exprs.iter().position(|(k, _)| *k == bound.expr)
+                .or_else(|| from.alt_key.as_ref().filter(|alt| **alt == bound.expr).map(|_| 0));
+            match key_slot {
+                Some(k) if keys[k].is_none() => keys[k] = Some((bound.expr, Column { name, ty, key: true })),
+                _ => values.push((bound.expr, Column { name, ty, key: false })),
+            }
+        }
+        let keys: Vec<(ScalarExpr, Column)> = keys
+            .into_iter()
+            .zip(&key_exprs)
+            .map(|(k, (_, pos))| {
+                k.ok_or_else(|| {
+                    SqlError::new(
+                        *pos,
+                        if q.partition_by.is_empty() {
+                            "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string()
+                        } else {
+                            "the PARTITION BY expression is missing from the projection: select it (with AS to name the key column)".to_string()
+                        },
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let mut exprs = vec![ScalarExpr::Column(0)];
+        let mut columns = Vec::new();
+        for (e, c) in keys.into_iter().chain(values) {
+            check_unique(&columns, &c, q)?;
+            exprs.push(e);
+            columns.push(c);
+        }
+        let plan = Plan::Map { input: Box::new(plan), exprs };
+        Ok(BoundQuery { plan: QueryPlan { plan, kind: SourceKind::Stream, columns }, left_source: from.left_source })
+    }
+
+    fn aggregate_query<'s>(
+        &'s self,
+        q: &ast::Query,
+        input: Plan,
+        scope: Scope,
+        items: Vec<(Expr, Option<Ident>)>,
+        left_source: &'s Source,
+    ) -> Result<BoundQuery<'s>> {
+        let mut group = Vec::new();
+        for g in &q.group_by {
+            if contains_aggregate(g) {
+                return Err(SqlError::new(g.pos, "GROUP BY cannot contain an aggregate function"));
+            }
+            let t = self.expr(&scope, g)?;
+            if t.ty.is_none() {
+                return Err(SqlError::new(g.pos, "cannot GROUP BY NULL"));
+            }
+            group.push(t);
+        }
+        let mut ctx = AggContext { input: scope, group, aggregates: Vec::new() };
+        let mut keys: Vec<Option<Column>> = vec![None; ctx.group.len()];
+        let mut values = Vec::new();
+        for (i, (item, alias)) in items.iter().enumerate() {
+            let bound = self.agg_expr(&mut ctx, item)?;
+            let ty = bound.ty.clone().ok_or_else(|| SqlError::new(item.pos, "cannot infer the type of NULL here: use CAST(NULL AS <type>)"))?;
+            let name = output_name(item, alias.as_ref(), i);
+            match bound.expr {
+                ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) && keys[c - 1].is_none() => {
+                    keys[c - 1] = Some(Column { name, ty, key: true })
+                }
+                e => values.push((e, Column { name, ty, key: false })),
+            }
+        }
+        let having = match &q.having {
+            Some(h) => {
+                let t = self.agg_expr(&mut ctx, h)?;
+                match t.ty {
+                    Some(SqlType::Boolean) | None => Some(t.expr),
+                    Some(other) => return Err(SqlError::new(h.pos, format!("HAVING needs a BOOLEAN condition, not {other}"))),
+                }
+            }
+            None => None,
+        };
+        let mut exprs = vec![ScalarExpr::Column(0)];
+        let mut columns = Vec::new();
+        for (i, k) in keys.into_iter().enumerate() {
+            let k = k.ok_or_else(|| {
+                SqlError::new(
+                    q.group_by[i].pos,
+                    format!("the GROUP BY expression {} is missing from the projection: select it so it becomes the key", q.group_by[i]),
+                )
+            })?;
+            check_unique(&columns, &k, q)?;
+            exprs.push(ScalarExpr::Column(1 + i));
+            columns.push(k);
+        }
+        for (e, c) in values {
+            check_unique(&columns, &c, q)?;
+            exprs.push(e);
+            columns.push(c);
+        }
+        let mut plan = Plan::Aggregate {
+            input: Box::new(input),
+            group_key: ctx.group.into_iter().map(|g| g.expr).collect(),
+            aggregates: ctx.aggregates,
+        };
+        if let Some(h) = having {
+            plan = Plan::Filter { input: Box::new(plan), predicate: h };
+        }
+        let plan = Plan::Map { input: Box::new(plan), exprs };
+        Ok(BoundQuery { plan: QueryPlan { plan, kind: SourceKind::Table, columns }, left_source })
+    }
+
+    fn from<'s>(&'s self, r: &Relation) -> Result<From<'s>> {
+        match r {
+            Relation::Source { name, alias } => {
+                let source = self.lookup(name)?;
+                let qualifier = alias.as_ref().unwrap_or(name).normalized();
+                let scope = Scope::for_source(source, &qualifier);
+                let key = (0..source.key_arity()).map(|i| ScalarExpr::Column(SYSTEM_COLUMNS.len() + i)).collect();
+                Ok(From {
+                    plan: Plan::Scan { source: source.name.clone() },
+                    scope,
+                    kind: source.kind,
+                    key,
+                    alt_key: None,
+                    left_source: source,
+                })
+            }
+            Relation::Join { left, right, kind, on } => {
+                let l = self.from(left)?;
+                let r = self.from(right)?;
+                match (l.kind, r.kind, kind) {
+                    (SourceKind::Stream, SourceKind::Table, JoinKind::Inner | JoinKind::Left) => {}
+                    (SourceKind::Stream, SourceKind::Table, _) => {
+                        return Err(SqlError::new(on.pos, "a stream-table join is INNER or LEFT; RIGHT and FULL joins need two tables or two streams"))
+                    }
+                    (lk, rk, _) => {
+                        return Err(SqlError::new(
+                            on.pos,
+                            format!("joins of a {lk} with a {rk} are not supported yet; stream-table joins are"),
+                        ))
+                    }
+                }
+                if matches!(**right, Relation::Join { .. }) || matches!(**left, Relation::Join { .. }) {
+                    return Err(SqlError::new(on.pos, "joins of more than two sources are not supported yet"));
+                }
+                let left_width = l.scope.columns.len();
+                let mut scope = l.scope.clone();
+                scope.columns.extend(r.scope.columns.iter().cloned());
+                // The condition must be `stream expression = table key`.
+                let (a, b) = match &on.kind {
+                    ExprKind::Binary { op: ast::BinaryOp::Eq, left, right } => (left.as_ref(), right.as_ref()),
+                    _ => return Err(SqlError::new(on.pos, "a join condition must be an equality: ON <stream expression> = <table key column>")),
+                };
+                let ta = self.expr(&scope, a)?;
+                let tb = self.expr(&scope, b)?;
+                let table_key_pos: Vec<usize> = r.key.iter().map(|k| match k {
+                    ScalarExpr::Column(c) => left_width + c,
+                    _ => unreachable!("a table's key is its key columns"),
+                }).collect();
+                let is_table_key = |t: &Typed| matches!(&t.expr, ScalarExpr::Column(c) if table_key_pos.len() == 1 && *c == table_key_pos[0]);
+                let only_left = |t: &Typed| (left_width..scope.columns.len()).all(|c| !t.expr.references(c));
+                let (stream_side, table_side) = if is_table_key(&tb) && only_left(&ta) {
+                    (ta, tb)
+                } else if is_table_key(&ta) && only_left(&tb) {
+                    (tb, ta)
+                } else {
+                    return Err(SqlError::new(
+                        on.pos,
+                        format!("a stream-table join must be on the table's key column ({}) = an expression over the stream", r.left_source.key_columns().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
+                    ));
+                };
+                let (se, _, _) = unify(stream_side.clone(), table_side.clone(), on.pos, "join on")?;
+                if stream_side.ty != table_side.ty {
+                    return Err(SqlError::new(
+                        on.pos,
+                        format!(
+                            "join key types differ: {} on the stream, {} on the table; CAST the stream side",
+                            stream_side.ty.map(|t| t.to_string()).unwrap_or("NULL".into()),
+                            table_side.ty.map(|t| t.to_string()).unwrap_or("NULL".into())
+                        ),
+                    ));
+                }
+                let table_key = r.key.iter().map(|k| match k {
+                    ScalarExpr::Column(c) => *c,
+                    _ => unreachable!(),
+                }).collect();
+                let plan = Plan::StreamTableJoin {
+                    stream: Box::new(l.plan),
+                    stream_key: vec![se.clone()],
+                    table: Box::new(r.plan),
+                    table_key,
+                    table_width: r.scope.columns.len(),
+                    left: *kind == JoinKind::Left,
+                };
+                Ok(From {
+                    plan,
+                    scope,
+                    kind: SourceKind::Stream,
+                    key: vec![se],
+                    alt_key: Some(table_side.expr),
+                    left_source: l.left_source,
+                })
+            }
+        }
+    }
+
+    fn predicate(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<ScalarExpr> {
+        if contains_aggregate(e) {
+            return Err(SqlError::new(e.pos, format!("{clause} cannot contain an aggregate function; use HAVING")));
+        }
+        let t = self.expr(scope, e)?;
+        match t.ty {
+            Some(SqlType::Boolean) | None => Ok(t.expr),
+            Some(other) => Err(SqlError::new(e.pos, format!("{clause} needs a BOOLEAN condition, not {other}"))),
+        }
+    }
+
+    // ---- expressions ----------------------------------------------------
+
+    fn expr(&self, scope: &Scope, e: &Expr) -> Result<Typed> {
+        self.expr_in(scope, None, e)
+    }
+
+    fn agg_expr(&self, ctx: &mut AggContext, e: &Expr) -> Result<Typed> {
+        let scope = ctx.input.clone();
+        self.expr_in(&scope, Some(ctx), e)
+    }
+
+    /// Binds `e` over `scope`; inside an aggregating projection (`agg`),
+    /// over the aggregate's output instead.
+    fn expr_in(&self, scope: &Scope, mut agg: Option<&mut AggContext>, e: &Expr) -> Result<Typed> {
+        if let Some(ctx) = agg.as_deref_mut() {
+            if !contains_aggregate(e) {
+                if let Ok(plain) = self.expr_in(scope, None, e) {
+                    if let Some(j) = ctx.group.iter().position(|g| g.expr == plain.expr) {
+                        return Ok(Typed { expr: ScalarExpr::Column(1 + j), ty: plain.ty });
+                    }
+                    if !(0..scope.columns.len()).any(|c| plain.expr.references(c)) {
+                        return Ok(plain);
+                    }
+                }
+            }
+        }
+        let pos = e.pos;
+        match &e.kind {
+            ExprKind::Column { qualifier, name } => {
+                if agg.is_some() {
+                    let full = match qualifier {
+                        Some(q) => format!("{}.{}", q.normalized(), name.normalized()),
+                        None => name.normalized(),
+                    };
+                    // Resolve first so unknown names get the better error.
+                    scope.resolve(qualifier.as_ref(), name)?;
+                    return Err(SqlError::new(pos, format!("column {full} must be in GROUP BY or inside an aggregate function")));
+                }
+                let (i, ty) = scope.resolve(qualifier.as_ref(), name)?;
+                Ok(typed(ScalarExpr::Column(i), ty))
+            }
+            ExprKind::Literal(l) => literal_value(l, pos),
+            ExprKind::Binary { op, left, right } => {
+                let l = self.expr_in(scope, agg.as_deref_mut(), left)?;
+                let r = self.expr_in(scope, agg, right)?;
+                self.binary(*op, l, r, pos)
+            }
+            ExprKind::Unary { op, expr } => {
+                let t = self.expr_in(scope, agg, expr)?;
+                match op {
+                    ast::UnaryOp::Not => {
+                        expect_type(&t, &SqlType::Boolean, expr.pos, "NOT")?;
+                        Ok(typed(ScalarExpr::Unary(UnaryFunc::Not, Box::new(t.expr)), SqlType::Boolean))
+                    }
+                    ast::UnaryOp::Minus | ast::UnaryOp::Plus => {
+                        let ty = t.ty.clone().unwrap_or(SqlType::Int);
+                        if !ty.is_numeric() {
+                            return Err(SqlError::new(expr.pos, format!("unary minus needs a number, not {ty}")));
+                        }
+                        if *op == ast::UnaryOp::Plus {
+                            return Ok(t);
+                        }
+                        if let ScalarExpr::Literal(v) = &t.expr {
+                            let v = eval::negate(v).map_err(|err| SqlError::new(pos, err.to_string()))?;
+                            return Ok(typed(ScalarExpr::Literal(v), ty));
+                        }
+                        Ok(typed(ScalarExpr::Unary(UnaryFunc::Negate, Box::new(t.expr)), ty))
+                    }
+                }
+            }
+            ExprKind::IsNull { expr, negated } => {
+                let t = self.expr_in(scope, agg, expr)?;
+                let f = if *negated { UnaryFunc::IsNotNull } else { UnaryFunc::IsNull };
+                Ok(typed(ScalarExpr::Unary(f, Box::new(t.expr)), SqlType::Boolean))
+            }
+            ExprKind::Deref { expr, field } => {
+                let t = self.expr_in(scope, agg, expr)?;
+                let fields = match &t.ty {
+                    Some(SqlType::Struct(fields)) => fields,
+                    Some(other) => return Err(SqlError::new(field.pos, format!("-> needs a STRUCT on its left, not {other}"))),
+                    None => return Err(SqlError::new(field.pos, "-> needs a STRUCT on its left, not NULL")),
+                };
+                let name = field.normalized();
+                let index = fields
+                    .iter()
+                    .position(|(n, _)| *n == name)
+                    .or_else(|| {
+                        let mut ci = fields.iter().enumerate().filter(|(_, (n, _))| n.eq_ignore_ascii_case(&name));
+                        match (ci.next(), ci.next()) {
+                            (Some((i, _)), None) => Some(i),
+                            _ => None,
+                        }
+                    })
+                    .ok_or_else(|| {
+                        let hint = closest(&name, fields.iter().map(|(n, _)| n.as_str()))
+                            .map(|c| format!("; did you mean {c}?"))
+                            .unwrap_or_default();
+                        SqlError::new(field.pos, format!("the struct has no field {name}{hint}"))
+                    })?;
+                let ty = fields[index].1.clone();
+                Ok(typed(ScalarExpr::Field(Box::new(t.expr), index), ty))
+            }
+            ExprKind::Subscript { expr, index } => {
+                let base = self.expr_in(scope, agg.as_deref_mut(), expr)?;
+                let idx = self.expr_in(scope, agg, index)?;
+                match base.ty.clone() {
+                    Some(SqlType::Array(elem)) => {
+                        expect_type(&idx, &SqlType::Int, index.pos, "an array index")?;
+                        Ok(typed(ScalarExpr::Subscript(Box::new(base.expr), Box::new(idx.expr)), *elem))
+                    }
+                    Some(SqlType::Map(k, v)) => {
+                        let key = cast_to(idx, &k);
+                        Ok(typed(ScalarExpr::Subscript(Box::new(base.expr), Box::new(key)), *v))
+                    }
+                    other => Err(SqlError::new(
+                        expr.pos,
+                        format!("[] needs an ARRAY or MAP, not {}", other.map(|t| t.to_string()).unwrap_or("NULL".into())),
+                    )),
+                }
+            }
+            ExprKind::Function { name, args, star } => {
+                let fname = name.value.to_uppercase();
+                if let Some(func) = AggregateFunc::from_name(&fname) {
+                    let ctx = agg.ok_or_else(|| {
+                        SqlError::new(pos, format!("aggregate function {fname} needs GROUP BY"))
+                    })?;
+                    return self.aggregate_call(ctx, func, &fname, args, *star, pos);
+                }
+                Err(SqlError::new(name.pos, format!("unknown function {fname}")))
+            }
+            ExprKind::Case { operand, whens, else_ } => {
+                let operand = match operand {
+                    Some(o) => Some((self.expr_in(scope, agg.as_deref_mut(), o)?, o.pos)),
+                    None => None,
+                };
+                let mut conds = Vec::new();
+                let mut results: Vec<(Typed, Pos)> = Vec::new();
+                for (w, t) in whens {
+                    let wt = self.expr_in(scope, agg.as_deref_mut(), w)?;
+                    let cond = match &operand {
+                        Some((o, opos)) => self.binary(ast::BinaryOp::Eq, o.clone(), wt, *opos)?.expr,
+                        None => {
+                            expect_type(&wt, &SqlType::Boolean, w.pos, "WHEN")?;
+                            wt.expr
+                        }
+                    };
+                    conds.push(cond);
+                    results.push((self.expr_in(scope, agg.as_deref_mut(), t)?, t.pos));
+                }
+                let else_t = match else_ {
+                    Some(e) => (self.expr_in(scope, agg, e)?, e.pos),
+                    None => (Typed { expr: ScalarExpr::Literal(Value::Null), ty: None }, pos),
+                };
+                results.push(else_t);
+                let mut ty: Option<SqlType> = None;
+                for (r, rpos) in &results {
+                    ty = match (&ty, &r.ty) {
+                        (None, t) => t.clone(),
+                        (Some(a), Some(b)) if a != b => {
+                            let (_, _, u) = unify(typed(ScalarExpr::Literal(Value::Null), a.clone()), r.clone(), *rpos, "mix the CASE results")?;
+                            u
+                        }
+                        (t, _) => t.clone(),
+                    };
+                }
+                let cast = |t: Typed| match &ty {
+                    Some(ty) => cast_to(t, ty),
+                    None => t.expr,
+                };
+                let else_ = Box::new(cast(results.pop().unwrap().0));
+                let whens = conds.into_iter().zip(results.into_iter().map(|(r, _)| cast(r))).collect();
+                Ok(Typed { expr: ScalarExpr::Case { whens, else_ }, ty })
+            }
+            ExprKind::Cast { expr, data_type } => {
+                let t = self.expr_in(scope, agg, expr)?;
+                if let Some(from) = &t.ty {
+                    if !eval::can_cast(from, data_type) {
+                        return Err(SqlError::new(pos, format!("cannot cast {from} to {data_type}")));
+                    }
+                }
+                Ok(typed(cast_to(t, data_type), data_type.clone()))
+            }
+            ExprKind::InList { expr, list, negated } => {
+                let t = self.expr_in(scope, agg.as_deref_mut(), expr)?;
+                let mut acc: Option<ScalarExpr> = None;
+                for item in list {
+                    let it = self.expr_in(scope, agg.as_deref_mut(), item)?;
+                    let eq = self.binary(ast::BinaryOp::Eq, t.clone(), it, item.pos)?.expr;
+                    acc = Some(match acc {
+                        None => eq,
+                        Some(a) => ScalarExpr::Binary(BinaryFunc::Or, Box::new(a), Box::new(eq)),
+                    });
+                }
+                let e = acc.expect("IN lists are non-empty");
+                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                Ok(typed(e, SqlType::Boolean))
+            }
+            ExprKind::Between { expr, low, high, negated } => {
+                let t = self.expr_in(scope, agg.as_deref_mut(), expr)?;
+                let lo = self.expr_in(scope, agg.as_deref_mut(), low)?;
+                let hi = self.expr_in(scope, agg, high)?;
+                let ge = self.binary(ast::BinaryOp::GtEq, t.clone(), lo, low.pos)?.expr;
+                let le = self.binary(ast::BinaryOp::LtEq, t, hi, high.pos)?.expr;
+                let e = ScalarExpr::Binary(BinaryFunc::And, Box::new(ge), Box::new(le));
+                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                Ok(typed(e, SqlType::Boolean))
+            }
+            ExprKind::Like { .. } => Err(SqlError::new(pos, "LIKE is not supported yet")),
+        }
+    }
+
+    fn aggregate_call(&self, ctx: &mut AggContext, func: AggregateFunc, fname: &str, args: &[Expr], star: bool, pos: Pos) -> Result<Typed> {
+        let arg = if star {
+            if func != AggregateFunc::Count {
+                return Err(SqlError::new(pos, format!("{fname}(*) is not allowed; only COUNT(*)")));
+            }
+            None
+        } else {
+            if args.len() != 1 {
+                return Err(SqlError::new(pos, format!("{fname} takes one argument here, got {}", args.len())));
+            }
+            if contains_aggregate(&args[0]) {
+                return Err(SqlError::new(args[0].pos, "aggregate functions cannot be nested"));
+            }
+            Some(self.expr(&ctx.input, &args[0])?)
+        };
+        let arg_ty = arg.as_ref().and_then(|a| a.ty.clone());
+        let ty = match func {
+            AggregateFunc::Count => SqlType::BigInt,
+            AggregateFunc::Sum => match &arg_ty {
+                Some(t) if t.is_numeric() => t.clone(),
+                other => return Err(SqlError::new(pos, format!("SUM needs a number, not {}", show_ty(other)))),
+            },
+            AggregateFunc::Min | AggregateFunc::Max => match &arg_ty {
+                Some(t @ (SqlType::Int | SqlType::BigInt | SqlType::Double | SqlType::Decimal { .. } | SqlType::String | SqlType::Date | SqlType::Time | SqlType::Timestamp | SqlType::Bytes)) => t.clone(),
+                other => return Err(SqlError::new(pos, format!("{fname} does not accept {}", show_ty(other)))),
+            },
+            AggregateFunc::LatestByOffset | AggregateFunc::EarliestByOffset => match &arg_ty {
+                Some(t) => t.clone(),
+                None => return Err(SqlError::new(pos, format!("cannot infer the type of {fname}(NULL)"))),
+            },
+        };
+        let call = AggregateCall { func, arg: arg.map(|a| a.expr), ty: ty.clone() };
+        let index = match ctx.aggregates.iter().position(|c| *c == call) {
+            Some(i) => i,
+            None => {
+                ctx.aggregates.push(call);
+                ctx.aggregates.len() - 1
+            }
+        };
+        Ok(typed(ScalarExpr::Column(1 + ctx.group.len() + index), ty))
+    }
+
+    fn binary(&self, op: ast::BinaryOp, l: Typed, r: Typed, pos: Pos) -> Result<Typed> {
+        use ast::BinaryOp as B;
+        let func = match op {
+            B::And => BinaryFunc::And,
+            B::Or => BinaryFunc::Or,
+            B::Eq => BinaryFunc::Eq,
+            B::NotEq => BinaryFunc::NotEq,
+            B::Lt => BinaryFunc::Lt,
+            B::LtEq => BinaryFunc::LtEq,
+            B::Gt => BinaryFunc::Gt,
+            B::GtEq => BinaryFunc::GtEq,
+            B::Plus => BinaryFunc::Add,
+            B::Minus => BinaryFunc::Sub,
+            B::Multiply => BinaryFunc::Mul,
+            B::Divide => BinaryFunc::Div,
+            B::Modulo => BinaryFunc::Mod,
+            B::Concat => BinaryFunc::Concat,
+        };
+        match func {
+            BinaryFunc::And | BinaryFunc::Or => {
+                expect_type(&l, &SqlType::Boolean, pos, op.symbol())?;
+                expect_type(&r, &SqlType::Boolean, pos, op.symbol())?;
+                Ok(typed(ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)), SqlType::Boolean))
+            }
+            BinaryFunc::Eq | BinaryFunc::NotEq | BinaryFunc::Lt | BinaryFunc::LtEq | BinaryFunc::Gt | BinaryFunc::GtEq => {
+                let (a, b, ty) = unify(l, r, pos, "compare")?;
+                if let Some(SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) = ty {
+                    if !matches!(func, BinaryFunc::Eq | BinaryFunc::NotEq) {
+                        return Err(SqlError::new(pos, format!("cannot order values of type {}", show_ty(&ty))));
+                    }
+                }
+                Ok(typed(ScalarExpr::Binary(func, Box::new(a), Box::new(b)), SqlType::Boolean))
+            }
+            BinaryFunc::Concat => {
+                expect_type(&l, &SqlType::String, pos, "||")?;
+                expect_type(&r, &SqlType::String, pos, "||")?;
+                Ok(typed(ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)), SqlType::String))
+            }
+            _ => {
+                let (a, b, ty) = unify(l, r, pos, &format!("apply {} to", op.symbol()))?;
+                let ty = ty.unwrap_or(SqlType::Int);
+                match ty {
+                    SqlType::Int | SqlType::BigInt | SqlType::Double => {}
+                    SqlType::Decimal { .. } if func != BinaryFunc::Div && func != BinaryFunc::Mod => {}
+                    other => return Err(SqlError::new(pos, format!("cannot apply {} to {other}", op.symbol()))),
+                }
+                Ok(typed(ScalarExpr::Binary(func, Box::new(a), Box::new(b)), ty))
+            }
+        }
+    }
+}
+
+fn show_ty(t: &Option<SqlType>) -> String {
+    t.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "NULL".into())
+}
+
+fn expect_type(t: &Typed, want: &SqlType, pos: Pos, what: &str) -> Result<()> {
+    match &t.ty {
+        None => Ok(()),
+        Some(ty) if ty == want => Ok(()),
+        Some(ty) => Err(SqlError::new(pos, format!("{what} needs {want}, not {ty}"))),
+    }
+}
+
+fn check_assignable(t: &Typed, to: &SqlType, pos: Pos) -> Result<()> {
+    match &t.ty {
+        None => Ok(()),
+        Some(from) if from == to => Ok(()),
+        Some(from) if numeric_rank(from).is_some() && numeric_rank(to).is_some() && numeric_rank(from) <= numeric_rank(to) => Ok(()),
+        Some(from) => Err(SqlError::new(pos, format!("a {from} value cannot be stored in a {to} column"))),
+    }
+}
+
+fn check_unique(columns: &[Column], c: &Column, q: &ast::Query) -> Result<()> {
+    if columns.iter().any(|o| o.name == c.name) {
+        let pos = q.projection.iter().find_map(|i| match i {
+            SelectItem::Expr { expr, .. } => Some(expr.pos),
+            _ => None,
+        });
+        return Err(SqlError::new(
+            pos.unwrap_or_default(),
+            format!("the result has two columns named {}: give one a different name with AS", c.name),
+        ));
+    }
+    Ok(())
+}
+
+/// ksqlDB's default output names: a column keeps its name, a dereference
+/// takes the field's name, anything else is `KSQL_COL_<i>`.
+fn output_name(e: &Expr, alias: Option<&Ident>, i: usize) -> String {
+    if let Some(a) = alias {
+        return a.normalized();
+    }
+    match &e.kind {
+        ExprKind::Column { name, .. } => name.normalized(),
+        ExprKind::Deref { field, .. } => field.normalized(),
+        _ => format!("KSQL_COL_{i}"),
+    }
+}
+
+/// `*` and `x.*` expand to the non-system columns, as columns.
+fn expand_projection(items: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, Option<Ident>)>> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            SelectItem::Expr { expr, alias } => out.push((expr.clone(), alias.clone())),
+            SelectItem::Wildcard(pos) | SelectItem::QualifiedWildcard(Ident { pos, .. }) => {
+                let q = match item {
+                    SelectItem::QualifiedWildcard(q) => Some(q.normalized()),
+                    _ => None,
+                };
+                let before = out.len();
+                for c in scope.columns.iter().filter(|c| !c.system && q.as_ref().is_none_or(|q| &c.qualifier == q)) {
+                    let mk = |v: &str| Ident { value: v.to_string(), quoted: true, pos: *pos };
+                    let expr = Expr::new(
+                        ExprKind::Column { qualifier: Some(mk(&c.qualifier)), name: mk(&c.name) },
+                        *pos,
+                    );
+                    let alias = if q.is_none() && scope.columns.iter().filter(|o| o.name == c.name && !o.system).count() > 1 {
+                        Some(mk(&format!("{}_{}", c.qualifier, c.name)))
+                    } else {
+                        None
+                    };
+                    out.push((expr, alias));
+                }
+                if out.len() == before {
+                    return Err(SqlError::new(*pos, format!("{} matches no columns", q.map(|q| format!("{q}.*")).unwrap_or("*".into()))));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+struct From<'a> {
+    plan: Plan,
+    scope: Scope,
+    kind: SourceKind,
+    /// The key of rows coming out of this relation.
+    key: Vec<ScalarExpr>,
+    /// Another expression equal to the key (a join's table side).
+    alt_key: Option<ScalarExpr>,
+    /// The left-most source: the defaults of CREATE ... AS come from it.
+    left_source: &'a Source,
+}
+
+struct BoundQuery<'a> {
+    plan: QueryPlan,
+    left_source: &'a Source,
+}

@@ -1,0 +1,164 @@
+//! The catalog: the streams and tables that exist, and the persistent
+//! queries that maintain them.
+//!
+//! A source's *scan layout* is the row a query sees when it reads the
+//! source: the system columns `ROWTIME, ROWPARTITION, ROWOFFSET` followed by
+//! the source's columns, keys first.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::ast::SourceKind;
+use crate::plan::QueryPlan;
+use crate::types::SqlType;
+
+/// System columns at the front of every scan, in this order.
+pub const SYSTEM_COLUMNS: [(&str, SqlType); 3] = [
+    ("ROWTIME", SqlType::BigInt),
+    ("ROWPARTITION", SqlType::Int),
+    ("ROWOFFSET", SqlType::BigInt),
+];
+
+/// How keys or values are serialised in a topic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Format {
+    Kafka,
+    Json,
+    JsonSr,
+    Avro,
+    Delimited,
+    Protobuf,
+    ProtobufNoSr,
+    None,
+}
+
+impl Format {
+    pub const ALL: [Format; 8] = [
+        Format::Kafka,
+        Format::Json,
+        Format::JsonSr,
+        Format::Avro,
+        Format::Delimited,
+        Format::Protobuf,
+        Format::ProtobufNoSr,
+        Format::None,
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Kafka => "KAFKA",
+            Format::Json => "JSON",
+            Format::JsonSr => "JSON_SR",
+            Format::Avro => "AVRO",
+            Format::Delimited => "DELIMITED",
+            Format::Protobuf => "PROTOBUF",
+            Format::ProtobufNoSr => "PROTOBUF_NOSR",
+            Format::None => "NONE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.name().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    pub ty: SqlType,
+    /// Part of the record key (stream `KEY` or table `PRIMARY KEY`).
+    pub key: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub kind: SourceKind,
+    pub topic: String,
+    pub key_format: Format,
+    pub value_format: Format,
+    pub partitions: u32,
+    /// Keys first, then values.
+    pub columns: Vec<Column>,
+    /// The statement that created it.
+    pub sql: String,
+}
+
+impl Source {
+    pub fn key_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.key)
+    }
+    pub fn value_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| !c.key)
+    }
+    pub fn key_arity(&self) -> usize {
+        self.key_columns().count()
+    }
+}
+
+/// A query that runs until terminated, writing into `sink`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PersistentQuery {
+    /// ksqlDB-style id: `CSAS_NAME_0`, `CTAS_NAME_1`, `INSERTQUERY_2`.
+    pub id: String,
+    /// The source this query writes; its topic and formats are the output's.
+    pub sink: String,
+    pub plan: QueryPlan,
+    pub sql: String,
+}
+
+/// What the binder needs to know of topics that exist outside the catalog.
+pub trait Topics {
+    /// The partition count of `topic`, or `None` if it does not exist.
+    fn partitions(&self, topic: &str) -> Option<u32>;
+}
+
+/// No topics at all; for checking scripts that create everything they use.
+pub struct NoTopics;
+impl Topics for NoTopics {
+    fn partitions(&self, _: &str) -> Option<u32> {
+        None
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    sources: BTreeMap<String, Source>,
+    queries: Vec<PersistentQuery>,
+    next_query: u64,
+}
+
+impl Catalog {
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.get(name)
+    }
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.sources.values()
+    }
+    pub fn queries(&self) -> &[PersistentQuery] {
+        &self.queries
+    }
+    /// Sources reading `topic`.
+    pub fn sources_on_topic<'a>(&'a self, topic: &'a str) -> impl Iterator<Item = &'a Source> + 'a {
+        self.sources.values().filter(move |s| s.topic == topic)
+    }
+    /// A fresh query id with the given prefix, ksqlDB style.
+    pub fn next_query_id(&self, prefix: &str) -> String {
+        format!("{prefix}_{}", self.next_query)
+    }
+    pub fn add_source(&mut self, source: Source) {
+        self.sources.insert(source.name.clone(), source);
+    }
+    pub fn add_query(&mut self, query: PersistentQuery) {
+        self.next_query += 1;
+        self.queries.push(query);
+    }
+}

@@ -1,0 +1,372 @@
+//! Evaluation of bound scalar expressions over a row.
+//!
+//! Errors are values of [`EvalError`], never panics: the engine turns them
+//! into processing-log entries beside the results.
+//!
+//! ```
+//! use ddsql_sql::eval::eval;
+//! use ddsql_sql::plan::{BinaryFunc, ScalarExpr};
+//! use ddsql_sql::types::Value;
+//! let e = ScalarExpr::Binary(BinaryFunc::Add, Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::BigInt(1))));
+//! assert_eq!(eval(&e, &[Value::BigInt(41)]).unwrap(), Value::BigInt(42));
+//! assert_eq!(eval(&e, &[Value::Null]).unwrap(), Value::Null);
+//! ```
+
+use std::cmp::Ordering;
+
+use crate::plan::{BinaryFunc, ScalarExpr, UnaryFunc};
+use crate::types::{SqlType, Value, F64};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("division by zero")]
+    DivisionByZero,
+    #[error("integer overflow in {0}")]
+    Overflow(&'static str),
+    #[error("cannot cast {value} to {to}")]
+    InvalidCast { value: String, to: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Evaluates `expr` over `row`.
+pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
+    Ok(match expr {
+        ScalarExpr::Column(i) => row
+            .get(*i)
+            .cloned()
+            .ok_or_else(|| EvalError::Internal(format!("column {i} of a {}-column row", row.len())))?,
+        ScalarExpr::Literal(v) => v.clone(),
+        ScalarExpr::Unary(f, e) => {
+            let v = eval(e, row)?;
+            match f {
+                UnaryFunc::IsNull => Value::Boolean(v.is_null()),
+                UnaryFunc::IsNotNull => Value::Boolean(!v.is_null()),
+                UnaryFunc::Not => match v {
+                    Value::Boolean(b) => Value::Boolean(!b),
+                    _ => Value::Null,
+                },
+                UnaryFunc::Negate => negate(&v)?,
+            }
+        }
+        ScalarExpr::Binary(BinaryFunc::And, a, b) => {
+            // Three-valued logic: FALSE wins over NULL.
+            match eval(a, row)? {
+                Value::Boolean(false) => Value::Boolean(false),
+                l => match (l, eval(b, row)?) {
+                    (_, Value::Boolean(false)) => Value::Boolean(false),
+                    (Value::Boolean(true), Value::Boolean(true)) => Value::Boolean(true),
+                    _ => Value::Null,
+                },
+            }
+        }
+        ScalarExpr::Binary(BinaryFunc::Or, a, b) => match eval(a, row)? {
+            Value::Boolean(true) => Value::Boolean(true),
+            l => match (l, eval(b, row)?) {
+                (_, Value::Boolean(true)) => Value::Boolean(true),
+                (Value::Boolean(false), Value::Boolean(false)) => Value::Boolean(false),
+                _ => Value::Null,
+            },
+        },
+        ScalarExpr::Binary(f, a, b) => {
+            let l = eval(a, row)?;
+            let r = eval(b, row)?;
+            if l.is_null() || r.is_null() {
+                return Ok(Value::Null);
+            }
+            binary(*f, &l, &r)?
+        }
+        ScalarExpr::Field(e, i) => match eval(e, row)? {
+            Value::Struct(fields) => fields.into_iter().nth(*i).unwrap_or(Value::Null),
+            _ => Value::Null,
+        },
+        ScalarExpr::Subscript(e, i) => match (eval(e, row)?, eval(i, row)?) {
+            (Value::Array(items), Value::Int(i)) => {
+                let n = items.len() as i64;
+                let i = i as i64;
+                let at = if i > 0 { i - 1 } else { n + i };
+                if (0..n).contains(&at) {
+                    items.into_iter().nth(at as usize).unwrap_or(Value::Null)
+                } else {
+                    Value::Null
+                }
+            }
+            (Value::Map(entries), k) => {
+                entries.into_iter().find(|(key, _)| *key == k).map(|(_, v)| v).unwrap_or(Value::Null)
+            }
+            _ => Value::Null,
+        },
+        ScalarExpr::Case { whens, else_ } => {
+            for (w, t) in whens {
+                if eval(w, row)? == Value::Boolean(true) {
+                    return eval(t, row);
+                }
+            }
+            eval(else_, row)?
+        }
+        ScalarExpr::Cast(e, ty) => cast(&eval(e, row)?, ty)?,
+    })
+}
+
+pub fn negate(v: &Value) -> Result<Value, EvalError> {
+    Ok(match v {
+        Value::Int(i) => Value::Int(i.checked_neg().ok_or(EvalError::Overflow("negation"))?),
+        Value::BigInt(i) => Value::BigInt(i.checked_neg().ok_or(EvalError::Overflow("negation"))?),
+        Value::Double(d) => Value::Double(F64(-d.0)),
+        Value::Decimal(u, s) => Value::Decimal(-u, *s),
+        _ => Value::Null,
+    })
+}
+
+fn rescale(u: i128, from: u8, to: u8) -> Option<i128> {
+    u.checked_mul(10i128.checked_pow((to - from) as u32)?)
+}
+
+/// SQL ordering of two non-null values of one type.
+pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
+    Some(match (a, b) {
+        (Value::Decimal(x, sx), Value::Decimal(y, sy)) => {
+            let s = (*sx).max(*sy);
+            rescale(*x, *sx, s)?.cmp(&rescale(*y, *sy, s)?)
+        }
+        (Value::Double(x), Value::Double(y)) => x.0.partial_cmp(&y.0)?,
+        _ if std::mem::discriminant(a) == std::mem::discriminant(b) => a.cmp(b),
+        _ => return None,
+    })
+}
+
+fn binary(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
+    use BinaryFunc::*;
+    let cmp = |want: fn(Ordering) -> bool| compare(l, r).map(want).map(Value::Boolean).unwrap_or(Value::Null);
+    Ok(match f {
+        Eq => cmp(|o| o == Ordering::Equal),
+        NotEq => cmp(|o| o != Ordering::Equal),
+        Lt => cmp(|o| o == Ordering::Less),
+        LtEq => cmp(|o| o != Ordering::Greater),
+        Gt => cmp(|o| o == Ordering::Greater),
+        GtEq => cmp(|o| o != Ordering::Less),
+        Concat => match (l, r) {
+            (Value::String(a), Value::String(b)) => Value::String(format!("{a}{b}")),
+            _ => Value::Null,
+        },
+        Add | Sub | Mul | Div | Mod => arithmetic(f, l, r)?,
+        And | Or => unreachable!("handled with three-valued logic"),
+    })
+}
+
+fn arithmetic(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
+    use BinaryFunc::*;
+    macro_rules! int {
+        ($a:expr, $b:expr, $wrap:expr) => {
+            match f {
+                Add => $a.checked_add($b).ok_or(EvalError::Overflow("+"))?,
+                Sub => $a.checked_sub($b).ok_or(EvalError::Overflow("-"))?,
+                Mul => $a.checked_mul($b).ok_or(EvalError::Overflow("*"))?,
+                Div => {
+                    if $b == 0 {
+                        return Err(EvalError::DivisionByZero);
+                    }
+                    $a.checked_div($b).ok_or(EvalError::Overflow("/"))?
+                }
+                Mod => {
+                    if $b == 0 {
+                        return Err(EvalError::DivisionByZero);
+                    }
+                    $a.checked_rem($b).ok_or(EvalError::Overflow("%"))?
+                }
+                _ => unreachable!(),
+            }
+        };
+    }
+    Ok(match (l, r) {
+        (Value::Int(a), Value::Int(b)) => Value::Int(int!(*a, *b, Value::Int)),
+        (Value::BigInt(a), Value::BigInt(b)) => Value::BigInt(int!(*a, *b, Value::BigInt)),
+        (Value::Double(a), Value::Double(b)) => Value::Double(F64(match f {
+            Add => a.0 + b.0,
+            Sub => a.0 - b.0,
+            Mul => a.0 * b.0,
+            Div => a.0 / b.0,
+            Mod => a.0 % b.0,
+            _ => unreachable!(),
+        })),
+        (Value::Decimal(a, sa), Value::Decimal(b, sb)) => {
+            let overflow = EvalError::Overflow("DECIMAL arithmetic");
+            match f {
+                Add | Sub => {
+                    let s = (*sa).max(*sb);
+                    let (a, b) = (rescale(*a, *sa, s).ok_or(overflow.clone())?, rescale(*b, *sb, s).ok_or(overflow.clone())?);
+                    let v = if f == Add { a.checked_add(b) } else { a.checked_sub(b) };
+                    Value::Decimal(v.ok_or(overflow)?, s)
+                }
+                Mul => Value::Decimal(a.checked_mul(*b).ok_or(overflow)?, sa + sb),
+                _ => return Err(EvalError::Internal("DECIMAL division is not supported yet".into())),
+            }
+        }
+        _ => Value::Null,
+    })
+}
+
+/// Whether CAST(from AS to) is allowed.
+pub fn can_cast(from: &SqlType, to: &SqlType) -> bool {
+    use SqlType::*;
+    from == to
+        || matches!(
+            (from, to),
+            (Int | BigInt | Double | Decimal { .. }, Int | BigInt | Double | Decimal { .. } | String)
+                | (String, Int | BigInt | Double | Decimal { .. } | Boolean | String)
+                | (Boolean, String)
+                | (Date | Time | Timestamp, String)
+        )
+}
+
+fn decimal_to_string(u: i128, scale: u8) -> String {
+    if scale == 0 {
+        return u.to_string();
+    }
+    let neg = u < 0;
+    let digits = u.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{}{int}.{frac}", if neg { "-" } else { "" })
+}
+
+/// Converts a value to another type with ksqlDB's CAST rules.
+pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
+    let bad = || EvalError::InvalidCast { value: format!("{v:?}"), to: to.to_string() };
+    let as_f64 = |v: &Value| -> Option<f64> {
+        Some(match v {
+            Value::Int(i) => *i as f64,
+            Value::BigInt(i) => *i as f64,
+            Value::Double(d) => d.0,
+            Value::Decimal(u, s) => *u as f64 / 10f64.powi(*s as i32),
+            _ => return None,
+        })
+    };
+    Ok(match (v, to) {
+        (Value::Null, _) => Value::Null,
+        (Value::Int(i), SqlType::BigInt) => Value::BigInt(*i as i64),
+        (Value::Int(i), SqlType::Int) => Value::Int(*i),
+        (Value::BigInt(i), SqlType::BigInt) => Value::BigInt(*i),
+        (Value::BigInt(i), SqlType::Int) => Value::Int(i32::try_from(*i).map_err(|_| bad())?),
+        (Value::Double(d), SqlType::Int) => Value::Int(d.0.trunc() as i32),
+        (Value::Double(d), SqlType::BigInt) => Value::BigInt(d.0.trunc() as i64),
+        (Value::Decimal(u, s), SqlType::Int | SqlType::BigInt) => {
+            let whole = u / 10i128.pow(*s as u32);
+            if *to == SqlType::Int {
+                Value::Int(i32::try_from(whole).map_err(|_| bad())?)
+            } else {
+                Value::BigInt(i64::try_from(whole).map_err(|_| bad())?)
+            }
+        }
+        (Value::Int(_) | Value::BigInt(_) | Value::Double(_) | Value::Decimal(..), SqlType::Double) => {
+            Value::Double(F64(as_f64(v).ok_or_else(bad)?))
+        }
+        (Value::Int(_) | Value::BigInt(_), SqlType::Decimal { scale, .. }) => {
+            let i = match v {
+                Value::Int(i) => *i as i128,
+                Value::BigInt(i) => *i as i128,
+                _ => unreachable!(),
+            };
+            Value::Decimal(rescale(i, 0, *scale).ok_or_else(bad)?, *scale)
+        }
+        (Value::Decimal(u, s), SqlType::Decimal { scale, .. }) => {
+            if scale >= s {
+                Value::Decimal(rescale(*u, *s, *scale).ok_or_else(bad)?, *scale)
+            } else {
+                // Round half up, as Java's BigDecimal HALF_UP.
+                let div = 10i128.pow((s - scale) as u32);
+                let q = u / div;
+                let rem = (u % div).abs();
+                let q = if rem * 2 >= div { q + u.signum() } else { q };
+                Value::Decimal(q, *scale)
+            }
+        }
+        (Value::Double(d), SqlType::Decimal { scale, .. }) => {
+            Value::Decimal((d.0 * 10f64.powi(*scale as i32)).round() as i128, *scale)
+        }
+        (Value::String(s), SqlType::String) => Value::String(s.clone()),
+        (Value::String(s), SqlType::Int) => Value::Int(s.trim().parse().map_err(|_| bad())?),
+        (Value::String(s), SqlType::BigInt) => Value::BigInt(s.trim().parse().map_err(|_| bad())?),
+        (Value::String(s), SqlType::Double) => Value::Double(F64(s.trim().parse().map_err(|_| bad())?)),
+        (Value::String(s), SqlType::Boolean) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" => Value::Boolean(true),
+            _ => Value::Boolean(false),
+        },
+        (Value::String(s), SqlType::Decimal { scale, .. }) => {
+            let s = s.trim();
+            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+            let u: i128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+            cast(&Value::Decimal(u, frac.len() as u8), &SqlType::Decimal { precision: 38, scale: *scale })?
+        }
+        (_, SqlType::String) => Value::String(match v {
+            Value::Boolean(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::BigInt(i) => i.to_string(),
+            Value::Double(d) => format!("{:?}", d.0),
+            Value::Decimal(u, s) => decimal_to_string(*u, *s),
+            _ => return Err(bad()),
+        }),
+        (Value::Boolean(b), SqlType::Boolean) => Value::Boolean(*b),
+        _ if value_has_type(v, to) => v.clone(),
+        _ => return Err(bad()),
+    })
+}
+
+fn value_has_type(v: &Value, t: &SqlType) -> bool {
+    matches!(
+        (v, t),
+        (Value::Date(_), SqlType::Date)
+            | (Value::Time(_), SqlType::Time)
+            | (Value::Timestamp(_), SqlType::Timestamp)
+            | (Value::Bytes(_), SqlType::Bytes)
+            | (Value::Array(_), SqlType::Array(_))
+            | (Value::Map(_), SqlType::Map(..))
+            | (Value::Struct(_), SqlType::Struct(_))
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_valued_logic() {
+        let t = ScalarExpr::Literal(Value::Boolean(true));
+        let f = ScalarExpr::Literal(Value::Boolean(false));
+        let n = ScalarExpr::Literal(Value::Null);
+        let and = |a: &ScalarExpr, b: &ScalarExpr| eval(&ScalarExpr::Binary(BinaryFunc::And, Box::new(a.clone()), Box::new(b.clone())), &[]).unwrap();
+        let or = |a: &ScalarExpr, b: &ScalarExpr| eval(&ScalarExpr::Binary(BinaryFunc::Or, Box::new(a.clone()), Box::new(b.clone())), &[]).unwrap();
+        assert_eq!(and(&n, &f), Value::Boolean(false));
+        assert_eq!(and(&n, &t), Value::Null);
+        assert_eq!(or(&n, &t), Value::Boolean(true));
+        assert_eq!(or(&n, &f), Value::Null);
+    }
+
+    #[test]
+    fn casts_follow_ksqldb() {
+        assert_eq!(cast(&Value::String("12".into()), &SqlType::BigInt).unwrap(), Value::BigInt(12));
+        assert!(cast(&Value::String("x".into()), &SqlType::BigInt).is_err());
+        assert_eq!(cast(&Value::Decimal(125, 2), &SqlType::Decimal { precision: 3, scale: 1 }).unwrap(), Value::Decimal(13, 1));
+        assert_eq!(cast(&Value::Decimal(-5, 2), &SqlType::String).unwrap(), Value::String("-0.05".into()));
+        assert_eq!(cast(&Value::String("true".into()), &SqlType::Boolean).unwrap(), Value::Boolean(true));
+    }
+
+    #[test]
+    fn errors_are_values() {
+        let div = ScalarExpr::Binary(BinaryFunc::Div, Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(0))));
+        assert_eq!(eval(&div, &[Value::Int(1)]), Err(EvalError::DivisionByZero));
+        let add = ScalarExpr::Binary(BinaryFunc::Add, Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(1))));
+        assert_eq!(eval(&add, &[Value::Int(i32::MAX)]), Err(EvalError::Overflow("+")));
+    }
+
+    #[test]
+    fn array_subscripts_are_one_based() {
+        let arr = Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
+        let at = |i: i32| eval(&ScalarExpr::Subscript(Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(i)))), std::slice::from_ref(&arr)).unwrap();
+        assert_eq!(at(1), Value::Int(1));
+        assert_eq!(at(-1), Value::Int(3));
+        assert_eq!(at(0), Value::Null);
+        assert_eq!(at(4), Value::Null);
+    }
+}

@@ -1,0 +1,861 @@
+//! The ksqlDB dialect parser: a thin recursive-descent parser over
+//! sqlparser's tokenizer.
+//!
+//! sqlparser does the lexing (string escapes, comments, back-quoted and
+//! double-quoted identifiers, positions) through the [`KsqlDialect`] hooks;
+//! the grammar of ksqlDB's statements (`CREATE STREAM ... WITH (...)`,
+//! `EMIT CHANGES`, `PARTITION BY`, `->` dereference, ...) is ours, because
+//! it differs from every dialect sqlparser parses.
+//!
+//! ```
+//! use ddsql_sql::parser::parse;
+//! let stmts = parse("create stream `s` (id bigint key, v string) with (kafka_topic='t', value_format='JSON');").unwrap();
+//! assert_eq!(stmts.len(), 1);
+//! let err = parse("select * form x;").unwrap_err();
+//! assert_eq!(err.to_string(), "line 1, column 10: expected FROM, found 'form'");
+//! ```
+
+use sqlparser::dialect::Dialect as SqlparserDialect;
+use sqlparser::tokenizer::{Token as SqlToken, TokenWithSpan as SqlTokenWithSpan, Tokenizer};
+
+use crate::ast::*;
+use crate::error::{Pos, Result, SqlError};
+use crate::types::SqlType;
+
+/// Lexical rules of ksqlDB for sqlparser's tokenizer.
+#[derive(Debug, Default)]
+pub struct KsqlDialect;
+
+impl SqlparserDialect for KsqlDialect {
+    fn is_identifier_start(&self, ch: char) -> bool {
+        ch.is_alphabetic() || ch == '_'
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        ch.is_alphanumeric() || ch == '_' || ch == '@'
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '`' || ch == '"'
+    }
+}
+
+/// Parses a script of `;`-separated statements.
+pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
+    Parser::new(sql)?.parse_statements()
+}
+
+/// Parses a single expression (used by tests and the REST layer).
+pub fn parse_expr(sql: &str) -> Result<Expr> {
+    let mut p = Parser::new(sql)?;
+    let e = p.expr()?;
+    p.expect_eof()?;
+    Ok(e)
+}
+
+struct Parser<'a> {
+    sql: &'a str,
+    line_starts: Vec<usize>,
+    tokens: Vec<SqlTokenWithSpan>,
+    idx: usize,
+}
+
+/// Words that end an expression or a relation and so cannot be aliases.
+const RESERVED: &[&str] = &[
+    "SELECT", "FROM", "WHERE", "GROUP", "PARTITION", "HAVING", "EMIT", "LIMIT", "JOIN", "INNER",
+    "LEFT", "RIGHT", "FULL", "OUTER", "ON", "WITHIN", "WINDOW", "AS", "AND", "OR", "NOT", "BY",
+];
+
+impl<'a> Parser<'a> {
+    fn new(sql: &'a str) -> Result<Self> {
+        let dialect = KsqlDialect;
+        let tokens = Tokenizer::new(&dialect, sql)
+            .tokenize_with_location()
+            .map_err(|e| SqlError::new(e.location.into(), e.message))?
+            .into_iter()
+            .filter(|t| !matches!(t.token, SqlToken::Whitespace(_)))
+            .collect();
+        let mut line_starts = vec![0];
+        line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+        Ok(Parser { sql, line_starts, tokens, idx: 0 })
+    }
+
+    // ---- token cursor -------------------------------------------------
+
+    fn peek(&self) -> &SqlToken {
+        self.peek_nth(0)
+    }
+    fn peek_nth(&self, n: usize) -> &SqlToken {
+        self.tokens.get(self.idx + n).map(|t| &t.token).unwrap_or(&SqlToken::EOF)
+    }
+    fn pos(&self) -> Pos {
+        match self.tokens.get(self.idx) {
+            Some(t) => t.span.start.into(),
+            None => self.end_pos(),
+        }
+    }
+    fn end_pos(&self) -> Pos {
+        self.tokens.last().map(|t| t.span.end.into()).unwrap_or(Pos::new(1, 1))
+    }
+    fn next(&mut self) -> SqlToken {
+        let t = self.peek().clone();
+        self.idx += 1;
+        t
+    }
+    fn found(&self) -> String {
+        match self.peek() {
+            SqlToken::EOF => "end of input".to_string(),
+            t => format!("'{t}'"),
+        }
+    }
+    fn expected<T>(&self, what: &str) -> Result<T> {
+        Err(SqlError::new(self.pos(), format!("expected {what}, found {}", self.found())))
+    }
+
+    /// True if the next token is the unquoted keyword `kw`.
+    fn at_keyword(&self, kw: &str) -> bool {
+        self.keyword_at(0, kw)
+    }
+    fn keyword_at(&self, n: usize, kw: &str) -> bool {
+        matches!(self.peek_nth(n), SqlToken::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw))
+    }
+    fn eat_keyword(&mut self, kw: &str) -> bool {
+        if self.at_keyword(kw) {
+            self.idx += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn eat_keywords(&mut self, kws: &[&str]) -> bool {
+        if kws.iter().enumerate().all(|(i, kw)| self.keyword_at(i, kw)) {
+            self.idx += kws.len();
+            true
+        } else {
+            false
+        }
+    }
+    fn expect_keyword(&mut self, kw: &str) -> Result<()> {
+        if self.eat_keyword(kw) {
+            Ok(())
+        } else {
+            self.expected(kw)
+        }
+    }
+    fn eat(&mut self, tok: &SqlToken) -> bool {
+        if self.peek() == tok {
+            self.idx += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn expect(&mut self, tok: &SqlToken) -> Result<()> {
+        if self.eat(tok) {
+            Ok(())
+        } else {
+            self.expected(&format!("'{tok}'"))
+        }
+    }
+    /// `>` that may be the first half of a `>>` token (nested generic types).
+    fn expect_gt(&mut self) -> Result<()> {
+        match self.peek() {
+            SqlToken::Gt => {
+                self.idx += 1;
+                Ok(())
+            }
+            SqlToken::ShiftRight => {
+                let span = self.tokens[self.idx].span;
+                self.tokens[self.idx] = SqlTokenWithSpan::new(SqlToken::Gt, span);
+                Ok(())
+            }
+            _ => self.expected("'>'"),
+        }
+    }
+    fn expect_eof(&self) -> Result<()> {
+        match self.peek() {
+            SqlToken::EOF => Ok(()),
+            _ => self.expected("end of input"),
+        }
+    }
+
+    fn ident(&mut self) -> Result<Ident> {
+        let pos = self.pos();
+        match self.peek().clone() {
+            SqlToken::Word(w) => {
+                self.idx += 1;
+                Ok(Ident { value: w.value, quoted: w.quote_style.is_some(), pos })
+            }
+            _ => self.expected("an identifier"),
+        }
+    }
+
+    fn byte_offset(&self, p: Pos) -> usize {
+        let line = (p.line as usize).saturating_sub(1);
+        let start = self.line_starts.get(line).copied().unwrap_or(self.sql.len());
+        // Columns count characters, not bytes.
+        self.sql[start..]
+            .char_indices()
+            .nth((p.column as usize).saturating_sub(1))
+            .map(|(i, _)| start + i)
+            .unwrap_or(self.sql.len())
+    }
+
+    // ---- statements ---------------------------------------------------
+
+    fn parse_statements(&mut self) -> Result<Vec<Parsed>> {
+        let mut out = Vec::new();
+        loop {
+            while self.eat(&SqlToken::SemiColon) {}
+            if matches!(self.peek(), SqlToken::EOF) {
+                return Ok(out);
+            }
+            let pos = self.pos();
+            let start = self.byte_offset(pos);
+            let statement = self.statement()?;
+            let end = match self.peek() {
+                SqlToken::SemiColon => self.byte_offset(self.pos()),
+                SqlToken::EOF => self.sql.len(),
+                _ => return self.expected("';'"),
+            };
+            let text = self.sql[start..end].trim().to_string();
+            out.push(Parsed { statement, text, pos });
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement> {
+        if self.eat_keyword("CREATE") {
+            self.create()
+        } else if self.eat_keyword("INSERT") {
+            self.insert()
+        } else if self.at_keyword("SELECT") {
+            Ok(Statement::Select(Box::new(self.query()?)))
+        } else {
+            self.expected("CREATE, INSERT or SELECT")
+        }
+    }
+
+    fn create(&mut self) -> Result<Statement> {
+        let or_replace = self.eat_keywords(&["OR", "REPLACE"]);
+        let kind = if self.eat_keyword("STREAM") {
+            SourceKind::Stream
+        } else if self.eat_keyword("TABLE") {
+            SourceKind::Table
+        } else {
+            return self.expected("STREAM or TABLE");
+        };
+        let if_not_exists = self.eat_keywords(&["IF", "NOT", "EXISTS"]);
+        let name = self.ident()?;
+        let mut columns = Vec::new();
+        if self.eat(&SqlToken::LParen) {
+            loop {
+                columns.push(self.column_def()?);
+                if !self.eat(&SqlToken::Comma) {
+                    break;
+                }
+            }
+            self.expect(&SqlToken::RParen)?;
+        }
+        let properties = self.with_properties()?;
+        if self.eat_keyword("AS") {
+            if !columns.is_empty() {
+                return Err(SqlError::new(
+                    name.pos,
+                    format!("{kind} {name}: a CREATE ... AS SELECT takes its columns from the query; remove the column list"),
+                ));
+            }
+            let query = Box::new(self.query()?);
+            return Ok(Statement::CreateAs(CreateAs { kind, or_replace, if_not_exists, name, properties, query }));
+        }
+        Ok(Statement::CreateSource(CreateSource { kind, or_replace, if_not_exists, name, columns, properties }))
+    }
+
+    fn column_def(&mut self) -> Result<ColumnDef> {
+        let name = self.ident()?;
+        let data_type = self.data_type()?;
+        let constraint = if self.eat_keywords(&["PRIMARY", "KEY"]) {
+            ColumnConstraint::PrimaryKey
+        } else if self.eat_keyword("KEY") {
+            ColumnConstraint::Key
+        } else {
+            ColumnConstraint::None
+        };
+        Ok(ColumnDef { name, data_type, constraint })
+    }
+
+    fn with_properties(&mut self) -> Result<Vec<Property>> {
+        let mut props = Vec::new();
+        if self.eat_keyword("WITH") {
+            self.expect(&SqlToken::LParen)?;
+            loop {
+                let name = self.ident()?;
+                self.expect(&SqlToken::Eq)?;
+                let value = match self.literal()? {
+                    Some(l) => l,
+                    None => return self.expected("a literal property value"),
+                };
+                props.push(Property { name, value });
+                if !self.eat(&SqlToken::Comma) {
+                    break;
+                }
+            }
+            self.expect(&SqlToken::RParen)?;
+        }
+        Ok(props)
+    }
+
+    fn insert(&mut self) -> Result<Statement> {
+        self.expect_keyword("INTO")?;
+        let target = self.ident()?;
+        // `(a, b) VALUES` lists columns; `(SELECT` would be a query.
+        let mut columns = None;
+        if matches!(self.peek(), SqlToken::LParen) && !self.keyword_at(1, "SELECT") {
+            self.idx += 1;
+            let mut cols = vec![self.ident()?];
+            while self.eat(&SqlToken::Comma) {
+                cols.push(self.ident()?);
+            }
+            self.expect(&SqlToken::RParen)?;
+            columns = Some(cols);
+        }
+        if self.eat_keyword("VALUES") {
+            self.expect(&SqlToken::LParen)?;
+            let values = self.expr_list()?;
+            self.expect(&SqlToken::RParen)?;
+            return Ok(Statement::InsertValues { target, columns, values });
+        }
+        if columns.is_some() {
+            return self.expected("VALUES");
+        }
+        if !self.at_keyword("SELECT") {
+            return self.expected("VALUES or SELECT");
+        }
+        Ok(Statement::InsertSelect { target, query: Box::new(self.query()?) })
+    }
+
+    fn query(&mut self) -> Result<Query> {
+        self.expect_keyword("SELECT")?;
+        let mut projection = vec![self.select_item()?];
+        while self.eat(&SqlToken::Comma) {
+            // ksqlDB scripts in the wild (the seed's event join among them)
+            // leave a comma before FROM; accept it.
+            if self.at_keyword("FROM") {
+                break;
+            }
+            projection.push(self.select_item()?);
+        }
+        self.expect_keyword("FROM")?;
+        let from = self.relation()?;
+        let selection = if self.eat_keyword("WHERE") { Some(self.expr()?) } else { None };
+        let group_by = if self.eat_keywords(&["GROUP", "BY"]) { self.expr_list()? } else { vec![] };
+        let partition_by =
+            if self.eat_keywords(&["PARTITION", "BY"]) { self.expr_list()? } else { vec![] };
+        let having = if self.eat_keyword("HAVING") { Some(self.expr()?) } else { None };
+        let emit = if self.eat_keyword("EMIT") {
+            if self.eat_keyword("CHANGES") {
+                Some(Emit::Changes)
+            } else if self.eat_keyword("FINAL") {
+                Some(Emit::Final)
+            } else {
+                return self.expected("CHANGES or FINAL");
+            }
+        } else {
+            None
+        };
+        let limit = if self.eat_keyword("LIMIT") {
+            match self.next() {
+                SqlToken::Number(n, _) => match n.parse() {
+                    Ok(n) => Some(n),
+                    Err(_) => {
+                        self.idx -= 1;
+                        return self.expected("a whole number");
+                    }
+                },
+                _ => {
+                    self.idx -= 1;
+                    return self.expected("a whole number");
+                }
+            }
+        } else {
+            None
+        };
+        Ok(Query { projection, from, selection, group_by, partition_by, having, emit, limit })
+    }
+
+    fn select_item(&mut self) -> Result<SelectItem> {
+        if matches!(self.peek(), SqlToken::Mul) {
+            let pos = self.pos();
+            self.idx += 1;
+            return Ok(SelectItem::Wildcard(pos));
+        }
+        if matches!(self.peek(), SqlToken::Word(_))
+            && matches!(self.peek_nth(1), SqlToken::Period)
+            && matches!(self.peek_nth(2), SqlToken::Mul)
+        {
+            let q = self.ident()?;
+            self.idx += 2;
+            return Ok(SelectItem::QualifiedWildcard(q));
+        }
+        let expr = self.expr()?;
+        let alias = self.alias()?;
+        Ok(SelectItem::Expr { expr, alias })
+    }
+
+    fn alias(&mut self) -> Result<Option<Ident>> {
+        if self.eat_keyword("AS") {
+            return Ok(Some(self.ident()?));
+        }
+        match self.peek() {
+            SqlToken::Word(w)
+                if w.quote_style.is_some()
+                    || !RESERVED.iter().any(|r| w.value.eq_ignore_ascii_case(r)) =>
+            {
+                Ok(Some(self.ident()?))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn relation(&mut self) -> Result<Relation> {
+        let mut left = self.source_relation()?;
+        loop {
+            let kind = if self.eat_keyword("JOIN") || self.eat_keywords(&["INNER", "JOIN"]) {
+                JoinKind::Inner
+            } else if self.eat_keywords(&["LEFT", "JOIN"]) || self.eat_keywords(&["LEFT", "OUTER", "JOIN"]) {
+                JoinKind::Left
+            } else if self.eat_keywords(&["RIGHT", "JOIN"]) || self.eat_keywords(&["RIGHT", "OUTER", "JOIN"]) {
+                JoinKind::Right
+            } else if self.eat_keywords(&["FULL", "JOIN"]) || self.eat_keywords(&["FULL", "OUTER", "JOIN"]) {
+                JoinKind::Full
+            } else {
+                return Ok(left);
+            };
+            let right = self.source_relation()?;
+            self.expect_keyword("ON")?;
+            let on = self.expr()?;
+            left = Relation::Join { left: Box::new(left), right: Box::new(right), kind, on };
+        }
+    }
+
+    fn source_relation(&mut self) -> Result<Relation> {
+        let name = self.ident()?;
+        let alias = self.alias()?;
+        Ok(Relation::Source { name, alias })
+    }
+
+    // ---- types --------------------------------------------------------
+
+    fn data_type(&mut self) -> Result<SqlType> {
+        let pos = self.pos();
+        let word = match self.peek() {
+            SqlToken::Word(w) if w.quote_style.is_none() => w.value.to_uppercase(),
+            _ => return self.expected("a type"),
+        };
+        self.idx += 1;
+        Ok(match word.as_str() {
+            "BOOLEAN" => SqlType::Boolean,
+            "INT" | "INTEGER" => SqlType::Int,
+            "BIGINT" => SqlType::BigInt,
+            "DOUBLE" => SqlType::Double,
+            "STRING" | "VARCHAR" => SqlType::String,
+            "BYTES" => SqlType::Bytes,
+            "DATE" => SqlType::Date,
+            "TIME" => SqlType::Time,
+            "TIMESTAMP" => SqlType::Timestamp,
+            "DECIMAL" => {
+                self.expect(&SqlToken::LParen)?;
+                let precision = self.small_number()?;
+                self.expect(&SqlToken::Comma)?;
+                let scale = self.small_number()?;
+                self.expect(&SqlToken::RParen)?;
+                if precision == 0 || scale > precision {
+                    return Err(SqlError::new(
+                        pos,
+                        format!("DECIMAL({precision}, {scale}): precision must be at least 1 and scale at most the precision"),
+                    ));
+                }
+                SqlType::Decimal { precision, scale }
+            }
+            "ARRAY" => {
+                self.expect(&SqlToken::Lt)?;
+                let t = self.data_type()?;
+                self.expect_gt()?;
+                SqlType::Array(Box::new(t))
+            }
+            "MAP" => {
+                self.expect(&SqlToken::Lt)?;
+                let k = self.data_type()?;
+                self.expect(&SqlToken::Comma)?;
+                let v = self.data_type()?;
+                self.expect_gt()?;
+                SqlType::Map(Box::new(k), Box::new(v))
+            }
+            "STRUCT" => {
+                self.expect(&SqlToken::Lt)?;
+                let mut fields = Vec::new();
+                if !matches!(self.peek(), SqlToken::Gt | SqlToken::ShiftRight) {
+                    loop {
+                        let name = self.ident()?;
+                        let ty = self.data_type()?;
+                        fields.push((name.normalized(), ty));
+                        if !self.eat(&SqlToken::Comma) {
+                            break;
+                        }
+                    }
+                }
+                self.expect_gt()?;
+                SqlType::Struct(fields)
+            }
+            _ => {
+                self.idx -= 1;
+                return self.expected("a type (BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL, STRING, BYTES, DATE, TIME, TIMESTAMP, ARRAY, MAP or STRUCT)");
+            }
+        })
+    }
+
+    fn small_number(&mut self) -> Result<u8> {
+        match self.peek().clone() {
+            SqlToken::Number(n, _) => match n.parse() {
+                Ok(v) => {
+                    self.idx += 1;
+                    Ok(v)
+                }
+                Err(_) => self.expected("a number from 0 to 255"),
+            },
+            _ => self.expected("a number"),
+        }
+    }
+
+    // ---- expressions --------------------------------------------------
+    //
+    // Precedence, loosest first: OR, AND, NOT, comparisons (and IS, IN,
+    // BETWEEN, LIKE), + - ||, * / %, unary minus, then the postfix `->`,
+    // `[]` which bind tightest (so `a->b IS NULL` is `(a->b) IS NULL`).
+
+    fn expr_list(&mut self) -> Result<Vec<Expr>> {
+        let mut list = vec![self.expr()?];
+        while self.eat(&SqlToken::Comma) {
+            list.push(self.expr()?);
+        }
+        Ok(list)
+    }
+
+    fn expr(&mut self) -> Result<Expr> {
+        self.or_expr()
+    }
+
+    fn binary(left: Expr, op: BinaryOp, right: Expr) -> Expr {
+        let pos = left.pos;
+        Expr::new(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, pos)
+    }
+
+    fn or_expr(&mut self) -> Result<Expr> {
+        let mut left = self.and_expr()?;
+        while self.eat_keyword("OR") {
+            let right = self.and_expr()?;
+            left = Self::binary(left, BinaryOp::Or, right);
+        }
+        Ok(left)
+    }
+
+    fn and_expr(&mut self) -> Result<Expr> {
+        let mut left = self.not_expr()?;
+        while self.eat_keyword("AND") {
+            let right = self.not_expr()?;
+            left = Self::binary(left, BinaryOp::And, right);
+        }
+        Ok(left)
+    }
+
+    fn not_expr(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        if self.eat_keyword("NOT") {
+            let e = self.not_expr()?;
+            return Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Not, expr: Box::new(e) }, pos));
+        }
+        self.comparison()
+    }
+
+    fn comparison(&mut self) -> Result<Expr> {
+        let left = self.additive()?;
+        let op = match self.peek() {
+            SqlToken::Eq | SqlToken::DoubleEq => Some(BinaryOp::Eq),
+            SqlToken::Neq => Some(BinaryOp::NotEq),
+            SqlToken::Lt => Some(BinaryOp::Lt),
+            SqlToken::LtEq => Some(BinaryOp::LtEq),
+            SqlToken::Gt => Some(BinaryOp::Gt),
+            SqlToken::GtEq => Some(BinaryOp::GtEq),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.idx += 1;
+            let right = self.additive()?;
+            return Ok(Self::binary(left, op, right));
+        }
+        let pos = left.pos;
+        if self.eat_keyword("IS") {
+            let negated = self.eat_keyword("NOT");
+            self.expect_keyword("NULL")?;
+            return Ok(Expr::new(ExprKind::IsNull { expr: Box::new(left), negated }, pos));
+        }
+        let negated = self.at_keyword("NOT")
+            && (self.keyword_at(1, "IN") || self.keyword_at(1, "BETWEEN") || self.keyword_at(1, "LIKE"));
+        if negated {
+            self.idx += 1;
+        }
+        if self.eat_keyword("IN") {
+            self.expect(&SqlToken::LParen)?;
+            let list = self.expr_list()?;
+            self.expect(&SqlToken::RParen)?;
+            return Ok(Expr::new(ExprKind::InList { expr: Box::new(left), list, negated }, pos));
+        }
+        if self.eat_keyword("BETWEEN") {
+            let low = self.additive()?;
+            self.expect_keyword("AND")?;
+            let high = self.additive()?;
+            return Ok(Expr::new(
+                ExprKind::Between { expr: Box::new(left), low: Box::new(low), high: Box::new(high), negated },
+                pos,
+            ));
+        }
+        if self.eat_keyword("LIKE") {
+            let pattern = self.additive()?;
+            return Ok(Expr::new(ExprKind::Like { expr: Box::new(left), pattern: Box::new(pattern), negated }, pos));
+        }
+        Ok(left)
+    }
+
+    fn additive(&mut self) -> Result<Expr> {
+        let mut left = self.multiplicative()?;
+        loop {
+            let op = match self.peek() {
+                SqlToken::Plus => BinaryOp::Plus,
+                SqlToken::Minus => BinaryOp::Minus,
+                SqlToken::StringConcat => BinaryOp::Concat,
+                _ => return Ok(left),
+            };
+            self.idx += 1;
+            let right = self.multiplicative()?;
+            left = Self::binary(left, op, right);
+        }
+    }
+
+    fn multiplicative(&mut self) -> Result<Expr> {
+        let mut left = self.unary()?;
+        loop {
+            let op = match self.peek() {
+                SqlToken::Mul => BinaryOp::Multiply,
+                SqlToken::Div => BinaryOp::Divide,
+                SqlToken::Mod => BinaryOp::Modulo,
+                _ => return Ok(left),
+            };
+            self.idx += 1;
+            let right = self.unary()?;
+            left = Self::binary(left, op, right);
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        let op = match self.peek() {
+            SqlToken::Minus => UnaryOp::Minus,
+            SqlToken::Plus => UnaryOp::Plus,
+            _ => return self.postfix(),
+        };
+        self.idx += 1;
+        let e = self.unary()?;
+        Ok(Expr::new(ExprKind::Unary { op, expr: Box::new(e) }, pos))
+    }
+
+    fn postfix(&mut self) -> Result<Expr> {
+        let mut e = self.primary()?;
+        loop {
+            let pos = e.pos;
+            if self.eat(&SqlToken::Arrow) {
+                let field = self.ident()?;
+                e = Expr::new(ExprKind::Deref { expr: Box::new(e), field }, pos);
+            } else if self.eat(&SqlToken::LBracket) {
+                let index = self.expr()?;
+                self.expect(&SqlToken::RBracket)?;
+                e = Expr::new(ExprKind::Subscript { expr: Box::new(e), index: Box::new(index) }, pos);
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    fn literal(&mut self) -> Result<Option<Literal>> {
+        let lit = match self.peek().clone() {
+            SqlToken::Number(n, _) => Literal::Number(n),
+            SqlToken::SingleQuotedString(s) => Literal::String(s),
+            SqlToken::Minus if matches!(self.peek_nth(1), SqlToken::Number(..)) => {
+                self.idx += 1;
+                match self.peek().clone() {
+                    SqlToken::Number(n, _) => Literal::Number(format!("-{n}")),
+                    _ => unreachable!("checked above"),
+                }
+            }
+            SqlToken::Word(w) if w.quote_style.is_none() => match w.value.to_uppercase().as_str() {
+                "NULL" => Literal::Null,
+                "TRUE" => Literal::Boolean(true),
+                "FALSE" => Literal::Boolean(false),
+                _ => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        self.idx += 1;
+        Ok(Some(lit))
+    }
+
+    fn primary(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        if !matches!(self.peek(), SqlToken::Minus) {
+            if let Some(lit) = self.literal()? {
+                return Ok(Expr::new(ExprKind::Literal(lit), pos));
+            }
+        }
+        match self.peek().clone() {
+            SqlToken::LParen => {
+                self.idx += 1;
+                // Grouping lives in the tree's shape; the printer puts
+                // parentheses back, so no node is kept for them.
+                let e = self.expr()?;
+                self.expect(&SqlToken::RParen)?;
+                Ok(e)
+            }
+            SqlToken::Word(w) => {
+                let unquoted = w.quote_style.is_none();
+                if unquoted && w.value.eq_ignore_ascii_case("CASE") {
+                    self.idx += 1;
+                    return self.case(pos);
+                }
+                if unquoted && w.value.eq_ignore_ascii_case("CAST") && matches!(self.peek_nth(1), SqlToken::LParen) {
+                    self.idx += 2;
+                    let e = self.expr()?;
+                    self.expect_keyword("AS")?;
+                    let data_type = self.data_type()?;
+                    self.expect(&SqlToken::RParen)?;
+                    return Ok(Expr::new(ExprKind::Cast { expr: Box::new(e), data_type }, pos));
+                }
+                let name = self.ident()?;
+                if self.eat(&SqlToken::LParen) {
+                    if self.eat(&SqlToken::Mul) {
+                        self.expect(&SqlToken::RParen)?;
+                        return Ok(Expr::new(ExprKind::Function { name, args: vec![], star: true }, pos));
+                    }
+                    let args = if matches!(self.peek(), SqlToken::RParen) { vec![] } else { self.expr_list()? };
+                    self.expect(&SqlToken::RParen)?;
+                    return Ok(Expr::new(ExprKind::Function { name, args, star: false }, pos));
+                }
+                if matches!(self.peek(), SqlToken::Period) {
+                    self.idx += 1;
+                    let column = self.ident()?;
+                    return Ok(Expr::new(ExprKind::Column { qualifier: Some(name), name: column }, pos));
+                }
+                Ok(Expr::new(ExprKind::Column { qualifier: None, name }, pos))
+            }
+            _ => self.expected("an expression"),
+        }
+    }
+
+    fn case(&mut self, pos: Pos) -> Result<Expr> {
+        let operand = if self.at_keyword("WHEN") { None } else { Some(Box::new(self.expr()?)) };
+        let mut whens = Vec::new();
+        while self.eat_keyword("WHEN") {
+            let w = self.expr()?;
+            self.expect_keyword("THEN")?;
+            let t = self.expr()?;
+            whens.push((w, t));
+        }
+        if whens.is_empty() {
+            return self.expected("WHEN");
+        }
+        let else_ = if self.eat_keyword("ELSE") { Some(Box::new(self.expr()?)) } else { None };
+        self.expect_keyword("END")?;
+        Ok(Expr::new(ExprKind::Case { operand, whens, else_ }, pos))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(sql: &str) {
+        let first = parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        for p in &first {
+            let printed = p.statement.to_string();
+            let again = parse(&printed).unwrap_or_else(|e| panic!("reparse of {printed}: {e}"));
+            assert_eq!(again.len(), 1);
+            assert_eq!(again[0].statement, p.statement, "round trip changed {printed}");
+        }
+    }
+
+    #[test]
+    fn seed_first_order_statements_round_trip() {
+        round_trip(
+            "create stream `stm_order_candidate` ( user_id bigint key, order_id bigint )
+             with ( kafka_topic='STREAM.ORDER.CANDIDATE', key_format='AVRO', value_format='AVRO', partitions=1 );
+             create table `tb_min_order` with (kafka_topic='TABLE.MIN_ORDER', partitions=1) as
+             select user_id, min(order_id) as min_order_id from `stm_order_candidate` group by user_id;
+             insert into `stm_order_candidate` (user_id, order_id) values (1, 97);
+             insert into `stm_order_candidate` select after->user_id as user_id, after->order_id as order_id
+             from `stg_order` where op = 'c' and after->user_id is not null partition by after->user_id emit changes;
+             create stream `stm_min_order` with (kafka_topic='STREAM.MIN_ORDER', key_format='JSON') as
+             select s.user_id as user_id, true as min_order from `stm_order_candidate` s
+             left join `tb_min_order` t on s.user_id = t.user_id
+             where (t.user_id is null or t.min_order_id = s.order_id) emit changes;",
+        );
+    }
+
+    #[test]
+    fn arrow_binds_tighter_than_is_null() {
+        let e = parse_expr("after->id is not null").unwrap();
+        match e.kind {
+            ExprKind::IsNull { expr, negated: true } => {
+                assert!(matches!(expr.kind, ExprKind::Deref { .. }))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn precedence_and_subscripts() {
+        assert_eq!(parse_expr("1 + 2 * 3").unwrap().to_string(), "(1 + (2 * 3))");
+        assert_eq!(parse_expr("a or b and not c = 1").unwrap().to_string(), "(a OR (b AND (NOT (c = 1))))");
+        assert_eq!(
+            parse_expr("latest_by_offset(toggle, 2)[1]").unwrap().to_string(),
+            "latest_by_offset(toggle, 2)[1]"
+        );
+        assert_eq!(parse_expr("cast(x as array<array<int>>)").unwrap().to_string(), "CAST(x AS ARRAY<ARRAY<INTEGER>>)");
+    }
+
+    #[test]
+    fn identifiers_keep_quoting() {
+        let e = parse_expr("`a`.B").unwrap();
+        match e.kind {
+            ExprKind::Column { qualifier: Some(q), name } => {
+                assert_eq!(q.normalized(), "a");
+                assert_eq!(name.normalized(), "B");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let err = parse("create stream s (id bigint key)\n  with (kafka_topic = 't' value_format='JSON');").unwrap_err();
+        assert_eq!(err.pos.line, 2);
+        assert_eq!(err.pos.column, 27);
+        assert!(err.message.contains("expected ')'"), "{err}");
+        let err = parse("select a from b where;").unwrap_err();
+        assert_eq!(err.to_string(), "line 1, column 22: expected an expression, found ';'");
+        let err = parse("select 'abc from b;").unwrap_err();
+        assert_eq!(err.pos.line, 1);
+    }
+
+    #[test]
+    fn statement_text_is_kept() {
+        let stmts = parse("insert into s values (1);\n\ninsert into s values (2)").unwrap();
+        assert_eq!(stmts[0].text, "insert into s values (1)");
+        assert_eq!(stmts[1].text, "insert into s values (2)");
+        assert_eq!(stmts[1].pos.line, 3);
+    }
+}

@@ -1,0 +1,137 @@
+//! The bound, logical plan: what a query computes, with every name resolved
+//! to a column position and every expression typed.
+//!
+//! Row layouts:
+//! - [`Plan::Scan`] yields the source's scan layout
+//!   (`ROWTIME, ROWPARTITION, ROWOFFSET, columns...`).
+//! - Every other node says its layout below. A [`QueryPlan`]'s root yields
+//!   `ROWTIME` then its output columns, keys first; `ROWTIME` is the output
+//!   record's timestamp.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Column, SourceKind};
+use crate::types::{SqlType, Value};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QueryPlan {
+    pub plan: Plan,
+    /// Whether the output is a stream (append) or a table (upsert by key).
+    pub kind: SourceKind,
+    /// The output columns after `ROWTIME`, keys first.
+    pub columns: Vec<Column>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Plan {
+    /// All records of a source, in its scan layout.
+    Scan { source: String },
+    /// Rows of `input` for which `predicate` is true.
+    Filter { input: Box<Plan>, predicate: ScalarExpr },
+    /// One output row per input row: the values of `exprs`.
+    Map { input: Box<Plan>, exprs: Vec<ScalarExpr> },
+    /// A table keyed by `group_key` over an append-only input: layout
+    /// `ROWTIME (latest input's), group_key..., aggregates...`.
+    Aggregate { input: Box<Plan>, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateCall> },
+    /// Each stream row joined with the table as of the row's own time,
+    /// inclusive: layout `stream row ++ table row` (the table part all NULL
+    /// for an unmatched row of a LEFT join). `table_key` are the positions
+    /// of the table's key columns in its row.
+    StreamTableJoin {
+        stream: Box<Plan>,
+        stream_key: Vec<ScalarExpr>,
+        table: Box<Plan>,
+        table_key: Vec<usize>,
+        table_width: usize,
+        left: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AggregateFunc {
+    Count,
+    Sum,
+    Min,
+    Max,
+    LatestByOffset,
+    EarliestByOffset,
+}
+
+impl AggregateFunc {
+    pub fn from_name(name: &str) -> Option<AggregateFunc> {
+        Some(match name.to_uppercase().as_str() {
+            "COUNT" => AggregateFunc::Count,
+            "SUM" => AggregateFunc::Sum,
+            "MIN" => AggregateFunc::Min,
+            "MAX" => AggregateFunc::Max,
+            "LATEST_BY_OFFSET" => AggregateFunc::LatestByOffset,
+            "EARLIEST_BY_OFFSET" => AggregateFunc::EarliestByOffset,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AggregateCall {
+    pub func: AggregateFunc,
+    /// `None` for `COUNT(*)`.
+    pub arg: Option<ScalarExpr>,
+    pub ty: SqlType,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnaryFunc {
+    Not,
+    Negate,
+    IsNull,
+    IsNotNull,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BinaryFunc {
+    And,
+    Or,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Concat,
+}
+
+/// A typed scalar expression over one row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ScalarExpr {
+    Column(usize),
+    Literal(Value),
+    Unary(UnaryFunc, Box<ScalarExpr>),
+    /// Operands have the same type (the binder inserts casts).
+    Binary(BinaryFunc, Box<ScalarExpr>, Box<ScalarExpr>),
+    /// Field `index` of a struct.
+    Field(Box<ScalarExpr>, usize),
+    /// 1-based array index (negative counts from the end) or map key.
+    Subscript(Box<ScalarExpr>, Box<ScalarExpr>),
+    Case { whens: Vec<(ScalarExpr, ScalarExpr)>, else_: Box<ScalarExpr> },
+    Cast(Box<ScalarExpr>, SqlType),
+}
+
+impl ScalarExpr {
+    /// Does the expression read column `i`?
+    pub fn references(&self, i: usize) -> bool {
+        match self {
+            ScalarExpr::Column(c) => *c == i,
+            ScalarExpr::Literal(_) => false,
+            ScalarExpr::Unary(_, e) | ScalarExpr::Field(e, _) | ScalarExpr::Cast(e, _) => e.references(i),
+            ScalarExpr::Binary(_, a, b) | ScalarExpr::Subscript(a, b) => a.references(i) || b.references(i),
+            ScalarExpr::Case { whens, else_ } => {
+                else_.references(i) || whens.iter().any(|(w, t)| w.references(i) || t.references(i))
+            }
+        }
+    }
+}
