@@ -1,1 +1,85 @@
+//! # ddsql-engine: SQL plans on differential dataflow
+//!
+//! The engine takes the catalog's persistent queries (logical plans from
+//! `ddsql-sql`) and runs them as one timely dataflow over every topic they
+//! read, writing every topic they fill.
+//!
+//! The consistency contract (see `docs/architecture.md`) is kept by three
+//! pieces:
+//! - [`time`]: each source record gets a logical time derived from the
+//!   record (timestamp, then topic, partition, offset), so all workers and
+//!   restarts agree on one total order;
+//! - [`operators`]: every stateful operator processes only *complete*
+//!   times, in time order, so results do not depend on batching or worker
+//!   count; the stream-table join reads the table as of the stream record's
+//!   time, inclusive;
+//! - [`dataflow`]: a stream filled by `INSERT INTO` or a table made by
+//!   `CREATE ... AS` is fed to its readers inside the dataflow, at the time
+//!   of the input record that caused it, not re-read from its topic.
+//!
+//! The outside world is reached through the traits of [`io`].
 
+pub mod dataflow;
+pub mod io;
+pub mod operators;
+pub mod time;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+pub use dataflow::{run_until_caught_up, EngineError, RunOptions, RunReport, PROCESSING_LOG_TOPIC};
+
+/// A record or row the engine could not process: it is left out of the
+/// results, counted, and written to the processing log; the query goes on.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProcessingError {
+    /// The source or query that met the error.
+    pub origin: String,
+    pub topic: Option<String>,
+    pub partition: Option<u32>,
+    pub offset: Option<u64>,
+    /// The record's timestamp.
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// Counters shared by the workers of one run.
+#[derive(Debug, Default)]
+pub struct Stats {
+    read: AtomicU64,
+    written: AtomicU64,
+    errors: AtomicU64,
+    failure: Mutex<Option<String>>,
+}
+
+impl Stats {
+    pub fn add_read(&self, n: u64) {
+        self.read.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_written(&self, n: u64) {
+        self.written.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn add_errors(&self, n: u64) {
+        self.errors.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Records a failure that makes the run's result unusable (an I/O error).
+    pub fn fail(&self, message: String) {
+        tracing::error!("{message}");
+        let mut f = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        f.get_or_insert(message);
+    }
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+    pub fn failure(&self) -> Option<String> {
+        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

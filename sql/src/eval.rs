@@ -135,7 +135,8 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
     })
 }
 
-fn binary(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
+/// Applies a non-logical binary function to two non-null values.
+pub fn binary(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
     use BinaryFunc::*;
     let cmp = |want: fn(Ordering) -> bool| compare(l, r).map(want).map(Value::Boolean).unwrap_or(Value::Null);
     Ok(match f {

@@ -1,0 +1,502 @@
+//! Lowering the catalog's queries to one dataflow, and running it.
+//!
+//! Every catalog source a query reads becomes a collection in its scan
+//! layout: the records of its topic (decoded) plus, fed directly, the
+//! output of every query that writes the same topic. So when
+//! `INSERT INTO candidates SELECT ... FROM orders` and
+//! `CREATE TABLE firsts AS SELECT ... FROM candidates` both run, a candidate
+//! derived from the order at time `t` reaches the table at time `t`, and a
+//! join of `candidates` with `firsts` sees the table as of `t`: there is no
+//! race between a topic and its readers.
+//!
+//! Each topic a query fills gets one sink: stream rows become one record
+//! each, table rows become the table's changelog (upserts and tombstones).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::Scope;
+
+use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
+use ddsql_sql::eval;
+use ddsql_sql::plan::{Plan, ScalarExpr};
+use ddsql_sql::types::{Row, Value};
+
+use crate::io::{Codec, CodecFactory, IoError, Record, Transport};
+use crate::operators::aggregate::aggregate_append_only;
+use crate::operators::as_of_join::as_of_join;
+use crate::operators::changelog::changelog;
+use crate::operators::sink::{write_topic, written_time, SinkRecord};
+use crate::operators::source::{read_topic, TopicReader};
+use crate::time::{Diff, Time};
+use crate::{ProcessingError, Stats};
+
+/// The topic that records processing errors, as JSON.
+pub const PROCESSING_LOG_TOPIC: &str = "ddsql_processing_log";
+
+type Rows<'s> = VecCollection<'s, Time, Row, Diff>;
+type Errors<'s> = VecCollection<'s, Time, ProcessingError, Diff>;
+
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Timely worker threads.
+    pub workers: usize,
+    /// Records read per partition per step: a throughput knob that never
+    /// changes a result.
+    pub batch: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { workers: 1, batch: 1024 }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunReport {
+    pub records_read: u64,
+    pub records_written: u64,
+    pub processing_errors: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error("{source_name}: {message}")]
+    Codec { source_name: String, message: String },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One source a query reads: how to read its topic and which queries feed it.
+struct SourceJob {
+    reader: TopicReader,
+    /// Indexes of queries whose output is this source's (same topic).
+    feeds: Vec<usize>,
+}
+
+/// One topic the dataflow writes.
+struct SinkJob {
+    topic: String,
+    partitions: u32,
+    /// (query index, codec of the query's sink source, kind, key arity)
+    queries: Vec<(usize, Arc<dyn Codec>, SourceKind, usize)>,
+    written: Vec<Option<Time>>,
+}
+
+/// Everything the workers need, built once before the dataflow starts.
+struct Job {
+    catalog: Catalog,
+    sources: BTreeMap<String, SourceJob>,
+    sinks: Vec<SinkJob>,
+    log_written: Vec<Option<Time>>,
+}
+
+/// The latest logical time this dataflow wrote to `topic`/`partition`:
+/// records are written in time order, so it is the last one with a time
+/// header (scanning back over records others appended after it).
+fn last_written(transport: &dyn Transport, topic: &str, partition: u32) -> Result<Option<Time>, IoError> {
+    let mut offset = transport.end_offset(topic, partition)?;
+    let mut buf = Vec::new();
+    while offset > 0 {
+        let from = offset.saturating_sub(256);
+        buf.clear();
+        transport.read(topic, partition, from, (offset - from) as usize, &mut buf)?;
+        if let Some(t) = buf.iter().rev().find_map(|f| written_time(&f.record)) {
+            return Ok(Some(t));
+        }
+        offset = from;
+    }
+    Ok(None)
+}
+
+fn written_times(transport: &dyn Transport, topic: &str, partitions: u32) -> Result<Vec<Option<Time>>, IoError> {
+    (0..partitions).map(|p| last_written(transport, topic, p)).collect()
+}
+
+fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFactory, batch: usize) -> Result<Job, EngineError> {
+    let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
+        let source = catalog.source(name).expect("the binder checked the name");
+        codecs.codec(source).map_err(|message| EngineError::Codec { source_name: name.to_string(), message })
+    };
+    let queries = catalog.queries();
+    // Sinks: one per topic written.
+    let mut sinks: BTreeMap<String, SinkJob> = BTreeMap::new();
+    for (qi, q) in queries.iter().enumerate() {
+        let sink = catalog.source(&q.sink).expect("queries write catalog sources");
+        let partitions = match transport.partitions(&sink.topic)? {
+            Some(p) => p,
+            None => {
+                transport.create_topic(&sink.topic, sink.partitions)?;
+                sink.partitions
+            }
+        };
+        let job = sinks.entry(sink.topic.clone()).or_insert_with(|| SinkJob {
+            topic: sink.topic.clone(),
+            partitions,
+            queries: Vec::new(),
+            written: Vec::new(),
+        });
+        job.queries.push((qi, codec_for(&sink.name)?, q.plan.kind, sink.key_arity()));
+    }
+    for job in sinks.values_mut() {
+        job.written = written_times(transport, &job.topic, job.partitions)?;
+    }
+    // Sources: every source a query scans, with the queries that feed it.
+    let mut sources = BTreeMap::new();
+    let mut todo: Vec<String> = Vec::new();
+    for q in queries {
+        scanned(&q.plan.plan, &mut todo);
+    }
+    while let Some(name) = todo.pop() {
+        if sources.contains_key(&name) {
+            continue;
+        }
+        let source = catalog.source(&name).expect("plans scan catalog sources");
+        let mut feeds = Vec::new();
+        for (qi, q) in queries.iter().enumerate() {
+            let sink = catalog.source(&q.sink).expect("queries write catalog sources");
+            if sink.topic != source.topic {
+                continue;
+            }
+            if sink.name != source.name {
+                return Err(EngineError::Unsupported(format!(
+                    "{} reads topic '{}', which query {} fills for {}: reading another query's output topic as a different source is not supported yet",
+                    source.name, source.topic, q.id, sink.name
+                )));
+            }
+            feeds.push(qi);
+            scanned(&q.plan.plan, &mut todo);
+        }
+        let partitions = transport.partitions(&source.topic)?.ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
+        let end_offsets = (0..partitions).map(|p| transport.end_offset(&source.topic, p)).collect::<Result<_, _>>()?;
+        let reader = TopicReader {
+            origin: source.name.clone(),
+            topic: source.topic.clone(),
+            topic_index: transport.topic_index(&source.topic)?,
+            end_offsets,
+            codec: codec_for(&source.name)?,
+            skip_own: sinks.contains_key(&source.topic),
+            batch: batch.max(1),
+        };
+        sources.insert(name, SourceJob { reader, feeds });
+    }
+    check_acyclic(catalog, &sources)?;
+    if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
+        transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
+    }
+    let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
+    Ok(Job { catalog: catalog.clone(), sources, sinks: sinks.into_values().collect(), log_written })
+}
+
+fn scanned(plan: &Plan, out: &mut Vec<String>) {
+    match plan {
+        Plan::Scan { source } => out.push(source.clone()),
+        Plan::Filter { input, .. } | Plan::Map { input, .. } | Plan::Aggregate { input, .. } => scanned(input, out),
+        Plan::StreamTableJoin { stream, table, .. } => {
+            scanned(stream, out);
+            scanned(table, out);
+        }
+    }
+}
+
+/// A query may not (transitively) read what it writes.
+fn check_acyclic(catalog: &Catalog, sources: &BTreeMap<String, SourceJob>) -> Result<(), EngineError> {
+    fn visit(name: &str, catalog: &Catalog, sources: &BTreeMap<String, SourceJob>, path: &mut Vec<String>) -> Result<(), EngineError> {
+        if path.iter().any(|p| p == name) {
+            path.push(name.to_string());
+            return Err(EngineError::Unsupported(format!("queries form a cycle: {}", path.join(" <- "))));
+        }
+        path.push(name.to_string());
+        for &qi in &sources[name].feeds {
+            let mut inputs = Vec::new();
+            scanned(&catalog.queries()[qi].plan.plan, &mut inputs);
+            for input in inputs {
+                visit(&input, catalog, sources, path)?;
+            }
+        }
+        path.pop();
+        Ok(())
+    }
+    for name in sources.keys() {
+        visit(name, catalog, sources, &mut Vec::new())?;
+    }
+    Ok(())
+}
+
+/// Runs every persistent query of `catalog` over the records present when
+/// it starts, writes their results, and returns once every source is
+/// caught up and every result written.
+pub fn run_until_caught_up(
+    catalog: &Catalog,
+    transport: Arc<dyn Transport>,
+    codecs: &dyn CodecFactory,
+    options: &RunOptions,
+) -> Result<RunReport, EngineError> {
+    let job = Arc::new(prepare(catalog, transport.as_ref(), codecs, options.batch)?);
+    let stats = Arc::new(Stats::default());
+    if !job.sinks.is_empty() {
+        let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());
+        let guards = timely::execute(timely::Config::process(options.workers.max(1)), move |worker| {
+            worker.dataflow::<Time, _, _>(|scope| {
+                Builder { scope, job: &job, transport: transport.clone(), stats: stats.clone(), sources: HashMap::new(), outputs: HashMap::new(), errors: Vec::new() }.build();
+            });
+        })
+        .map_err(EngineError::Failed)?;
+        for result in guards.join() {
+            result.map_err(|e| EngineError::Failed(format!("a worker failed: {e}")))?;
+        }
+    }
+    transport.flush()?;
+    if let Some(failure) = stats.failure() {
+        return Err(EngineError::Failed(failure));
+    }
+    Ok(RunReport { records_read: stats.read(), records_written: stats.written(), processing_errors: stats.errors() })
+}
+
+struct Builder<'s, 'j> {
+    scope: Scope<'s, Time>,
+    job: &'j Job,
+    transport: Arc<dyn Transport>,
+    stats: Arc<Stats>,
+    sources: HashMap<String, Rows<'s>>,
+    outputs: HashMap<usize, Rows<'s>>,
+    errors: Vec<Errors<'s>>,
+}
+
+impl<'s> Builder<'s, '_> {
+    fn build(mut self) {
+        for sink in &self.job.sinks {
+            let mut encoded = Vec::new();
+            for (qi, codec, kind, key_arity) in &sink.queries {
+                let rows = self.query(*qi);
+                let id = self.job.catalog.queries()[*qi].id.clone();
+                encoded.push(self.encode(rows, codec.clone(), *kind, *key_arity, sink.partitions, id));
+            }
+            let records = differential_dataflow::collection::concatenate(self.scope, encoded);
+            write_topic(records, sink.topic.clone(), self.transport.clone(), sink.written.clone(), self.stats.clone());
+        }
+        self.processing_log();
+    }
+
+    fn source(&mut self, name: &str) -> Rows<'s> {
+        if let Some(rows) = self.sources.get(name) {
+            return rows.clone();
+        }
+        let job = &self.job.sources[name];
+        let (rows, errors) = read_topic(self.scope, job.reader.clone(), self.transport.clone(), self.stats.clone());
+        self.errors.push(errors);
+        let mut parts = vec![rows];
+        for &qi in &job.feeds {
+            // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
+            parts.push(self.query(qi).map(|row| {
+                let mut out = Vec::with_capacity(row.len() + SYSTEM_COLUMNS.len() - 1);
+                let mut it = row.into_iter();
+                out.extend(it.next());
+                out.extend([Value::Null, Value::Null]);
+                out.extend(it);
+                out
+            }));
+        }
+        let rows = differential_dataflow::collection::concatenate(self.scope, parts);
+        self.sources.insert(name.to_string(), rows.clone());
+        rows
+    }
+
+    fn query(&mut self, qi: usize) -> Rows<'s> {
+        if let Some(rows) = self.outputs.get(&qi) {
+            return rows.clone();
+        }
+        let q = &self.job.catalog.queries()[qi];
+        let rows = self.plan(&q.plan.plan, &q.id);
+        self.outputs.insert(qi, rows.clone());
+        rows
+    }
+
+    /// Applies `f` to every row; `Ok(None)` drops the row, `Err` sends it
+    /// to the processing log.
+    fn map_rows<F>(&mut self, input: Rows<'s>, origin: &str, f: F) -> Rows<'s>
+    where
+        F: Fn(Row) -> Result<Option<Row>, (i64, String)> + 'static,
+    {
+        let origin = origin.to_string();
+        let results = input.flat_map(move |row| f(row).transpose());
+        let (ok, err) = results.inner.ok_err(move |(r, t, d): (Result<Row, (i64, String)>, Time, Diff)| match r {
+            Ok(row) => Ok((row, t, d)),
+            Err((timestamp, message)) => Err((
+                ProcessingError { origin: origin.clone(), topic: None, partition: None, offset: None, timestamp, message },
+                t,
+                d,
+            )),
+        });
+        self.errors.push(err.as_collection());
+        ok.as_collection()
+    }
+
+    fn plan(&mut self, plan: &Plan, origin: &str) -> Rows<'s> {
+        match plan {
+            Plan::Scan { source } => self.source(source),
+            Plan::Filter { input, predicate } => {
+                let input = self.plan(input, origin);
+                let predicate = predicate.clone();
+                self.map_rows(input, origin, move |row| match eval::eval(&predicate, &row) {
+                    Ok(Value::Boolean(true)) => Ok(Some(row)),
+                    Ok(_) => Ok(None),
+                    Err(e) => Err((rowtime(&row), format!("evaluating the condition: {e}"))),
+                })
+            }
+            Plan::Map { input, exprs } => {
+                let input = self.plan(input, origin);
+                let exprs = exprs.clone();
+                self.map_rows(input, origin, move |row| {
+                    exprs
+                        .iter()
+                        .map(|e| eval::eval(e, &row))
+                        .collect::<Result<Row, _>>()
+                        .map(Some)
+                        .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))
+                })
+            }
+            Plan::Aggregate { input, group_key, aggregates } => {
+                let input = self.plan(input, origin);
+                let (group_key, args): (Vec<ScalarExpr>, Vec<Option<ScalarExpr>>) =
+                    (group_key.clone(), aggregates.iter().map(|a| a.arg.clone()).collect());
+                let keyed = self.map_rows(input, origin, move |row| {
+                    let eval_all = || -> Result<Row, eval::EvalError> {
+                        let mut out = group_key.iter().map(|e| eval::eval(e, &row)).collect::<Result<Row, _>>()?;
+                        out.push(row[0].clone());
+                        for a in &args {
+                            out.push(match a {
+                                Some(e) => eval::eval(e, &row)?,
+                                None => Value::Null,
+                            });
+                        }
+                        Ok(out)
+                    };
+                    let out = eval_all().map_err(|e| (rowtime(&row), format!("evaluating the aggregation: {e}")))?;
+                    // ksqlDB drops rows whose grouping key is NULL.
+                    if out[..group_key.len()].iter().any(Value::is_null) {
+                        return Ok(None);
+                    }
+                    Ok(Some(out))
+                });
+                let arity = group_key_len(plan);
+                let keyed = keyed.map(move |mut row| {
+                    let rest = row.split_off(arity);
+                    (row, rest)
+                });
+                aggregate_append_only(keyed, Arc::new(aggregates.clone()))
+            }
+            Plan::StreamTableJoin { stream, stream_key, table, table_key, table_width, left } => {
+                let stream = self.plan(stream, origin);
+                let table = self.plan(table, origin);
+                let stream_key = stream_key.clone();
+                let keyed = self.map_rows(stream, origin, move |row| {
+                    let key = stream_key.iter().map(|e| eval::eval(e, &row)).collect::<Result<Row, _>>();
+                    match key {
+                        Ok(key) => {
+                            let mut out = key;
+                            out.extend(row);
+                            Ok(Some(out))
+                        }
+                        Err(e) => Err((rowtime(&row), format!("evaluating the join key: {e}"))),
+                    }
+                });
+                let n = self.key_len(plan);
+                let stream = keyed.map(move |mut row| {
+                    let rest = row.split_off(n);
+                    (row, rest)
+                });
+                let table_key = table_key.clone();
+                let table = table.map(move |row| (table_key.iter().map(|&i| row[i].clone()).collect::<Row>(), row));
+                as_of_join(stream, table, *left, *table_width)
+            }
+        }
+    }
+
+    fn key_len(&self, plan: &Plan) -> usize {
+        match plan {
+            Plan::StreamTableJoin { stream_key, .. } => stream_key.len(),
+            _ => 0,
+        }
+    }
+
+    /// Encodes a query's output rows for its sink topic.
+    fn encode(&mut self, rows: Rows<'s>, codec: Arc<dyn Codec>, kind: SourceKind, key_arity: usize, partitions: u32, origin: String) -> VecCollection<'s, Time, SinkRecord, Diff> {
+        let transport = self.transport.clone();
+        let route = move |key: Option<Vec<u8>>, value: Option<Vec<u8>>, timestamp: i64| SinkRecord {
+            partition: transport.partition_for(key.as_deref(), value.as_deref(), partitions),
+            key,
+            value,
+            timestamp,
+        };
+        let encoded: VecCollection<'s, Time, Result<SinkRecord, (i64, String)>, Diff> = match kind {
+            SourceKind::Stream => rows.map(move |row| {
+                codec
+                    .encode(&row[1..])
+                    .map(|(k, v)| route(k, v, rowtime(&row)))
+                    .map_err(|e| (rowtime(&row), format!("encoding the result: {e}")))
+            }),
+            SourceKind::Table => changelog(rows, key_arity).map(move |(key, row)| match row {
+                Some(row) => codec
+                    .encode(&row[1..])
+                    .map(|(k, v)| route(k, v, rowtime(&row)))
+                    .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
+                // A deletion has no row to take a timestamp from.
+                None => codec.encode_key(&key).map(|k| route(k, None, 0)).map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
+            }),
+        };
+        let (ok, err) = encoded.inner.ok_err(move |(r, t, d): (Result<SinkRecord, (i64, String)>, Time, Diff)| match r {
+            Ok(rec) => Ok((rec, t, d)),
+            Err((timestamp, message)) => Err((
+                ProcessingError { origin: origin.clone(), topic: None, partition: None, offset: None, timestamp, message },
+                t,
+                d,
+            )),
+        });
+        self.errors.push(err.as_collection());
+        ok.as_collection()
+    }
+
+    fn processing_log(&mut self) {
+        let stats = self.stats.clone();
+        let errors = differential_dataflow::collection::concatenate(self.scope, std::mem::take(&mut self.errors));
+        let records = errors.map(move |e| {
+            stats.add_errors(1);
+            tracing::warn!(origin = %e.origin, topic = ?e.topic, partition = ?e.partition, offset = ?e.offset, "{}", e.message);
+            let value = serde_json::json!({
+                "origin": e.origin, "topic": e.topic, "partition": e.partition,
+                "offset": e.offset, "timestamp": e.timestamp, "message": e.message,
+            });
+            SinkRecord { partition: 0, key: None, value: Some(value.to_string().into_bytes()), timestamp: e.timestamp }
+        });
+        write_topic(records, PROCESSING_LOG_TOPIC.to_string(), self.transport.clone(), self.job.log_written.clone(), self.stats.clone());
+    }
+}
+
+fn rowtime(row: &Row) -> i64 {
+    match row.first() {
+        Some(Value::BigInt(t)) => *t,
+        _ => 0,
+    }
+}
+
+fn group_key_len(plan: &Plan) -> usize {
+    match plan {
+        Plan::Aggregate { group_key, .. } => group_key.len(),
+        _ => 0,
+    }
+}
+
+/// Appends `record` to `topic`, choosing the partition as a producer would.
+pub fn produce(transport: &dyn Transport, topic: &str, record: Record) -> Result<(u32, u64), IoError> {
+    let partitions = transport.partitions(topic)?.ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
+    let p = transport.partition_for(record.key.as_deref(), record.value.as_deref(), partitions);
+    let offset = transport.append(topic, p, &[record])?;
+    Ok((p, offset))
+}

@@ -1,0 +1,84 @@
+//! The boundary between the engine and the outside world.
+//!
+//! The engine reads and writes [`Record`]s, Kafka's record model, through a
+//! [`Transport`] (the embedded log, Kafka), and turns record bytes into rows
+//! through a [`Codec`] (JSON, KAFKA, AVRO, ...). Both are implemented in the
+//! connectors crate; the engine knows neither files nor brokers.
+
+use std::sync::Arc;
+
+use ddsql_sql::catalog::Source;
+use ddsql_sql::types::Value;
+
+/// Record headers, in order; a header may have a null value.
+pub type Headers = Vec<(String, Option<Vec<u8>>)>;
+
+/// A Kafka-style record: what a topic partition holds at an offset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    pub headers: Headers,
+}
+
+impl Record {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
+    }
+}
+
+/// A record read back, with its offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub offset: u64,
+    pub record: Record,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IoError {
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    #[error("topic '{topic}' has no partition {partition}")]
+    UnknownPartition { topic: String, partition: u32 },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Where topics live: the embedded log or a Kafka cluster.
+pub trait Transport: Send + Sync {
+    /// A small integer naming `topic` that never changes for the life of the
+    /// data: it breaks timestamp ties between topics (see [`crate::time`]).
+    fn topic_index(&self, topic: &str) -> Result<u16, IoError>;
+    /// The partition count of `topic`, or `None` if it does not exist.
+    fn partitions(&self, topic: &str) -> Result<Option<u32>, IoError>;
+    fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), IoError>;
+    /// The offset the next appended record will get.
+    fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError>;
+    /// Appends to `out` up to `max` records from `offset` on.
+    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, out: &mut Vec<Fetched>) -> Result<(), IoError>;
+    /// Appends records to a partition; returns the offset of the first.
+    fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError>;
+    /// Makes everything appended so far durable.
+    fn flush(&self) -> Result<(), IoError>;
+    /// The partition a keyed record goes to, as Kafka's default
+    /// partitioner picks it, so co-partitioning matches Java clients.
+    fn partition_for(&self, key: Option<&[u8]>, value: Option<&[u8]>, partitions: u32) -> u32;
+}
+
+/// Turns a source's records into rows of its columns and back.
+pub trait Codec: Send + Sync {
+    /// The source's columns (keys first) from a record's key and value.
+    /// `Ok(None)` is a record with no value: a tombstone.
+    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Option<Vec<Value>>, String>;
+    /// Key and value bytes for a row of the source's columns.
+    fn encode(&self, columns: &[Value]) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), String>;
+    /// Key bytes alone, for a tombstone.
+    fn encode_key(&self, key: &[Value]) -> Result<Option<Vec<u8>>, String>;
+}
+
+/// Builds the codec for a source's formats.
+pub trait CodecFactory: Send + Sync {
+    fn codec(&self, source: &Source) -> Result<Arc<dyn Codec>, String>;
+}

@@ -1,0 +1,51 @@
+//! The dataflow operators SQL needs beyond differential dataflow's own.
+//!
+//! They share one discipline: buffer updates until their time is
+//! *complete* (no input can still bring an update at or before it), then
+//! process complete updates in time order. That makes their output a
+//! function of the logical times alone, independent of batching, worker
+//! count and arrival order: the consistency contract.
+
+pub mod aggregate;
+pub mod as_of_join;
+pub mod changelog;
+pub mod sink;
+pub mod source;
+
+use timely::dataflow::operators::Capability;
+use timely::progress::frontier::MutableAntichain;
+
+use crate::time::Time;
+
+/// The least time an input may still deliver, or `None` once it is closed.
+/// Times are totally ordered, so a frontier has at most one element.
+pub(crate) fn frontier_min(f: &MutableAntichain<Time>) -> Option<Time> {
+    f.frontier().iter().min().copied()
+}
+
+/// The least of several frontiers: everything strictly before it is complete.
+pub(crate) fn complete_before(frontiers: &[&MutableAntichain<Time>]) -> Option<Time> {
+    frontiers.iter().filter_map(|f| frontier_min(f)).min()
+}
+
+/// Moves the updates with times strictly before `bound` (all of them when
+/// `bound` is `None`) out of `pending`, sorted by time.
+pub(crate) fn take_complete<D: Ord>(pending: &mut Vec<(D, Time, crate::time::Diff)>, bound: Option<Time>) -> Vec<(D, Time, crate::time::Diff)> {
+    pending.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    let split = match bound {
+        Some(b) => pending.partition_point(|u| u.1 < b),
+        None => pending.len(),
+    };
+    let rest = pending.split_off(split);
+    std::mem::replace(pending, rest)
+}
+
+/// Holds an operator's output capability at `bound`, the least time it may
+/// still emit at, and drops it once every input is closed.
+pub(crate) fn advance(cap: &mut Option<Capability<Time>>, bound: Option<Time>) {
+    match (bound, cap.as_mut()) {
+        (Some(b), Some(c)) if *c.time() < b => c.downgrade(&b),
+        (None, _) => *cap = None,
+        _ => {}
+    }
+}
