@@ -1,0 +1,106 @@
+//! Formats: how a source's key columns and value columns become bytes.
+//!
+//! A source's [`Codec`] pairs a key serde and a value serde, each chosen by
+//! the source's `KEY_FORMAT` / `VALUE_FORMAT`. Formats know nothing of
+//! where bytes travel (that is the transport's business).
+
+pub mod json;
+pub mod kafka;
+
+use std::sync::Arc;
+
+use ddsql_engine::io::{Codec, CodecFactory};
+use ddsql_sql::catalog::{Format, Source};
+use ddsql_sql::types::{SqlType, Value};
+
+/// One side (key or value) of a record.
+pub trait Serde: Send + Sync {
+    fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String>;
+    fn encode(&self, values: &[Value]) -> Result<Vec<u8>, String>;
+}
+
+/// A column as a format sees it.
+pub type Field = (String, SqlType);
+
+/// Builds the serde for `format` over `fields`. `wrap` says whether a
+/// single column is wrapped in an object/record (values by default) or
+/// stands alone (keys).
+pub fn serde_for(format: Format, fields: Vec<Field>, wrap: bool, side: &str) -> Result<Box<dyn Serde>, String> {
+    match format {
+        Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
+        Format::Kafka => Ok(Box::new(kafka::KafkaSerde::new(fields, side)?)),
+        Format::None if fields.is_empty() => Ok(Box::new(NoneSerde)),
+        Format::None => Err(format!("{side} format NONE cannot carry columns")),
+        other => Err(format!(
+            "{side} format {other} is not supported yet; use JSON or KAFKA{}",
+            if matches!(other, Format::Avro | Format::JsonSr | Format::Protobuf) { " (Schema Registry formats are coming)" } else { "" }
+        )),
+    }
+}
+
+struct NoneSerde;
+impl Serde for NoneSerde {
+    fn decode(&self, _: &[u8]) -> Result<Vec<Value>, String> {
+        Ok(vec![])
+    }
+    fn encode(&self, _: &[Value]) -> Result<Vec<u8>, String> {
+        Ok(vec![])
+    }
+}
+
+/// A source's codec: key columns through the key serde, value columns
+/// through the value serde.
+pub struct SourceCodec {
+    key: Box<dyn Serde>,
+    value: Box<dyn Serde>,
+    key_arity: usize,
+}
+
+impl SourceCodec {
+    pub fn new(source: &Source) -> Result<SourceCodec, String> {
+        let keys: Vec<Field> = source.key_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+        let values: Vec<Field> = source.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+        let key_arity = keys.len();
+        // Multi-column keys are wrapped; single keys stand alone.
+        let wrap_key = key_arity > 1;
+        Ok(SourceCodec {
+            key: serde_for(source.key_format, keys, wrap_key, "key")?,
+            value: serde_for(source.value_format, values, true, "value")?,
+            key_arity,
+        })
+    }
+}
+
+impl Codec for SourceCodec {
+    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Option<Vec<Value>>, String> {
+        let Some(value) = value else { return Ok(None) };
+        let mut row = match key {
+            Some(k) if self.key_arity > 0 => self.key.decode(k).map_err(|e| format!("key: {e}"))?,
+            _ => vec![Value::Null; self.key_arity],
+        };
+        row.extend(self.value.decode(value).map_err(|e| format!("value: {e}"))?);
+        Ok(Some(row))
+    }
+
+    fn encode(&self, columns: &[Value]) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), String> {
+        let (keys, values) = columns.split_at(self.key_arity);
+        Ok((self.encode_key(keys)?, Some(self.value.encode(values)?)))
+    }
+
+    fn encode_key(&self, key: &[Value]) -> Result<Option<Vec<u8>>, String> {
+        if self.key_arity == 0 || key.iter().all(Value::is_null) {
+            return Ok(None);
+        }
+        Ok(Some(self.key.encode(key)?))
+    }
+}
+
+/// The formats this build supports.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Formats;
+
+impl CodecFactory for Formats {
+    fn codec(&self, source: &Source) -> Result<Arc<dyn Codec>, String> {
+        Ok(Arc::new(SourceCodec::new(source)?))
+    }
+}
