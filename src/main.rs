@@ -1,1 +1,294 @@
-fn main(){}
+//! The `ddsql` command line.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use base64::Engine as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value as Json};
+
+use ddsql::session::{now_ms, Session};
+use ddsql_connectors::embedded::EmbeddedLog;
+use ddsql_engine::dataflow::produce;
+use ddsql_engine::io::{Fetched, Record, Transport};
+use ddsql_engine::RunOptions;
+
+/// A streaming SQL engine with ksqlDB's dialect on differential dataflow.
+///
+/// Statements run against topics in an embedded, durable log kept in the
+/// data directory.
+#[derive(Parser)]
+#[command(name = "ddsql", version, about, long_about = None)]
+struct Cli {
+    /// Where topics and state live; created if missing.
+    #[arg(long, global = true, env = "DDSQL_DATA_DIR", default_value = "./ddsql-data")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Execute a SQL script, then run its persistent queries until every
+    /// source is caught up, and exit.
+    ///
+    /// The whole script is checked first: if any statement has an error,
+    /// it is printed with its line and column and nothing is executed.
+    Run {
+        /// The script: ksqlDB statements separated by `;`.
+        file: PathBuf,
+        /// Worker threads for the dataflow.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// Records read per partition per step (a throughput knob; results
+        /// do not depend on it).
+        #[arg(long, default_value_t = 1024)]
+        batch: usize,
+    },
+    /// Write records to and read records from topics.
+    #[command(subcommand)]
+    Topic(TopicCommand),
+}
+
+#[derive(Subcommand)]
+enum TopicCommand {
+    /// Append JSON lines from stdin to TOPIC, one record per line:
+    /// {"key": .., "value": .., "timestamp": .., "partition": .., "headers": {..}}.
+    /// Only "value" is required; the topic is created if missing.
+    Produce {
+        topic: String,
+        /// Partitions, if the topic must be created.
+        #[arg(long, default_value_t = 1)]
+        partitions: u32,
+        /// How "key" becomes bytes.
+        #[arg(long, value_enum, default_value_t = Encoding::Json)]
+        key_encoding: Encoding,
+        /// How "value" becomes bytes.
+        #[arg(long, value_enum, default_value_t = Encoding::Json)]
+        value_encoding: Encoding,
+    },
+    /// Print the records of TOPIC as JSON lines, from the beginning.
+    Consume {
+        topic: String,
+        /// Stop after this many records.
+        #[arg(long)]
+        max: Option<usize>,
+        /// How key bytes are shown.
+        #[arg(long, value_enum, default_value_t = Encoding::Auto)]
+        key_encoding: Encoding,
+        /// How value bytes are shown.
+        #[arg(long, value_enum, default_value_t = Encoding::Auto)]
+        value_encoding: Encoding,
+        /// Also print headers (including ddsql's own `ddsql-time`).
+        #[arg(long)]
+        headers: bool,
+    },
+    /// List topics with their partitions and record counts.
+    List,
+}
+
+/// How bytes are shown as, or made from, a JSON value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Encoding {
+    /// Consume only: JSON if the bytes are JSON, else text, else base64.
+    Auto,
+    /// The JSON text of the value (the JSON format's bytes).
+    Json,
+    /// A JSON string's UTF-8 bytes, unquoted.
+    String,
+    /// A 64-bit big-endian integer (the KAFKA format's BIGINT).
+    Bigint,
+    /// A 32-bit big-endian integer (the KAFKA format's INT).
+    Int,
+    /// A 64-bit big-endian float (the KAFKA format's DOUBLE).
+    Double,
+    /// Raw bytes, base64 in the JSON line.
+    Base64,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DDSQL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run { file, workers, batch } => {
+            let sql = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            // Syntax first, so a broken script does not even create the data directory.
+            ddsql_sql::parser::parse(&sql).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let mut session = Session::open(&cli.data_dir)?;
+            for done in session.execute_script(&sql).map_err(|e| anyhow!("{}: {e}", file.display()))? {
+                eprintln!("{}", done.message);
+            }
+            if session.catalog().queries().is_empty() {
+                return Ok(());
+            }
+            let started = std::time::Instant::now();
+            let report = session.run_until_caught_up(&RunOptions { workers: workers.max(1), batch: batch.max(1) })?;
+            eprintln!(
+                "ran {} persistent queries in {:.2?}: read {} records, wrote {}, {} processing errors{}",
+                session.catalog().queries().len(),
+                started.elapsed(),
+                report.records_read,
+                report.records_written,
+                report.processing_errors,
+                if report.processing_errors > 0 { format!(" (see topic {})", ddsql_engine::PROCESSING_LOG_TOPIC) } else { String::new() }
+            );
+            Ok(())
+        }
+        Command::Topic(TopicCommand::Produce { topic, partitions, key_encoding, value_encoding }) => {
+            let log = EmbeddedLog::open(&cli.data_dir)?;
+            if log.partitions(&topic)?.is_none() {
+                log.create_topic(&topic, partitions)?;
+            }
+            let topic_partitions = log.partitions(&topic)?.unwrap_or(1);
+            let mut count = 0;
+            for (n, line) in std::io::stdin().lock().lines().enumerate() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let (partition, record) = parse_line(&line, key_encoding, value_encoding).with_context(|| format!("stdin line {}", n + 1))?;
+                match partition {
+                    Some(p) if p >= topic_partitions => bail!("stdin line {}: topic '{topic}' has no partition {p}", n + 1),
+                    Some(p) => {
+                        log.append(&topic, p, &[record])?;
+                    }
+                    None => {
+                        produce(&log, &topic, record)?;
+                    }
+                }
+                count += 1;
+            }
+            log.flush()?;
+            eprintln!("produced {count} records to {topic}");
+            Ok(())
+        }
+        Command::Topic(TopicCommand::Consume { topic, max, key_encoding, value_encoding, headers }) => {
+            let log = EmbeddedLog::open(&cli.data_dir)?;
+            let partitions = log.partitions(&topic)?.ok_or_else(|| anyhow!("topic '{topic}' does not exist; `ddsql topic list` shows the topics"))?;
+            let mut out = std::io::stdout().lock();
+            let mut printed = 0;
+            for p in 0..partitions {
+                let mut offset = 0;
+                loop {
+                    let mut batch: Vec<Fetched> = Vec::new();
+                    log.read(&topic, p, offset, 1024, &mut batch)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    offset += batch.len() as u64;
+                    for f in batch {
+                        if max.is_some_and(|m| printed >= m) {
+                            return Ok(());
+                        }
+                        let mut line = json!({
+                            "partition": p,
+                            "offset": f.offset,
+                            "timestamp": f.record.timestamp,
+                            "key": show(f.record.key.as_deref(), key_encoding)?,
+                            "value": show(f.record.value.as_deref(), value_encoding)?,
+                        });
+                        if headers {
+                            line["headers"] = Json::Object(
+                                f.record.headers.iter().map(|(k, v)| (k.clone(), v.as_deref().map(|b| Json::String(String::from_utf8_lossy(b).into_owned())).unwrap_or(Json::Null))).collect(),
+                            );
+                        }
+                        writeln!(out, "{line}")?;
+                        printed += 1;
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Topic(TopicCommand::List) => {
+            let log = EmbeddedLog::open(&cli.data_dir)?;
+            for (name, partitions) in log.topics() {
+                let records: u64 = (0..partitions).map(|p| log.end_offset(&name, p).unwrap_or(0)).sum();
+                println!("{name}\t{partitions} partitions\t{records} records");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn parse_line(line: &str, key_encoding: Encoding, value_encoding: Encoding) -> anyhow::Result<(Option<u32>, Record)> {
+    let obj: Json = serde_json::from_str(line).context("not a JSON object")?;
+    let Json::Object(obj) = obj else { bail!("expected a JSON object with \"key\", \"value\", \"timestamp\"") };
+    for k in obj.keys() {
+        if !["key", "value", "timestamp", "partition", "headers"].contains(&k.as_str()) {
+            bail!("unknown field \"{k}\"; a line has \"key\", \"value\", \"timestamp\", \"partition\" and \"headers\"");
+        }
+    }
+    let key = bytes(obj.get("key").unwrap_or(&Json::Null), key_encoding).context("\"key\"")?;
+    let value = bytes(obj.get("value").unwrap_or(&Json::Null), value_encoding).context("\"value\"")?;
+    let timestamp = match obj.get("timestamp") {
+        None | Some(Json::Null) => now_ms(),
+        Some(t) => t.as_i64().ok_or_else(|| anyhow!("\"timestamp\" must be milliseconds since the epoch"))?,
+    };
+    let partition = match obj.get("partition") {
+        None | Some(Json::Null) => None,
+        Some(p) => Some(p.as_u64().and_then(|p| u32::try_from(p).ok()).ok_or_else(|| anyhow!("\"partition\" must be a partition number"))?),
+    };
+    let headers = match obj.get("headers") {
+        None | Some(Json::Null) => vec![],
+        Some(Json::Object(h)) => h
+            .iter()
+            .map(|(k, v)| match v {
+                Json::Null => Ok((k.clone(), None)),
+                Json::String(s) => Ok((k.clone(), Some(s.as_bytes().to_vec()))),
+                _ => bail!("header \"{k}\" must be a string or null"),
+            })
+            .collect::<anyhow::Result<_>>()?,
+        Some(_) => bail!("\"headers\" must be an object of strings"),
+    };
+    Ok((partition, Record { key, value, timestamp, headers }))
+}
+
+fn bytes(v: &Json, encoding: Encoding) -> anyhow::Result<Option<Vec<u8>>> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let number = || v.as_f64().ok_or_else(|| anyhow!("expected a number for {encoding:?} encoding"));
+    Ok(Some(match encoding {
+        Encoding::Json | Encoding::Auto => v.to_string().into_bytes(),
+        Encoding::String => v.as_str().ok_or_else(|| anyhow!("expected a string for string encoding"))?.as_bytes().to_vec(),
+        Encoding::Bigint => v.as_i64().ok_or_else(|| anyhow!("expected an integer for bigint encoding"))?.to_be_bytes().to_vec(),
+        Encoding::Int => i32::try_from(v.as_i64().ok_or_else(|| anyhow!("expected an integer for int encoding"))?)?.to_be_bytes().to_vec(),
+        Encoding::Double => number()?.to_be_bytes().to_vec(),
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(v.as_str().ok_or_else(|| anyhow!("expected a base64 string"))?)?,
+    }))
+}
+
+fn show(b: Option<&[u8]>, encoding: Encoding) -> anyhow::Result<Json> {
+    let Some(b) = b else { return Ok(Json::Null) };
+    let b64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(b));
+    Ok(match encoding {
+        Encoding::Auto => match serde_json::from_slice::<Json>(b) {
+            Ok(j) => j,
+            Err(_) => match std::str::from_utf8(b) {
+                Ok(s) => Json::String(s.to_string()),
+                Err(_) => json!({ "base64": b64() }),
+            },
+        },
+        Encoding::Json => serde_json::from_slice(b).context("not JSON; try --key-encoding/--value-encoding auto")?,
+        Encoding::String => Json::String(String::from_utf8_lossy(b).into_owned()),
+        Encoding::Bigint => json!(i64::from_be_bytes(b.try_into().map_err(|_| anyhow!("a bigint has 8 bytes, not {}", b.len()))?)),
+        Encoding::Int => json!(i32::from_be_bytes(b.try_into().map_err(|_| anyhow!("an int has 4 bytes, not {}", b.len()))?)),
+        Encoding::Double => json!(f64::from_be_bytes(b.try_into().map_err(|_| anyhow!("a double has 8 bytes, not {}", b.len()))?)),
+        Encoding::Base64 => b64(),
+    })
+}

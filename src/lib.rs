@@ -1,0 +1,7 @@
+//! The `ddsql` application: wiring of the front end (`ddsql-sql`), the
+//! engine and the connectors into a [`Session`] that executes scripts
+//! against a data directory.
+
+pub mod session;
+
+pub use session::{ScriptError, Session};
