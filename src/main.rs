@@ -23,7 +23,12 @@ use ddsql_engine::RunOptions;
 #[command(name = "ddsql", version, about, long_about = None)]
 struct Cli {
     /// Where topics and state live; created if missing.
-    #[arg(long, global = true, env = "DDSQL_DATA_DIR", default_value = "./ddsql-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "DDSQL_DATA_DIR",
+        default_value = "./ddsql-data"
+    )]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -110,7 +115,10 @@ enum Encoding {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DDSQL_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DDSQL_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -125,19 +133,30 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { file, workers, batch } => {
-            let sql = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        Command::Run {
+            file,
+            workers,
+            batch,
+        } => {
+            let sql = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
             // Syntax first, so a broken script does not even create the data directory.
             ddsql_sql::parser::parse(&sql).map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let mut session = Session::open(&cli.data_dir)?;
-            for done in session.execute_script(&sql).map_err(|e| anyhow!("{}: {e}", file.display()))? {
+            for done in session
+                .execute_script(&sql)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?
+            {
                 eprintln!("{}", done.message);
             }
             if session.catalog().queries().is_empty() {
                 return Ok(());
             }
             let started = std::time::Instant::now();
-            let report = session.run_until_caught_up(&RunOptions { workers: workers.max(1), batch: batch.max(1) })?;
+            let report = session.run_until_caught_up(&RunOptions {
+                workers: workers.max(1),
+                batch: batch.max(1),
+            })?;
             eprintln!(
                 "ran {} persistent queries in {:.2?}: read {} records, wrote {}, {} processing errors{}",
                 session.catalog().queries().len(),
@@ -149,7 +168,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Topic(TopicCommand::Produce { topic, partitions, key_encoding, value_encoding }) => {
+        Command::Topic(TopicCommand::Produce {
+            topic,
+            partitions,
+            key_encoding,
+            value_encoding,
+        }) => {
             let log = EmbeddedLog::open(&cli.data_dir)?;
             if log.partitions(&topic)?.is_none() {
                 log.create_topic(&topic, partitions)?;
@@ -161,9 +185,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                let (partition, record) = parse_line(&line, key_encoding, value_encoding).with_context(|| format!("stdin line {}", n + 1))?;
+                let (partition, record) = parse_line(&line, key_encoding, value_encoding)
+                    .with_context(|| format!("stdin line {}", n + 1))?;
                 match partition {
-                    Some(p) if p >= topic_partitions => bail!("stdin line {}: topic '{topic}' has no partition {p}", n + 1),
+                    Some(p) if p >= topic_partitions => {
+                        bail!("stdin line {}: topic '{topic}' has no partition {p}", n + 1)
+                    }
                     Some(p) => {
                         log.append(&topic, p, &[record])?;
                     }
@@ -177,9 +204,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("produced {count} records to {topic}");
             Ok(())
         }
-        Command::Topic(TopicCommand::Consume { topic, max, key_encoding, value_encoding, headers }) => {
+        Command::Topic(TopicCommand::Consume {
+            topic,
+            max,
+            key_encoding,
+            value_encoding,
+            headers,
+        }) => {
             let log = EmbeddedLog::open(&cli.data_dir)?;
-            let partitions = log.partitions(&topic)?.ok_or_else(|| anyhow!("topic '{topic}' does not exist; `ddsql topic list` shows the topics"))?;
+            let partitions = log.partitions(&topic)?.ok_or_else(|| {
+                anyhow!("topic '{topic}' does not exist; `ddsql topic list` shows the topics")
+            })?;
             let mut out = std::io::stdout().lock();
             let mut printed = 0;
             for p in 0..partitions {
@@ -204,7 +239,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         });
                         if headers {
                             line["headers"] = Json::Object(
-                                f.record.headers.iter().map(|(k, v)| (k.clone(), v.as_deref().map(|b| Json::String(String::from_utf8_lossy(b).into_owned())).unwrap_or(Json::Null))).collect(),
+                                f.record
+                                    .headers
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (
+                                            k.clone(),
+                                            v.as_deref()
+                                                .map(|b| {
+                                                    Json::String(
+                                                        String::from_utf8_lossy(b).into_owned(),
+                                                    )
+                                                })
+                                                .unwrap_or(Json::Null),
+                                        )
+                                    })
+                                    .collect(),
                             );
                         }
                         writeln!(out, "{line}")?;
@@ -217,7 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Topic(TopicCommand::List) => {
             let log = EmbeddedLog::open(&cli.data_dir)?;
             for (name, partitions) in log.topics() {
-                let records: u64 = (0..partitions).map(|p| log.end_offset(&name, p).unwrap_or(0)).sum();
+                let records: u64 = (0..partitions)
+                    .map(|p| log.end_offset(&name, p).unwrap_or(0))
+                    .sum();
                 println!("{name}\t{partitions} partitions\t{records} records");
             }
             Ok(())
@@ -225,23 +277,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn parse_line(line: &str, key_encoding: Encoding, value_encoding: Encoding) -> anyhow::Result<(Option<u32>, Record)> {
+fn parse_line(
+    line: &str,
+    key_encoding: Encoding,
+    value_encoding: Encoding,
+) -> anyhow::Result<(Option<u32>, Record)> {
     let obj: Json = serde_json::from_str(line).context("not a JSON object")?;
-    let Json::Object(obj) = obj else { bail!("expected a JSON object with \"key\", \"value\", \"timestamp\"") };
+    let Json::Object(obj) = obj else {
+        bail!("expected a JSON object with \"key\", \"value\", \"timestamp\"")
+    };
     for k in obj.keys() {
         if !["key", "value", "timestamp", "partition", "headers"].contains(&k.as_str()) {
             bail!("unknown field \"{k}\"; a line has \"key\", \"value\", \"timestamp\", \"partition\" and \"headers\"");
         }
     }
     let key = bytes(obj.get("key").unwrap_or(&Json::Null), key_encoding).context("\"key\"")?;
-    let value = bytes(obj.get("value").unwrap_or(&Json::Null), value_encoding).context("\"value\"")?;
+    let value =
+        bytes(obj.get("value").unwrap_or(&Json::Null), value_encoding).context("\"value\"")?;
     let timestamp = match obj.get("timestamp") {
         None | Some(Json::Null) => now_ms(),
-        Some(t) => t.as_i64().ok_or_else(|| anyhow!("\"timestamp\" must be milliseconds since the epoch"))?,
+        Some(t) => t
+            .as_i64()
+            .ok_or_else(|| anyhow!("\"timestamp\" must be milliseconds since the epoch"))?,
     };
     let partition = match obj.get("partition") {
         None | Some(Json::Null) => None,
-        Some(p) => Some(p.as_u64().and_then(|p| u32::try_from(p).ok()).ok_or_else(|| anyhow!("\"partition\" must be a partition number"))?),
+        Some(p) => Some(
+            p.as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .ok_or_else(|| anyhow!("\"partition\" must be a partition number"))?,
+        ),
     };
     let headers = match obj.get("headers") {
         None | Some(Json::Null) => vec![],
@@ -255,21 +320,48 @@ fn parse_line(line: &str, key_encoding: Encoding, value_encoding: Encoding) -> a
             .collect::<anyhow::Result<_>>()?,
         Some(_) => bail!("\"headers\" must be an object of strings"),
     };
-    Ok((partition, Record { key, value, timestamp, headers }))
+    Ok((
+        partition,
+        Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        },
+    ))
 }
 
 fn bytes(v: &Json, encoding: Encoding) -> anyhow::Result<Option<Vec<u8>>> {
     if v.is_null() {
         return Ok(None);
     }
-    let number = || v.as_f64().ok_or_else(|| anyhow!("expected a number for {encoding:?} encoding"));
+    let number = || {
+        v.as_f64()
+            .ok_or_else(|| anyhow!("expected a number for {encoding:?} encoding"))
+    };
     Ok(Some(match encoding {
         Encoding::Json | Encoding::Auto => v.to_string().into_bytes(),
-        Encoding::String => v.as_str().ok_or_else(|| anyhow!("expected a string for string encoding"))?.as_bytes().to_vec(),
-        Encoding::Bigint => v.as_i64().ok_or_else(|| anyhow!("expected an integer for bigint encoding"))?.to_be_bytes().to_vec(),
-        Encoding::Int => i32::try_from(v.as_i64().ok_or_else(|| anyhow!("expected an integer for int encoding"))?)?.to_be_bytes().to_vec(),
+        Encoding::String => v
+            .as_str()
+            .ok_or_else(|| anyhow!("expected a string for string encoding"))?
+            .as_bytes()
+            .to_vec(),
+        Encoding::Bigint => v
+            .as_i64()
+            .ok_or_else(|| anyhow!("expected an integer for bigint encoding"))?
+            .to_be_bytes()
+            .to_vec(),
+        Encoding::Int => i32::try_from(
+            v.as_i64()
+                .ok_or_else(|| anyhow!("expected an integer for int encoding"))?,
+        )?
+        .to_be_bytes()
+        .to_vec(),
         Encoding::Double => number()?.to_be_bytes().to_vec(),
-        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(v.as_str().ok_or_else(|| anyhow!("expected a base64 string"))?)?,
+        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(
+            v.as_str()
+                .ok_or_else(|| anyhow!("expected a base64 string"))?,
+        )?,
     }))
 }
 
@@ -284,11 +376,21 @@ fn show(b: Option<&[u8]>, encoding: Encoding) -> anyhow::Result<Json> {
                 Err(_) => json!({ "base64": b64() }),
             },
         },
-        Encoding::Json => serde_json::from_slice(b).context("not JSON; try --key-encoding/--value-encoding auto")?,
+        Encoding::Json => serde_json::from_slice(b)
+            .context("not JSON; try --key-encoding/--value-encoding auto")?,
         Encoding::String => Json::String(String::from_utf8_lossy(b).into_owned()),
-        Encoding::Bigint => json!(i64::from_be_bytes(b.try_into().map_err(|_| anyhow!("a bigint has 8 bytes, not {}", b.len()))?)),
-        Encoding::Int => json!(i32::from_be_bytes(b.try_into().map_err(|_| anyhow!("an int has 4 bytes, not {}", b.len()))?)),
-        Encoding::Double => json!(f64::from_be_bytes(b.try_into().map_err(|_| anyhow!("a double has 8 bytes, not {}", b.len()))?)),
+        Encoding::Bigint => json!(i64::from_be_bytes(
+            b.try_into()
+                .map_err(|_| anyhow!("a bigint has 8 bytes, not {}", b.len()))?
+        )),
+        Encoding::Int => json!(i32::from_be_bytes(
+            b.try_into()
+                .map_err(|_| anyhow!("an int has 4 bytes, not {}", b.len()))?
+        )),
+        Encoding::Double => json!(f64::from_be_bytes(
+            b.try_into()
+                .map_err(|_| anyhow!("a double has 8 bytes, not {}", b.len()))?
+        )),
         Encoding::Base64 => b64(),
     })
 }

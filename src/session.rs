@@ -25,7 +25,10 @@ use ddsql_sql::SqlError;
 #[derive(Debug)]
 pub enum ScriptError {
     /// A statement is wrong; nothing was executed.
-    Sql { error: SqlError, statement: Option<String> },
+    Sql {
+        error: SqlError,
+        statement: Option<String>,
+    },
     /// Executing failed part-way (a disk error, say).
     Io(IoError),
 }
@@ -33,8 +36,14 @@ pub enum ScriptError {
 impl fmt::Display for ScriptError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ScriptError::Sql { error, statement: Some(s) } => write!(f, "{error}\n  in statement: {}", first_line(s)),
-            ScriptError::Sql { error, statement: None } => write!(f, "{error}"),
+            ScriptError::Sql {
+                error,
+                statement: Some(s),
+            } => write!(f, "{error}\n  in statement: {}", first_line(s)),
+            ScriptError::Sql {
+                error,
+                statement: None,
+            } => write!(f, "{error}"),
             ScriptError::Io(e) => write!(f, "{e}"),
         }
     }
@@ -66,7 +75,10 @@ struct ScriptTopics<'a> {
 
 impl Topics for ScriptTopics<'_> {
     fn partitions(&self, topic: &str) -> Option<u32> {
-        self.created.get(topic).copied().or_else(|| self.log.partitions(topic).ok().flatten())
+        self.created
+            .get(topic)
+            .copied()
+            .or_else(|| self.log.partitions(topic).ok().flatten())
     }
 }
 
@@ -78,7 +90,10 @@ pub struct Session {
 impl Session {
     /// Opens the embedded log in `data_dir` with an empty catalog.
     pub fn open(data_dir: &Path) -> Result<Session, IoError> {
-        Ok(Session { catalog: Catalog::default(), log: Arc::new(EmbeddedLog::open(data_dir)?) })
+        Ok(Session {
+            catalog: Catalog::default(),
+            log: Arc::new(EmbeddedLog::open(data_dir)?),
+        })
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -91,16 +106,32 @@ impl Session {
 
     /// Checks every statement of `sql`, then executes them in order.
     pub fn execute_script(&mut self, sql: &str) -> Result<Vec<Executed>, ScriptError> {
-        let parsed = parse(sql).map_err(|error| ScriptError::Sql { error, statement: None })?;
+        let parsed = parse(sql).map_err(|error| ScriptError::Sql {
+            error,
+            statement: None,
+        })?;
         let mut scratch = self.catalog.clone();
-        let mut topics = ScriptTopics { log: &self.log, created: HashMap::new() };
+        let mut topics = ScriptTopics {
+            log: &self.log,
+            created: HashMap::new(),
+        };
         let mut bound = Vec::new();
         for p in &parsed {
-            let sql_err = |error: SqlError| ScriptError::Sql { error, statement: Some(p.text.clone()) };
+            let sql_err = |error: SqlError| ScriptError::Sql {
+                error,
+                statement: Some(p.text.clone()),
+            };
             let b = bind(&scratch, &topics, p).map_err(sql_err)?;
-            if let BoundStatement::CreateSource { source, .. } | BoundStatement::CreateAs { source, .. } = &b {
-                Formats.codec(source).map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
-                topics.created.entry(source.topic.clone()).or_insert(source.partitions);
+            if let BoundStatement::CreateSource { source, .. }
+            | BoundStatement::CreateAs { source, .. } = &b
+            {
+                Formats
+                    .codec(source)
+                    .map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
+                topics
+                    .created
+                    .entry(source.topic.clone())
+                    .or_insert(source.partitions);
             }
             scratch.apply(&b);
             bound.push(b);
@@ -114,22 +145,57 @@ impl Session {
 
     fn execute(&mut self, b: BoundStatement) -> Result<Executed, IoError> {
         let message = match &b {
-            BoundStatement::CreateSource { source, create_topic } | BoundStatement::CreateAs { source, create_topic, .. } => {
+            BoundStatement::CreateSource {
+                source,
+                create_topic,
+            }
+            | BoundStatement::CreateAs {
+                source,
+                create_topic,
+                ..
+            } => {
                 if *create_topic {
                     self.log.create_topic(&source.topic, source.partitions)?;
                 }
                 match &b {
-                    BoundStatement::CreateAs { query, .. } => format!("Created query with ID {}", query.id),
-                    _ => format!("{} created", if source.kind == ddsql_sql::catalog::SourceKind::Stream { "Stream" } else { "Table" }),
+                    BoundStatement::CreateAs { query, .. } => {
+                        format!("Created query with ID {}", query.id)
+                    }
+                    _ => format!(
+                        "{} created",
+                        if source.kind == ddsql_sql::catalog::SourceKind::Stream {
+                            "Stream"
+                        } else {
+                            "Table"
+                        }
+                    ),
                 }
             }
             BoundStatement::InsertSelect { query } => format!("Created query with ID {}", query.id),
-            BoundStatement::InsertValues { source, rowtime, row } => {
-                let source = self.catalog.source(source).expect("bound against this catalog");
+            BoundStatement::InsertValues {
+                source,
+                rowtime,
+                row,
+            } => {
+                let source = self
+                    .catalog
+                    .source(source)
+                    .expect("bound against this catalog");
                 let codec = Formats.codec(source).map_err(IoError::Other)?;
-                let (key, value) = codec.encode(row).map_err(|e| IoError::Other(format!("INSERT INTO {}: {e}", source.name)))?;
+                let (key, value) = codec
+                    .encode(row)
+                    .map_err(|e| IoError::Other(format!("INSERT INTO {}: {e}", source.name)))?;
                 let timestamp = rowtime.unwrap_or_else(now_ms);
-                produce(self.log.as_ref(), &source.topic, Record { key, value, timestamp, headers: vec![] })?;
+                produce(
+                    self.log.as_ref(),
+                    &source.topic,
+                    Record {
+                        key,
+                        value,
+                        timestamp,
+                        headers: vec![],
+                    },
+                )?;
                 "1 row inserted".to_string()
             }
         };
@@ -145,5 +211,8 @@ impl Session {
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

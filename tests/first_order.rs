@@ -81,7 +81,11 @@ fn debezium(op: &str, order: i64, user: Option<i64>, ts: i64) -> Record {
     };
     Record {
         key: Some(json!({ "order_id": order }).to_string().into_bytes()),
-        value: Some(json!({"before": before, "after": after, "op": op, "ts_ms": ts}).to_string().into_bytes()),
+        value: Some(
+            json!({"before": before, "after": after, "op": op, "ts_ms": ts})
+                .to_string()
+                .into_bytes(),
+        ),
         timestamp: ts,
         headers: vec![],
     }
@@ -117,10 +121,25 @@ fn backlog(users: i64, seed: u64) -> Backlog {
             let t = tick(&mut rng);
             next_order += 1;
             let first = !backfilled && i == 0;
-            events.push((t, Target::Order, debezium("c", next_order, Some(user), t), first.then_some(user)));
+            events.push((
+                t,
+                Target::Order,
+                debezium("c", next_order, Some(user), t),
+                first.then_some(user),
+            ));
             if rng.below(3) == 0 {
                 let t = tick(&mut rng);
-                events.push((t, Target::Order, debezium(if rng.below(2) == 0 { "u" } else { "d" }, next_order, Some(user), t), None));
+                events.push((
+                    t,
+                    Target::Order,
+                    debezium(
+                        if rng.below(2) == 0 { "u" } else { "d" },
+                        next_order,
+                        Some(user),
+                        t,
+                    ),
+                    None,
+                ));
             }
         }
     }
@@ -128,18 +147,37 @@ fn backlog(users: i64, seed: u64) -> Backlog {
     let t = tick(&mut rng);
     events.push((t, Target::Order, debezium("c", 1, None, t), None));
     let t = tick(&mut rng);
-    events.push((t, Target::Order, Record { key: None, value: Some(b"{not json".to_vec()), timestamp: t, headers: vec![] }, None));
-    let mut expected: Vec<(i64, i64)> = events.iter().filter_map(|(t, _, _, first)| first.map(|u| (u, *t))).collect();
+    events.push((
+        t,
+        Target::Order,
+        Record {
+            key: None,
+            value: Some(b"{not json".to_vec()),
+            timestamp: t,
+            headers: vec![],
+        },
+        None,
+    ));
+    let mut expected: Vec<(i64, i64)> = events
+        .iter()
+        .filter_map(|(t, _, _, first)| first.map(|u| (u, *t)))
+        .collect();
     expected.sort_by_key(|(_, t)| *t);
     // Scramble the physical order across topics while keeping each topic's
     // own order (a topic partition is append-only): a random interleaving.
-    let (mut cands, mut orders): (Vec<_>, Vec<_>) = events.into_iter().partition(|e| matches!(e.1, Target::Candidate));
+    let (mut cands, mut orders): (Vec<_>, Vec<_>) = events
+        .into_iter()
+        .partition(|e| matches!(e.1, Target::Candidate));
     cands.reverse();
     orders.reverse();
     let mut records = Vec::new();
     while !cands.is_empty() || !orders.is_empty() {
         let take_cand = !cands.is_empty() && (orders.is_empty() || rng.below(5) == 0);
-        let (_, target, rec, _) = if take_cand { cands.pop().unwrap() } else { orders.pop().unwrap() };
+        let (_, target, rec, _) = if take_cand {
+            cands.pop().unwrap()
+        } else {
+            orders.pop().unwrap()
+        };
         records.push((target, rec));
     }
     // Backfill often lands after live rows of the same users: the race.
@@ -148,7 +186,10 @@ fn backlog(users: i64, seed: u64) -> Backlog {
 
 fn read_all(session: &Session, topic: &str) -> Vec<Fetched> {
     let mut out = Vec::new();
-    session.log().read(topic, 0, 0, usize::MAX, &mut out).unwrap();
+    session
+        .log()
+        .read(topic, 0, 0, usize::MAX, &mut out)
+        .unwrap();
     out
 }
 
@@ -160,13 +201,19 @@ fn run_pipeline(dir: &Path, backlog: &Backlog, options: &RunOptions) -> (Vec<(i6
             Target::Candidate => "STREAM.ORDER.CANDIDATE",
             Target::Order => "TRADE_MYSQL.TRADE.ORDER",
         };
-        session.log().append(topic, 0, std::slice::from_ref(rec)).unwrap();
+        session
+            .log()
+            .append(topic, 0, std::slice::from_ref(rec))
+            .unwrap();
     }
     let report = session.run_until_caught_up(options).unwrap();
     let firsts = read_all(&session, "STREAM.MIN_ORDER")
         .into_iter()
         .map(|f| {
-            let key: i64 = serde_json::from_slice::<Json>(f.record.key.as_deref().unwrap()).unwrap().as_i64().unwrap();
+            let key: i64 = serde_json::from_slice::<Json>(f.record.key.as_deref().unwrap())
+                .unwrap()
+                .as_i64()
+                .unwrap();
             let value: Json = serde_json::from_slice(f.record.value.as_deref().unwrap()).unwrap();
             assert_eq!(value, json!({"MIN_ORDER": true}));
             (key, f.record.timestamp)
@@ -180,7 +227,10 @@ fn run_pipeline(dir: &Path, backlog: &Backlog, options: &RunOptions) -> (Vec<(i6
 #[test]
 fn exactly_one_first_order_per_user_whatever_the_workers_and_batching() {
     let backlog = backlog(300, 0x5eed);
-    assert!(backlog.expected.len() == 300, "every user has a first order");
+    assert!(
+        backlog.expected.len() == 300,
+        "every user has a first order"
+    );
     for (workers, batch) in [(1, 1), (1, 1024), (2, 7), (4, 64)] {
         let dir = tempfile::tempdir().unwrap();
         let (firsts, errors) = run_pipeline(dir.path(), &backlog, &RunOptions { workers, batch });
@@ -203,31 +253,58 @@ fn processing_log_names_the_bad_record() {
     assert_eq!(entry["partition"], 0);
     let offset = entry["offset"].as_u64().unwrap();
     let mut bad = Vec::new();
-    session.log().read("TRADE_MYSQL.TRADE.ORDER", 0, offset, 1, &mut bad).unwrap();
+    session
+        .log()
+        .read("TRADE_MYSQL.TRADE.ORDER", 0, offset, 1, &mut bad)
+        .unwrap();
     assert_eq!(bad[0].record.value.as_deref(), Some(&b"{not json"[..]));
-    assert!(entry["message"].as_str().unwrap().contains("invalid JSON"), "{entry}");
+    assert!(
+        entry["message"].as_str().unwrap().contains("invalid JSON"),
+        "{entry}"
+    );
 }
 
 #[test]
 fn a_rerun_over_the_same_log_writes_nothing_twice() {
     let backlog = backlog(50, 99);
     let dir = tempfile::tempdir().unwrap();
-    let (first_run, _) = run_pipeline(dir.path(), &backlog, &RunOptions { workers: 2, batch: 16 });
+    let (first_run, _) = run_pipeline(
+        dir.path(),
+        &backlog,
+        &RunOptions {
+            workers: 2,
+            batch: 16,
+        },
+    );
     // A restart: a new process with the same statements over the same log.
     let mut session = Session::open(dir.path()).unwrap();
     session.execute_script(DDL).unwrap();
-    let report = session.run_until_caught_up(&RunOptions { workers: 1, batch: 1000 }).unwrap();
+    let report = session
+        .run_until_caught_up(&RunOptions {
+            workers: 1,
+            batch: 1000,
+        })
+        .unwrap();
     assert_eq!(report.records_written, 0, "everything was already written");
-    let again: Vec<i64> = read_all(&session, "STREAM.MIN_ORDER").iter().map(|f| f.record.timestamp).collect();
+    let again: Vec<i64> = read_all(&session, "STREAM.MIN_ORDER")
+        .iter()
+        .map(|f| f.record.timestamp)
+        .collect();
     assert_eq!(again, first_run.iter().map(|(_, t)| *t).collect::<Vec<_>>());
     // New input after the restart produces exactly the new results.
     let late = debezium("c", 1, Some(10_000), 1_900_000_000_000);
-    session.log().append("TRADE_MYSQL.TRADE.ORDER", 0, &[late]).unwrap();
+    session
+        .log()
+        .append("TRADE_MYSQL.TRADE.ORDER", 0, &[late])
+        .unwrap();
     drop(session);
     let mut session = Session::open(dir.path()).unwrap();
     session.execute_script(DDL).unwrap();
     session.run_until_caught_up(&RunOptions::default()).unwrap();
     let firsts = read_all(&session, "STREAM.MIN_ORDER");
     assert_eq!(firsts.len(), first_run.len() + 1);
-    assert_eq!(firsts.last().unwrap().record.key.as_deref(), Some(&b"10000"[..]));
+    assert_eq!(
+        firsts.last().unwrap().record.key.as_deref(),
+        Some(&b"10000"[..])
+    );
 }

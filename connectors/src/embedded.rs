@@ -80,7 +80,8 @@ pub struct EmbeddedLog {
 impl EmbeddedLog {
     /// Opens (creating if needed) the log in `dir`, taking its lock.
     pub fn open(dir: &Path) -> Result<EmbeddedLog, IoError> {
-        fs::create_dir_all(dir.join("topics")).map_err(|e| io_err(format!("creating data directory {}", dir.display()), e))?;
+        fs::create_dir_all(dir.join("topics"))
+            .map_err(|e| io_err(format!("creating data directory {}", dir.display()), e))?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -94,47 +95,75 @@ impl EmbeddedLog {
             )));
         }
         let manifest: Manifest = match fs::read(dir.join("topics.json")) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| IoError::Other(format!("{} is damaged: {e}", dir.join("topics.json").display())))?,
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                IoError::Other(format!(
+                    "{} is damaged: {e}",
+                    dir.join("topics.json").display()
+                ))
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(io_err("reading topics.json", e)),
         };
         let mut topics = BTreeMap::new();
         for meta in manifest.topics {
             let partitions = (0..meta.partitions)
-                .map(|p| open_partition(&partition_path(dir, &meta.name, p)).map(|l| Arc::new(Mutex::new(l))))
+                .map(|p| {
+                    open_partition(&partition_path(dir, &meta.name, p))
+                        .map(|l| Arc::new(Mutex::new(l)))
+                })
                 .collect::<Result<_, _>>()?;
             topics.insert(meta.name.clone(), Topic { meta, partitions });
         }
-        Ok(EmbeddedLog { dir: dir.to_path_buf(), _lock: lock, topics: RwLock::new(topics), manifest: Mutex::new(()) })
+        Ok(EmbeddedLog {
+            dir: dir.to_path_buf(),
+            _lock: lock,
+            topics: RwLock::new(topics),
+            manifest: Mutex::new(()),
+        })
     }
 
     /// The topics, with their partition counts.
     pub fn topics(&self) -> Vec<(String, u32)> {
-        self.topics.read().unwrap().values().map(|t| (t.meta.name.clone(), t.meta.partitions)).collect()
+        self.topics
+            .read()
+            .unwrap()
+            .values()
+            .map(|t| (t.meta.name.clone(), t.meta.partitions))
+            .collect()
     }
 
     fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Mutex<PartitionLog>>, IoError> {
         let topics = self.topics.read().unwrap();
-        let t = topics.get(topic).ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
+        let t = topics
+            .get(topic)
+            .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
         t.partitions
             .get(partition as usize)
             .cloned()
-            .ok_or_else(|| IoError::UnknownPartition { topic: topic.to_string(), partition })
+            .ok_or_else(|| IoError::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            })
     }
 
     fn write_manifest(&self, topics: &BTreeMap<String, Topic>) -> Result<(), IoError> {
-        let manifest = Manifest { topics: topics.values().map(|t| t.meta.clone()).collect() };
+        let manifest = Manifest {
+            topics: topics.values().map(|t| t.meta.clone()).collect(),
+        };
         let tmp = self.dir.join("topics.json.tmp");
         let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
         let mut f = File::create(&tmp).map_err(|e| io_err("writing topics.json", e))?;
-        f.write_all(&bytes).and_then(|_| f.sync_all()).map_err(|e| io_err("writing topics.json", e))?;
+        f.write_all(&bytes)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| io_err("writing topics.json", e))?;
         fs::rename(&tmp, self.dir.join("topics.json")).map_err(|e| io_err("writing topics.json", e))
     }
 }
 
 fn partition_path(dir: &Path, topic: &str, partition: u32) -> PathBuf {
-    dir.join("topics").join(topic).join(format!("{partition}.log"))
+    dir.join("topics")
+        .join(topic)
+        .join(format!("{partition}.log"))
 }
 
 fn open_partition(path: &Path) -> Result<PartitionLog, IoError> {
@@ -149,7 +178,8 @@ fn open_partition(path: &Path) -> Result<PartitionLog, IoError> {
         .open(path)
         .map_err(|e| io_err(path.display(), e))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(|e| io_err(path.display(), e))?;
+    file.read_to_end(&mut bytes)
+        .map_err(|e| io_err(path.display(), e))?;
     let mut positions = Vec::new();
     let mut pos = 0usize;
     while let Some((len, record_offset)) = check_frame(&bytes[pos..]) {
@@ -160,11 +190,20 @@ fn open_partition(path: &Path) -> Result<PartitionLog, IoError> {
         pos += len;
     }
     if pos < bytes.len() {
-        tracing::warn!("{}: cutting off {} bytes of a torn or damaged tail", path.display(), bytes.len() - pos);
-        file.set_len(pos as u64).map_err(|e| io_err(path.display(), e))?;
+        tracing::warn!(
+            "{}: cutting off {} bytes of a torn or damaged tail",
+            path.display(),
+            bytes.len() - pos
+        );
+        file.set_len(pos as u64)
+            .map_err(|e| io_err(path.display(), e))?;
     }
     positions.push(pos as u64);
-    Ok(PartitionLog { file, positions, dirty: false })
+    Ok(PartitionLog {
+        file,
+        positions,
+        dirty: false,
+    })
 }
 
 /// The length of the valid frame at the start of `bytes`, and its offset.
@@ -244,25 +283,54 @@ fn decode_frame(bytes: &[u8]) -> Option<(Fetched, usize)> {
         let k = String::from_utf8_lossy(c.bytes()??).into_owned();
         headers.push((k, c.bytes()?.map(<[u8]>::to_vec)));
     }
-    Some((Fetched { offset, record: Record { key, value, timestamp, headers } }, len))
+    Some((
+        Fetched {
+            offset,
+            record: Record {
+                key,
+                value,
+                timestamp,
+                headers,
+            },
+        },
+        len,
+    ))
 }
 
 impl Transport for EmbeddedLog {
     fn topic_index(&self, topic: &str) -> Result<u16, IoError> {
         let topics = self.topics.read().unwrap();
-        topics.get(topic).map(|t| t.meta.index).ok_or_else(|| IoError::UnknownTopic(topic.to_string()))
+        topics
+            .get(topic)
+            .map(|t| t.meta.index)
+            .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))
     }
 
     fn partitions(&self, topic: &str) -> Result<Option<u32>, IoError> {
-        Ok(self.topics.read().unwrap().get(topic).map(|t| t.meta.partitions))
+        Ok(self
+            .topics
+            .read()
+            .unwrap()
+            .get(topic)
+            .map(|t| t.meta.partitions))
     }
 
     fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), IoError> {
-        if topic.is_empty() || topic == "." || topic == ".." || topic.len() > 249 || !topic.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+        if topic.is_empty()
+            || topic == "."
+            || topic == ".."
+            || topic.len() > 249
+            || !topic
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
             return Err(IoError::Other(format!("invalid topic name '{topic}': use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'")));
         }
         if partitions == 0 || partitions > MAX_PARTITION + 1 {
-            return Err(IoError::Other(format!("topic '{topic}': partitions must be between 1 and {}", MAX_PARTITION + 1)));
+            return Err(IoError::Other(format!(
+                "topic '{topic}': partitions must be between 1 and {}",
+                MAX_PARTITION + 1
+            )));
         }
         let _guard = self.manifest.lock().unwrap();
         let mut topics = self.topics.write().unwrap();
@@ -270,17 +338,40 @@ impl Transport for EmbeddedLog {
             return if t.meta.partitions == partitions {
                 Ok(())
             } else {
-                Err(IoError::Other(format!("topic '{topic}' exists with {} partitions, not {partitions}", t.meta.partitions)))
+                Err(IoError::Other(format!(
+                    "topic '{topic}' exists with {} partitions, not {partitions}",
+                    t.meta.partitions
+                )))
             };
         }
-        let index = topics.values().map(|t| t.meta.index as u32 + 1).max().unwrap_or(0);
+        let index = topics
+            .values()
+            .map(|t| t.meta.index as u32 + 1)
+            .max()
+            .unwrap_or(0);
         if index > MAX_TOPIC_INDEX {
-            return Err(IoError::Other(format!("the embedded log holds at most {} topics", MAX_TOPIC_INDEX + 1)));
+            return Err(IoError::Other(format!(
+                "the embedded log holds at most {} topics",
+                MAX_TOPIC_INDEX + 1
+            )));
         }
         let parts = (0..partitions)
-            .map(|p| open_partition(&partition_path(&self.dir, topic, p)).map(|l| Arc::new(Mutex::new(l))))
+            .map(|p| {
+                open_partition(&partition_path(&self.dir, topic, p))
+                    .map(|l| Arc::new(Mutex::new(l)))
+            })
             .collect::<Result<_, _>>()?;
-        topics.insert(topic.to_string(), Topic { meta: TopicMeta { name: topic.to_string(), partitions, index: index as u16 }, partitions: parts });
+        topics.insert(
+            topic.to_string(),
+            Topic {
+                meta: TopicMeta {
+                    name: topic.to_string(),
+                    partitions,
+                    index: index as u16,
+                },
+                partitions: parts,
+            },
+        );
         self.write_manifest(&topics)
     }
 
@@ -290,7 +381,14 @@ impl Transport for EmbeddedLog {
         Ok(log.positions.len() as u64 - 1)
     }
 
-    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, out: &mut Vec<Fetched>) -> Result<(), IoError> {
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+        out: &mut Vec<Fetched>,
+    ) -> Result<(), IoError> {
         let p = self.partition(topic, partition)?;
         let (start, end, file) = {
             let log = p.lock().unwrap();
@@ -299,14 +397,22 @@ impl Transport for EmbeddedLog {
                 return Ok(());
             }
             let last = (offset + max as u64).min(count);
-            (log.positions[offset as usize], log.positions[last as usize], log.file.try_clone().map_err(|e| io_err(topic, e))?)
+            (
+                log.positions[offset as usize],
+                log.positions[last as usize],
+                log.file.try_clone().map_err(|e| io_err(topic, e))?,
+            )
         };
         let mut bytes = vec![0; (end - start) as usize];
-        file.read_exact_at(&mut bytes, start).map_err(|e| io_err(format!("reading {topic}/{partition}"), e))?;
+        file.read_exact_at(&mut bytes, start)
+            .map_err(|e| io_err(format!("reading {topic}/{partition}"), e))?;
         let mut pos = 0;
         while pos < bytes.len() {
-            let (fetched, len) = decode_frame(&bytes[pos..])
-                .ok_or_else(|| IoError::Other(format!("{topic}/{partition}: damaged record near offset {offset}")))?;
+            let (fetched, len) = decode_frame(&bytes[pos..]).ok_or_else(|| {
+                IoError::Other(format!(
+                    "{topic}/{partition}: damaged record near offset {offset}"
+                ))
+            })?;
             out.push(fetched);
             pos += len;
         }
@@ -326,7 +432,9 @@ impl Transport for EmbeddedLog {
             end += (buf.len() - before) as u64;
             positions.push(end);
         }
-        log.file.write_all(&buf).map_err(|e| io_err(format!("appending to {topic}/{partition}"), e))?;
+        log.file
+            .write_all(&buf)
+            .map_err(|e| io_err(format!("appending to {topic}/{partition}"), e))?;
         log.positions.extend(positions);
         log.dirty = true;
         Ok(first)
@@ -338,7 +446,9 @@ impl Transport for EmbeddedLog {
             for p in &t.partitions {
                 let mut log = p.lock().unwrap();
                 if log.dirty {
-                    log.file.sync_data().map_err(|e| io_err(format!("syncing {}", t.meta.name), e))?;
+                    log.file
+                        .sync_data()
+                        .map_err(|e| io_err(format!("syncing {}", t.meta.name), e))?;
                     log.dirty = false;
                 }
             }
@@ -357,7 +467,7 @@ mod tests {
 
     fn rec(i: u8) -> Record {
         Record {
-            key: (i % 2 == 0).then(|| vec![i]),
+            key: i.is_multiple_of(2).then(|| vec![i]),
             value: Some(vec![i; i as usize]),
             timestamp: i as i64 * 10,
             headers: vec![("h".into(), Some(vec![i])), ("n".into(), None)],
@@ -370,7 +480,8 @@ mod tests {
         {
             let log = EmbeddedLog::open(dir.path()).unwrap();
             log.create_topic("t", 1).unwrap();
-            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>()).unwrap();
+            log.append("t", 0, &(0..5).map(rec).collect::<Vec<_>>())
+                .unwrap();
             log.flush().unwrap();
         }
         // A crash mid-write leaves half a frame.
@@ -382,7 +493,10 @@ mod tests {
         assert_eq!(log.end_offset("t", 0).unwrap(), 5);
         let mut out = Vec::new();
         log.read("t", 0, 0, 100, &mut out).unwrap();
-        assert_eq!(out.iter().map(|f| f.record.clone()).collect::<Vec<_>>(), (0..5).map(rec).collect::<Vec<_>>());
+        assert_eq!(
+            out.iter().map(|f| f.record.clone()).collect::<Vec<_>>(),
+            (0..5).map(rec).collect::<Vec<_>>()
+        );
         assert_eq!(log.append("t", 0, &[rec(9)]).unwrap(), 5);
     }
 
@@ -390,8 +504,13 @@ mod tests {
     fn one_process_per_directory() {
         let dir = tempfile::tempdir().unwrap();
         let _log = EmbeddedLog::open(dir.path()).unwrap();
-        let err = EmbeddedLog::open(dir.path()).err().expect("second open must fail");
-        assert!(err.to_string().contains("in use by another ddsql process"), "{err}");
+        let err = EmbeddedLog::open(dir.path())
+            .err()
+            .expect("second open must fail");
+        assert!(
+            err.to_string().contains("in use by another ddsql process"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -403,7 +522,10 @@ mod tests {
             log.create_topic("a", 3).unwrap();
         }
         let log = EmbeddedLog::open(dir.path()).unwrap();
-        assert_eq!((log.topic_index("b").unwrap(), log.topic_index("a").unwrap()), (0, 1));
+        assert_eq!(
+            (log.topic_index("b").unwrap(), log.topic_index("a").unwrap()),
+            (0, 1)
+        );
         assert_eq!(log.partitions("a").unwrap(), Some(3));
         assert!(log.create_topic("a", 2).is_err());
         assert!(log.create_topic("bad/name", 1).is_err());

@@ -15,8 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use differential_dataflow::{AsCollection, VecCollection};
-use timely::dataflow::operators::core::OkErr;
+use differential_dataflow::VecCollection;
 use timely::dataflow::Scope;
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
@@ -30,6 +29,7 @@ use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::changelog;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
 use crate::operators::source::{read_topic, TopicReader};
+use crate::operators::split_errors;
 use crate::time::{Diff, Time};
 use crate::{ProcessingError, Stats};
 
@@ -50,7 +50,10 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { workers: 1, batch: 1024 }
+        RunOptions {
+            workers: 1,
+            batch: 1024,
+        }
     }
 }
 
@@ -66,7 +69,10 @@ pub enum EngineError {
     #[error(transparent)]
     Io(#[from] IoError),
     #[error("{source_name}: {message}")]
-    Codec { source_name: String, message: String },
+    Codec {
+        source_name: String,
+        message: String,
+    },
     #[error("{0}")]
     Unsupported(String),
     #[error("{0}")]
@@ -100,7 +106,11 @@ struct Job {
 /// The latest logical time this dataflow wrote to `topic`/`partition`:
 /// records are written in time order, so it is the last one with a time
 /// header (scanning back over records others appended after it).
-fn last_written(transport: &dyn Transport, topic: &str, partition: u32) -> Result<Option<Time>, IoError> {
+fn last_written(
+    transport: &dyn Transport,
+    topic: &str,
+    partition: u32,
+) -> Result<Option<Time>, IoError> {
     let mut offset = transport.end_offset(topic, partition)?;
     let mut buf = Vec::new();
     while offset > 0 {
@@ -115,20 +125,36 @@ fn last_written(transport: &dyn Transport, topic: &str, partition: u32) -> Resul
     Ok(None)
 }
 
-fn written_times(transport: &dyn Transport, topic: &str, partitions: u32) -> Result<Vec<Option<Time>>, IoError> {
-    (0..partitions).map(|p| last_written(transport, topic, p)).collect()
+fn written_times(
+    transport: &dyn Transport,
+    topic: &str,
+    partitions: u32,
+) -> Result<Vec<Option<Time>>, IoError> {
+    (0..partitions)
+        .map(|p| last_written(transport, topic, p))
+        .collect()
 }
 
-fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFactory, batch: usize) -> Result<Job, EngineError> {
+fn prepare(
+    catalog: &Catalog,
+    transport: &dyn Transport,
+    codecs: &dyn CodecFactory,
+    batch: usize,
+) -> Result<Job, EngineError> {
     let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
         let source = catalog.source(name).expect("the binder checked the name");
-        codecs.codec(source).map_err(|message| EngineError::Codec { source_name: name.to_string(), message })
+        codecs.codec(source).map_err(|message| EngineError::Codec {
+            source_name: name.to_string(),
+            message,
+        })
     };
     let queries = catalog.queries();
     // Sinks: one per topic written.
     let mut sinks: BTreeMap<String, SinkJob> = BTreeMap::new();
     for (qi, q) in queries.iter().enumerate() {
-        let sink = catalog.source(&q.sink).expect("queries write catalog sources");
+        let sink = catalog
+            .source(&q.sink)
+            .expect("queries write catalog sources");
         let partitions = match transport.partitions(&sink.topic)? {
             Some(p) => p,
             None => {
@@ -142,7 +168,8 @@ fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFacto
             queries: Vec::new(),
             written: Vec::new(),
         });
-        job.queries.push((qi, codec_for(&sink.name)?, q.plan.kind, sink.key_arity()));
+        job.queries
+            .push((qi, codec_for(&sink.name)?, q.plan.kind, sink.key_arity()));
     }
     for job in sinks.values_mut() {
         job.written = written_times(transport, &job.topic, job.partitions)?;
@@ -160,7 +187,9 @@ fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFacto
         let source = catalog.source(&name).expect("plans scan catalog sources");
         let mut feeds = Vec::new();
         for (qi, q) in queries.iter().enumerate() {
-            let sink = catalog.source(&q.sink).expect("queries write catalog sources");
+            let sink = catalog
+                .source(&q.sink)
+                .expect("queries write catalog sources");
             if sink.topic != source.topic {
                 continue;
             }
@@ -173,8 +202,12 @@ fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFacto
             feeds.push(qi);
             scanned(&q.plan.plan, &mut todo);
         }
-        let partitions = transport.partitions(&source.topic)?.ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-        let end_offsets = (0..partitions).map(|p| transport.end_offset(&source.topic, p)).collect::<Result<_, _>>()?;
+        let partitions = transport
+            .partitions(&source.topic)?
+            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
+        let end_offsets = (0..partitions)
+            .map(|p| transport.end_offset(&source.topic, p))
+            .collect::<Result<_, _>>()?;
         let reader = TopicReader {
             origin: source.name.clone(),
             topic: source.topic.clone(),
@@ -191,13 +224,20 @@ fn prepare(catalog: &Catalog, transport: &dyn Transport, codecs: &dyn CodecFacto
         transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
     }
     let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
-    Ok(Job { catalog: catalog.clone(), sources, sinks: sinks.into_values().collect(), log_written })
+    Ok(Job {
+        catalog: catalog.clone(),
+        sources,
+        sinks: sinks.into_values().collect(),
+        log_written,
+    })
 }
 
 fn scanned(plan: &Plan, out: &mut Vec<String>) {
     match plan {
         Plan::Scan { source } => out.push(source.clone()),
-        Plan::Filter { input, .. } | Plan::Map { input, .. } | Plan::Aggregate { input, .. } => scanned(input, out),
+        Plan::Filter { input, .. } | Plan::Map { input, .. } | Plan::Aggregate { input, .. } => {
+            scanned(input, out)
+        }
         Plan::StreamTableJoin { stream, table, .. } => {
             scanned(stream, out);
             scanned(table, out);
@@ -206,11 +246,22 @@ fn scanned(plan: &Plan, out: &mut Vec<String>) {
 }
 
 /// A query may not (transitively) read what it writes.
-fn check_acyclic(catalog: &Catalog, sources: &BTreeMap<String, SourceJob>) -> Result<(), EngineError> {
-    fn visit(name: &str, catalog: &Catalog, sources: &BTreeMap<String, SourceJob>, path: &mut Vec<String>) -> Result<(), EngineError> {
+fn check_acyclic(
+    catalog: &Catalog,
+    sources: &BTreeMap<String, SourceJob>,
+) -> Result<(), EngineError> {
+    fn visit(
+        name: &str,
+        catalog: &Catalog,
+        sources: &BTreeMap<String, SourceJob>,
+        path: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
         if path.iter().any(|p| p == name) {
             path.push(name.to_string());
-            return Err(EngineError::Unsupported(format!("queries form a cycle: {}", path.join(" <- "))));
+            return Err(EngineError::Unsupported(format!(
+                "queries form a cycle: {}",
+                path.join(" <- ")
+            )));
         }
         path.push(name.to_string());
         for &qi in &sources[name].feeds {
@@ -242,11 +293,23 @@ pub fn run_until_caught_up(
     let stats = Arc::new(Stats::default());
     if !job.sinks.is_empty() {
         let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());
-        let guards = timely::execute(timely::Config::process(options.workers.max(1)), move |worker| {
-            worker.dataflow::<Time, _, _>(|scope| {
-                Builder { scope, job: &job, transport: transport.clone(), stats: stats.clone(), sources: HashMap::new(), outputs: HashMap::new(), errors: Vec::new() }.build();
-            });
-        })
+        let guards = timely::execute(
+            timely::Config::process(options.workers.max(1)),
+            move |worker| {
+                worker.dataflow::<Time, _, _>(|scope| {
+                    Builder {
+                        scope,
+                        job: &job,
+                        transport: transport.clone(),
+                        stats: stats.clone(),
+                        sources: HashMap::new(),
+                        outputs: HashMap::new(),
+                        errors: Vec::new(),
+                    }
+                    .build();
+                });
+            },
+        )
         .map_err(EngineError::Failed)?;
         for result in guards.join() {
             result.map_err(|e| EngineError::Failed(format!("a worker failed: {e}")))?;
@@ -256,7 +319,11 @@ pub fn run_until_caught_up(
     if let Some(failure) = stats.failure() {
         return Err(EngineError::Failed(failure));
     }
-    Ok(RunReport { records_read: stats.read(), records_written: stats.written(), processing_errors: stats.errors() })
+    Ok(RunReport {
+        records_read: stats.read(),
+        records_written: stats.written(),
+        processing_errors: stats.errors(),
+    })
 }
 
 struct Builder<'s, 'j> {
@@ -276,10 +343,23 @@ impl<'s> Builder<'s, '_> {
             for (qi, codec, kind, key_arity) in &sink.queries {
                 let rows = self.query(*qi);
                 let id = self.job.catalog.queries()[*qi].id.clone();
-                encoded.push(self.encode(rows, codec.clone(), *kind, *key_arity, sink.partitions, id));
+                encoded.push(self.encode(
+                    rows,
+                    codec.clone(),
+                    *kind,
+                    *key_arity,
+                    sink.partitions,
+                    id,
+                ));
             }
             let records = differential_dataflow::collection::concatenate(self.scope, encoded);
-            write_topic(records, sink.topic.clone(), self.transport.clone(), sink.written.clone(), self.stats.clone());
+            write_topic(
+                records,
+                sink.topic.clone(),
+                self.transport.clone(),
+                sink.written.clone(),
+                self.stats.clone(),
+            );
         }
         self.processing_log();
     }
@@ -289,7 +369,12 @@ impl<'s> Builder<'s, '_> {
             return rows.clone();
         }
         let job = &self.job.sources[name];
-        let (rows, errors) = read_topic(self.scope, job.reader.clone(), self.transport.clone(), self.stats.clone());
+        let (rows, errors) = read_topic(
+            self.scope,
+            job.reader.clone(),
+            self.transport.clone(),
+            self.stats.clone(),
+        );
         self.errors.push(errors);
         let mut parts = vec![rows];
         for &qi in &job.feeds {
@@ -326,16 +411,11 @@ impl<'s> Builder<'s, '_> {
     {
         let origin = origin.to_string();
         let results = input.flat_map(move |row| f(row).transpose());
-        let (ok, err) = results.inner.ok_err(move |(r, t, d): (Result<Row, (i64, String)>, Time, Diff)| match r {
-            Ok(row) => Ok((row, t, d)),
-            Err((timestamp, message)) => Err((
-                ProcessingError { origin: origin.clone(), topic: None, partition: None, offset: None, timestamp, message },
-                t,
-                d,
-            )),
+        let (ok, err) = split_errors(results, move |(timestamp, message)| {
+            query_error(&origin, timestamp, message)
         });
-        self.errors.push(err.as_collection());
-        ok.as_collection()
+        self.errors.push(err);
+        ok
     }
 
     fn plan(&mut self, plan: &Plan, origin: &str) -> Rows<'s> {
@@ -344,10 +424,12 @@ impl<'s> Builder<'s, '_> {
             Plan::Filter { input, predicate } => {
                 let input = self.plan(input, origin);
                 let predicate = predicate.clone();
-                self.map_rows(input, origin, move |row| match eval::eval(&predicate, &row) {
-                    Ok(Value::Boolean(true)) => Ok(Some(row)),
-                    Ok(_) => Ok(None),
-                    Err(e) => Err((rowtime(&row), format!("evaluating the condition: {e}"))),
+                self.map_rows(input, origin, move |row| {
+                    match eval::eval(&predicate, &row) {
+                        Ok(Value::Boolean(true)) => Ok(Some(row)),
+                        Ok(_) => Ok(None),
+                        Err(e) => Err((rowtime(&row), format!("evaluating the condition: {e}"))),
+                    }
                 })
             }
             Plan::Map { input, exprs } => {
@@ -362,13 +444,22 @@ impl<'s> Builder<'s, '_> {
                         .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))
                 })
             }
-            Plan::Aggregate { input, group_key, aggregates } => {
+            Plan::Aggregate {
+                input,
+                group_key,
+                aggregates,
+            } => {
                 let input = self.plan(input, origin);
-                let (group_key, args): (Vec<ScalarExpr>, Vec<Option<ScalarExpr>>) =
-                    (group_key.clone(), aggregates.iter().map(|a| a.arg.clone()).collect());
+                let (group_key, args): (Vec<ScalarExpr>, Vec<Option<ScalarExpr>>) = (
+                    group_key.clone(),
+                    aggregates.iter().map(|a| a.arg.clone()).collect(),
+                );
                 let keyed = self.map_rows(input, origin, move |row| {
                     let eval_all = || -> Result<Row, eval::EvalError> {
-                        let mut out = group_key.iter().map(|e| eval::eval(e, &row)).collect::<Result<Row, _>>()?;
+                        let mut out = group_key
+                            .iter()
+                            .map(|e| eval::eval(e, &row))
+                            .collect::<Result<Row, _>>()?;
                         out.push(row[0].clone());
                         for a in &args {
                             out.push(match a {
@@ -378,7 +469,8 @@ impl<'s> Builder<'s, '_> {
                         }
                         Ok(out)
                     };
-                    let out = eval_all().map_err(|e| (rowtime(&row), format!("evaluating the aggregation: {e}")))?;
+                    let out = eval_all()
+                        .map_err(|e| (rowtime(&row), format!("evaluating the aggregation: {e}")))?;
                     // ksqlDB drops rows whose grouping key is NULL.
                     if out[..group_key.len()].iter().any(Value::is_null) {
                         return Ok(None);
@@ -392,12 +484,22 @@ impl<'s> Builder<'s, '_> {
                 });
                 aggregate_append_only(keyed, Arc::new(aggregates.clone()))
             }
-            Plan::StreamTableJoin { stream, stream_key, table, table_key, table_width, left } => {
+            Plan::StreamTableJoin {
+                stream,
+                stream_key,
+                table,
+                table_key,
+                table_width,
+                left,
+            } => {
                 let stream = self.plan(stream, origin);
                 let table = self.plan(table, origin);
                 let stream_key = stream_key.clone();
                 let keyed = self.map_rows(stream, origin, move |row| {
-                    let key = stream_key.iter().map(|e| eval::eval(e, &row)).collect::<Result<Row, _>>();
+                    let key = stream_key
+                        .iter()
+                        .map(|e| eval::eval(e, &row))
+                        .collect::<Result<Row, _>>();
                     match key {
                         Ok(key) => {
                             let mut out = key;
@@ -413,7 +515,12 @@ impl<'s> Builder<'s, '_> {
                     (row, rest)
                 });
                 let table_key = table_key.clone();
-                let table = table.map(move |row| (table_key.iter().map(|&i| row[i].clone()).collect::<Row>(), row));
+                let table = table.map(move |row| {
+                    (
+                        table_key.iter().map(|&i| row[i].clone()).collect::<Row>(),
+                        row,
+                    )
+                });
                 as_of_join(stream, table, *left, *table_width)
             }
         }
@@ -427,14 +534,23 @@ impl<'s> Builder<'s, '_> {
     }
 
     /// Encodes a query's output rows for its sink topic.
-    fn encode(&mut self, rows: Rows<'s>, codec: Arc<dyn Codec>, kind: SourceKind, key_arity: usize, partitions: u32, origin: String) -> VecCollection<'s, Time, SinkRecord, Diff> {
+    fn encode(
+        &mut self,
+        rows: Rows<'s>,
+        codec: Arc<dyn Codec>,
+        kind: SourceKind,
+        key_arity: usize,
+        partitions: u32,
+        origin: String,
+    ) -> VecCollection<'s, Time, SinkRecord, Diff> {
         let transport = self.transport.clone();
-        let route = move |key: Option<Vec<u8>>, value: Option<Vec<u8>>, timestamp: i64| SinkRecord {
-            partition: transport.partition_for(key.as_deref(), value.as_deref(), partitions),
-            key,
-            value,
-            timestamp,
-        };
+        let route =
+            move |key: Option<Vec<u8>>, value: Option<Vec<u8>>, timestamp: i64| SinkRecord {
+                partition: transport.partition_for(key.as_deref(), value.as_deref(), partitions),
+                key,
+                value,
+                timestamp,
+            };
         let encoded: VecCollection<'s, Time, Result<SinkRecord, (i64, String)>, Diff> = match kind {
             SourceKind::Stream => rows.map(move |row| {
                 codec
@@ -448,24 +564,25 @@ impl<'s> Builder<'s, '_> {
                     .map(|(k, v)| route(k, v, rowtime(&row)))
                     .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
                 // A deletion has no row to take a timestamp from.
-                None => codec.encode_key(&key).map(|k| route(k, None, 0)).map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
+                None => codec
+                    .encode_key(&key)
+                    .map(|k| route(k, None, 0))
+                    .map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
             }),
         };
-        let (ok, err) = encoded.inner.ok_err(move |(r, t, d): (Result<SinkRecord, (i64, String)>, Time, Diff)| match r {
-            Ok(rec) => Ok((rec, t, d)),
-            Err((timestamp, message)) => Err((
-                ProcessingError { origin: origin.clone(), topic: None, partition: None, offset: None, timestamp, message },
-                t,
-                d,
-            )),
+        let (ok, err) = split_errors(encoded, move |(timestamp, message)| {
+            query_error(&origin, timestamp, message)
         });
-        self.errors.push(err.as_collection());
-        ok.as_collection()
+        self.errors.push(err);
+        ok
     }
 
     fn processing_log(&mut self) {
         let stats = self.stats.clone();
-        let errors = differential_dataflow::collection::concatenate(self.scope, std::mem::take(&mut self.errors));
+        let errors = differential_dataflow::collection::concatenate(
+            self.scope,
+            std::mem::take(&mut self.errors),
+        );
         let records = errors.map(move |e| {
             stats.add_errors(1);
             tracing::warn!(origin = %e.origin, topic = ?e.topic, partition = ?e.partition, offset = ?e.offset, "{}", e.message);
@@ -475,7 +592,24 @@ impl<'s> Builder<'s, '_> {
             });
             SinkRecord { partition: 0, key: None, value: Some(value.to_string().into_bytes()), timestamp: e.timestamp }
         });
-        write_topic(records, PROCESSING_LOG_TOPIC.to_string(), self.transport.clone(), self.job.log_written.clone(), self.stats.clone());
+        write_topic(
+            records,
+            PROCESSING_LOG_TOPIC.to_string(),
+            self.transport.clone(),
+            self.job.log_written.clone(),
+            self.stats.clone(),
+        );
+    }
+}
+
+fn query_error(origin: &str, timestamp: i64, message: String) -> ProcessingError {
+    ProcessingError {
+        origin: origin.to_string(),
+        topic: None,
+        partition: None,
+        offset: None,
+        timestamp,
+        message,
     }
 }
 
@@ -494,8 +628,14 @@ fn group_key_len(plan: &Plan) -> usize {
 }
 
 /// Appends `record` to `topic`, choosing the partition as a producer would.
-pub fn produce(transport: &dyn Transport, topic: &str, record: Record) -> Result<(u32, u64), IoError> {
-    let partitions = transport.partitions(topic)?.ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
+pub fn produce(
+    transport: &dyn Transport,
+    topic: &str,
+    record: Record,
+) -> Result<(u32, u64), IoError> {
+    let partitions = transport
+        .partitions(topic)?
+        .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
     let p = transport.partition_for(record.key.as_deref(), record.value.as_deref(), partitions);
     let offset = transport.append(topic, p, &[record])?;
     Ok((p, offset))

@@ -25,7 +25,10 @@ pub struct Record {
 
 impl Record {
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(k, _)| k == name).and_then(|(_, v)| v.as_deref())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
     }
 }
 
@@ -57,7 +60,14 @@ pub trait Transport: Send + Sync {
     /// The offset the next appended record will get.
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError>;
     /// Appends to `out` up to `max` records from `offset` on.
-    fn read(&self, topic: &str, partition: u32, offset: u64, max: usize, out: &mut Vec<Fetched>) -> Result<(), IoError>;
+    fn read(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        max: usize,
+        out: &mut Vec<Fetched>,
+    ) -> Result<(), IoError>;
     /// Appends records to a partition; returns the offset of the first.
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError>;
     /// Makes everything appended so far durable.
@@ -67,13 +77,20 @@ pub trait Transport: Send + Sync {
     fn partition_for(&self, key: Option<&[u8]>, value: Option<&[u8]>, partitions: u32) -> u32;
 }
 
+/// A record's key and value bytes; `None` is a null key or value.
+pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 /// Turns a source's records into rows of its columns and back.
 pub trait Codec: Send + Sync {
     /// The source's columns (keys first) from a record's key and value.
     /// `Ok(None)` is a record with no value: a tombstone.
-    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Option<Vec<Value>>, String>;
+    fn decode(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<Option<Vec<Value>>, String>;
     /// Key and value bytes for a row of the source's columns.
-    fn encode(&self, columns: &[Value]) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), String>;
+    fn encode(&self, columns: &[Value]) -> Result<KeyValue, String>;
     /// Key bytes alone, for a tombstone.
     fn encode_key(&self, key: &[Value]) -> Result<Option<Vec<u8>>, String>;
 }

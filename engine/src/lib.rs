@@ -80,6 +80,9 @@ impl Stats {
         self.errors.load(Ordering::Relaxed)
     }
     pub fn failure(&self) -> Option<String> {
-        self.failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }

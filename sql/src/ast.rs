@@ -21,7 +21,11 @@ pub struct Ident {
 
 impl Ident {
     pub fn new(value: impl Into<String>) -> Self {
-        Ident { value: value.into(), quoted: true, pos: Pos::default() }
+        Ident {
+            value: value.into(),
+            quoted: true,
+            pos: Pos::default(),
+        }
     }
 
     /// The name this identifier denotes in the catalog.
@@ -86,7 +90,11 @@ pub enum Statement {
     /// `INSERT INTO name SELECT ...`
     InsertSelect { target: Ident, query: Box<Query> },
     /// `INSERT INTO name (columns) VALUES (...)`
-    InsertValues { target: Ident, columns: Option<Vec<Ident>>, values: Vec<Expr> },
+    InsertValues {
+        target: Ident,
+        columns: Option<Vec<Ident>>,
+        values: Vec<Expr>,
+    },
     /// A push (`EMIT CHANGES`) or pull query.
     Select(Box<Query>),
 }
@@ -152,7 +160,10 @@ pub enum Emit {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
-    Expr { expr: Expr, alias: Option<Ident> },
+    Expr {
+        expr: Expr,
+        alias: Option<Ident>,
+    },
     /// `*`
     Wildcard(Pos),
     /// `alias.*`
@@ -161,8 +172,16 @@ pub enum SelectItem {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Relation {
-    Source { name: Ident, alias: Option<Ident> },
-    Join { left: Box<Relation>, right: Box<Relation>, kind: JoinKind, on: Expr },
+    Source {
+        name: Ident,
+        alias: Option<Ident>,
+    },
+    Join {
+        left: Box<Relation>,
+        right: Box<Relation>,
+        kind: JoinKind,
+        on: Expr,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -238,22 +257,65 @@ pub struct Expr {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     /// `name` or `qualifier.name`
-    Column { qualifier: Option<Ident>, name: Ident },
+    Column {
+        qualifier: Option<Ident>,
+        name: Ident,
+    },
     Literal(Literal),
-    Binary { op: BinaryOp, left: Box<Expr>, right: Box<Expr> },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    IsNull { expr: Box<Expr>, negated: bool },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// `expr->field`
-    Deref { expr: Box<Expr>, field: Ident },
+    Deref {
+        expr: Box<Expr>,
+        field: Ident,
+    },
     /// `expr[index]`
-    Subscript { expr: Box<Expr>, index: Box<Expr> },
+    Subscript {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `name(args)`, `name(*)` is `star: true`.
-    Function { name: Ident, args: Vec<Expr>, star: bool },
-    Case { operand: Option<Box<Expr>>, whens: Vec<(Expr, Expr)>, else_: Option<Box<Expr>> },
-    Cast { expr: Box<Expr>, data_type: SqlType },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    Between { expr: Box<Expr>, low: Box<Expr>, high: Box<Expr>, negated: bool },
-    Like { expr: Box<Expr>, pattern: Box<Expr>, negated: bool },
+    Function {
+        name: Ident,
+        args: Vec<Expr>,
+        star: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
+    Cast {
+        expr: Box<Expr>,
+        data_type: SqlType,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        negated: bool,
+    },
 }
 
 impl Expr {
@@ -288,13 +350,28 @@ impl fmt::Display for Expr {
         // Operands are printed with explicit parentheses where the parser
         // could bind differently, so printing never changes meaning.
         match &self.kind {
-            ExprKind::Column { qualifier: Some(q), name } => write!(f, "{q}.{name}"),
-            ExprKind::Column { qualifier: None, name } => write!(f, "{name}"),
+            ExprKind::Column {
+                qualifier: Some(q),
+                name,
+            } => write!(f, "{q}.{name}"),
+            ExprKind::Column {
+                qualifier: None,
+                name,
+            } => write!(f, "{name}"),
             ExprKind::Literal(l) => write!(f, "{l}"),
             ExprKind::Binary { op, left, right } => write!(f, "({left} {} {right})", op.symbol()),
-            ExprKind::Unary { op: UnaryOp::Not, expr } => write!(f, "(NOT {expr})"),
-            ExprKind::Unary { op: UnaryOp::Minus, expr } => write!(f, "(-{expr})"),
-            ExprKind::Unary { op: UnaryOp::Plus, expr } => write!(f, "(+{expr})"),
+            ExprKind::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => write!(f, "(NOT {expr})"),
+            ExprKind::Unary {
+                op: UnaryOp::Minus,
+                expr,
+            } => write!(f, "(-{expr})"),
+            ExprKind::Unary {
+                op: UnaryOp::Plus,
+                expr,
+            } => write!(f, "(+{expr})"),
             ExprKind::IsNull { expr, negated } => {
                 write!(f, "({expr} IS {}NULL)", if *negated { "NOT " } else { "" })
             }
@@ -309,7 +386,11 @@ impl fmt::Display for Expr {
                 }
                 f.write_str(")")
             }
-            ExprKind::Case { operand, whens, else_ } => {
+            ExprKind::Case {
+                operand,
+                whens,
+                else_,
+            } => {
                 f.write_str("CASE")?;
                 if let Some(o) = operand {
                     write!(f, " {o}")?;
@@ -323,18 +404,35 @@ impl fmt::Display for Expr {
                 f.write_str(" END")
             }
             ExprKind::Cast { expr, data_type } => write!(f, "CAST({expr} AS {data_type})"),
-            ExprKind::InList { expr, list, negated } => {
+            ExprKind::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 write!(f, "({expr} {}IN (", if *negated { "NOT " } else { "" })?;
                 comma_list(f, list)?;
                 f.write_str("))")
             }
-            ExprKind::Between { expr, low, high, negated } => write!(
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(
                 f,
                 "({expr} {}BETWEEN {low} AND {high})",
                 if *negated { "NOT " } else { "" }
             ),
-            ExprKind::Like { expr, pattern, negated } => {
-                write!(f, "({expr} {}LIKE {pattern})", if *negated { "NOT " } else { "" })
+            ExprKind::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "({expr} {}LIKE {pattern})",
+                    if *negated { "NOT " } else { "" }
+                )
             }
         }
     }
@@ -343,7 +441,10 @@ impl fmt::Display for Expr {
 impl fmt::Display for SelectItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SelectItem::Expr { expr, alias: Some(a) } => write!(f, "{expr} AS {a}"),
+            SelectItem::Expr {
+                expr,
+                alias: Some(a),
+            } => write!(f, "{expr} AS {a}"),
             SelectItem::Expr { expr, alias: None } => write!(f, "{expr}"),
             SelectItem::Wildcard(_) => f.write_str("*"),
             SelectItem::QualifiedWildcard(q) => write!(f, "{q}.*"),
@@ -354,9 +455,17 @@ impl fmt::Display for SelectItem {
 impl fmt::Display for Relation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Relation::Source { name, alias: Some(a) } => write!(f, "{name} {a}"),
+            Relation::Source {
+                name,
+                alias: Some(a),
+            } => write!(f, "{name} {a}"),
             Relation::Source { name, alias: None } => write!(f, "{name}"),
-            Relation::Join { left, right, kind, on } => {
+            Relation::Join {
+                left,
+                right,
+                kind,
+                on,
+            } => {
                 let kind = match kind {
                     JoinKind::Inner => "INNER",
                     JoinKind::Left => "LEFT",
@@ -461,7 +570,11 @@ impl fmt::Display for Statement {
                 write!(f, " AS {}", c.query)
             }
             Statement::InsertSelect { target, query } => write!(f, "INSERT INTO {target} {query}"),
-            Statement::InsertValues { target, columns, values } => {
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => {
                 write!(f, "INSERT INTO {target} ")?;
                 if let Some(cols) = columns {
                     f.write_str("(")?;

@@ -5,11 +5,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::ast::{self, ColumnConstraint, Expr, ExprKind, Ident, JoinKind, Literal, Parsed, Relation, SelectItem, SourceKind, Statement};
+use crate::ast::{
+    self, ColumnConstraint, Expr, ExprKind, Ident, JoinKind, Literal, Parsed, Relation, SelectItem,
+    SourceKind, Statement,
+};
 use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS};
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
-use crate::plan::{AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc};
+use crate::plan::{
+    AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
+};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -18,12 +23,20 @@ pub enum BoundStatement {
     /// A new source over a topic; `create_topic` when the topic must be made.
     CreateSource { source: Source, create_topic: bool },
     /// A new source and the persistent query that fills it.
-    CreateAs { source: Source, query: PersistentQuery, create_topic: bool },
+    CreateAs {
+        source: Source,
+        query: PersistentQuery,
+        create_topic: bool,
+    },
     /// A persistent query writing into an existing stream.
     InsertSelect { query: PersistentQuery },
     /// One record to append to a source's topic. `row` holds the source's
     /// columns (keys first); `rowtime` the record timestamp, if given.
-    InsertValues { source: String, rowtime: Option<i64>, row: Row },
+    InsertValues {
+        source: String,
+        rowtime: Option<i64>,
+        row: Row,
+    },
 }
 
 impl Catalog {
@@ -43,12 +56,20 @@ impl Catalog {
 
 /// Binds one parsed statement.
 pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<BoundStatement> {
-    let b = Binder { catalog, topics, sql: &parsed.text };
+    let b = Binder {
+        catalog,
+        topics,
+        sql: &parsed.text,
+    };
     match &parsed.statement {
         Statement::CreateSource(c) => b.create_source(c),
         Statement::CreateAs(c) => b.create_as(c),
         Statement::InsertSelect { target, query } => b.insert_select(target, query),
-        Statement::InsertValues { target, columns, values } => b.insert_values(target, columns.as_deref(), values),
+        Statement::InsertValues {
+            target,
+            columns,
+            values,
+        } => b.insert_values(target, columns.as_deref(), values),
         Statement::Select(q) => Err(SqlError::new(
             parsed.pos,
             if q.emit.is_some() {
@@ -68,16 +89,40 @@ struct Binder<'a> {
 
 /// The WITH properties ksqlDB knows, for validation and suggestions.
 const KNOWN_PROPERTIES: &[&str] = &[
-    "KAFKA_TOPIC", "KEY_FORMAT", "VALUE_FORMAT", "FORMAT", "PARTITIONS", "REPLICAS", "RETENTION_MS",
-    "CLEANUP_POLICY", "TIMESTAMP", "TIMESTAMP_FORMAT", "WRAP_SINGLE_VALUE", "KEY_SCHEMA_ID",
-    "VALUE_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME", "VALUE_SCHEMA_FULL_NAME", "VALUE_AVRO_SCHEMA_FULL_NAME",
-    "KEY_DELIMITER", "VALUE_DELIMITER", "WINDOW_TYPE", "WINDOW_SIZE", "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
-    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION", "SOURCE_CONNECTOR", "SOURCED_BY_CONNECTOR",
+    "KAFKA_TOPIC",
+    "KEY_FORMAT",
+    "VALUE_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "RETENTION_MS",
+    "CLEANUP_POLICY",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WRAP_SINGLE_VALUE",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_DELIMITER",
+    "VALUE_DELIMITER",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+    "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
+    "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
+    "SOURCE_CONNECTOR",
+    "SOURCED_BY_CONNECTOR",
 ];
 
 /// Properties that parse but whose behaviour is not built yet: refused
 /// rather than silently ignored, because they would change results.
-const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP", "TIMESTAMP_FORMAT", "WINDOW_TYPE", "WINDOW_SIZE"];
+const UNSUPPORTED_PROPERTIES: &[&str] = &[
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+];
 
 struct Properties {
     values: BTreeMap<String, (Literal, Pos)>,
@@ -92,13 +137,25 @@ impl Properties {
                 let hint = closest(&name, KNOWN_PROPERTIES.iter().copied())
                     .map(|c| format!("; did you mean {c}?"))
                     .unwrap_or_default();
-                return Err(SqlError::new(p.name.pos, format!("unknown property {name}{hint}")));
+                return Err(SqlError::new(
+                    p.name.pos,
+                    format!("unknown property {name}{hint}"),
+                ));
             }
             if UNSUPPORTED_PROPERTIES.contains(&name.as_str()) {
-                return Err(SqlError::new(p.name.pos, format!("property {name} is not supported yet")));
+                return Err(SqlError::new(
+                    p.name.pos,
+                    format!("property {name} is not supported yet"),
+                ));
             }
-            if values.insert(name.clone(), (p.value.clone(), p.name.pos)).is_some() {
-                return Err(SqlError::new(p.name.pos, format!("property {name} is given twice")));
+            if values
+                .insert(name.clone(), (p.value.clone(), p.name.pos))
+                .is_some()
+            {
+                return Err(SqlError::new(
+                    p.name.pos,
+                    format!("property {name} is given twice"),
+                ));
             }
         }
         Ok(Properties { values })
@@ -108,7 +165,10 @@ impl Properties {
         match self.values.get(name) {
             None => Ok(None),
             Some((Literal::String(s), pos)) => Ok(Some((s.clone(), *pos))),
-            Some((_, pos)) => Err(SqlError::new(*pos, format!("property {name} takes a string in single quotes"))),
+            Some((_, pos)) => Err(SqlError::new(
+                *pos,
+                format!("property {name} takes a string in single quotes"),
+            )),
         }
     }
 
@@ -117,13 +177,22 @@ impl Properties {
             None => Ok(None),
             Some((Literal::Number(n), pos)) => match n.parse() {
                 Ok(v) => Ok(Some((v, *pos))),
-                Err(_) => Err(SqlError::new(*pos, format!("property {name} takes a whole number, not {n}"))),
+                Err(_) => Err(SqlError::new(
+                    *pos,
+                    format!("property {name} takes a whole number, not {n}"),
+                )),
             },
             Some((Literal::String(s), pos)) => match s.parse() {
                 Ok(v) => Ok(Some((v, *pos))),
-                Err(_) => Err(SqlError::new(*pos, format!("property {name} takes a whole number, not '{s}'"))),
+                Err(_) => Err(SqlError::new(
+                    *pos,
+                    format!("property {name} takes a whole number, not '{s}'"),
+                )),
             },
-            Some((_, pos)) => Err(SqlError::new(*pos, format!("property {name} takes a whole number"))),
+            Some((_, pos)) => Err(SqlError::new(
+                *pos,
+                format!("property {name} takes a whole number"),
+            )),
         }
     }
 
@@ -136,7 +205,11 @@ impl Properties {
                     pos,
                     format!(
                         "unknown format '{s}' for {name}; expected one of {}",
-                        Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+                        Format::ALL
+                            .iter()
+                            .map(|f| f.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             },
@@ -149,7 +222,10 @@ impl Properties {
         let key = self.format("KEY_FORMAT")?;
         let value = self.format("VALUE_FORMAT")?;
         if both.is_some() && (key.is_some() || value.is_some()) {
-            return Err(SqlError::new(pos, "FORMAT cannot be combined with KEY_FORMAT or VALUE_FORMAT"));
+            return Err(SqlError::new(
+                pos,
+                "FORMAT cannot be combined with KEY_FORMAT or VALUE_FORMAT",
+            ));
         }
         Ok((key.or(both), value.or(both)))
     }
@@ -175,7 +251,12 @@ impl Scope {
     fn for_source(source: &Source, qualifier: &str) -> Scope {
         let mut columns: Vec<ScopeColumn> = SYSTEM_COLUMNS
             .iter()
-            .map(|(n, t)| ScopeColumn { qualifier: qualifier.into(), name: n.to_string(), ty: t.clone(), system: true })
+            .map(|(n, t)| ScopeColumn {
+                qualifier: qualifier.into(),
+                name: n.to_string(),
+                ty: t.clone(),
+                system: true,
+            })
             .collect();
         columns.extend(source.columns.iter().map(|c| ScopeColumn {
             qualifier: qualifier.into(),
@@ -191,8 +272,13 @@ impl Scope {
         let q = qualifier.map(|q| q.normalized());
         if let Some(q) = &q {
             if !self.columns.iter().any(|c| &c.qualifier == q) {
-                let hint = closest(q, self.qualifiers()).map(|c| format!("; did you mean {c}?")).unwrap_or_default();
-                return Err(SqlError::new(qualifier.unwrap().pos, format!("unknown source or alias {q}{hint}")));
+                let hint = closest(q, self.qualifiers())
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default();
+                return Err(SqlError::new(
+                    qualifier.unwrap().pos,
+                    format!("unknown source or alias {q}{hint}"),
+                ));
             }
         }
         let matches: Vec<usize> = (0..self.columns.len())
@@ -209,18 +295,27 @@ impl Scope {
                     .iter()
                     .filter(|c| q.as_ref().is_none_or(|q| &c.qualifier == q))
                     .map(|c| c.name.as_str());
-                let hint = closest(&n, candidates).map(|c| format!("; did you mean {c}?")).unwrap_or_default();
+                let hint = closest(&n, candidates)
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default();
                 let full = match &q {
                     Some(q) => format!("{q}.{n}"),
                     None => n.clone(),
                 };
-                Err(SqlError::new(name.pos, format!("column {full} cannot be resolved{hint}")))
+                Err(SqlError::new(
+                    name.pos,
+                    format!("column {full} cannot be resolved{hint}"),
+                ))
             }
             _ => Err(SqlError::new(
                 name.pos,
                 format!(
                     "column {n} is ambiguous: it is in {}; qualify it",
-                    matches.iter().map(|&i| self.columns[i].qualifier.as_str()).collect::<Vec<_>>().join(" and ")
+                    matches
+                        .iter()
+                        .map(|&i| self.columns[i].qualifier.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 ),
             )),
         }
@@ -262,22 +357,36 @@ fn contains_aggregate(e: &Expr) -> bool {
         ExprKind::Function { name, .. } if AggregateFunc::from_name(&name.value).is_some() => true,
         ExprKind::Function { args, .. } => args.iter().any(contains_aggregate),
         ExprKind::Column { .. } | ExprKind::Literal(_) => false,
-        ExprKind::Binary { left, right, .. } => contains_aggregate(left) || contains_aggregate(right),
+        ExprKind::Binary { left, right, .. } => {
+            contains_aggregate(left) || contains_aggregate(right)
+        }
         ExprKind::Unary { expr, .. }
         | ExprKind::IsNull { expr, .. }
         | ExprKind::Deref { expr, .. }
         | ExprKind::Cast { expr, .. } => contains_aggregate(expr),
-        ExprKind::Subscript { expr, index } => contains_aggregate(expr) || contains_aggregate(index),
-        ExprKind::Case { operand, whens, else_ } => {
+        ExprKind::Subscript { expr, index } => {
+            contains_aggregate(expr) || contains_aggregate(index)
+        }
+        ExprKind::Case {
+            operand,
+            whens,
+            else_,
+        } => {
             operand.as_deref().is_some_and(contains_aggregate)
                 || else_.as_deref().is_some_and(contains_aggregate)
-                || whens.iter().any(|(w, t)| contains_aggregate(w) || contains_aggregate(t))
+                || whens
+                    .iter()
+                    .any(|(w, t)| contains_aggregate(w) || contains_aggregate(t))
         }
-        ExprKind::InList { expr, list, .. } => contains_aggregate(expr) || list.iter().any(contains_aggregate),
-        ExprKind::Between { expr, low, high, .. } => {
-            contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high)
+        ExprKind::InList { expr, list, .. } => {
+            contains_aggregate(expr) || list.iter().any(contains_aggregate)
         }
-        ExprKind::Like { expr, pattern, .. } => contains_aggregate(expr) || contains_aggregate(pattern),
+        ExprKind::Between {
+            expr, low, high, ..
+        } => contains_aggregate(expr) || contains_aggregate(low) || contains_aggregate(high),
+        ExprKind::Like { expr, pattern, .. } => {
+            contains_aggregate(expr) || contains_aggregate(pattern)
+        }
     }
 }
 
@@ -306,7 +415,12 @@ fn cast_to(t: Typed, ty: &SqlType) -> ScalarExpr {
 
 /// Brings two operands to a common type, as ksqlDB's implicit widening
 /// does (INT < BIGINT < DECIMAL < DOUBLE).
-fn unify(a: Typed, b: Typed, pos: Pos, what: &str) -> Result<(ScalarExpr, ScalarExpr, Option<SqlType>)> {
+fn unify(
+    a: Typed,
+    b: Typed,
+    pos: Pos,
+    what: &str,
+) -> Result<(ScalarExpr, ScalarExpr, Option<SqlType>)> {
     match (&a.ty, &b.ty) {
         (None, None) => Ok((a.expr, b.expr, None)),
         (Some(t), None) | (None, Some(t)) => {
@@ -319,13 +433,8 @@ fn unify(a: Typed, b: Typed, pos: Pos, what: &str) -> Result<(ScalarExpr, Scalar
         }
         (Some(x), Some(y)) => match (numeric_rank(x), numeric_rank(y)) {
             (Some(rx), Some(ry)) => {
+                // INT and BIGINT widen to a DECIMAL operand's own type.
                 let target = if rx >= ry { x.clone() } else { y.clone() };
-                let target = match (&target, x, y) {
-                    // INT -> DECIMAL(10,0), BIGINT -> DECIMAL(19,0): the
-                    // decimal side keeps its scale.
-                    (SqlType::Decimal { .. }, _, _) => target,
-                    _ => target,
-                };
                 Ok((cast_to(a, &target), cast_to(b, &target), Some(target)))
             }
             (Some(_), None) | (None, Some(_)) | (None, None) => match (x, y) {
@@ -341,25 +450,43 @@ fn unify(a: Typed, b: Typed, pos: Pos, what: &str) -> Result<(ScalarExpr, Scalar
 
 fn literal_value(l: &Literal, pos: Pos) -> Result<Typed> {
     Ok(match l {
-        Literal::Null => Typed { expr: ScalarExpr::Literal(Value::Null), ty: None },
+        Literal::Null => Typed {
+            expr: ScalarExpr::Literal(Value::Null),
+            ty: None,
+        },
         Literal::Boolean(b) => typed(ScalarExpr::Literal(Value::Boolean(*b)), SqlType::Boolean),
-        Literal::String(s) => typed(ScalarExpr::Literal(Value::String(s.clone())), SqlType::String),
+        Literal::String(s) => typed(
+            ScalarExpr::Literal(Value::String(s.clone())),
+            SqlType::String,
+        ),
         Literal::Number(n) => {
             if n.contains(['e', 'E']) {
-                let v: f64 = n.parse().map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
+                let v: f64 = n
+                    .parse()
+                    .map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
                 typed(ScalarExpr::Literal(Value::Double(F64(v))), SqlType::Double)
             } else if let Some((int, frac)) = n.split_once('.') {
                 let digits = format!("{int}{frac}");
-                let unscaled: i128 = digits.parse().map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
+                let unscaled: i128 = digits
+                    .parse()
+                    .map_err(|_| SqlError::new(pos, format!("invalid number {n}")))?;
                 let scale = frac.len() as u8;
-                let precision = (digits.trim_start_matches(['-', '0']).len() as u8).max(scale).max(1);
-                typed(ScalarExpr::Literal(Value::Decimal(unscaled, scale)), SqlType::Decimal { precision, scale })
+                let precision = (digits.trim_start_matches(['-', '0']).len() as u8)
+                    .max(scale)
+                    .max(1);
+                typed(
+                    ScalarExpr::Literal(Value::Decimal(unscaled, scale)),
+                    SqlType::Decimal { precision, scale },
+                )
             } else if let Ok(v) = n.parse::<i32>() {
                 typed(ScalarExpr::Literal(Value::Int(v)), SqlType::Int)
             } else if let Ok(v) = n.parse::<i64>() {
                 typed(ScalarExpr::Literal(Value::BigInt(v)), SqlType::BigInt)
             } else {
-                return Err(SqlError::new(pos, format!("number {n} is out of range for BIGINT")));
+                return Err(SqlError::new(
+                    pos,
+                    format!("number {n} is out of range for BIGINT"),
+                ));
             }
         }
     })
@@ -378,22 +505,39 @@ impl Binder<'_> {
 
     fn check_new_name(&self, name: &Ident, or_replace: bool) -> Result<()> {
         if or_replace {
-            return Err(SqlError::new(name.pos, "CREATE OR REPLACE is not supported yet"));
+            return Err(SqlError::new(
+                name.pos,
+                "CREATE OR REPLACE is not supported yet",
+            ));
         }
         if self.catalog.source(&name.normalized()).is_some() {
             return Err(SqlError::new(
                 name.pos,
-                format!("cannot add {}: a stream or table of that name already exists", name.normalized()),
+                format!(
+                    "cannot add {}: a stream or table of that name already exists",
+                    name.normalized()
+                ),
             ));
         }
         Ok(())
     }
 
     /// Resolves the topic and its partition count, and whether it must be created.
-    fn topic(&self, props: &Properties, default_topic: Option<String>, default_partitions: Option<u32>, pos: Pos) -> Result<(String, u32, bool)> {
+    fn topic(
+        &self,
+        props: &Properties,
+        default_topic: Option<String>,
+        default_partitions: Option<u32>,
+        pos: Pos,
+    ) -> Result<(String, u32, bool)> {
         let topic = match (props.string("KAFKA_TOPIC")?, default_topic) {
             (Some((t, tpos)), _) => {
-                if t.is_empty() || t.len() > 249 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) {
+                if t.is_empty()
+                    || t.len() > 249
+                    || !t
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                {
                     return Err(SqlError::new(
                         tpos,
                         format!("invalid topic name '{t}': use 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-'"),
@@ -402,11 +546,19 @@ impl Binder<'_> {
                 t
             }
             (None, Some(t)) => t,
-            (None, None) => return Err(SqlError::new(pos, "missing property KAFKA_TOPIC: name the topic with WITH (KAFKA_TOPIC='...')")),
+            (None, None) => {
+                return Err(SqlError::new(
+                    pos,
+                    "missing property KAFKA_TOPIC: name the topic with WITH (KAFKA_TOPIC='...')",
+                ))
+            }
         };
         let requested = match props.int("PARTITIONS")? {
             Some((p, ppos)) if !(1..=65535).contains(&p) => {
-                return Err(SqlError::new(ppos, format!("PARTITIONS must be between 1 and 65535, not {p}")))
+                return Err(SqlError::new(
+                    ppos,
+                    format!("PARTITIONS must be between 1 and 65535, not {p}"),
+                ))
             }
             Some((p, _)) => Some(p as u32),
             None => None,
@@ -451,22 +603,43 @@ impl Binder<'_> {
         for col in &c.columns {
             let name = col.name.normalized();
             if SYSTEM_COLUMNS.iter().any(|(n, _)| *n == name) {
-                return Err(SqlError::new(col.name.pos, format!("{name} is a reserved system column name")));
+                return Err(SqlError::new(
+                    col.name.pos,
+                    format!("{name} is a reserved system column name"),
+                ));
             }
-            if keys.iter().chain(values.iter()).any(|k: &Column| k.name == name) {
-                return Err(SqlError::new(col.name.pos, format!("column {name} is declared twice")));
+            if keys
+                .iter()
+                .chain(values.iter())
+                .any(|k: &Column| k.name == name)
+            {
+                return Err(SqlError::new(
+                    col.name.pos,
+                    format!("column {name} is declared twice"),
+                ));
             }
             let key = match (c.kind, col.constraint) {
                 (_, ColumnConstraint::None) => false,
-                (SourceKind::Stream, ColumnConstraint::Key) | (SourceKind::Table, ColumnConstraint::PrimaryKey) => true,
+                (SourceKind::Stream, ColumnConstraint::Key)
+                | (SourceKind::Table, ColumnConstraint::PrimaryKey) => true,
                 (SourceKind::Stream, ColumnConstraint::PrimaryKey) => {
-                    return Err(SqlError::new(col.name.pos, format!("column {name}: streams have KEY columns, not PRIMARY KEY")))
+                    return Err(SqlError::new(
+                        col.name.pos,
+                        format!("column {name}: streams have KEY columns, not PRIMARY KEY"),
+                    ))
                 }
                 (SourceKind::Table, ColumnConstraint::Key) => {
-                    return Err(SqlError::new(col.name.pos, format!("column {name}: tables have PRIMARY KEY columns, not KEY")))
+                    return Err(SqlError::new(
+                        col.name.pos,
+                        format!("column {name}: tables have PRIMARY KEY columns, not KEY"),
+                    ))
                 }
             };
-            let column = Column { name, ty: col.data_type.clone(), key };
+            let column = Column {
+                name,
+                ty: col.data_type.clone(),
+                key,
+            };
             if key {
                 keys.push(column)
             } else {
@@ -474,12 +647,18 @@ impl Binder<'_> {
             }
         }
         if c.kind == SourceKind::Table && keys.is_empty() {
-            return Err(SqlError::new(c.name.pos, format!("table {} needs a PRIMARY KEY column", c.name.normalized())));
+            return Err(SqlError::new(
+                c.name.pos,
+                format!("table {} needs a PRIMARY KEY column", c.name.normalized()),
+            ));
         }
         if keys.is_empty() {
             key_format = Format::None;
         } else if key_format == Format::None {
-            return Err(SqlError::new(c.name.pos, "KEY_FORMAT 'NONE' cannot be used with KEY columns"));
+            return Err(SqlError::new(
+                c.name.pos,
+                "KEY_FORMAT 'NONE' cannot be used with KEY columns",
+            ));
         }
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         keys.extend(values);
@@ -493,7 +672,10 @@ impl Binder<'_> {
             columns: keys,
             sql: self.sql.to_string(),
         };
-        Ok(BoundStatement::CreateSource { source, create_topic })
+        Ok(BoundStatement::CreateSource {
+            source,
+            create_topic,
+        })
     }
 
     fn create_as(&self, c: &ast::CreateAs) -> Result<BoundStatement> {
@@ -515,15 +697,28 @@ impl Binder<'_> {
         let has_key = bound.plan.columns.iter().any(|col| col.key);
         let key_format = match key_format {
             Some(Format::None) if has_key => {
-                return Err(SqlError::new(c.name.pos, "KEY_FORMAT 'NONE' cannot be used: the query's result has key columns"))
+                return Err(SqlError::new(
+                    c.name.pos,
+                    "KEY_FORMAT 'NONE' cannot be used: the query's result has key columns",
+                ))
             }
             Some(f) if has_key => f,
             _ if !has_key => Format::None,
-            _ => if left.key_format == Format::None { Format::Kafka } else { left.key_format },
+            _ => {
+                if left.key_format == Format::None {
+                    Format::Kafka
+                } else {
+                    left.key_format
+                }
+            }
         };
         let value_format = value_format.unwrap_or(left.value_format);
-        let (topic, partitions, create_topic) =
-            self.topic(&props, Some(c.name.normalized()), Some(left.partitions), c.name.pos)?;
+        let (topic, partitions, create_topic) = self.topic(
+            &props,
+            Some(c.name.normalized()),
+            Some(left.partitions),
+            c.name.pos,
+        )?;
         let name = c.name.normalized();
         let source = Source {
             name: name.clone(),
@@ -540,22 +735,34 @@ impl Binder<'_> {
             SourceKind::Table => "CTAS",
         };
         let query = PersistentQuery {
-            id: self.catalog.next_query_id(&format!("{prefix}_{}", name.to_uppercase())),
+            id: self
+                .catalog
+                .next_query_id(&format!("{prefix}_{}", name.to_uppercase())),
             sink: name,
             plan: bound.plan,
             sql: self.sql.to_string(),
         };
-        Ok(BoundStatement::CreateAs { source, query, create_topic })
+        Ok(BoundStatement::CreateAs {
+            source,
+            query,
+            create_topic,
+        })
     }
 
     fn insert_select(&self, target: &Ident, q: &ast::Query) -> Result<BoundStatement> {
         let sink = self.lookup(target)?;
         if sink.kind != SourceKind::Stream {
-            return Err(SqlError::new(target.pos, format!("INSERT INTO needs a stream; {} is a table", sink.name)));
+            return Err(SqlError::new(
+                target.pos,
+                format!("INSERT INTO needs a stream; {} is a table", sink.name),
+            ));
         }
         let bound = self.query(q)?;
         if bound.plan.kind != SourceKind::Stream {
-            return Err(SqlError::new(target.pos, "INSERT INTO ... SELECT needs a query that produces a stream, not a table"));
+            return Err(SqlError::new(
+                target.pos,
+                "INSERT INTO ... SELECT needs a query that produces a stream, not a table",
+            ));
         }
         if bound.plan.columns != sink.columns {
             let show = |cols: &[Column]| {
@@ -583,16 +790,34 @@ impl Binder<'_> {
         Ok(BoundStatement::InsertSelect { query })
     }
 
-    fn insert_values(&self, target: &Ident, columns: Option<&[Ident]>, values: &[Expr]) -> Result<BoundStatement> {
+    fn insert_values(
+        &self,
+        target: &Ident,
+        columns: Option<&[Ident]>,
+        values: &[Expr],
+    ) -> Result<BoundStatement> {
         let source = self.lookup(target)?;
         let names: Vec<(String, Pos)> = match columns {
             Some(cols) => cols.iter().map(|c| (c.normalized(), c.pos)).collect(),
-            None => source.columns.iter().map(|c| (c.name.clone(), target.pos)).collect(),
+            None => source
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), target.pos))
+                .collect(),
         };
         if names.len() != values.len() {
             return Err(SqlError::new(
                 target.pos,
-                format!("expected {} values for the columns ({}), got {}", names.len(), names.iter().map(|n| n.0.as_str()).collect::<Vec<_>>().join(", "), values.len()),
+                format!(
+                    "expected {} values for the columns ({}), got {}",
+                    names.len(),
+                    names
+                        .iter()
+                        .map(|n| n.0.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    values.len()
+                ),
             ));
         }
         let mut row = vec![Value::Null; source.columns.len()];
@@ -605,15 +830,22 @@ impl Binder<'_> {
             } else if let Some(i) = source.columns.iter().position(|c| &c.name == name) {
                 (Some(i), source.columns[i].ty.clone())
             } else if name == "ROWPARTITION" || name == "ROWOFFSET" {
-                return Err(SqlError::new(*pos, format!("inserting into column {name} is not allowed")));
+                return Err(SqlError::new(
+                    *pos,
+                    format!("inserting into column {name} is not allowed"),
+                ));
             } else {
                 let hint = closest(name, source.columns.iter().map(|c| c.name.as_str()))
                     .map(|c| format!("; did you mean {c}?"))
                     .unwrap_or_default();
-                return Err(SqlError::new(*pos, format!("{} has no column {name}{hint}", source.name)));
+                return Err(SqlError::new(
+                    *pos,
+                    format!("{} has no column {name}{hint}", source.name),
+                ));
             };
             check_assignable(&bound, &ty, expr.pos)?;
-            let value = eval::eval(&cast_to(bound, &ty), &[]).map_err(|e| SqlError::new(expr.pos, e.to_string()))?;
+            let value = eval::eval(&cast_to(bound, &ty), &[])
+                .map_err(|e| SqlError::new(expr.pos, e.to_string()))?;
             match index {
                 Some(i) => row[i] = value,
                 None => match value {
@@ -623,26 +855,42 @@ impl Binder<'_> {
                 },
             }
         }
-        Ok(BoundStatement::InsertValues { source: source.name.clone(), rowtime, row })
+        Ok(BoundStatement::InsertValues {
+            source: source.name.clone(),
+            rowtime,
+            row,
+        })
     }
 
     // ---- queries --------------------------------------------------------
 
     fn query(&self, q: &ast::Query) -> Result<BoundQuery<'_>> {
         if q.emit == Some(ast::Emit::Final) {
-            return Err(SqlError::new(Pos::default(), "EMIT FINAL needs a windowed aggregation, which is not supported yet"));
+            return Err(SqlError::new(
+                Pos::default(),
+                "EMIT FINAL needs a windowed aggregation, which is not supported yet",
+            ));
         }
         if q.limit.is_some() {
-            return Err(SqlError::new(Pos::default(), "LIMIT is only allowed in transient queries"));
+            return Err(SqlError::new(
+                Pos::default(),
+                "LIMIT is only allowed in transient queries",
+            ));
         }
         let from = self.from(&q.from)?;
         let mut plan = from.plan;
         if let Some(w) = &q.selection {
             let pred = self.predicate(&from.scope, w, "WHERE")?;
-            plan = Plan::Filter { input: Box::new(plan), predicate: pred };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: pred,
+            };
         }
         if !q.group_by.is_empty() && !q.partition_by.is_empty() {
-            return Err(SqlError::new(q.partition_by[0].pos, "PARTITION BY cannot be combined with GROUP BY"));
+            return Err(SqlError::new(
+                q.partition_by[0].pos,
+                "PARTITION BY cannot be combined with GROUP BY",
+            ));
         }
         let items = expand_projection(&q.projection, &from.scope)?;
         if !q.group_by.is_empty() {
@@ -659,21 +907,50 @@ impl Binder<'_> {
                 .map(|e| Ok((self.expr(&from.scope, e)?.expr, e.pos)))
                 .collect::<Result<_>>()?
         } else {
-            from.key.iter().map(|k| (k.clone(), Pos::default())).collect()
+            from.key
+                .iter()
+                .map(|k| (k.clone(), Pos::default()))
+                .collect()
         };
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
         for (i, (item, alias)) in items.iter().enumerate() {
             let bound = self.expr(&from.scope, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
-                SqlError::new(item.pos, "cannot infer the type of NULL here: use CAST(NULL AS <type>)")
+                SqlError::new(
+                    item.pos,
+                    "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
+                )
             })?;
             let name = output_name(item, alias.as_ref(), i);
-            let key_slot = key_exprs.iter().position(|(k, _)| *k == bound.expr)
-                .or_else(|| from.alt_key.as_ref().filter(|alt| **alt == bound.expr).map(|_| 0));
+            let key_slot = key_exprs
+                .iter()
+                .position(|(k, _)| *k == bound.expr)
+                .or_else(|| {
+                    from.alt_key
+                        .as_ref()
+                        .filter(|alt| **alt == bound.expr)
+                        .map(|_| 0)
+                });
             match key_slot {
-                Some(k) if keys[k].is_none() => keys[k] = Some((bound.expr, Column { name, ty, key: true })),
-                _ => values.push((bound.expr, Column { name, ty, key: false })),
+                Some(k) if keys[k].is_none() => {
+                    keys[k] = Some((
+                        bound.expr,
+                        Column {
+                            name,
+                            ty,
+                            key: true,
+                        },
+                    ))
+                }
+                _ => values.push((
+                    bound.expr,
+                    Column {
+                        name,
+                        ty,
+                        key: false,
+                    },
+                )),
             }
         }
         let keys: Vec<(ScalarExpr, Column)> = keys
@@ -699,8 +976,18 @@ impl Binder<'_> {
             exprs.push(e);
             columns.push(c);
         }
-        let plan = Plan::Map { input: Box::new(plan), exprs };
-        Ok(BoundQuery { plan: QueryPlan { plan, kind: SourceKind::Stream, columns }, left_source: from.left_source })
+        let plan = Plan::Map {
+            input: Box::new(plan),
+            exprs,
+        };
+        Ok(BoundQuery {
+            plan: QueryPlan {
+                plan,
+                kind: SourceKind::Stream,
+                columns,
+            },
+            left_source: from.left_source,
+        })
     }
 
     fn aggregate_query<'s>(
@@ -714,7 +1001,10 @@ impl Binder<'_> {
         let mut group = Vec::new();
         for g in &q.group_by {
             if contains_aggregate(g) {
-                return Err(SqlError::new(g.pos, "GROUP BY cannot contain an aggregate function"));
+                return Err(SqlError::new(
+                    g.pos,
+                    "GROUP BY cannot contain an aggregate function",
+                ));
             }
             let t = self.expr(&scope, g)?;
             if t.ty.is_none() {
@@ -722,18 +1012,38 @@ impl Binder<'_> {
             }
             group.push(t);
         }
-        let mut ctx = AggContext { input: scope, group, aggregates: Vec::new() };
+        let mut ctx = AggContext {
+            input: scope,
+            group,
+            aggregates: Vec::new(),
+        };
         let mut keys: Vec<Option<Column>> = vec![None; ctx.group.len()];
         let mut values = Vec::new();
         for (i, (item, alias)) in items.iter().enumerate() {
             let bound = self.agg_expr(&mut ctx, item)?;
-            let ty = bound.ty.clone().ok_or_else(|| SqlError::new(item.pos, "cannot infer the type of NULL here: use CAST(NULL AS <type>)"))?;
+            let ty = bound.ty.clone().ok_or_else(|| {
+                SqlError::new(
+                    item.pos,
+                    "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
+                )
+            })?;
             let name = output_name(item, alias.as_ref(), i);
             match bound.expr {
                 ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) && keys[c - 1].is_none() => {
-                    keys[c - 1] = Some(Column { name, ty, key: true })
+                    keys[c - 1] = Some(Column {
+                        name,
+                        ty,
+                        key: true,
+                    })
                 }
-                e => values.push((e, Column { name, ty, key: false })),
+                e => values.push((
+                    e,
+                    Column {
+                        name,
+                        ty,
+                        key: false,
+                    },
+                )),
             }
         }
         let having = match &q.having {
@@ -741,7 +1051,12 @@ impl Binder<'_> {
                 let t = self.agg_expr(&mut ctx, h)?;
                 match t.ty {
                     Some(SqlType::Boolean) | None => Some(t.expr),
-                    Some(other) => return Err(SqlError::new(h.pos, format!("HAVING needs a BOOLEAN condition, not {other}"))),
+                    Some(other) => {
+                        return Err(SqlError::new(
+                            h.pos,
+                            format!("HAVING needs a BOOLEAN condition, not {other}"),
+                        ))
+                    }
                 }
             }
             None => None,
@@ -770,10 +1085,23 @@ impl Binder<'_> {
             aggregates: ctx.aggregates,
         };
         if let Some(h) = having {
-            plan = Plan::Filter { input: Box::new(plan), predicate: h };
+            plan = Plan::Filter {
+                input: Box::new(plan),
+                predicate: h,
+            };
         }
-        let plan = Plan::Map { input: Box::new(plan), exprs };
-        Ok(BoundQuery { plan: QueryPlan { plan, kind: SourceKind::Table, columns }, left_source })
+        let plan = Plan::Map {
+            input: Box::new(plan),
+            exprs,
+        };
+        Ok(BoundQuery {
+            plan: QueryPlan {
+                plan,
+                kind: SourceKind::Table,
+                columns,
+            },
+            left_source,
+        })
     }
 
     fn from<'s>(&'s self, r: &Relation) -> Result<From<'s>> {
@@ -782,9 +1110,13 @@ impl Binder<'_> {
                 let source = self.lookup(name)?;
                 let qualifier = alias.as_ref().unwrap_or(name).normalized();
                 let scope = Scope::for_source(source, &qualifier);
-                let key = (0..source.key_arity()).map(|i| ScalarExpr::Column(SYSTEM_COLUMNS.len() + i)).collect();
+                let key = (0..source.key_arity())
+                    .map(|i| ScalarExpr::Column(SYSTEM_COLUMNS.len() + i))
+                    .collect();
                 Ok(From {
-                    plan: Plan::Scan { source: source.name.clone() },
+                    plan: Plan::Scan {
+                        source: source.name.clone(),
+                    },
                     scope,
                     kind: source.kind,
                     key,
@@ -792,7 +1124,12 @@ impl Binder<'_> {
                     left_source: source,
                 })
             }
-            Relation::Join { left, right, kind, on } => {
+            Relation::Join {
+                left,
+                right,
+                kind,
+                on,
+            } => {
                 let l = self.from(left)?;
                 let r = self.from(right)?;
                 match (l.kind, r.kind, kind) {
@@ -807,8 +1144,13 @@ impl Binder<'_> {
                         ))
                     }
                 }
-                if matches!(**right, Relation::Join { .. }) || matches!(**left, Relation::Join { .. }) {
-                    return Err(SqlError::new(on.pos, "joins of more than two sources are not supported yet"));
+                if matches!(**right, Relation::Join { .. })
+                    || matches!(**left, Relation::Join { .. })
+                {
+                    return Err(SqlError::new(
+                        on.pos,
+                        "joins of more than two sources are not supported yet",
+                    ));
                 }
                 let left_width = l.scope.columns.len();
                 let mut scope = l.scope.clone();
@@ -820,12 +1162,17 @@ impl Binder<'_> {
                 };
                 let ta = self.expr(&scope, a)?;
                 let tb = self.expr(&scope, b)?;
-                let table_key_pos: Vec<usize> = r.key.iter().map(|k| match k {
-                    ScalarExpr::Column(c) => left_width + c,
-                    _ => unreachable!("a table's key is its key columns"),
-                }).collect();
+                let table_key_pos: Vec<usize> = r
+                    .key
+                    .iter()
+                    .map(|k| match k {
+                        ScalarExpr::Column(c) => left_width + c,
+                        _ => unreachable!("a table's key is its key columns"),
+                    })
+                    .collect();
                 let is_table_key = |t: &Typed| matches!(&t.expr, ScalarExpr::Column(c) if table_key_pos.len() == 1 && *c == table_key_pos[0]);
-                let only_left = |t: &Typed| (left_width..scope.columns.len()).all(|c| !t.expr.references(c));
+                let only_left =
+                    |t: &Typed| (left_width..scope.columns.len()).all(|c| !t.expr.references(c));
                 let (stream_side, table_side) = if is_table_key(&tb) && only_left(&ta) {
                     (ta, tb)
                 } else if is_table_key(&ta) && only_left(&tb) {
@@ -847,10 +1194,14 @@ impl Binder<'_> {
                         ),
                     ));
                 }
-                let table_key = r.key.iter().map(|k| match k {
-                    ScalarExpr::Column(c) => *c,
-                    _ => unreachable!(),
-                }).collect();
+                let table_key = r
+                    .key
+                    .iter()
+                    .map(|k| match k {
+                        ScalarExpr::Column(c) => *c,
+                        _ => unreachable!(),
+                    })
+                    .collect();
                 let plan = Plan::StreamTableJoin {
                     stream: Box::new(l.plan),
                     stream_key: vec![se.clone()],
@@ -873,12 +1224,18 @@ impl Binder<'_> {
 
     fn predicate(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<ScalarExpr> {
         if contains_aggregate(e) {
-            return Err(SqlError::new(e.pos, format!("{clause} cannot contain an aggregate function; use HAVING")));
+            return Err(SqlError::new(
+                e.pos,
+                format!("{clause} cannot contain an aggregate function; use HAVING"),
+            ));
         }
         let t = self.expr(scope, e)?;
         match t.ty {
             Some(SqlType::Boolean) | None => Ok(t.expr),
-            Some(other) => Err(SqlError::new(e.pos, format!("{clause} needs a BOOLEAN condition, not {other}"))),
+            Some(other) => Err(SqlError::new(
+                e.pos,
+                format!("{clause} needs a BOOLEAN condition, not {other}"),
+            )),
         }
     }
 
@@ -900,7 +1257,10 @@ impl Binder<'_> {
             if !contains_aggregate(e) {
                 if let Ok(plain) = self.expr_in(scope, None, e) {
                     if let Some(j) = ctx.group.iter().position(|g| g.expr == plain.expr) {
-                        return Ok(Typed { expr: ScalarExpr::Column(1 + j), ty: plain.ty });
+                        return Ok(Typed {
+                            expr: ScalarExpr::Column(1 + j),
+                            ty: plain.ty,
+                        });
                     }
                     if !(0..scope.columns.len()).any(|c| plain.expr.references(c)) {
                         return Ok(plain);
@@ -918,7 +1278,12 @@ impl Binder<'_> {
                     };
                     // Resolve first so unknown names get the better error.
                     scope.resolve(qualifier.as_ref(), name)?;
-                    return Err(SqlError::new(pos, format!("column {full} must be in GROUP BY or inside an aggregate function")));
+                    return Err(SqlError::new(
+                        pos,
+                        format!(
+                            "column {full} must be in GROUP BY or inside an aggregate function"
+                        ),
+                    ));
                 }
                 let (i, ty) = scope.resolve(qualifier.as_ref(), name)?;
                 Ok(typed(ScalarExpr::Column(i), ty))
@@ -934,42 +1299,72 @@ impl Binder<'_> {
                 match op {
                     ast::UnaryOp::Not => {
                         expect_type(&t, &SqlType::Boolean, expr.pos, "NOT")?;
-                        Ok(typed(ScalarExpr::Unary(UnaryFunc::Not, Box::new(t.expr)), SqlType::Boolean))
+                        Ok(typed(
+                            ScalarExpr::Unary(UnaryFunc::Not, Box::new(t.expr)),
+                            SqlType::Boolean,
+                        ))
                     }
                     ast::UnaryOp::Minus | ast::UnaryOp::Plus => {
                         let ty = t.ty.clone().unwrap_or(SqlType::Int);
                         if !ty.is_numeric() {
-                            return Err(SqlError::new(expr.pos, format!("unary minus needs a number, not {ty}")));
+                            return Err(SqlError::new(
+                                expr.pos,
+                                format!("unary minus needs a number, not {ty}"),
+                            ));
                         }
                         if *op == ast::UnaryOp::Plus {
                             return Ok(t);
                         }
                         if let ScalarExpr::Literal(v) = &t.expr {
-                            let v = eval::negate(v).map_err(|err| SqlError::new(pos, err.to_string()))?;
+                            let v = eval::negate(v)
+                                .map_err(|err| SqlError::new(pos, err.to_string()))?;
                             return Ok(typed(ScalarExpr::Literal(v), ty));
                         }
-                        Ok(typed(ScalarExpr::Unary(UnaryFunc::Negate, Box::new(t.expr)), ty))
+                        Ok(typed(
+                            ScalarExpr::Unary(UnaryFunc::Negate, Box::new(t.expr)),
+                            ty,
+                        ))
                     }
                 }
             }
             ExprKind::IsNull { expr, negated } => {
                 let t = self.expr_in(scope, agg, expr)?;
-                let f = if *negated { UnaryFunc::IsNotNull } else { UnaryFunc::IsNull };
-                Ok(typed(ScalarExpr::Unary(f, Box::new(t.expr)), SqlType::Boolean))
+                let f = if *negated {
+                    UnaryFunc::IsNotNull
+                } else {
+                    UnaryFunc::IsNull
+                };
+                Ok(typed(
+                    ScalarExpr::Unary(f, Box::new(t.expr)),
+                    SqlType::Boolean,
+                ))
             }
             ExprKind::Deref { expr, field } => {
                 let t = self.expr_in(scope, agg, expr)?;
                 let fields = match &t.ty {
                     Some(SqlType::Struct(fields)) => fields,
-                    Some(other) => return Err(SqlError::new(field.pos, format!("-> needs a STRUCT on its left, not {other}"))),
-                    None => return Err(SqlError::new(field.pos, "-> needs a STRUCT on its left, not NULL")),
+                    Some(other) => {
+                        return Err(SqlError::new(
+                            field.pos,
+                            format!("-> needs a STRUCT on its left, not {other}"),
+                        ))
+                    }
+                    None => {
+                        return Err(SqlError::new(
+                            field.pos,
+                            "-> needs a STRUCT on its left, not NULL",
+                        ))
+                    }
                 };
                 let name = field.normalized();
                 let index = fields
                     .iter()
                     .position(|(n, _)| *n == name)
                     .or_else(|| {
-                        let mut ci = fields.iter().enumerate().filter(|(_, (n, _))| n.eq_ignore_ascii_case(&name));
+                        let mut ci = fields
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, (n, _))| n.eq_ignore_ascii_case(&name));
                         match (ci.next(), ci.next()) {
                             (Some((i, _)), None) => Some(i),
                             _ => None,
@@ -990,15 +1385,24 @@ impl Binder<'_> {
                 match base.ty.clone() {
                     Some(SqlType::Array(elem)) => {
                         expect_type(&idx, &SqlType::Int, index.pos, "an array index")?;
-                        Ok(typed(ScalarExpr::Subscript(Box::new(base.expr), Box::new(idx.expr)), *elem))
+                        Ok(typed(
+                            ScalarExpr::Subscript(Box::new(base.expr), Box::new(idx.expr)),
+                            *elem,
+                        ))
                     }
                     Some(SqlType::Map(k, v)) => {
                         let key = cast_to(idx, &k);
-                        Ok(typed(ScalarExpr::Subscript(Box::new(base.expr), Box::new(key)), *v))
+                        Ok(typed(
+                            ScalarExpr::Subscript(Box::new(base.expr), Box::new(key)),
+                            *v,
+                        ))
                     }
                     other => Err(SqlError::new(
                         expr.pos,
-                        format!("[] needs an ARRAY or MAP, not {}", other.map(|t| t.to_string()).unwrap_or("NULL".into())),
+                        format!(
+                            "[] needs an ARRAY or MAP, not {}",
+                            other.map(|t| t.to_string()).unwrap_or("NULL".into())
+                        ),
                     )),
                 }
             }
@@ -1012,7 +1416,11 @@ impl Binder<'_> {
                 }
                 Err(SqlError::new(name.pos, format!("unknown function {fname}")))
             }
-            ExprKind::Case { operand, whens, else_ } => {
+            ExprKind::Case {
+                operand,
+                whens,
+                else_,
+            } => {
                 let operand = match operand {
                     Some(o) => Some((self.expr_in(scope, agg.as_deref_mut(), o)?, o.pos)),
                     None => None,
@@ -1022,7 +1430,9 @@ impl Binder<'_> {
                 for (w, t) in whens {
                     let wt = self.expr_in(scope, agg.as_deref_mut(), w)?;
                     let cond = match &operand {
-                        Some((o, opos)) => self.binary(ast::BinaryOp::Eq, o.clone(), wt, *opos)?.expr,
+                        Some((o, opos)) => {
+                            self.binary(ast::BinaryOp::Eq, o.clone(), wt, *opos)?.expr
+                        }
                         None => {
                             expect_type(&wt, &SqlType::Boolean, w.pos, "WHEN")?;
                             wt.expr
@@ -1033,7 +1443,13 @@ impl Binder<'_> {
                 }
                 let else_t = match else_ {
                     Some(e) => (self.expr_in(scope, agg, e)?, e.pos),
-                    None => (Typed { expr: ScalarExpr::Literal(Value::Null), ty: None }, pos),
+                    None => (
+                        Typed {
+                            expr: ScalarExpr::Literal(Value::Null),
+                            ty: None,
+                        },
+                        pos,
+                    ),
                 };
                 results.push(else_t);
                 let mut ty: Option<SqlType> = None;
@@ -1041,7 +1457,12 @@ impl Binder<'_> {
                     ty = match (&ty, &r.ty) {
                         (None, t) => t.clone(),
                         (Some(a), Some(b)) if a != b => {
-                            let (_, _, u) = unify(typed(ScalarExpr::Literal(Value::Null), a.clone()), r.clone(), *rpos, "mix the CASE results")?;
+                            let (_, _, u) = unify(
+                                typed(ScalarExpr::Literal(Value::Null), a.clone()),
+                                r.clone(),
+                                *rpos,
+                                "mix the CASE results",
+                            )?;
                             u
                         }
                         (t, _) => t.clone(),
@@ -1052,59 +1473,106 @@ impl Binder<'_> {
                     None => t.expr,
                 };
                 let else_ = Box::new(cast(results.pop().unwrap().0));
-                let whens = conds.into_iter().zip(results.into_iter().map(|(r, _)| cast(r))).collect();
-                Ok(Typed { expr: ScalarExpr::Case { whens, else_ }, ty })
+                let whens = conds
+                    .into_iter()
+                    .zip(results.into_iter().map(|(r, _)| cast(r)))
+                    .collect();
+                Ok(Typed {
+                    expr: ScalarExpr::Case { whens, else_ },
+                    ty,
+                })
             }
             ExprKind::Cast { expr, data_type } => {
                 let t = self.expr_in(scope, agg, expr)?;
                 if let Some(from) = &t.ty {
                     if !eval::can_cast(from, data_type) {
-                        return Err(SqlError::new(pos, format!("cannot cast {from} to {data_type}")));
+                        return Err(SqlError::new(
+                            pos,
+                            format!("cannot cast {from} to {data_type}"),
+                        ));
                     }
                 }
                 Ok(typed(cast_to(t, data_type), data_type.clone()))
             }
-            ExprKind::InList { expr, list, negated } => {
+            ExprKind::InList {
+                expr,
+                list,
+                negated,
+            } => {
                 let t = self.expr_in(scope, agg.as_deref_mut(), expr)?;
                 let mut acc: Option<ScalarExpr> = None;
                 for item in list {
                     let it = self.expr_in(scope, agg.as_deref_mut(), item)?;
-                    let eq = self.binary(ast::BinaryOp::Eq, t.clone(), it, item.pos)?.expr;
+                    let eq = self
+                        .binary(ast::BinaryOp::Eq, t.clone(), it, item.pos)?
+                        .expr;
                     acc = Some(match acc {
                         None => eq,
                         Some(a) => ScalarExpr::Binary(BinaryFunc::Or, Box::new(a), Box::new(eq)),
                     });
                 }
                 let e = acc.expect("IN lists are non-empty");
-                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                let e = if *negated {
+                    ScalarExpr::Unary(UnaryFunc::Not, Box::new(e))
+                } else {
+                    e
+                };
                 Ok(typed(e, SqlType::Boolean))
             }
-            ExprKind::Between { expr, low, high, negated } => {
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
                 let t = self.expr_in(scope, agg.as_deref_mut(), expr)?;
                 let lo = self.expr_in(scope, agg.as_deref_mut(), low)?;
                 let hi = self.expr_in(scope, agg, high)?;
-                let ge = self.binary(ast::BinaryOp::GtEq, t.clone(), lo, low.pos)?.expr;
+                let ge = self
+                    .binary(ast::BinaryOp::GtEq, t.clone(), lo, low.pos)?
+                    .expr;
                 let le = self.binary(ast::BinaryOp::LtEq, t, hi, high.pos)?.expr;
                 let e = ScalarExpr::Binary(BinaryFunc::And, Box::new(ge), Box::new(le));
-                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                let e = if *negated {
+                    ScalarExpr::Unary(UnaryFunc::Not, Box::new(e))
+                } else {
+                    e
+                };
                 Ok(typed(e, SqlType::Boolean))
             }
             ExprKind::Like { .. } => Err(SqlError::new(pos, "LIKE is not supported yet")),
         }
     }
 
-    fn aggregate_call(&self, ctx: &mut AggContext, func: AggregateFunc, fname: &str, args: &[Expr], star: bool, pos: Pos) -> Result<Typed> {
+    fn aggregate_call(
+        &self,
+        ctx: &mut AggContext,
+        func: AggregateFunc,
+        fname: &str,
+        args: &[Expr],
+        star: bool,
+        pos: Pos,
+    ) -> Result<Typed> {
         let arg = if star {
             if func != AggregateFunc::Count {
-                return Err(SqlError::new(pos, format!("{fname}(*) is not allowed; only COUNT(*)")));
+                return Err(SqlError::new(
+                    pos,
+                    format!("{fname}(*) is not allowed; only COUNT(*)"),
+                ));
             }
             None
         } else {
             if args.len() != 1 {
-                return Err(SqlError::new(pos, format!("{fname} takes one argument here, got {}", args.len())));
+                return Err(SqlError::new(
+                    pos,
+                    format!("{fname} takes one argument here, got {}", args.len()),
+                ));
             }
             if contains_aggregate(&args[0]) {
-                return Err(SqlError::new(args[0].pos, "aggregate functions cannot be nested"));
+                return Err(SqlError::new(
+                    args[0].pos,
+                    "aggregate functions cannot be nested",
+                ));
             }
             Some(self.expr(&ctx.input, &args[0])?)
         };
@@ -1113,18 +1581,47 @@ impl Binder<'_> {
             AggregateFunc::Count => SqlType::BigInt,
             AggregateFunc::Sum => match &arg_ty {
                 Some(t) if t.is_numeric() => t.clone(),
-                other => return Err(SqlError::new(pos, format!("SUM needs a number, not {}", show_ty(other)))),
+                other => {
+                    return Err(SqlError::new(
+                        pos,
+                        format!("SUM needs a number, not {}", show_ty(other)),
+                    ))
+                }
             },
             AggregateFunc::Min | AggregateFunc::Max => match &arg_ty {
-                Some(t @ (SqlType::Int | SqlType::BigInt | SqlType::Double | SqlType::Decimal { .. } | SqlType::String | SqlType::Date | SqlType::Time | SqlType::Timestamp | SqlType::Bytes)) => t.clone(),
-                other => return Err(SqlError::new(pos, format!("{fname} does not accept {}", show_ty(other)))),
+                Some(
+                    t @ (SqlType::Int
+                    | SqlType::BigInt
+                    | SqlType::Double
+                    | SqlType::Decimal { .. }
+                    | SqlType::String
+                    | SqlType::Date
+                    | SqlType::Time
+                    | SqlType::Timestamp
+                    | SqlType::Bytes),
+                ) => t.clone(),
+                other => {
+                    return Err(SqlError::new(
+                        pos,
+                        format!("{fname} does not accept {}", show_ty(other)),
+                    ))
+                }
             },
             AggregateFunc::LatestByOffset | AggregateFunc::EarliestByOffset => match &arg_ty {
                 Some(t) => t.clone(),
-                None => return Err(SqlError::new(pos, format!("cannot infer the type of {fname}(NULL)"))),
+                None => {
+                    return Err(SqlError::new(
+                        pos,
+                        format!("cannot infer the type of {fname}(NULL)"),
+                    ))
+                }
             },
         };
-        let call = AggregateCall { func, arg: arg.map(|a| a.expr), ty: ty.clone() };
+        let call = AggregateCall {
+            func,
+            arg: arg.map(|a| a.expr),
+            ty: ty.clone(),
+        };
         let index = match ctx.aggregates.iter().position(|c| *c == call) {
             Some(i) => i,
             None => {
@@ -1157,38 +1654,66 @@ impl Binder<'_> {
             BinaryFunc::And | BinaryFunc::Or => {
                 expect_type(&l, &SqlType::Boolean, pos, op.symbol())?;
                 expect_type(&r, &SqlType::Boolean, pos, op.symbol())?;
-                Ok(typed(ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)), SqlType::Boolean))
+                Ok(typed(
+                    ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)),
+                    SqlType::Boolean,
+                ))
             }
-            BinaryFunc::Eq | BinaryFunc::NotEq | BinaryFunc::Lt | BinaryFunc::LtEq | BinaryFunc::Gt | BinaryFunc::GtEq => {
+            BinaryFunc::Eq
+            | BinaryFunc::NotEq
+            | BinaryFunc::Lt
+            | BinaryFunc::LtEq
+            | BinaryFunc::Gt
+            | BinaryFunc::GtEq => {
                 let (a, b, ty) = unify(l, r, pos, "compare")?;
                 if let Some(SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)) = ty {
                     if !matches!(func, BinaryFunc::Eq | BinaryFunc::NotEq) {
-                        return Err(SqlError::new(pos, format!("cannot order values of type {}", show_ty(&ty))));
+                        return Err(SqlError::new(
+                            pos,
+                            format!("cannot order values of type {}", show_ty(&ty)),
+                        ));
                     }
                 }
-                Ok(typed(ScalarExpr::Binary(func, Box::new(a), Box::new(b)), SqlType::Boolean))
+                Ok(typed(
+                    ScalarExpr::Binary(func, Box::new(a), Box::new(b)),
+                    SqlType::Boolean,
+                ))
             }
             BinaryFunc::Concat => {
                 expect_type(&l, &SqlType::String, pos, "||")?;
                 expect_type(&r, &SqlType::String, pos, "||")?;
-                Ok(typed(ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)), SqlType::String))
+                Ok(typed(
+                    ScalarExpr::Binary(func, Box::new(l.expr), Box::new(r.expr)),
+                    SqlType::String,
+                ))
             }
             _ => {
                 let (a, b, ty) = unify(l, r, pos, &format!("apply {} to", op.symbol()))?;
                 let ty = ty.unwrap_or(SqlType::Int);
                 match ty {
                     SqlType::Int | SqlType::BigInt | SqlType::Double => {}
-                    SqlType::Decimal { .. } if func != BinaryFunc::Div && func != BinaryFunc::Mod => {}
-                    other => return Err(SqlError::new(pos, format!("cannot apply {} to {other}", op.symbol()))),
+                    SqlType::Decimal { .. }
+                        if func != BinaryFunc::Div && func != BinaryFunc::Mod => {}
+                    other => {
+                        return Err(SqlError::new(
+                            pos,
+                            format!("cannot apply {} to {other}", op.symbol()),
+                        ))
+                    }
                 }
-                Ok(typed(ScalarExpr::Binary(func, Box::new(a), Box::new(b)), ty))
+                Ok(typed(
+                    ScalarExpr::Binary(func, Box::new(a), Box::new(b)),
+                    ty,
+                ))
             }
         }
     }
 }
 
 fn show_ty(t: &Option<SqlType>) -> String {
-    t.as_ref().map(|t| t.to_string()).unwrap_or_else(|| "NULL".into())
+    t.as_ref()
+        .map(|t| t.to_string())
+        .unwrap_or_else(|| "NULL".into())
 }
 
 fn expect_type(t: &Typed, want: &SqlType, pos: Pos, what: &str) -> Result<()> {
@@ -1203,8 +1728,17 @@ fn check_assignable(t: &Typed, to: &SqlType, pos: Pos) -> Result<()> {
     match &t.ty {
         None => Ok(()),
         Some(from) if from == to => Ok(()),
-        Some(from) if numeric_rank(from).is_some() && numeric_rank(to).is_some() && numeric_rank(from) <= numeric_rank(to) => Ok(()),
-        Some(from) => Err(SqlError::new(pos, format!("a {from} value cannot be stored in a {to} column"))),
+        Some(from)
+            if numeric_rank(from).is_some()
+                && numeric_rank(to).is_some()
+                && numeric_rank(from) <= numeric_rank(to) =>
+        {
+            Ok(())
+        }
+        Some(from) => Err(SqlError::new(
+            pos,
+            format!("a {from} value cannot be stored in a {to} column"),
+        )),
     }
 }
 
@@ -1216,7 +1750,10 @@ fn check_unique(columns: &[Column], c: &Column, q: &ast::Query) -> Result<()> {
         });
         return Err(SqlError::new(
             pos.unwrap_or_default(),
-            format!("the result has two columns named {}: give one a different name with AS", c.name),
+            format!(
+                "the result has two columns named {}: give one a different name with AS",
+                c.name
+            ),
         ));
     }
     Ok(())
@@ -1247,13 +1784,31 @@ fn expand_projection(items: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, O
                     _ => None,
                 };
                 let before = out.len();
-                for c in scope.columns.iter().filter(|c| !c.system && q.as_ref().is_none_or(|q| &c.qualifier == q)) {
-                    let mk = |v: &str| Ident { value: v.to_string(), quoted: true, pos: *pos };
+                for c in scope
+                    .columns
+                    .iter()
+                    .filter(|c| !c.system && q.as_ref().is_none_or(|q| &c.qualifier == q))
+                {
+                    let mk = |v: &str| Ident {
+                        value: v.to_string(),
+                        quoted: true,
+                        pos: *pos,
+                    };
                     let expr = Expr::new(
-                        ExprKind::Column { qualifier: Some(mk(&c.qualifier)), name: mk(&c.name) },
+                        ExprKind::Column {
+                            qualifier: Some(mk(&c.qualifier)),
+                            name: mk(&c.name),
+                        },
                         *pos,
                     );
-                    let alias = if q.is_none() && scope.columns.iter().filter(|o| o.name == c.name && !o.system).count() > 1 {
+                    let alias = if q.is_none()
+                        && scope
+                            .columns
+                            .iter()
+                            .filter(|o| o.name == c.name && !o.system)
+                            .count()
+                            > 1
+                    {
                         Some(mk(&format!("{}_{}", c.qualifier, c.name)))
                     } else {
                         None
@@ -1261,7 +1816,13 @@ fn expand_projection(items: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, O
                     out.push((expr, alias));
                 }
                 if out.len() == before {
-                    return Err(SqlError::new(*pos, format!("{} matches no columns", q.map(|q| format!("{q}.*")).unwrap_or("*".into()))));
+                    return Err(SqlError::new(
+                        *pos,
+                        format!(
+                            "{} matches no columns",
+                            q.map(|q| format!("{q}.*")).unwrap_or("*".into())
+                        ),
+                    ));
                 }
             }
         }

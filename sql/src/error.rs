@@ -50,7 +50,10 @@ pub struct SqlError {
 
 impl SqlError {
     pub fn new(pos: Pos, message: impl Into<String>) -> Self {
-        SqlError { pos, message: message.into() }
+        SqlError {
+            pos,
+            message: message.into(),
+        }
     }
 }
 
@@ -59,7 +62,11 @@ impl fmt::Display for SqlError {
         if self.pos.is_unknown() {
             f.write_str(&self.message)
         } else {
-            write!(f, "line {}, column {}: {}", self.pos.line, self.pos.column, self.message)
+            write!(
+                f,
+                "line {}, column {}: {}",
+                self.pos.line, self.pos.column, self.message
+            )
         }
     }
 }
@@ -86,7 +93,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for j in 0..b.len() {
             let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != b[j])).min(row[j] + 1).min(cur + 1);
+            row[j + 1] = (prev + usize::from(ca != b[j]))
+                .min(row[j] + 1)
+                .min(cur + 1);
             prev = cur;
         }
     }
@@ -99,7 +108,10 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(closest("ORDR_ID", ["ORDER_ID", "USER_ID"]), Some("ORDER_ID"));
+        assert_eq!(
+            closest("ORDR_ID", ["ORDER_ID", "USER_ID"]),
+            Some("ORDER_ID")
+        );
         assert_eq!(closest("xyz", ["ORDER_ID", "USER_ID"]), None);
     }
 }

@@ -32,10 +32,9 @@ pub enum EvalError {
 /// Evaluates `expr` over `row`.
 pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
     Ok(match expr {
-        ScalarExpr::Column(i) => row
-            .get(*i)
-            .cloned()
-            .ok_or_else(|| EvalError::Internal(format!("column {i} of a {}-column row", row.len())))?,
+        ScalarExpr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
+            EvalError::Internal(format!("column {i} of a {}-column row", row.len()))
+        })?,
         ScalarExpr::Literal(v) => v.clone(),
         ScalarExpr::Unary(f, e) => {
             let v = eval(e, row)?;
@@ -91,9 +90,11 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
                     Value::Null
                 }
             }
-            (Value::Map(entries), k) => {
-                entries.into_iter().find(|(key, _)| *key == k).map(|(_, v)| v).unwrap_or(Value::Null)
-            }
+            (Value::Map(entries), k) => entries
+                .into_iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v)
+                .unwrap_or(Value::Null),
             _ => Value::Null,
         },
         ScalarExpr::Case { whens, else_ } => {
@@ -138,7 +139,12 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 /// Applies a non-logical binary function to two non-null values.
 pub fn binary(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
     use BinaryFunc::*;
-    let cmp = |want: fn(Ordering) -> bool| compare(l, r).map(want).map(Value::Boolean).unwrap_or(Value::Null);
+    let cmp = |want: fn(Ordering) -> bool| {
+        compare(l, r)
+            .map(want)
+            .map(Value::Boolean)
+            .unwrap_or(Value::Null)
+    };
     Ok(match f {
         Eq => cmp(|o| o == Ordering::Equal),
         NotEq => cmp(|o| o != Ordering::Equal),
@@ -195,12 +201,23 @@ fn arithmetic(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
             match f {
                 Add | Sub => {
                     let s = (*sa).max(*sb);
-                    let (a, b) = (rescale(*a, *sa, s).ok_or(overflow.clone())?, rescale(*b, *sb, s).ok_or(overflow.clone())?);
-                    let v = if f == Add { a.checked_add(b) } else { a.checked_sub(b) };
+                    let (a, b) = (
+                        rescale(*a, *sa, s).ok_or(overflow.clone())?,
+                        rescale(*b, *sb, s).ok_or(overflow.clone())?,
+                    );
+                    let v = if f == Add {
+                        a.checked_add(b)
+                    } else {
+                        a.checked_sub(b)
+                    };
                     Value::Decimal(v.ok_or(overflow)?, s)
                 }
                 Mul => Value::Decimal(a.checked_mul(*b).ok_or(overflow)?, sa + sb),
-                _ => return Err(EvalError::Internal("DECIMAL division is not supported yet".into())),
+                _ => {
+                    return Err(EvalError::Internal(
+                        "DECIMAL division is not supported yet".into(),
+                    ))
+                }
             }
         }
         _ => Value::Null,
@@ -213,9 +230,13 @@ pub fn can_cast(from: &SqlType, to: &SqlType) -> bool {
     from == to
         || matches!(
             (from, to),
-            (Int | BigInt | Double | Decimal { .. }, Int | BigInt | Double | Decimal { .. } | String)
-                | (String, Int | BigInt | Double | Decimal { .. } | Boolean | String)
-                | (Boolean, String)
+            (
+                Int | BigInt | Double | Decimal { .. },
+                Int | BigInt | Double | Decimal { .. } | String
+            ) | (
+                String,
+                Int | BigInt | Double | Decimal { .. } | Boolean | String
+            ) | (Boolean, String)
                 | (Date | Time | Timestamp, String)
         )
 }
@@ -227,14 +248,21 @@ fn decimal_to_string(u: i128, scale: u8) -> String {
     let neg = u < 0;
     let digits = u.unsigned_abs().to_string();
     let scale = scale as usize;
-    let padded = if digits.len() <= scale { format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits) } else { digits };
+    let padded = if digits.len() <= scale {
+        format!("{}{}", "0".repeat(scale + 1 - digits.len()), digits)
+    } else {
+        digits
+    };
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{}{int}.{frac}", if neg { "-" } else { "" })
 }
 
 /// Converts a value to another type with ksqlDB's CAST rules.
 pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
-    let bad = || EvalError::InvalidCast { value: format!("{v:?}"), to: to.to_string() };
+    let bad = || EvalError::InvalidCast {
+        value: format!("{v:?}"),
+        to: to.to_string(),
+    };
     let as_f64 = |v: &Value| -> Option<f64> {
         Some(match v {
             Value::Int(i) => *i as f64,
@@ -260,9 +288,10 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
                 Value::BigInt(i64::try_from(whole).map_err(|_| bad())?)
             }
         }
-        (Value::Int(_) | Value::BigInt(_) | Value::Double(_) | Value::Decimal(..), SqlType::Double) => {
-            Value::Double(F64(as_f64(v).ok_or_else(bad)?))
-        }
+        (
+            Value::Int(_) | Value::BigInt(_) | Value::Double(_) | Value::Decimal(..),
+            SqlType::Double,
+        ) => Value::Double(F64(as_f64(v).ok_or_else(bad)?)),
         (Value::Int(_) | Value::BigInt(_), SqlType::Decimal { scale, .. }) => {
             let i = match v {
                 Value::Int(i) => *i as i128,
@@ -289,7 +318,9 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
         (Value::String(s), SqlType::String) => Value::String(s.clone()),
         (Value::String(s), SqlType::Int) => Value::Int(s.trim().parse().map_err(|_| bad())?),
         (Value::String(s), SqlType::BigInt) => Value::BigInt(s.trim().parse().map_err(|_| bad())?),
-        (Value::String(s), SqlType::Double) => Value::Double(F64(s.trim().parse().map_err(|_| bad())?)),
+        (Value::String(s), SqlType::Double) => {
+            Value::Double(F64(s.trim().parse().map_err(|_| bad())?))
+        }
         (Value::String(s), SqlType::Boolean) => match s.trim().to_ascii_lowercase().as_str() {
             "true" | "t" | "yes" | "y" => Value::Boolean(true),
             _ => Value::Boolean(false),
@@ -298,7 +329,13 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
             let s = s.trim();
             let (int, frac) = s.split_once('.').unwrap_or((s, ""));
             let u: i128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
-            cast(&Value::Decimal(u, frac.len() as u8), &SqlType::Decimal { precision: 38, scale: *scale })?
+            cast(
+                &Value::Decimal(u, frac.len() as u8),
+                &SqlType::Decimal {
+                    precision: 38,
+                    scale: *scale,
+                },
+            )?
         }
         (_, SqlType::String) => Value::String(match v {
             Value::Boolean(b) => b.to_string(),
@@ -336,8 +373,20 @@ mod tests {
         let t = ScalarExpr::Literal(Value::Boolean(true));
         let f = ScalarExpr::Literal(Value::Boolean(false));
         let n = ScalarExpr::Literal(Value::Null);
-        let and = |a: &ScalarExpr, b: &ScalarExpr| eval(&ScalarExpr::Binary(BinaryFunc::And, Box::new(a.clone()), Box::new(b.clone())), &[]).unwrap();
-        let or = |a: &ScalarExpr, b: &ScalarExpr| eval(&ScalarExpr::Binary(BinaryFunc::Or, Box::new(a.clone()), Box::new(b.clone())), &[]).unwrap();
+        let and = |a: &ScalarExpr, b: &ScalarExpr| {
+            eval(
+                &ScalarExpr::Binary(BinaryFunc::And, Box::new(a.clone()), Box::new(b.clone())),
+                &[],
+            )
+            .unwrap()
+        };
+        let or = |a: &ScalarExpr, b: &ScalarExpr| {
+            eval(
+                &ScalarExpr::Binary(BinaryFunc::Or, Box::new(a.clone()), Box::new(b.clone())),
+                &[],
+            )
+            .unwrap()
+        };
         assert_eq!(and(&n, &f), Value::Boolean(false));
         assert_eq!(and(&n, &t), Value::Null);
         assert_eq!(or(&n, &t), Value::Boolean(true));
@@ -346,25 +395,64 @@ mod tests {
 
     #[test]
     fn casts_follow_ksqldb() {
-        assert_eq!(cast(&Value::String("12".into()), &SqlType::BigInt).unwrap(), Value::BigInt(12));
+        assert_eq!(
+            cast(&Value::String("12".into()), &SqlType::BigInt).unwrap(),
+            Value::BigInt(12)
+        );
         assert!(cast(&Value::String("x".into()), &SqlType::BigInt).is_err());
-        assert_eq!(cast(&Value::Decimal(125, 2), &SqlType::Decimal { precision: 3, scale: 1 }).unwrap(), Value::Decimal(13, 1));
-        assert_eq!(cast(&Value::Decimal(-5, 2), &SqlType::String).unwrap(), Value::String("-0.05".into()));
-        assert_eq!(cast(&Value::String("true".into()), &SqlType::Boolean).unwrap(), Value::Boolean(true));
+        assert_eq!(
+            cast(
+                &Value::Decimal(125, 2),
+                &SqlType::Decimal {
+                    precision: 3,
+                    scale: 1
+                }
+            )
+            .unwrap(),
+            Value::Decimal(13, 1)
+        );
+        assert_eq!(
+            cast(&Value::Decimal(-5, 2), &SqlType::String).unwrap(),
+            Value::String("-0.05".into())
+        );
+        assert_eq!(
+            cast(&Value::String("true".into()), &SqlType::Boolean).unwrap(),
+            Value::Boolean(true)
+        );
     }
 
     #[test]
     fn errors_are_values() {
-        let div = ScalarExpr::Binary(BinaryFunc::Div, Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(0))));
+        let div = ScalarExpr::Binary(
+            BinaryFunc::Div,
+            Box::new(ScalarExpr::Column(0)),
+            Box::new(ScalarExpr::Literal(Value::Int(0))),
+        );
         assert_eq!(eval(&div, &[Value::Int(1)]), Err(EvalError::DivisionByZero));
-        let add = ScalarExpr::Binary(BinaryFunc::Add, Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(1))));
-        assert_eq!(eval(&add, &[Value::Int(i32::MAX)]), Err(EvalError::Overflow("+")));
+        let add = ScalarExpr::Binary(
+            BinaryFunc::Add,
+            Box::new(ScalarExpr::Column(0)),
+            Box::new(ScalarExpr::Literal(Value::Int(1))),
+        );
+        assert_eq!(
+            eval(&add, &[Value::Int(i32::MAX)]),
+            Err(EvalError::Overflow("+"))
+        );
     }
 
     #[test]
     fn array_subscripts_are_one_based() {
         let arr = Value::Array(vec![Value::Int(1), Value::Int(2), Value::Int(3)]);
-        let at = |i: i32| eval(&ScalarExpr::Subscript(Box::new(ScalarExpr::Column(0)), Box::new(ScalarExpr::Literal(Value::Int(i)))), std::slice::from_ref(&arr)).unwrap();
+        let at = |i: i32| {
+            eval(
+                &ScalarExpr::Subscript(
+                    Box::new(ScalarExpr::Column(0)),
+                    Box::new(ScalarExpr::Literal(Value::Int(i))),
+                ),
+                std::slice::from_ref(&arr),
+            )
+            .unwrap()
+        };
         assert_eq!(at(1), Value::Int(1));
         assert_eq!(at(-1), Value::Int(3));
         assert_eq!(at(0), Value::Null);

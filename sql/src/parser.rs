@@ -60,8 +60,28 @@ struct Parser<'a> {
 
 /// Words that end an expression or a relation and so cannot be aliases.
 const RESERVED: &[&str] = &[
-    "SELECT", "FROM", "WHERE", "GROUP", "PARTITION", "HAVING", "EMIT", "LIMIT", "JOIN", "INNER",
-    "LEFT", "RIGHT", "FULL", "OUTER", "ON", "WITHIN", "WINDOW", "AS", "AND", "OR", "NOT", "BY",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "PARTITION",
+    "HAVING",
+    "EMIT",
+    "LIMIT",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "OUTER",
+    "ON",
+    "WITHIN",
+    "WINDOW",
+    "AS",
+    "AND",
+    "OR",
+    "NOT",
+    "BY",
 ];
 
 impl<'a> Parser<'a> {
@@ -75,7 +95,12 @@ impl<'a> Parser<'a> {
             .collect();
         let mut line_starts = vec![0];
         line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
-        Ok(Parser { sql, line_starts, tokens, idx: 0 })
+        Ok(Parser {
+            sql,
+            line_starts,
+            tokens,
+            idx: 0,
+        })
     }
 
     // ---- token cursor -------------------------------------------------
@@ -84,7 +109,10 @@ impl<'a> Parser<'a> {
         self.peek_nth(0)
     }
     fn peek_nth(&self, n: usize) -> &SqlToken {
-        self.tokens.get(self.idx + n).map(|t| &t.token).unwrap_or(&SqlToken::EOF)
+        self.tokens
+            .get(self.idx + n)
+            .map(|t| &t.token)
+            .unwrap_or(&SqlToken::EOF)
     }
     fn pos(&self) -> Pos {
         match self.tokens.get(self.idx) {
@@ -93,7 +121,10 @@ impl<'a> Parser<'a> {
         }
     }
     fn end_pos(&self) -> Pos {
-        self.tokens.last().map(|t| t.span.end.into()).unwrap_or(Pos::new(1, 1))
+        self.tokens
+            .last()
+            .map(|t| t.span.end.into())
+            .unwrap_or(Pos::new(1, 1))
     }
     fn next(&mut self) -> SqlToken {
         let t = self.peek().clone();
@@ -107,7 +138,10 @@ impl<'a> Parser<'a> {
         }
     }
     fn expected<T>(&self, what: &str) -> Result<T> {
-        Err(SqlError::new(self.pos(), format!("expected {what}, found {}", self.found())))
+        Err(SqlError::new(
+            self.pos(),
+            format!("expected {what}, found {}", self.found()),
+        ))
     }
 
     /// True if the next token is the unquoted keyword `kw`.
@@ -182,7 +216,11 @@ impl<'a> Parser<'a> {
         match self.peek().clone() {
             SqlToken::Word(w) => {
                 self.idx += 1;
-                Ok(Ident { value: w.value, quoted: w.quote_style.is_some(), pos })
+                Ok(Ident {
+                    value: w.value,
+                    quoted: w.quote_style.is_some(),
+                    pos,
+                })
             }
             _ => self.expected("an identifier"),
         }
@@ -190,7 +228,11 @@ impl<'a> Parser<'a> {
 
     fn byte_offset(&self, p: Pos) -> usize {
         let line = (p.line as usize).saturating_sub(1);
-        let start = self.line_starts.get(line).copied().unwrap_or(self.sql.len());
+        let start = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.sql.len());
         // Columns count characters, not bytes.
         self.sql[start..]
             .char_indices()
@@ -217,7 +259,11 @@ impl<'a> Parser<'a> {
                 _ => return self.expected("';'"),
             };
             let text = self.sql[start..end].trim().to_string();
-            out.push(Parsed { statement, text, pos });
+            out.push(Parsed {
+                statement,
+                text,
+                pos,
+            });
         }
     }
 
@@ -263,9 +309,23 @@ impl<'a> Parser<'a> {
                 ));
             }
             let query = Box::new(self.query()?);
-            return Ok(Statement::CreateAs(CreateAs { kind, or_replace, if_not_exists, name, properties, query }));
+            return Ok(Statement::CreateAs(CreateAs {
+                kind,
+                or_replace,
+                if_not_exists,
+                name,
+                properties,
+                query,
+            }));
         }
-        Ok(Statement::CreateSource(CreateSource { kind, or_replace, if_not_exists, name, columns, properties }))
+        Ok(Statement::CreateSource(CreateSource {
+            kind,
+            or_replace,
+            if_not_exists,
+            name,
+            columns,
+            properties,
+        }))
     }
 
     fn column_def(&mut self) -> Result<ColumnDef> {
@@ -278,7 +338,11 @@ impl<'a> Parser<'a> {
         } else {
             ColumnConstraint::None
         };
-        Ok(ColumnDef { name, data_type, constraint })
+        Ok(ColumnDef {
+            name,
+            data_type,
+            constraint,
+        })
     }
 
     fn with_properties(&mut self) -> Result<Vec<Property>> {
@@ -320,7 +384,11 @@ impl<'a> Parser<'a> {
             self.expect(&SqlToken::LParen)?;
             let values = self.expr_list()?;
             self.expect(&SqlToken::RParen)?;
-            return Ok(Statement::InsertValues { target, columns, values });
+            return Ok(Statement::InsertValues {
+                target,
+                columns,
+                values,
+            });
         }
         if columns.is_some() {
             return self.expected("VALUES");
@@ -328,7 +396,10 @@ impl<'a> Parser<'a> {
         if !self.at_keyword("SELECT") {
             return self.expected("VALUES or SELECT");
         }
-        Ok(Statement::InsertSelect { target, query: Box::new(self.query()?) })
+        Ok(Statement::InsertSelect {
+            target,
+            query: Box::new(self.query()?),
+        })
     }
 
     fn query(&mut self) -> Result<Query> {
@@ -344,11 +415,26 @@ impl<'a> Parser<'a> {
         }
         self.expect_keyword("FROM")?;
         let from = self.relation()?;
-        let selection = if self.eat_keyword("WHERE") { Some(self.expr()?) } else { None };
-        let group_by = if self.eat_keywords(&["GROUP", "BY"]) { self.expr_list()? } else { vec![] };
-        let partition_by =
-            if self.eat_keywords(&["PARTITION", "BY"]) { self.expr_list()? } else { vec![] };
-        let having = if self.eat_keyword("HAVING") { Some(self.expr()?) } else { None };
+        let selection = if self.eat_keyword("WHERE") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let group_by = if self.eat_keywords(&["GROUP", "BY"]) {
+            self.expr_list()?
+        } else {
+            vec![]
+        };
+        let partition_by = if self.eat_keywords(&["PARTITION", "BY"]) {
+            self.expr_list()?
+        } else {
+            vec![]
+        };
+        let having = if self.eat_keyword("HAVING") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
         let emit = if self.eat_keyword("EMIT") {
             if self.eat_keyword("CHANGES") {
                 Some(Emit::Changes)
@@ -377,7 +463,16 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        Ok(Query { projection, from, selection, group_by, partition_by, having, emit, limit })
+        Ok(Query {
+            projection,
+            from,
+            selection,
+            group_by,
+            partition_by,
+            having,
+            emit,
+            limit,
+        })
     }
 
     fn select_item(&mut self) -> Result<SelectItem> {
@@ -419,11 +514,17 @@ impl<'a> Parser<'a> {
         loop {
             let kind = if self.eat_keyword("JOIN") || self.eat_keywords(&["INNER", "JOIN"]) {
                 JoinKind::Inner
-            } else if self.eat_keywords(&["LEFT", "JOIN"]) || self.eat_keywords(&["LEFT", "OUTER", "JOIN"]) {
+            } else if self.eat_keywords(&["LEFT", "JOIN"])
+                || self.eat_keywords(&["LEFT", "OUTER", "JOIN"])
+            {
                 JoinKind::Left
-            } else if self.eat_keywords(&["RIGHT", "JOIN"]) || self.eat_keywords(&["RIGHT", "OUTER", "JOIN"]) {
+            } else if self.eat_keywords(&["RIGHT", "JOIN"])
+                || self.eat_keywords(&["RIGHT", "OUTER", "JOIN"])
+            {
                 JoinKind::Right
-            } else if self.eat_keywords(&["FULL", "JOIN"]) || self.eat_keywords(&["FULL", "OUTER", "JOIN"]) {
+            } else if self.eat_keywords(&["FULL", "JOIN"])
+                || self.eat_keywords(&["FULL", "OUTER", "JOIN"])
+            {
                 JoinKind::Full
             } else {
                 return Ok(left);
@@ -431,7 +532,12 @@ impl<'a> Parser<'a> {
             let right = self.source_relation()?;
             self.expect_keyword("ON")?;
             let on = self.expr()?;
-            left = Relation::Join { left: Box::new(left), right: Box::new(right), kind, on };
+            left = Relation::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind,
+                on,
+            };
         }
     }
 
@@ -544,7 +650,14 @@ impl<'a> Parser<'a> {
 
     fn binary(left: Expr, op: BinaryOp, right: Expr) -> Expr {
         let pos = left.pos;
-        Expr::new(ExprKind::Binary { op, left: Box::new(left), right: Box::new(right) }, pos)
+        Expr::new(
+            ExprKind::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+            },
+            pos,
+        )
     }
 
     fn or_expr(&mut self) -> Result<Expr> {
@@ -569,7 +682,13 @@ impl<'a> Parser<'a> {
         let pos = self.pos();
         if self.eat_keyword("NOT") {
             let e = self.not_expr()?;
-            return Ok(Expr::new(ExprKind::Unary { op: UnaryOp::Not, expr: Box::new(e) }, pos));
+            return Ok(Expr::new(
+                ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(e),
+                },
+                pos,
+            ));
         }
         self.comparison()
     }
@@ -594,10 +713,18 @@ impl<'a> Parser<'a> {
         if self.eat_keyword("IS") {
             let negated = self.eat_keyword("NOT");
             self.expect_keyword("NULL")?;
-            return Ok(Expr::new(ExprKind::IsNull { expr: Box::new(left), negated }, pos));
+            return Ok(Expr::new(
+                ExprKind::IsNull {
+                    expr: Box::new(left),
+                    negated,
+                },
+                pos,
+            ));
         }
         let negated = self.at_keyword("NOT")
-            && (self.keyword_at(1, "IN") || self.keyword_at(1, "BETWEEN") || self.keyword_at(1, "LIKE"));
+            && (self.keyword_at(1, "IN")
+                || self.keyword_at(1, "BETWEEN")
+                || self.keyword_at(1, "LIKE"));
         if negated {
             self.idx += 1;
         }
@@ -605,20 +732,39 @@ impl<'a> Parser<'a> {
             self.expect(&SqlToken::LParen)?;
             let list = self.expr_list()?;
             self.expect(&SqlToken::RParen)?;
-            return Ok(Expr::new(ExprKind::InList { expr: Box::new(left), list, negated }, pos));
+            return Ok(Expr::new(
+                ExprKind::InList {
+                    expr: Box::new(left),
+                    list,
+                    negated,
+                },
+                pos,
+            ));
         }
         if self.eat_keyword("BETWEEN") {
             let low = self.additive()?;
             self.expect_keyword("AND")?;
             let high = self.additive()?;
             return Ok(Expr::new(
-                ExprKind::Between { expr: Box::new(left), low: Box::new(low), high: Box::new(high), negated },
+                ExprKind::Between {
+                    expr: Box::new(left),
+                    low: Box::new(low),
+                    high: Box::new(high),
+                    negated,
+                },
                 pos,
             ));
         }
         if self.eat_keyword("LIKE") {
             let pattern = self.additive()?;
-            return Ok(Expr::new(ExprKind::Like { expr: Box::new(left), pattern: Box::new(pattern), negated }, pos));
+            return Ok(Expr::new(
+                ExprKind::Like {
+                    expr: Box::new(left),
+                    pattern: Box::new(pattern),
+                    negated,
+                },
+                pos,
+            ));
         }
         Ok(left)
     }
@@ -662,7 +808,13 @@ impl<'a> Parser<'a> {
         };
         self.idx += 1;
         let e = self.unary()?;
-        Ok(Expr::new(ExprKind::Unary { op, expr: Box::new(e) }, pos))
+        Ok(Expr::new(
+            ExprKind::Unary {
+                op,
+                expr: Box::new(e),
+            },
+            pos,
+        ))
     }
 
     fn postfix(&mut self) -> Result<Expr> {
@@ -671,11 +823,23 @@ impl<'a> Parser<'a> {
             let pos = e.pos;
             if self.eat(&SqlToken::Arrow) {
                 let field = self.ident()?;
-                e = Expr::new(ExprKind::Deref { expr: Box::new(e), field }, pos);
+                e = Expr::new(
+                    ExprKind::Deref {
+                        expr: Box::new(e),
+                        field,
+                    },
+                    pos,
+                );
             } else if self.eat(&SqlToken::LBracket) {
                 let index = self.expr()?;
                 self.expect(&SqlToken::RBracket)?;
-                e = Expr::new(ExprKind::Subscript { expr: Box::new(e), index: Box::new(index) }, pos);
+                e = Expr::new(
+                    ExprKind::Subscript {
+                        expr: Box::new(e),
+                        index: Box::new(index),
+                    },
+                    pos,
+                );
             } else {
                 return Ok(e);
             }
@@ -727,37 +891,80 @@ impl<'a> Parser<'a> {
                     self.idx += 1;
                     return self.case(pos);
                 }
-                if unquoted && w.value.eq_ignore_ascii_case("CAST") && matches!(self.peek_nth(1), SqlToken::LParen) {
+                if unquoted
+                    && w.value.eq_ignore_ascii_case("CAST")
+                    && matches!(self.peek_nth(1), SqlToken::LParen)
+                {
                     self.idx += 2;
                     let e = self.expr()?;
                     self.expect_keyword("AS")?;
                     let data_type = self.data_type()?;
                     self.expect(&SqlToken::RParen)?;
-                    return Ok(Expr::new(ExprKind::Cast { expr: Box::new(e), data_type }, pos));
+                    return Ok(Expr::new(
+                        ExprKind::Cast {
+                            expr: Box::new(e),
+                            data_type,
+                        },
+                        pos,
+                    ));
                 }
                 let name = self.ident()?;
                 if self.eat(&SqlToken::LParen) {
                     if self.eat(&SqlToken::Mul) {
                         self.expect(&SqlToken::RParen)?;
-                        return Ok(Expr::new(ExprKind::Function { name, args: vec![], star: true }, pos));
+                        return Ok(Expr::new(
+                            ExprKind::Function {
+                                name,
+                                args: vec![],
+                                star: true,
+                            },
+                            pos,
+                        ));
                     }
-                    let args = if matches!(self.peek(), SqlToken::RParen) { vec![] } else { self.expr_list()? };
+                    let args = if matches!(self.peek(), SqlToken::RParen) {
+                        vec![]
+                    } else {
+                        self.expr_list()?
+                    };
                     self.expect(&SqlToken::RParen)?;
-                    return Ok(Expr::new(ExprKind::Function { name, args, star: false }, pos));
+                    return Ok(Expr::new(
+                        ExprKind::Function {
+                            name,
+                            args,
+                            star: false,
+                        },
+                        pos,
+                    ));
                 }
                 if matches!(self.peek(), SqlToken::Period) {
                     self.idx += 1;
                     let column = self.ident()?;
-                    return Ok(Expr::new(ExprKind::Column { qualifier: Some(name), name: column }, pos));
+                    return Ok(Expr::new(
+                        ExprKind::Column {
+                            qualifier: Some(name),
+                            name: column,
+                        },
+                        pos,
+                    ));
                 }
-                Ok(Expr::new(ExprKind::Column { qualifier: None, name }, pos))
+                Ok(Expr::new(
+                    ExprKind::Column {
+                        qualifier: None,
+                        name,
+                    },
+                    pos,
+                ))
             }
             _ => self.expected("an expression"),
         }
     }
 
     fn case(&mut self, pos: Pos) -> Result<Expr> {
-        let operand = if self.at_keyword("WHEN") { None } else { Some(Box::new(self.expr()?)) };
+        let operand = if self.at_keyword("WHEN") {
+            None
+        } else {
+            Some(Box::new(self.expr()?))
+        };
         let mut whens = Vec::new();
         while self.eat_keyword("WHEN") {
             let w = self.expr()?;
@@ -768,9 +975,20 @@ impl<'a> Parser<'a> {
         if whens.is_empty() {
             return self.expected("WHEN");
         }
-        let else_ = if self.eat_keyword("ELSE") { Some(Box::new(self.expr()?)) } else { None };
+        let else_ = if self.eat_keyword("ELSE") {
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
         self.expect_keyword("END")?;
-        Ok(Expr::new(ExprKind::Case { operand, whens, else_ }, pos))
+        Ok(Expr::new(
+            ExprKind::Case {
+                operand,
+                whens,
+                else_,
+            },
+            pos,
+        ))
     }
 }
 
@@ -784,7 +1002,10 @@ mod tests {
             let printed = p.statement.to_string();
             let again = parse(&printed).unwrap_or_else(|e| panic!("reparse of {printed}: {e}"));
             assert_eq!(again.len(), 1);
-            assert_eq!(again[0].statement, p.statement, "round trip changed {printed}");
+            assert_eq!(
+                again[0].statement, p.statement,
+                "round trip changed {printed}"
+            );
         }
     }
 
@@ -809,7 +1030,10 @@ mod tests {
     fn arrow_binds_tighter_than_is_null() {
         let e = parse_expr("after->id is not null").unwrap();
         match e.kind {
-            ExprKind::IsNull { expr, negated: true } => {
+            ExprKind::IsNull {
+                expr,
+                negated: true,
+            } => {
                 assert!(matches!(expr.kind, ExprKind::Deref { .. }))
             }
             other => panic!("{other:?}"),
@@ -818,20 +1042,36 @@ mod tests {
 
     #[test]
     fn precedence_and_subscripts() {
-        assert_eq!(parse_expr("1 + 2 * 3").unwrap().to_string(), "(1 + (2 * 3))");
-        assert_eq!(parse_expr("a or b and not c = 1").unwrap().to_string(), "(a OR (b AND (NOT (c = 1))))");
         assert_eq!(
-            parse_expr("latest_by_offset(toggle, 2)[1]").unwrap().to_string(),
+            parse_expr("1 + 2 * 3").unwrap().to_string(),
+            "(1 + (2 * 3))"
+        );
+        assert_eq!(
+            parse_expr("a or b and not c = 1").unwrap().to_string(),
+            "(a OR (b AND (NOT (c = 1))))"
+        );
+        assert_eq!(
+            parse_expr("latest_by_offset(toggle, 2)[1]")
+                .unwrap()
+                .to_string(),
             "latest_by_offset(toggle, 2)[1]"
         );
-        assert_eq!(parse_expr("cast(x as array<array<int>>)").unwrap().to_string(), "CAST(x AS ARRAY<ARRAY<INTEGER>>)");
+        assert_eq!(
+            parse_expr("cast(x as array<array<int>>)")
+                .unwrap()
+                .to_string(),
+            "CAST(x AS ARRAY<ARRAY<INTEGER>>)"
+        );
     }
 
     #[test]
     fn identifiers_keep_quoting() {
         let e = parse_expr("`a`.B").unwrap();
         match e.kind {
-            ExprKind::Column { qualifier: Some(q), name } => {
+            ExprKind::Column {
+                qualifier: Some(q),
+                name,
+            } => {
                 assert_eq!(q.normalized(), "a");
                 assert_eq!(name.normalized(), "B");
             }
@@ -841,12 +1081,18 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_column() {
-        let err = parse("create stream s (id bigint key)\n  with (kafka_topic = 't' value_format='JSON');").unwrap_err();
+        let err = parse(
+            "create stream s (id bigint key)\n  with (kafka_topic = 't' value_format='JSON');",
+        )
+        .unwrap_err();
         assert_eq!(err.pos.line, 2);
         assert_eq!(err.pos.column, 27);
         assert!(err.message.contains("expected ')'"), "{err}");
         let err = parse("select a from b where;").unwrap_err();
-        assert_eq!(err.to_string(), "line 1, column 22: expected an expression, found ';'");
+        assert_eq!(
+            err.to_string(),
+            "line 1, column 22: expected an expression, found ';'"
+        );
         let err = parse("select 'abc from b;").unwrap_err();
         assert_eq!(err.pos.line, 1);
     }

@@ -27,12 +27,22 @@ pub enum Plan {
     /// All records of a source, in its scan layout.
     Scan { source: String },
     /// Rows of `input` for which `predicate` is true.
-    Filter { input: Box<Plan>, predicate: ScalarExpr },
+    Filter {
+        input: Box<Plan>,
+        predicate: ScalarExpr,
+    },
     /// One output row per input row: the values of `exprs`.
-    Map { input: Box<Plan>, exprs: Vec<ScalarExpr> },
+    Map {
+        input: Box<Plan>,
+        exprs: Vec<ScalarExpr>,
+    },
     /// A table keyed by `group_key` over an append-only input: layout
     /// `ROWTIME (latest input's), group_key..., aggregates...`.
-    Aggregate { input: Box<Plan>, group_key: Vec<ScalarExpr>, aggregates: Vec<AggregateCall> },
+    Aggregate {
+        input: Box<Plan>,
+        group_key: Vec<ScalarExpr>,
+        aggregates: Vec<AggregateCall>,
+    },
     /// Each stream row joined with the table as of the row's own time,
     /// inclusive: layout `stream row ++ table row` (the table part all NULL
     /// for an unmatched row of a LEFT join). `table_key` are the positions
@@ -117,7 +127,10 @@ pub enum ScalarExpr {
     Field(Box<ScalarExpr>, usize),
     /// 1-based array index (negative counts from the end) or map key.
     Subscript(Box<ScalarExpr>, Box<ScalarExpr>),
-    Case { whens: Vec<(ScalarExpr, ScalarExpr)>, else_: Box<ScalarExpr> },
+    Case {
+        whens: Vec<(ScalarExpr, ScalarExpr)>,
+        else_: Box<ScalarExpr>,
+    },
     Cast(Box<ScalarExpr>, SqlType),
 }
 
@@ -127,10 +140,17 @@ impl ScalarExpr {
         match self {
             ScalarExpr::Column(c) => *c == i,
             ScalarExpr::Literal(_) => false,
-            ScalarExpr::Unary(_, e) | ScalarExpr::Field(e, _) | ScalarExpr::Cast(e, _) => e.references(i),
-            ScalarExpr::Binary(_, a, b) | ScalarExpr::Subscript(a, b) => a.references(i) || b.references(i),
+            ScalarExpr::Unary(_, e) | ScalarExpr::Field(e, _) | ScalarExpr::Cast(e, _) => {
+                e.references(i)
+            }
+            ScalarExpr::Binary(_, a, b) | ScalarExpr::Subscript(a, b) => {
+                a.references(i) || b.references(i)
+            }
             ScalarExpr::Case { whens, else_ } => {
-                else_.references(i) || whens.iter().any(|(w, t)| w.references(i) || t.references(i))
+                else_.references(i)
+                    || whens
+                        .iter()
+                        .any(|(w, t)| w.references(i) || t.references(i))
             }
         }
     }

@@ -38,7 +38,9 @@ impl Serde for JsonSerde {
         let json: Json = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
         if !self.wrapped {
             let (name, ty) = &self.fields[0];
-            return Ok(vec![from_json(&json, ty).map_err(|e| format!("{name}: {e}"))?]);
+            return Ok(vec![
+                from_json(&json, ty).map_err(|e| format!("{name}: {e}"))?
+            ]);
         }
         let Json::Object(obj) = &json else {
             return Err(format!("expected a JSON object, got {}", kind(&json)));
@@ -67,7 +69,11 @@ impl Serde for JsonSerde {
 }
 
 fn field<'a>(obj: &'a Map<String, Json>, name: &str) -> Option<&'a Json> {
-    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn kind(v: &Json) -> &'static str {
@@ -90,14 +96,33 @@ pub fn from_json(v: &Json, ty: &SqlType) -> Result<Value, String> {
     Ok(match ty {
         SqlType::Boolean => match v {
             Json::Bool(b) => Value::Boolean(*b),
-            Json::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => Value::Boolean(s.eq_ignore_ascii_case("true")),
+            Json::String(s)
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
+            {
+                Value::Boolean(s.eq_ignore_ascii_case("true"))
+            }
             _ => return Err(mismatch()),
         },
-        SqlType::Int => Value::Int(integer(v).ok_or_else(mismatch)?.try_into().map_err(|_| format!("{v} is out of range for INT"))?),
+        SqlType::Int => Value::Int(
+            integer(v)
+                .ok_or_else(mismatch)?
+                .try_into()
+                .map_err(|_| format!("{v} is out of range for INT"))?,
+        ),
         SqlType::BigInt => Value::BigInt(integer(v).ok_or_else(mismatch)?),
         SqlType::Timestamp => Value::Timestamp(integer(v).ok_or_else(mismatch)?),
-        SqlType::Date => Value::Date(integer(v).ok_or_else(mismatch)?.try_into().map_err(|_| format!("{v} is out of range for DATE"))?),
-        SqlType::Time => Value::Time(integer(v).ok_or_else(mismatch)?.try_into().map_err(|_| format!("{v} is out of range for TIME"))?),
+        SqlType::Date => Value::Date(
+            integer(v)
+                .ok_or_else(mismatch)?
+                .try_into()
+                .map_err(|_| format!("{v} is out of range for DATE"))?,
+        ),
+        SqlType::Time => Value::Time(
+            integer(v)
+                .ok_or_else(mismatch)?
+                .try_into()
+                .map_err(|_| format!("{v} is out of range for TIME"))?,
+        ),
         SqlType::Double => match v {
             Json::Number(n) => Value::Double(F64(n.as_f64().ok_or_else(mismatch)?)),
             Json::String(s) => Value::Double(F64(s.trim().parse().map_err(|_| mismatch())?)),
@@ -109,7 +134,8 @@ pub fn from_json(v: &Json, ty: &SqlType) -> Result<Value, String> {
                 Json::String(s) => s.trim().to_string(),
                 _ => return Err(mismatch()),
             };
-            let parsed = ddsql_sql::eval::cast(&Value::String(text), ty).map_err(|e| e.to_string())?;
+            let parsed =
+                ddsql_sql::eval::cast(&Value::String(text), ty).map_err(|e| e.to_string())?;
             if let Value::Decimal(u, _) = parsed {
                 if u.unsigned_abs().to_string().len() > *precision as usize {
                     return Err(format!("{v} does not fit DECIMAL({precision}, {scale})"));
@@ -123,17 +149,31 @@ pub fn from_json(v: &Json, ty: &SqlType) -> Result<Value, String> {
             other => Value::String(other.to_string()),
         },
         SqlType::Bytes => match v {
-            Json::String(s) => Value::Bytes(base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("invalid base64: {e}"))?),
+            Json::String(s) => Value::Bytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| format!("invalid base64: {e}"))?,
+            ),
             _ => return Err(mismatch()),
         },
         SqlType::Array(elem) => match v {
-            Json::Array(items) => Value::Array(items.iter().map(|i| from_json(i, elem)).collect::<Result<_, _>>()?),
+            Json::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| from_json(i, elem))
+                    .collect::<Result<_, _>>()?,
+            ),
             _ => return Err(mismatch()),
         },
         SqlType::Map(k, val) => match v {
             Json::Object(obj) => Value::Map(
                 obj.iter()
-                    .map(|(key, item)| Ok((from_json(&Json::String(key.clone()), k)?, from_json(item, val)?)))
+                    .map(|(key, item)| {
+                        Ok((
+                            from_json(&Json::String(key.clone()), k)?,
+                            from_json(item, val)?,
+                        ))
+                    })
                     .collect::<Result<_, String>>()?,
             ),
             _ => return Err(mismatch()),
@@ -155,7 +195,11 @@ pub fn from_json(v: &Json, ty: &SqlType) -> Result<Value, String> {
 
 fn integer(v: &Json) -> Option<i64> {
     match v {
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64)),
+        Json::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+                .map(|f| f as i64)
+        }),
         Json::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -169,21 +213,31 @@ pub fn to_json(v: &Value, ty: &SqlType) -> Result<Json, String> {
         (Value::Int(i), _) => Json::from(*i),
         (Value::BigInt(i), _) | (Value::Timestamp(i), _) => Json::from(*i),
         (Value::Date(i), _) | (Value::Time(i), _) => Json::from(*i),
-        (Value::Double(d), _) => Number::from_f64(d.0).map(Json::Number).ok_or_else(|| format!("{} cannot be written as JSON", d.0))?,
+        (Value::Double(d), _) => Number::from_f64(d.0)
+            .map(Json::Number)
+            .ok_or_else(|| format!("{} cannot be written as JSON", d.0))?,
         (Value::Decimal(u, s), _) => {
-            let text = match ddsql_sql::eval::cast(v, &SqlType::String).map_err(|e| e.to_string())? {
-                Value::String(t) => t,
-                _ => unreachable!(),
-            };
+            let text =
+                match ddsql_sql::eval::cast(v, &SqlType::String).map_err(|e| e.to_string())? {
+                    Value::String(t) => t,
+                    _ => unreachable!(),
+                };
             // Keep exact digits where a JSON number can hold them.
             match text.parse::<i64>() {
                 Ok(i) if *s == 0 => Json::from(i),
-                _ => Number::from_f64(*u as f64 / 10f64.powi(*s as i32)).map(Json::Number).unwrap_or(Json::String(text)),
+                _ => Number::from_f64(*u as f64 / 10f64.powi(*s as i32))
+                    .map(Json::Number)
+                    .unwrap_or(Json::String(text)),
             }
         }
         (Value::String(s), _) => Json::String(s.clone()),
         (Value::Bytes(b), _) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        (Value::Array(items), SqlType::Array(elem)) => Json::Array(items.iter().map(|i| to_json(i, elem)).collect::<Result<_, _>>()?),
+        (Value::Array(items), SqlType::Array(elem)) => Json::Array(
+            items
+                .iter()
+                .map(|i| to_json(i, elem))
+                .collect::<Result<_, _>>()?,
+        ),
         (Value::Map(entries), SqlType::Map(k, val)) => {
             let mut obj = Map::new();
             for (key, item) in entries {
@@ -214,9 +268,18 @@ mod tests {
     fn round_trips_nested_types() {
         let ty = SqlType::Struct(vec![
             ("A".into(), SqlType::Array(Box::new(SqlType::BigInt))),
-            ("M".into(), SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Double))),
+            (
+                "M".into(),
+                SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::Double)),
+            ),
             ("B".into(), SqlType::Bytes),
-            ("D".into(), SqlType::Decimal { precision: 5, scale: 2 }),
+            (
+                "D".into(),
+                SqlType::Decimal {
+                    precision: 5,
+                    scale: 2,
+                },
+            ),
         ]);
         let serde = JsonSerde::new(vec![("S".into(), ty)], true);
         let row = vec![Value::Struct(vec![
@@ -239,9 +302,21 @@ mod tests {
     #[test]
     fn bad_input_is_an_error_not_a_panic() {
         let serde = JsonSerde::new(vec![("X".into(), SqlType::Int)], true);
-        assert!(serde.decode(b"{\"x\": ").unwrap_err().contains("invalid JSON"));
-        assert!(serde.decode(b"[1]").unwrap_err().contains("expected a JSON object"));
-        assert!(serde.decode(b"{\"x\": \"abc\"}").unwrap_err().contains("expected INTEGER"));
-        assert!(serde.decode(b"{\"x\": 99999999999}").unwrap_err().contains("out of range"));
+        assert!(serde
+            .decode(b"{\"x\": ")
+            .unwrap_err()
+            .contains("invalid JSON"));
+        assert!(serde
+            .decode(b"[1]")
+            .unwrap_err()
+            .contains("expected a JSON object"));
+        assert!(serde
+            .decode(b"{\"x\": \"abc\"}")
+            .unwrap_err()
+            .contains("expected INTEGER"));
+        assert!(serde
+            .decode(b"{\"x\": 99999999999}")
+            .unwrap_err()
+            .contains("out of range"));
     }
 }

@@ -24,17 +24,27 @@ impl KafkaSerde {
 }
 
 fn fixed<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], String> {
-    bytes.try_into().map_err(|_| format!("a KAFKA-format {what} has {N} bytes, this one {}", bytes.len()))
+    bytes.try_into().map_err(|_| {
+        format!(
+            "a KAFKA-format {what} has {N} bytes, this one {}",
+            bytes.len()
+        )
+    })
 }
 
 impl Serde for KafkaSerde {
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String> {
-        let Some(ty) = &self.ty else { return Ok(vec![]) };
+        let Some(ty) = &self.ty else {
+            return Ok(vec![]);
+        };
         Ok(vec![match ty {
             SqlType::Int => Value::Int(i32::from_be_bytes(fixed(bytes, "INT")?)),
             SqlType::BigInt => Value::BigInt(i64::from_be_bytes(fixed(bytes, "BIGINT")?)),
             SqlType::Double => Value::Double(F64(f64::from_be_bytes(fixed(bytes, "DOUBLE")?))),
-            SqlType::String => Value::String(String::from_utf8(bytes.to_vec()).map_err(|_| "a STRING is not valid UTF-8".to_string())?),
+            SqlType::String => Value::String(
+                String::from_utf8(bytes.to_vec())
+                    .map_err(|_| "a STRING is not valid UTF-8".to_string())?,
+            ),
             SqlType::Bytes => Value::Bytes(bytes.to_vec()),
             _ => unreachable!("checked in new"),
         }])

@@ -9,7 +9,7 @@ pub mod kafka;
 
 use std::sync::Arc;
 
-use ddsql_engine::io::{Codec, CodecFactory};
+use ddsql_engine::io::{Codec, CodecFactory, KeyValue};
 use ddsql_sql::catalog::{Format, Source};
 use ddsql_sql::types::{SqlType, Value};
 
@@ -25,7 +25,12 @@ pub type Field = (String, SqlType);
 /// Builds the serde for `format` over `fields`. `wrap` says whether a
 /// single column is wrapped in an object/record (values by default) or
 /// stands alone (keys).
-pub fn serde_for(format: Format, fields: Vec<Field>, wrap: bool, side: &str) -> Result<Box<dyn Serde>, String> {
+pub fn serde_for(
+    format: Format,
+    fields: Vec<Field>,
+    wrap: bool,
+    side: &str,
+) -> Result<Box<dyn Serde>, String> {
     match format {
         Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
         Format::Kafka => Ok(Box::new(kafka::KafkaSerde::new(fields, side)?)),
@@ -33,7 +38,11 @@ pub fn serde_for(format: Format, fields: Vec<Field>, wrap: bool, side: &str) -> 
         Format::None => Err(format!("{side} format NONE cannot carry columns")),
         other => Err(format!(
             "{side} format {other} is not supported yet; use JSON or KAFKA{}",
-            if matches!(other, Format::Avro | Format::JsonSr | Format::Protobuf) { " (Schema Registry formats are coming)" } else { "" }
+            if matches!(other, Format::Avro | Format::JsonSr | Format::Protobuf) {
+                " (Schema Registry formats are coming)"
+            } else {
+                ""
+            }
         )),
     }
 }
@@ -58,8 +67,14 @@ pub struct SourceCodec {
 
 impl SourceCodec {
     pub fn new(source: &Source) -> Result<SourceCodec, String> {
-        let keys: Vec<Field> = source.key_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
-        let values: Vec<Field> = source.value_columns().map(|c| (c.name.clone(), c.ty.clone())).collect();
+        let keys: Vec<Field> = source
+            .key_columns()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        let values: Vec<Field> = source
+            .value_columns()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
         let key_arity = keys.len();
         // Multi-column keys are wrapped; single keys stand alone.
         let wrap_key = key_arity > 1;
@@ -72,17 +87,25 @@ impl SourceCodec {
 }
 
 impl Codec for SourceCodec {
-    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Option<Vec<Value>>, String> {
+    fn decode(
+        &self,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+    ) -> Result<Option<Vec<Value>>, String> {
         let Some(value) = value else { return Ok(None) };
         let mut row = match key {
             Some(k) if self.key_arity > 0 => self.key.decode(k).map_err(|e| format!("key: {e}"))?,
             _ => vec![Value::Null; self.key_arity],
         };
-        row.extend(self.value.decode(value).map_err(|e| format!("value: {e}"))?);
+        row.extend(
+            self.value
+                .decode(value)
+                .map_err(|e| format!("value: {e}"))?,
+        );
         Ok(Some(row))
     }
 
-    fn encode(&self, columns: &[Value]) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>), String> {
+    fn encode(&self, columns: &[Value]) -> Result<KeyValue, String> {
         let (keys, values) = columns.split_at(self.key_arity);
         Ok((self.encode_key(keys)?, Some(self.value.encode(values)?)))
     }

@@ -33,57 +33,64 @@ pub fn aggregate_append_only<'s>(
 ) -> VecCollection<'s, Time, Row, Diff> {
     input
         .inner
-        .unary_frontier(Exchange::new(|u: &((Row, Row), Time, Diff)| (u.0).0.hashed()), "AggregateAppendOnly", move |cap, _info| {
-            let mut cap = Some(cap);
-            let mut pending = Vec::new();
-            let mut state: HashMap<Row, (i64, Vec<Accumulator>)> = HashMap::new();
-            move |(input, frontier), output| {
-                input.for_each(|_, data| pending.append(data));
-                let bound = complete_before(&[frontier]);
-                let ready = take_complete(&mut pending, bound);
-                if let Some(cap) = cap.as_ref() {
-                    let mut session = output.session(cap);
-                    for ((key, args), time, diff) in ready {
-                        if diff <= 0 {
-                            // Streams only append; the binder sends tables elsewhere.
-                            tracing::error!("append-only aggregate got a retraction; ignored");
-                            continue;
-                        }
-                        let rowtime = match args.first() {
-                            Some(Value::BigInt(t)) => *t,
-                            _ => 0,
-                        };
-                        let entry = state.entry(key.clone());
-                        let (old, (max_time, accs)) = match entry {
-                            std::collections::hash_map::Entry::Occupied(o) => {
-                                let (t, accs) = o.into_mut();
-                                (Some(output_row(*t, &key, accs)), (t, accs))
+        .unary_frontier(
+            Exchange::new(|u: &((Row, Row), Time, Diff)| (u.0).0.hashed()),
+            "AggregateAppendOnly",
+            move |cap, _info| {
+                let mut cap = Some(cap);
+                let mut pending = Vec::new();
+                let mut state: HashMap<Row, (i64, Vec<Accumulator>)> = HashMap::new();
+                move |(input, frontier), output| {
+                    input.for_each(|_, data| pending.append(data));
+                    let bound = complete_before(&[frontier]);
+                    let ready = take_complete(&mut pending, bound);
+                    if let Some(cap) = cap.as_ref() {
+                        let mut session = output.session(cap);
+                        for ((key, args), time, diff) in ready {
+                            if diff <= 0 {
+                                // Streams only append; the binder sends tables elsewhere.
+                                tracing::error!("append-only aggregate got a retraction; ignored");
+                                continue;
                             }
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                let (t, accs) = v.insert((i64::MIN, aggregates.iter().map(Accumulator::new).collect()));
-                                (None, (t, accs))
+                            let rowtime = match args.first() {
+                                Some(Value::BigInt(t)) => *t,
+                                _ => 0,
+                            };
+                            let entry = state.entry(key.clone());
+                            let (old, (max_time, accs)) = match entry {
+                                std::collections::hash_map::Entry::Occupied(o) => {
+                                    let (t, accs) = o.into_mut();
+                                    (Some(output_row(*t, &key, accs)), (t, accs))
+                                }
+                                std::collections::hash_map::Entry::Vacant(v) => {
+                                    let (t, accs) = v.insert((
+                                        i64::MIN,
+                                        aggregates.iter().map(Accumulator::new).collect(),
+                                    ));
+                                    (None, (t, accs))
+                                }
+                            };
+                            for _ in 0..diff {
+                                for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
+                                    acc.add(arg);
+                                }
                             }
-                        };
-                        for _ in 0..diff {
-                            for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
-                                acc.add(arg);
+                            *max_time = (*max_time).max(rowtime);
+                            let new = output_row(*max_time, &key, accs);
+                            match old {
+                                Some(old) if old == new => {}
+                                Some(old) => {
+                                    session.give((old, time, -1));
+                                    session.give((new, time, 1));
+                                }
+                                None => session.give((new, time, 1)),
                             }
-                        }
-                        *max_time = (*max_time).max(rowtime);
-                        let new = output_row(*max_time, &key, accs);
-                        match old {
-                            Some(old) if old == new => {}
-                            Some(old) => {
-                                session.give((old, time, -1));
-                                session.give((new, time, 1));
-                            }
-                            None => session.give((new, time, 1)),
                         }
                     }
+                    advance(&mut cap, bound);
                 }
-                advance(&mut cap, bound);
-            }
-        })
+            },
+        )
         .as_collection()
 }
 
@@ -109,7 +116,10 @@ pub enum Accumulator {
 impl Accumulator {
     pub fn new(call: &AggregateCall) -> Accumulator {
         match call.func {
-            AggregateFunc::Count => Accumulator::Count { count: 0, star: call.arg.is_none() },
+            AggregateFunc::Count => Accumulator::Count {
+                count: 0,
+                star: call.arg.is_none(),
+            },
             AggregateFunc::Sum => Accumulator::Sum(match &call.ty {
                 SqlType::Int => Value::Int(0),
                 SqlType::BigInt => Value::BigInt(0),
@@ -161,7 +171,11 @@ impl Accumulator {
     pub fn value(&self) -> Value {
         match self {
             Accumulator::Count { count, .. } => Value::BigInt(*count),
-            Accumulator::Sum(v) | Accumulator::Min(v) | Accumulator::Max(v) | Accumulator::Latest(v) | Accumulator::Earliest(v) => v.clone(),
+            Accumulator::Sum(v)
+            | Accumulator::Min(v)
+            | Accumulator::Max(v)
+            | Accumulator::Latest(v)
+            | Accumulator::Earliest(v) => v.clone(),
         }
     }
 }

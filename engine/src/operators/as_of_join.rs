@@ -37,52 +37,59 @@ pub fn as_of_join<'s>(
     let by_key = |u: &((Row, Row), Time, Diff)| (u.0).0.hashed();
     stream
         .inner
-        .binary_frontier(table.inner, Exchange::new(by_key), Exchange::new(by_key), "AsOfJoin", move |cap, _info| {
-            let mut cap = Some(cap);
-            let mut pending_stream = Vec::new();
-            let mut pending_table = Vec::new();
-            // Table contents as of every completed time: key -> rows with counts.
-            let mut state: HashMap<Row, Vec<(Row, Diff)>> = HashMap::new();
-            move |(stream_in, stream_frontier), (table_in, table_frontier), output| {
-                stream_in.for_each(|_, data| pending_stream.append(data));
-                table_in.for_each(|_, data| pending_table.append(data));
-                let bound = complete_before(&[stream_frontier, table_frontier]);
-                let stream_ready = take_complete(&mut pending_stream, bound);
-                let table_ready = take_complete(&mut pending_table, bound);
-                if let Some(cap) = cap.as_ref() {
-                    let mut session = output.session(cap);
-                    let mut table_updates = table_ready.into_iter().peekable();
-                    for ((key, row), time, diff) in stream_ready {
-                        // Table updates up to and including this time first.
-                        while let Some(((k, r), _, d)) = table_updates.next_if(|u| u.1 <= time) {
+        .binary_frontier(
+            table.inner,
+            Exchange::new(by_key),
+            Exchange::new(by_key),
+            "AsOfJoin",
+            move |cap, _info| {
+                let mut cap = Some(cap);
+                let mut pending_stream = Vec::new();
+                let mut pending_table = Vec::new();
+                // Table contents as of every completed time: key -> rows with counts.
+                let mut state: HashMap<Row, Vec<(Row, Diff)>> = HashMap::new();
+                move |(stream_in, stream_frontier), (table_in, table_frontier), output| {
+                    stream_in.for_each(|_, data| pending_stream.append(data));
+                    table_in.for_each(|_, data| pending_table.append(data));
+                    let bound = complete_before(&[stream_frontier, table_frontier]);
+                    let stream_ready = take_complete(&mut pending_stream, bound);
+                    let table_ready = take_complete(&mut pending_table, bound);
+                    if let Some(cap) = cap.as_ref() {
+                        let mut session = output.session(cap);
+                        let mut table_updates = table_ready.into_iter().peekable();
+                        for ((key, row), time, diff) in stream_ready {
+                            // Table updates up to and including this time first.
+                            while let Some(((k, r), _, d)) = table_updates.next_if(|u| u.1 <= time)
+                            {
+                                apply(&mut state, k, r, d);
+                            }
+                            if key.iter().any(Value::is_null) {
+                                continue;
+                            }
+                            match state.get(&key) {
+                                Some(rows) if rows.iter().any(|(_, c)| *c > 0) => {
+                                    for (trow, count) in rows.iter().filter(|(_, c)| *c > 0) {
+                                        let mut out = row.clone();
+                                        out.extend(trow.iter().cloned());
+                                        session.give((out, time, diff * count));
+                                    }
+                                }
+                                _ if left => {
+                                    let mut out = row;
+                                    out.resize(out.len() + table_width, Value::Null);
+                                    session.give((out, time, diff));
+                                }
+                                _ => {}
+                            }
+                        }
+                        for ((k, r), _, d) in table_updates {
                             apply(&mut state, k, r, d);
                         }
-                        if key.iter().any(Value::is_null) {
-                            continue;
-                        }
-                        match state.get(&key) {
-                            Some(rows) if rows.iter().any(|(_, c)| *c > 0) => {
-                                for (trow, count) in rows.iter().filter(|(_, c)| *c > 0) {
-                                    let mut out = row.clone();
-                                    out.extend(trow.iter().cloned());
-                                    session.give((out, time, diff * count));
-                                }
-                            }
-                            _ if left => {
-                                let mut out = row;
-                                out.resize(out.len() + table_width, Value::Null);
-                                session.give((out, time, diff));
-                            }
-                            _ => {}
-                        }
                     }
-                    for ((k, r), _, d) in table_updates {
-                        apply(&mut state, k, r, d);
-                    }
+                    advance(&mut cap, bound);
                 }
-                advance(&mut cap, bound);
-            }
-        })
+            },
+        )
         .as_collection()
 }
 

@@ -12,10 +12,13 @@ pub mod changelog;
 pub mod sink;
 pub mod source;
 
+use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
-use crate::time::Time;
+use crate::time::{Diff, Time};
+use crate::ProcessingError;
 
 /// The least time an input may still deliver, or `None` once it is closed.
 /// Times are totally ordered, so a frontier has at most one element.
@@ -30,7 +33,10 @@ pub(crate) fn complete_before(frontiers: &[&MutableAntichain<Time>]) -> Option<T
 
 /// Moves the updates with times strictly before `bound` (all of them when
 /// `bound` is `None`) out of `pending`, sorted by time.
-pub(crate) fn take_complete<D: Ord>(pending: &mut Vec<(D, Time, crate::time::Diff)>, bound: Option<Time>) -> Vec<(D, Time, crate::time::Diff)> {
+pub(crate) fn take_complete<D: Ord>(
+    pending: &mut Vec<(D, Time, crate::time::Diff)>,
+    bound: Option<Time>,
+) -> Vec<(D, Time, crate::time::Diff)> {
     pending.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     let split = match bound {
         Some(b) => pending.partition_point(|u| u.1 < b),
@@ -48,4 +54,29 @@ pub(crate) fn advance(cap: &mut Option<Capability<Time>>, bound: Option<Time>) {
         (None, _) => *cap = None,
         _ => {}
     }
+}
+
+/// Splits results into values and processing errors (made by `to_error`).
+// `Ok`/`Err` here route data between two outputs; nothing is propagated,
+// so the size of the error variant does not matter.
+#[allow(clippy::result_large_err)]
+pub(crate) fn split_errors<'s, D, E, F>(
+    results: VecCollection<'s, Time, Result<D, E>, Diff>,
+    to_error: F,
+) -> (
+    VecCollection<'s, Time, D, Diff>,
+    VecCollection<'s, Time, ProcessingError, Diff>,
+)
+where
+    D: Clone + 'static,
+    E: Clone + 'static,
+    F: Fn(E) -> ProcessingError + 'static,
+{
+    let (ok, err) = results
+        .inner
+        .ok_err(move |(r, t, d): (Result<D, E>, Time, Diff)| match r {
+            Ok(v) => Ok((v, t, d)),
+            Err(e) => Err((to_error(e), t, d)),
+        });
+    (ok.as_collection(), err.as_collection())
 }

@@ -48,25 +48,44 @@ pub fn write_topic(
     stats: Arc<Stats>,
 ) {
     let mut pending = Vec::new();
-    records.inner.sink(Exchange::new(|u: &(SinkRecord, Time, Diff)| u.0.partition as u64), "WriteTopic", move |(input, frontier)| {
-        input.for_each(|_, data| pending.append(data));
-        let ready = take_complete(&mut pending, complete_before(&[frontier]));
-        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
-        for (rec, time, diff) in ready {
-            if written.get(rec.partition as usize).copied().flatten().is_some_and(|w| time <= w) {
-                continue;
+    records.inner.sink(
+        Exchange::new(|u: &(SinkRecord, Time, Diff)| u.0.partition as u64),
+        "WriteTopic",
+        move |(input, frontier)| {
+            input.for_each(|_, data| pending.append(data));
+            let ready = take_complete(&mut pending, complete_before(&[frontier]));
+            let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+            for (rec, time, diff) in ready {
+                if written
+                    .get(rec.partition as usize)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|w| time <= w)
+                {
+                    continue;
+                }
+                let header = vec![(
+                    TIME_HEADER.to_string(),
+                    Some(format!("{time:x}").into_bytes()),
+                )];
+                let out = by_partition.entry(rec.partition).or_default();
+                for _ in 0..diff.max(0) {
+                    out.push(Record {
+                        key: rec.key.clone(),
+                        value: rec.value.clone(),
+                        timestamp: rec.timestamp,
+                        headers: header.clone(),
+                    });
+                }
             }
-            let header = vec![(TIME_HEADER.to_string(), Some(format!("{time:x}").into_bytes()))];
-            let out = by_partition.entry(rec.partition).or_default();
-            for _ in 0..diff.max(0) {
-                out.push(Record { key: rec.key.clone(), value: rec.value.clone(), timestamp: rec.timestamp, headers: header.clone() });
+            for (partition, records) in by_partition {
+                match transport.append(&topic, partition, &records) {
+                    Ok(_) => stats.add_written(records.len() as u64),
+                    Err(e) => stats.fail(format!(
+                        "writing to topic '{topic}' partition {partition}: {e}"
+                    )),
+                }
             }
-        }
-        for (partition, records) in by_partition {
-            match transport.append(&topic, partition, &records) {
-                Ok(_) => stats.add_written(records.len() as u64),
-                Err(e) => stats.fail(format!("writing to topic '{topic}' partition {partition}: {e}")),
-            }
-        }
-    });
+        },
+    );
 }

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
-use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::Scope;
 
@@ -17,6 +16,7 @@ use ddsql_sql::catalog::SYSTEM_COLUMNS;
 use ddsql_sql::types::{Row, Value};
 
 use super::sink::written_time;
+use super::split_errors;
 use crate::io::{Codec, Fetched, Transport};
 use crate::time::{Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
@@ -53,113 +53,135 @@ pub fn read_topic<'s>(
     reader: TopicReader,
     transport: Arc<dyn Transport>,
     stats: Arc<Stats>,
-) -> (VecCollection<'s, Time, Row, Diff>, VecCollection<'s, Time, ProcessingError, Diff>) {
+) -> (
+    VecCollection<'s, Time, Row, Diff>,
+    VecCollection<'s, Time, ProcessingError, Diff>,
+) {
     let (index, peers) = (scope.index(), scope.peers());
     type Item = (Result<Row, ProcessingError>, Time, Diff);
-    let stream = source::<_, timely::container::CapacityContainerBuilder<Vec<Item>>, _, _>(scope, &format!("Read {}", reader.topic), move |cap, info| {
-        let activator = scope.activator_for(info.address);
-        let mut cap = Some(cap);
-        let mut partitions: Vec<PartitionState> = (0..reader.end_offsets.len() as u32)
-            .filter(|p| (reader.topic_index as usize + *p as usize) % peers == index)
-            .map(|p| PartitionState {
-                partition: p,
-                next: 0,
-                end: reader.end_offsets[p as usize],
-                clock: PartitionClock::default(),
-                buffer: Default::default(),
-            })
-            .collect();
-        move |output| {
-            let Some(c) = cap.as_mut() else { return };
-            // Refill buffers, then emit in merged time order up to the
-            // least time a partition with unread records could still produce.
-            for p in partitions.iter_mut() {
-                if p.buffer.is_empty() && p.next < p.end {
-                    let mut fetched = Vec::new();
-                    let want = reader.batch.min((p.end - p.next) as usize);
-                    if let Err(e) = transport.read(&reader.topic, p.partition, p.next, want, &mut fetched) {
-                        stats.fail(format!("reading topic '{}' partition {}: {e}", reader.topic, p.partition));
-                        p.end = p.next;
-                    }
-                    if fetched.is_empty() {
-                        // The log ended early (truncated); stop here.
-                        p.end = p.next;
-                    }
-                    p.next += fetched.len() as u64;
-                    p.buffer.extend(fetched.into_iter().filter(|f| f.offset < p.end));
-                }
-            }
-            let mut session = output.session(c);
-            let mut read = 0;
-            loop {
-                // The partition whose head record has the least time.
-                let head = partitions
-                    .iter_mut()
-                    .filter(|p| !p.buffer.is_empty())
-                    .min_by_key(|p| {
-                        let f = p.buffer.front().unwrap();
-                        (f.record.timestamp.max(0), p.partition, f.offset)
-                    });
-                let Some(p) = head else { break };
-                let fetched = p.buffer.pop_front().unwrap();
-                let time = p.clock.stamp(fetched.record.timestamp, reader.topic_index, p.partition, fetched.offset);
-                read += 1;
-                if reader.skip_own && written_time(&fetched.record).is_some() {
-                    continue;
-                }
-                let decoded = reader.codec.decode(fetched.record.key.as_deref(), fetched.record.value.as_deref());
-                let item = match decoded {
-                    Ok(Some(columns)) => {
-                        let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
-                        row.push(Value::BigInt(fetched.record.timestamp));
-                        row.push(Value::Int(p.partition as i32));
-                        row.push(Value::BigInt(fetched.offset as i64));
-                        row.extend(columns);
-                        Ok(row)
-                    }
-                    // A stream ignores records without a value.
-                    Ok(None) => continue,
-                    Err(message) => Err(ProcessingError {
-                        origin: reader.origin.clone(),
-                        topic: Some(reader.topic.clone()),
-                        partition: Some(p.partition),
-                        offset: Some(fetched.offset),
-                        timestamp: fetched.record.timestamp,
-                        message: format!("cannot decode the record: {message}"),
-                    }),
-                };
-                session.give((item, time, 1 as Diff));
-                if p.buffer.is_empty() && p.next < p.end {
-                    // Its next record may come before the others' heads.
-                    break;
-                }
-            }
-            drop(session);
-            stats.add_read(read);
-            // The least time this source may still produce: a buffered head's
-            // own time, or for an unread partition the bound of its clock.
-            let lower = partitions
-                .iter()
-                .filter(|p| !p.buffer.is_empty() || p.next < p.end)
-                .map(|p| match p.buffer.front() {
-                    Some(f) => p.clock.clone().stamp(f.record.timestamp, reader.topic_index, p.partition, f.offset),
-                    None => p.clock.lower_bound(reader.topic_index, p.partition, p.next),
+    let stream = source::<_, timely::container::CapacityContainerBuilder<Vec<Item>>, _, _>(
+        scope,
+        &format!("Read {}", reader.topic),
+        move |cap, info| {
+            let activator = scope.activator_for(info.address);
+            let mut cap = Some(cap);
+            let mut partitions: Vec<PartitionState> = (0..reader.end_offsets.len() as u32)
+                .filter(|p| (reader.topic_index as usize + *p as usize) % peers == index)
+                .map(|p| PartitionState {
+                    partition: p,
+                    next: 0,
+                    end: reader.end_offsets[p as usize],
+                    clock: PartitionClock::default(),
+                    buffer: Default::default(),
                 })
-                .min();
-            match lower {
-                Some(t) => {
-                    if *c.time() < t {
-                        c.downgrade(&t);
+                .collect();
+            move |output| {
+                let Some(c) = cap.as_mut() else { return };
+                // Refill buffers, then emit in merged time order up to the
+                // least time a partition with unread records could still produce.
+                for p in partitions.iter_mut() {
+                    if p.buffer.is_empty() && p.next < p.end {
+                        let mut fetched = Vec::new();
+                        let want = reader.batch.min((p.end - p.next) as usize);
+                        if let Err(e) =
+                            transport.read(&reader.topic, p.partition, p.next, want, &mut fetched)
+                        {
+                            stats.fail(format!(
+                                "reading topic '{}' partition {}: {e}",
+                                reader.topic, p.partition
+                            ));
+                            p.end = p.next;
+                        }
+                        if fetched.is_empty() {
+                            // The log ended early (truncated); stop here.
+                            p.end = p.next;
+                        }
+                        p.next += fetched.len() as u64;
+                        p.buffer
+                            .extend(fetched.into_iter().filter(|f| f.offset < p.end));
                     }
-                    activator.activate();
                 }
-                None => cap = None,
+                let mut session = output.session(c);
+                let mut read = 0;
+                loop {
+                    // The partition whose head record has the least time.
+                    let head = partitions
+                        .iter_mut()
+                        .filter(|p| !p.buffer.is_empty())
+                        .min_by_key(|p| {
+                            let f = p.buffer.front().unwrap();
+                            (f.record.timestamp.max(0), p.partition, f.offset)
+                        });
+                    let Some(p) = head else { break };
+                    let fetched = p.buffer.pop_front().unwrap();
+                    let time = p.clock.stamp(
+                        fetched.record.timestamp,
+                        reader.topic_index,
+                        p.partition,
+                        fetched.offset,
+                    );
+                    read += 1;
+                    if reader.skip_own && written_time(&fetched.record).is_some() {
+                        continue;
+                    }
+                    let decoded = reader.codec.decode(
+                        fetched.record.key.as_deref(),
+                        fetched.record.value.as_deref(),
+                    );
+                    let item = match decoded {
+                        Ok(Some(columns)) => {
+                            let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
+                            row.push(Value::BigInt(fetched.record.timestamp));
+                            row.push(Value::Int(p.partition as i32));
+                            row.push(Value::BigInt(fetched.offset as i64));
+                            row.extend(columns);
+                            Ok(row)
+                        }
+                        // A stream ignores records without a value.
+                        Ok(None) => continue,
+                        Err(message) => Err(ProcessingError {
+                            origin: reader.origin.clone(),
+                            topic: Some(reader.topic.clone()),
+                            partition: Some(p.partition),
+                            offset: Some(fetched.offset),
+                            timestamp: fetched.record.timestamp,
+                            message: format!("cannot decode the record: {message}"),
+                        }),
+                    };
+                    session.give((item, time, 1 as Diff));
+                    if p.buffer.is_empty() && p.next < p.end {
+                        // Its next record may come before the others' heads.
+                        break;
+                    }
+                }
+                drop(session);
+                stats.add_read(read);
+                // The least time this source may still produce: a buffered head's
+                // own time, or for an unread partition the bound of its clock.
+                let lower = partitions
+                    .iter()
+                    .filter(|p| !p.buffer.is_empty() || p.next < p.end)
+                    .map(|p| match p.buffer.front() {
+                        Some(f) => p.clock.clone().stamp(
+                            f.record.timestamp,
+                            reader.topic_index,
+                            p.partition,
+                            f.offset,
+                        ),
+                        None => p.clock.lower_bound(reader.topic_index, p.partition, p.next),
+                    })
+                    .min();
+                match lower {
+                    Some(t) => {
+                        if *c.time() < t {
+                            c.downgrade(&t);
+                        }
+                        activator.activate();
+                    }
+                    None => cap = None,
+                }
             }
-        }
-    });
-    let (ok, err) = stream.ok_err(|(item, time, diff): (Result<Row, ProcessingError>, Time, Diff)| match item {
-        Ok(row) => Ok((row, time, diff)),
-        Err(e) => Err((e, time, diff)),
-    });
-    (ok.as_collection(), err.as_collection())
+        },
+    );
+    split_errors(stream.as_collection(), |e| e)
 }

@@ -1,0 +1,192 @@
+//! The `ddsql` binary, driven as a user drives it.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn ddsql(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("DDSQL_DATA_DIR")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/first-order");
+
+#[test]
+fn the_demo_pipeline_prints_one_first_order_per_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let orders = std::fs::read_to_string(format!("{EXAMPLE}/orders.jsonl")).unwrap();
+    let out = ddsql(
+        dir.path(),
+        &["topic", "produce", "TRADE_MYSQL.TRADE.ORDER"],
+        Some(&orders),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ddsql(
+        dir.path(),
+        &["run", &format!("{EXAMPLE}/pipeline.sql"), "--workers", "2"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Created query with ID CSAS_STM_MIN_ORDER_2"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = ddsql(dir.path(), &["topic", "consume", "STREAM.MIN_ORDER"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(i64, i64)> = lines
+        .iter()
+        .map(|l| (l["key"].as_i64().unwrap(), l["timestamp"].as_i64().unwrap()))
+        .collect();
+    // Users 1 and 2 come from the backfill, 3 and 4 from their first live orders (102, 105).
+    assert_eq!(
+        got,
+        vec![
+            (1, 1740787200000),
+            (2, 1740787200000),
+            (3, 1741168860000),
+            (4, 1741169040000)
+        ]
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["value"] == serde_json::json!({"MIN_ORDER": true})));
+}
+
+#[test]
+fn a_syntax_error_names_line_and_column_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let script = dir.path().join("bad.sql");
+    std::fs::write(
+        &script,
+        "create stream s (id bigint key, v string)\n  with (kafka_topic='s', value_format='JSON', partitions=1);\ninsert into s (id, v) values (1, 'a');\nselect id v from s emit changes\n  wher v = 'a';\n",
+    )
+    .unwrap();
+    let out = ddsql(&data, &["run", script.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 5, column 3: expected ';', found 'wher'"),
+        "{err}"
+    );
+    assert!(
+        !data.exists(),
+        "a script with a syntax error must not touch the data directory"
+    );
+}
+
+#[test]
+fn a_binding_error_changes_nothing_either() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("bad.sql");
+    std::fs::write(
+        &script,
+        "create stream s (id bigint key, v string) with (kafka_topic='s', value_format='JSON', partitions=1);\ninsert into s (id, v) values (1, 'a');\ncreate stream t as select id, vv from s;\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = ddsql(&data, &["run", script.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 3, column 31: column VV cannot be resolved; did you mean V?"),
+        "{err}"
+    );
+    let out = ddsql(&data, &["topic", "list"], None);
+    assert_eq!(
+        text(&out.stdout),
+        "",
+        "no topic may be created: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn produce_and_consume_round_trip_keys_values_and_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = r#"{"key": 7, "value": {"a": 1}, "timestamp": 5, "headers": {"h": "x"}}
+{"key": null, "value": "plain text", "timestamp": 6}
+"#;
+    let out = ddsql(
+        dir.path(),
+        &["topic", "produce", "t", "--partitions", "3"],
+        Some(input),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = ddsql(dir.path(), &["topic", "consume", "t", "--headers"], None);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    let keyed = lines.iter().find(|l| l["key"] == 7).unwrap();
+    assert_eq!(
+        (
+            keyed["value"].clone(),
+            keyed["timestamp"].clone(),
+            keyed["headers"]["h"].clone()
+        ),
+        (serde_json::json!({"a": 1}), 5.into(), "x".into())
+    );
+    let plain = lines.iter().find(|l| l["key"].is_null()).unwrap();
+    assert_eq!(plain["value"], "plain text");
+    // A bad line is rejected with its line number.
+    let out = ddsql(
+        dir.path(),
+        &["topic", "produce", "t"],
+        Some("{\"value\": 1}\n{\"valu\": 2}\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("stdin line 2: unknown field \"valu\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn help_explains_every_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = text(&out.stdout);
+    for word in ["run", "topic", "--data-dir"] {
+        assert!(help.contains(word), "{help}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .args(["run", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&out.stdout);
+    for word in ["--workers", "--batch", "nothing is executed"] {
+        assert!(help.contains(word), "{help}");
+    }
+}
