@@ -42,7 +42,11 @@ enum Bench {
 fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
         .map(|kb| kb / 1024.0)
         .unwrap_or(f64::NAN)
 }
@@ -66,7 +70,12 @@ fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow:
         let value = format!(
             r#"{{"before":null,"after":{{"order_id":{order},"user_id":{user}}},"op":"c","ts_ms":{ts}}}"#
         );
-        chunk.push(Record { key: Some(format!(r#"{{"order_id":{order}}}"#).into_bytes()), value: Some(value.into_bytes()), timestamp: ts, headers: vec![] });
+        chunk.push(Record {
+            key: Some(format!(r#"{{"order_id":{order}}}"#).into_bytes()),
+            value: Some(value.into_bytes()),
+            timestamp: ts,
+            headers: vec![],
+        });
         if chunk.len() == chunk.capacity() {
             session.log().append("TRADE_MYSQL.TRADE.ORDER", 0, &chunk)?;
             chunk.clear();
@@ -77,7 +86,9 @@ fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow:
     let generated = started.elapsed();
 
     let started = Instant::now();
-    let report = session.run_until_caught_up(&RunOptions { workers, batch }).context("running the pipeline")?;
+    let report = session
+        .run_until_caught_up(&RunOptions { workers, batch })
+        .context("running the pipeline")?;
     let elapsed = started.elapsed().as_secs_f64();
     let rate = events as f64 / elapsed;
     eprintln!(
@@ -95,6 +106,11 @@ fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow:
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
-        Bench::FirstOrder { events, users, workers, batch } => first_order(events, users, workers, batch),
+        Bench::FirstOrder {
+            events,
+            users,
+            workers,
+            batch,
+        } => first_order(events, users, workers, batch),
     }
 }
