@@ -134,6 +134,13 @@ impl Session {
                     .or_insert(source.partitions);
             }
             scratch.apply(&b);
+            if matches!(
+                b,
+                BoundStatement::CreateAs { .. } | BoundStatement::InsertSelect { .. }
+            ) {
+                ddsql_engine::dataflow::check(&scratch)
+                    .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
+            }
             bound.push(b);
         }
         let mut done = Vec::new();

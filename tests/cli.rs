@@ -190,3 +190,27 @@ fn help_explains_every_command() {
         assert!(help.contains(word), "{help}");
     }
 }
+
+#[test]
+fn what_the_engine_cannot_run_yet_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("tables.sql");
+    std::fs::write(
+        &script,
+        "create stream s (id bigint key, v string) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         create table t (id bigint primary key, name string) with (kafka_topic='t', value_format='JSON', partitions=1);\n\
+         create stream j as select s.id, t.name from s join t on s.id = t.id;\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = ddsql(&data, &["run", script.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("line 3, column 1: T is a table declared over topic 't'"),
+        "{err}"
+    );
+    assert!(err.contains("not supported yet"), "{err}");
+    let out = ddsql(&data, &["topic", "list"], None);
+    assert_eq!(text(&out.stdout), "");
+}

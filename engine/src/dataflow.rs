@@ -79,9 +79,10 @@ pub enum EngineError {
     Failed(String),
 }
 
-/// One source a query reads: how to read its topic and which queries feed it.
+/// One source a query reads: how to read its topic (streams only) and
+/// which queries feed it.
 struct SourceJob {
-    reader: TopicReader,
+    reader: Option<TopicReader>,
     /// Indexes of queries whose output is this source's (same topic).
     feeds: Vec<usize>,
 }
@@ -174,7 +175,49 @@ fn prepare(
     for job in sinks.values_mut() {
         job.written = written_times(transport, &job.topic, job.partitions)?;
     }
-    // Sources: every source a query scans, with the queries that feed it.
+    let mut sources = BTreeMap::new();
+    for (name, feeds) in check(catalog)? {
+        let source = catalog.source(&name).expect("checked");
+        // A table made by a query is that query's output; its topic holds
+        // the changelog, which is not re-read.
+        let reader = if source.kind == SourceKind::Table {
+            None
+        } else {
+            let partitions = transport
+                .partitions(&source.topic)?
+                .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
+            let end_offsets = (0..partitions)
+                .map(|p| transport.end_offset(&source.topic, p))
+                .collect::<Result<_, _>>()?;
+            Some(TopicReader {
+                origin: source.name.clone(),
+                topic: source.topic.clone(),
+                topic_index: transport.topic_index(&source.topic)?,
+                end_offsets,
+                codec: codec_for(&source.name)?,
+                skip_own: sinks.contains_key(&source.topic),
+                batch: batch.max(1),
+            })
+        };
+        sources.insert(name, SourceJob { reader, feeds });
+    }
+    if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
+        transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
+    }
+    let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
+    Ok(Job {
+        catalog: catalog.clone(),
+        sources,
+        sinks: sinks.into_values().collect(),
+        log_written,
+    })
+}
+
+/// Checks that the engine can run the catalog's queries, without touching
+/// any topic: returns every source they read with the indexes of the
+/// queries that feed it.
+pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<usize>>, EngineError> {
+    let queries = catalog.queries();
     let mut sources = BTreeMap::new();
     let mut todo: Vec<String> = Vec::new();
     for q in queries {
@@ -202,34 +245,16 @@ fn prepare(
             feeds.push(qi);
             scanned(&q.plan.plan, &mut todo);
         }
-        let partitions = transport
-            .partitions(&source.topic)?
-            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-        let end_offsets = (0..partitions)
-            .map(|p| transport.end_offset(&source.topic, p))
-            .collect::<Result<_, _>>()?;
-        let reader = TopicReader {
-            origin: source.name.clone(),
-            topic: source.topic.clone(),
-            topic_index: transport.topic_index(&source.topic)?,
-            end_offsets,
-            codec: codec_for(&source.name)?,
-            skip_own: sinks.contains_key(&source.topic),
-            batch: batch.max(1),
-        };
-        sources.insert(name, SourceJob { reader, feeds });
+        if source.kind == SourceKind::Table && feeds.is_empty() {
+            return Err(EngineError::Unsupported(format!(
+                "{} is a table declared over topic '{}'; reading tables from topics (upserts and tombstones) is not supported yet; tables made by CREATE TABLE ... AS SELECT are",
+                source.name, source.topic
+            )));
+        }
+        sources.insert(name, feeds);
     }
     check_acyclic(catalog, &sources)?;
-    if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
-        transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
-    }
-    let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
-    Ok(Job {
-        catalog: catalog.clone(),
-        sources,
-        sinks: sinks.into_values().collect(),
-        log_written,
-    })
+    Ok(sources)
 }
 
 fn scanned(plan: &Plan, out: &mut Vec<String>) {
@@ -248,12 +273,12 @@ fn scanned(plan: &Plan, out: &mut Vec<String>) {
 /// A query may not (transitively) read what it writes.
 fn check_acyclic(
     catalog: &Catalog,
-    sources: &BTreeMap<String, SourceJob>,
+    sources: &BTreeMap<String, Vec<usize>>,
 ) -> Result<(), EngineError> {
     fn visit(
         name: &str,
         catalog: &Catalog,
-        sources: &BTreeMap<String, SourceJob>,
+        sources: &BTreeMap<String, Vec<usize>>,
         path: &mut Vec<String>,
     ) -> Result<(), EngineError> {
         if path.iter().any(|p| p == name) {
@@ -264,7 +289,7 @@ fn check_acyclic(
             )));
         }
         path.push(name.to_string());
-        for &qi in &sources[name].feeds {
+        for &qi in &sources[name] {
             let mut inputs = Vec::new();
             scanned(&catalog.queries()[qi].plan.plan, &mut inputs);
             for input in inputs {
@@ -369,14 +394,17 @@ impl<'s> Builder<'s, '_> {
             return rows.clone();
         }
         let job = &self.job.sources[name];
-        let (rows, errors) = read_topic(
-            self.scope,
-            job.reader.clone(),
-            self.transport.clone(),
-            self.stats.clone(),
-        );
-        self.errors.push(errors);
-        let mut parts = vec![rows];
+        let mut parts = Vec::new();
+        if let Some(reader) = &job.reader {
+            let (rows, errors) = read_topic(
+                self.scope,
+                reader.clone(),
+                self.transport.clone(),
+                self.stats.clone(),
+            );
+            self.errors.push(errors);
+            parts.push(rows);
+        }
         for &qi in &job.feeds {
             // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
             parts.push(self.query(qi).map(|row| {
