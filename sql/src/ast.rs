@@ -97,11 +97,158 @@ pub enum Statement {
     },
     /// A push (`EMIT CHANGES`) or pull query.
     Select(Box<Query>),
+    /// `SHOW|LIST STREAMS|TABLES|TOPICS|QUERIES|... [EXTENDED]`
+    Show { what: ShowKind, extended: bool },
+    /// `DESCRIBE name|STREAMS|TABLES|FUNCTION f [EXTENDED]`
+    Describe {
+        target: DescribeTarget,
+        extended: bool,
+    },
+    /// `EXPLAIN statement` or `EXPLAIN query_id`
+    Explain(ExplainTarget),
+    /// `DROP STREAM|TABLE [IF EXISTS] name [DELETE TOPIC]`
+    Drop {
+        kind: SourceKind,
+        if_exists: bool,
+        name: Ident,
+        delete_topic: bool,
+    },
+    /// `TERMINATE query_id`, or `TERMINATE ALL` (`None`).
+    Terminate(Option<Ident>),
+    /// `PAUSE query_id|ALL`
+    Pause(Option<Ident>),
+    /// `RESUME query_id|ALL`
+    Resume(Option<Ident>),
+    /// `SET 'name' = 'value'`
+    Set { name: String, value: String },
+    /// `UNSET 'name'`
+    Unset(String),
+    /// `DEFINE name = 'value'`
+    Define { name: Ident, value: String },
+    /// `UNDEFINE name`
+    Undefine(Ident),
+    /// `PRINT topic [FROM BEGINNING] [INTERVAL n] [LIMIT n]`
+    Print {
+        topic: Ident,
+        from_beginning: bool,
+        interval: Option<u64>,
+        limit: Option<u64>,
+    },
+    /// `CREATE TYPE [IF NOT EXISTS] name AS type`
+    CreateType {
+        name: Ident,
+        if_not_exists: bool,
+        data_type: SqlType,
+    },
+    /// `DROP TYPE [IF EXISTS] name`
+    DropType { name: Ident, if_exists: bool },
+    /// `RUN SCRIPT 'file'`
+    RunScript(String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShowKind {
+    Streams,
+    Tables,
+    /// `SHOW [ALL] TOPICS`
+    Topics {
+        all: bool,
+    },
+    Queries,
+    Functions,
+    Properties,
+    Types,
+    Variables,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DescribeTarget {
+    Source(Ident),
+    Streams,
+    Tables,
+    Function(Ident),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExplainTarget {
+    Statement(Box<Statement>),
+    Query(Ident),
+}
+
+/// A time unit of a duration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeUnit {
+    Millisecond,
+    Second,
+    Minute,
+    Hour,
+    Day,
+}
+
+impl TimeUnit {
+    pub fn parse(word: &str) -> Option<TimeUnit> {
+        Some(match word.to_uppercase().as_str() {
+            "MILLISECOND" | "MILLISECONDS" => TimeUnit::Millisecond,
+            "SECOND" | "SECONDS" => TimeUnit::Second,
+            "MINUTE" | "MINUTES" => TimeUnit::Minute,
+            "HOUR" | "HOURS" => TimeUnit::Hour,
+            "DAY" | "DAYS" => TimeUnit::Day,
+            _ => return None,
+        })
+    }
+    pub fn millis(&self) -> u64 {
+        match self {
+            TimeUnit::Millisecond => 1,
+            TimeUnit::Second => 1_000,
+            TimeUnit::Minute => 60_000,
+            TimeUnit::Hour => 3_600_000,
+            TimeUnit::Day => 86_400_000,
+        }
+    }
+}
+
+/// A duration as written: `30 SECONDS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Duration {
+    pub value: u64,
+    pub unit: TimeUnit,
+}
+
+impl Duration {
+    pub fn millis(&self) -> u64 {
+        self.value.saturating_mul(self.unit.millis())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WindowKind {
+    Tumbling { size: Duration },
+    Hopping { size: Duration, advance: Duration },
+    Session { gap: Duration },
+}
+
+/// `WINDOW TUMBLING|HOPPING|SESSION (...)`
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowSpec {
+    pub kind: WindowKind,
+    pub retention: Option<Duration>,
+    pub grace: Option<Duration>,
+}
+
+/// `WITHIN n unit` or `WITHIN (before, after)`, with an optional grace period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Within {
+    pub before: Duration,
+    /// `None` when written with one duration (before = after).
+    pub after: Option<Duration>,
+    pub grace: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateSource {
     pub kind: SourceKind,
+    /// `CREATE SOURCE ...`: read-only.
+    pub source: bool,
     pub or_replace: bool,
     pub if_not_exists: bool,
     pub name: Ident,
@@ -144,6 +291,7 @@ pub struct Property {
 pub struct Query {
     pub projection: Vec<SelectItem>,
     pub from: Relation,
+    pub window: Option<WindowSpec>,
     pub selection: Option<Expr>,
     pub group_by: Vec<Expr>,
     pub partition_by: Vec<Expr>,
@@ -168,6 +316,8 @@ pub enum SelectItem {
     Wildcard(Pos),
     /// `alias.*`
     QualifiedWildcard(Ident),
+    /// `expr->*`: every field of a struct.
+    StructAll(Expr),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +330,7 @@ pub enum Relation {
         left: Box<Relation>,
         right: Box<Relation>,
         kind: JoinKind,
+        within: Option<Within>,
         on: Expr,
     },
 }
@@ -314,7 +465,25 @@ pub enum ExprKind {
     Like {
         expr: Box<Expr>,
         pattern: Box<Expr>,
+        escape: Option<String>,
         negated: bool,
+    },
+    /// `a IS [NOT] DISTINCT FROM b`
+    IsDistinctFrom {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
+    /// `ARRAY[a, b]`
+    Array(Vec<Expr>),
+    /// `MAP(k := v, ...)`
+    Map(Vec<(Expr, Expr)>),
+    /// `STRUCT(name := v, ...)`
+    Struct(Vec<(Ident, Expr)>),
+    /// `x => body` or `(x, y) => body`, as a function argument.
+    Lambda {
+        params: Vec<Ident>,
+        body: Box<Expr>,
     },
 }
 
@@ -426,13 +595,59 @@ impl fmt::Display for Expr {
             ExprKind::Like {
                 expr,
                 pattern,
+                escape,
                 negated,
             } => {
                 write!(
                     f,
-                    "({expr} {}LIKE {pattern})",
+                    "({expr} {}LIKE {pattern}",
+                    if *negated { "NOT " } else { "" }
+                )?;
+                if let Some(e) = escape {
+                    write!(f, " ESCAPE {}", quote_string(e))?;
+                }
+                f.write_str(")")
+            }
+            ExprKind::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => {
+                write!(
+                    f,
+                    "({left} IS {}DISTINCT FROM {right})",
                     if *negated { "NOT " } else { "" }
                 )
+            }
+            ExprKind::Array(items) => {
+                f.write_str("ARRAY[")?;
+                comma_list(f, items)?;
+                f.write_str("]")
+            }
+            ExprKind::Map(entries) => {
+                f.write_str("MAP(")?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} := {v}")?;
+                }
+                f.write_str(")")
+            }
+            ExprKind::Struct(fields) => {
+                f.write_str("STRUCT(")?;
+                for (i, (k, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} := {v}")?;
+                }
+                f.write_str(")")
+            }
+            ExprKind::Lambda { params, body } => {
+                f.write_str("(")?;
+                comma_list(f, params)?;
+                write!(f, ") => {body}")
             }
         }
     }
@@ -448,6 +663,7 @@ impl fmt::Display for SelectItem {
             SelectItem::Expr { expr, alias: None } => write!(f, "{expr}"),
             SelectItem::Wildcard(_) => f.write_str("*"),
             SelectItem::QualifiedWildcard(q) => write!(f, "{q}.*"),
+            SelectItem::StructAll(e) => write!(f, "{e}->*"),
         }
     }
 }
@@ -464,6 +680,7 @@ impl fmt::Display for Relation {
                 left,
                 right,
                 kind,
+                within,
                 on,
             } => {
                 let kind = match kind {
@@ -472,9 +689,63 @@ impl fmt::Display for Relation {
                     JoinKind::Right => "RIGHT",
                     JoinKind::Full => "FULL",
                 };
-                write!(f, "{left} {kind} JOIN {right} ON {on}")
+                write!(f, "{left} {kind} JOIN {right}")?;
+                if let Some(w) = within {
+                    write!(f, " {w}")?;
+                }
+                write!(f, " ON {on}")
             }
         }
+    }
+}
+
+impl fmt::Display for TimeUnit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeUnit::Millisecond => "MILLISECONDS",
+            TimeUnit::Second => "SECONDS",
+            TimeUnit::Minute => "MINUTES",
+            TimeUnit::Hour => "HOURS",
+            TimeUnit::Day => "DAYS",
+        })
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.value, self.unit)
+    }
+}
+
+impl fmt::Display for Within {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.after {
+            None => write!(f, "WITHIN {}", self.before)?,
+            Some(after) => write!(f, "WITHIN ({}, {after})", self.before)?,
+        }
+        if let Some(g) = self.grace {
+            write!(f, " GRACE PERIOD {g}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for WindowSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            WindowKind::Tumbling { size } => write!(f, "TUMBLING (SIZE {size}")?,
+            WindowKind::Hopping { size, advance } => {
+                write!(f, "HOPPING (SIZE {size}, ADVANCE BY {advance}")?
+            }
+            WindowKind::Session { gap } => write!(f, "SESSION ({gap}")?,
+        }
+        if let Some(r) = self.retention {
+            write!(f, ", RETENTION {r}")?;
+        }
+        if let Some(g) = self.grace {
+            write!(f, ", GRACE PERIOD {g}")?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -483,6 +754,9 @@ impl fmt::Display for Query {
         f.write_str("SELECT ")?;
         comma_list(f, &self.projection)?;
         write!(f, " FROM {}", self.from)?;
+        if let Some(w) = &self.window {
+            write!(f, " WINDOW {w}")?;
+        }
         if let Some(s) = &self.selection {
             write!(f, " WHERE {s}")?;
         }
@@ -528,12 +802,16 @@ fn create_prefix(
     f: &mut fmt::Formatter<'_>,
     kind: SourceKind,
     or_replace: bool,
+    source: bool,
     if_not_exists: bool,
     name: &Ident,
 ) -> fmt::Result {
     f.write_str("CREATE ")?;
     if or_replace {
         f.write_str("OR REPLACE ")?;
+    }
+    if source {
+        f.write_str("SOURCE ")?;
     }
     write!(f, "{kind} ")?;
     if if_not_exists {
@@ -546,7 +824,7 @@ impl fmt::Display for Statement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Statement::CreateSource(c) => {
-                create_prefix(f, c.kind, c.or_replace, c.if_not_exists, &c.name)?;
+                create_prefix(f, c.kind, c.or_replace, c.source, c.if_not_exists, &c.name)?;
                 if !c.columns.is_empty() {
                     f.write_str(" (")?;
                     for (i, col) in c.columns.iter().enumerate() {
@@ -565,7 +843,7 @@ impl fmt::Display for Statement {
                 with_clause(f, &c.properties)
             }
             Statement::CreateAs(c) => {
-                create_prefix(f, c.kind, c.or_replace, c.if_not_exists, &c.name)?;
+                create_prefix(f, c.kind, c.or_replace, false, c.if_not_exists, &c.name)?;
                 with_clause(f, &c.properties)?;
                 write!(f, " AS {}", c.query)
             }
@@ -586,6 +864,113 @@ impl fmt::Display for Statement {
                 f.write_str(")")
             }
             Statement::Select(q) => write!(f, "{q}"),
+            Statement::Show { what, extended } => {
+                f.write_str("SHOW ")?;
+                f.write_str(match what {
+                    ShowKind::Streams => "STREAMS",
+                    ShowKind::Tables => "TABLES",
+                    ShowKind::Topics { all: true } => "ALL TOPICS",
+                    ShowKind::Topics { all: false } => "TOPICS",
+                    ShowKind::Queries => "QUERIES",
+                    ShowKind::Functions => "FUNCTIONS",
+                    ShowKind::Properties => "PROPERTIES",
+                    ShowKind::Types => "TYPES",
+                    ShowKind::Variables => "VARIABLES",
+                })?;
+                if *extended {
+                    f.write_str(" EXTENDED")?;
+                }
+                Ok(())
+            }
+            Statement::Describe { target, extended } => {
+                f.write_str("DESCRIBE ")?;
+                match target {
+                    DescribeTarget::Source(n) => write!(f, "{n}")?,
+                    DescribeTarget::Streams => f.write_str("STREAMS")?,
+                    DescribeTarget::Tables => f.write_str("TABLES")?,
+                    DescribeTarget::Function(n) => write!(f, "FUNCTION {n}")?,
+                }
+                if *extended {
+                    f.write_str(" EXTENDED")?;
+                }
+                Ok(())
+            }
+            Statement::Explain(ExplainTarget::Statement(s)) => write!(f, "EXPLAIN {s}"),
+            Statement::Explain(ExplainTarget::Query(id)) => write!(f, "EXPLAIN {id}"),
+            Statement::Drop {
+                kind,
+                if_exists,
+                name,
+                delete_topic,
+            } => {
+                write!(f, "DROP {kind} ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{name}")?;
+                if *delete_topic {
+                    f.write_str(" DELETE TOPIC")?;
+                }
+                Ok(())
+            }
+            Statement::Terminate(id) => write!(
+                f,
+                "TERMINATE {}",
+                id.as_ref().map(|i| i.to_string()).unwrap_or("ALL".into())
+            ),
+            Statement::Pause(id) => write!(
+                f,
+                "PAUSE {}",
+                id.as_ref().map(|i| i.to_string()).unwrap_or("ALL".into())
+            ),
+            Statement::Resume(id) => write!(
+                f,
+                "RESUME {}",
+                id.as_ref().map(|i| i.to_string()).unwrap_or("ALL".into())
+            ),
+            Statement::Set { name, value } => {
+                write!(f, "SET {}={}", quote_string(name), quote_string(value))
+            }
+            Statement::Unset(name) => write!(f, "UNSET {}", quote_string(name)),
+            Statement::Define { name, value } => write!(f, "DEFINE {name}={}", quote_string(value)),
+            Statement::Undefine(name) => write!(f, "UNDEFINE {name}"),
+            Statement::Print {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            } => {
+                write!(f, "PRINT {topic}")?;
+                if *from_beginning {
+                    f.write_str(" FROM BEGINNING")?;
+                }
+                if let Some(i) = interval {
+                    write!(f, " INTERVAL {i}")?;
+                }
+                if let Some(l) = limit {
+                    write!(f, " LIMIT {l}")?;
+                }
+                Ok(())
+            }
+            Statement::CreateType {
+                name,
+                if_not_exists,
+                data_type,
+            } => {
+                write!(
+                    f,
+                    "CREATE TYPE {}{name} AS {data_type}",
+                    if *if_not_exists { "IF NOT EXISTS " } else { "" }
+                )
+            }
+            Statement::DropType { name, if_exists } => {
+                write!(
+                    f,
+                    "DROP TYPE {}{name}",
+                    if *if_exists { "IF EXISTS " } else { "" }
+                )
+            }
+            Statement::RunScript(file) => write!(f, "RUN SCRIPT {}", quote_string(file)),
         }
     }
 }

@@ -70,6 +70,24 @@ pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<B
             columns,
             values,
         } => b.insert_values(target, columns.as_deref(), values),
+        other @ (Statement::Show { .. }
+        | Statement::Describe { .. }
+        | Statement::Explain(_)
+        | Statement::Drop { .. }
+        | Statement::Terminate(_)
+        | Statement::Pause(_)
+        | Statement::Resume(_)
+        | Statement::Set { .. }
+        | Statement::Unset(_)
+        | Statement::Define { .. }
+        | Statement::Undefine(_)
+        | Statement::Print { .. }
+        | Statement::CreateType { .. }
+        | Statement::DropType { .. }
+        | Statement::RunScript(_)) => Err(SqlError::new(
+            parsed.pos,
+            format!("{} is not supported yet", statement_name(other)),
+        )),
         Statement::Select(q) => Err(SqlError::new(
             parsed.pos,
             if q.emit.is_some() {
@@ -78,6 +96,32 @@ pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<B
                 "pull queries (SELECT without EMIT CHANGES) run against a server; use `ddsql server` and the /query endpoint"
             },
         )),
+    }
+}
+
+/// The words that name a statement's kind, for messages.
+fn statement_name(s: &Statement) -> &'static str {
+    match s {
+        Statement::CreateSource(_) => "CREATE STREAM/TABLE",
+        Statement::CreateAs(_) => "CREATE ... AS SELECT",
+        Statement::InsertSelect { .. } => "INSERT INTO ... SELECT",
+        Statement::InsertValues { .. } => "INSERT INTO ... VALUES",
+        Statement::Select(_) => "SELECT",
+        Statement::Show { .. } => "SHOW",
+        Statement::Describe { .. } => "DESCRIBE",
+        Statement::Explain(_) => "EXPLAIN",
+        Statement::Drop { .. } => "DROP",
+        Statement::Terminate(_) => "TERMINATE",
+        Statement::Pause(_) => "PAUSE",
+        Statement::Resume(_) => "RESUME",
+        Statement::Set { .. } => "SET",
+        Statement::Unset(_) => "UNSET",
+        Statement::Define { .. } => "DEFINE",
+        Statement::Undefine(_) => "UNDEFINE",
+        Statement::Print { .. } => "PRINT",
+        Statement::CreateType { .. } => "CREATE TYPE",
+        Statement::DropType { .. } => "DROP TYPE",
+        Statement::RunScript(_) => "RUN SCRIPT",
     }
 }
 
@@ -387,6 +431,15 @@ fn contains_aggregate(e: &Expr) -> bool {
         ExprKind::Like { expr, pattern, .. } => {
             contains_aggregate(expr) || contains_aggregate(pattern)
         }
+        ExprKind::IsDistinctFrom { left, right, .. } => {
+            contains_aggregate(left) || contains_aggregate(right)
+        }
+        ExprKind::Array(items) => items.iter().any(contains_aggregate),
+        ExprKind::Map(entries) => entries
+            .iter()
+            .any(|(k, v)| contains_aggregate(k) || contains_aggregate(v)),
+        ExprKind::Struct(fields) => fields.iter().any(|(_, v)| contains_aggregate(v)),
+        ExprKind::Lambda { body, .. } => contains_aggregate(body),
     }
 }
 
@@ -892,7 +945,7 @@ impl Binder<'_> {
                 "PARTITION BY cannot be combined with GROUP BY",
             ));
         }
-        let items = expand_projection(&q.projection, &from.scope)?;
+        let items = expand_projection(self, &q.projection, &from.scope)?;
         if !q.group_by.is_empty() {
             return self.aggregate_query(q, plan, from.scope, items, from.left_source);
         }
@@ -1128,8 +1181,15 @@ impl Binder<'_> {
                 left,
                 right,
                 kind,
+                within,
                 on,
             } => {
+                if within.is_some() {
+                    return Err(SqlError::new(
+                        on.pos,
+                        "stream-stream joins (WITHIN) are not supported yet",
+                    ));
+                }
                 let l = self.from(left)?;
                 let r = self.from(right)?;
                 match (l.kind, r.kind, kind) {
@@ -1540,7 +1600,71 @@ impl Binder<'_> {
                 };
                 Ok(typed(e, SqlType::Boolean))
             }
-            ExprKind::Like { .. } => Err(SqlError::new(pos, "LIKE is not supported yet")),
+            ExprKind::Like { expr, pattern, escape, negated } => {
+                let t = self.expr_in(scope, agg.as_deref_mut(), expr)?;
+                let p = self.expr_in(scope, agg, pattern)?;
+                expect_type(&t, &SqlType::String, expr.pos, "LIKE")?;
+                expect_type(&p, &SqlType::String, pattern.pos, "a LIKE pattern")?;
+                let escape = match escape.as_deref().map(|e| e.chars().collect::<Vec<_>>()) {
+                    None => None,
+                    Some(chars) if chars.len() == 1 => Some(chars[0]),
+                    Some(_) => return Err(SqlError::new(pattern.pos, "ESCAPE takes a single character")),
+                };
+                let e = ScalarExpr::Like(Box::new(t.expr), Box::new(p.expr), escape);
+                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                Ok(typed(e, SqlType::Boolean))
+            }
+            ExprKind::IsDistinctFrom { left, right, negated } => {
+                let l = self.expr_in(scope, agg.as_deref_mut(), left)?;
+                let r = self.expr_in(scope, agg, right)?;
+                let (a, b, _) = unify(l, r, pos, "compare")?;
+                let e = ScalarExpr::Binary(BinaryFunc::IsDistinct, Box::new(a), Box::new(b));
+                let e = if *negated { ScalarExpr::Unary(UnaryFunc::Not, Box::new(e)) } else { e };
+                Ok(typed(e, SqlType::Boolean))
+            }
+            ExprKind::Array(items) => {
+                let mut bound = Vec::new();
+                for item in items {
+                    bound.push((self.expr_in(scope, agg.as_deref_mut(), item)?, item.pos));
+                }
+                let ty = common_type(&bound)?.ok_or_else(|| {
+                    SqlError::new(pos, "cannot infer the element type of ARRAY[] or an array of NULLs; CAST an element")
+                })?;
+                let items = bound.into_iter().map(|(t, _)| cast_to(t, &ty)).collect();
+                Ok(typed(ScalarExpr::MakeArray(items), SqlType::Array(Box::new(ty))))
+            }
+            ExprKind::Map(entries) => {
+                let (mut keys, mut values) = (Vec::new(), Vec::new());
+                for (k, v) in entries {
+                    keys.push((self.expr_in(scope, agg.as_deref_mut(), k)?, k.pos));
+                    values.push((self.expr_in(scope, agg.as_deref_mut(), v)?, v.pos));
+                }
+                let kt = common_type(&keys)?.ok_or_else(|| SqlError::new(pos, "cannot infer the key type of an empty MAP(); CAST it"))?;
+                let vt = common_type(&values)?.ok_or_else(|| SqlError::new(pos, "cannot infer the value type of MAP(); CAST a value"))?;
+                let entries = keys
+                    .into_iter()
+                    .zip(values)
+                    .map(|((k, _), (v, _))| (cast_to(k, &kt), cast_to(v, &vt)))
+                    .collect();
+                Ok(typed(ScalarExpr::MakeMap(entries), SqlType::Map(Box::new(kt), Box::new(vt))))
+            }
+            ExprKind::Struct(fields) => {
+                let mut types = Vec::new();
+                let mut exprs = Vec::new();
+                for (name, v) in fields {
+                    let t = self.expr_in(scope, agg.as_deref_mut(), v)?;
+                    let ty = t.ty.clone().ok_or_else(|| {
+                        SqlError::new(v.pos, format!("cannot infer the type of field {}: CAST the NULL", name.normalized()))
+                    })?;
+                    if types.iter().any(|(n, _)| *n == name.normalized()) {
+                        return Err(SqlError::new(name.pos, format!("field {} appears twice", name.normalized())));
+                    }
+                    types.push((name.normalized(), ty));
+                    exprs.push(t.expr);
+                }
+                Ok(typed(ScalarExpr::MakeStruct(exprs), SqlType::Struct(types)))
+            }
+            ExprKind::Lambda { .. } => Err(SqlError::new(pos, "a lambda can only be an argument of a function such as TRANSFORM, FILTER or REDUCE")),
         }
     }
 
@@ -1710,6 +1834,27 @@ impl Binder<'_> {
     }
 }
 
+/// The type all of `items` widen to; `None` when all are NULL.
+fn common_type(items: &[(Typed, Pos)]) -> Result<Option<SqlType>> {
+    let mut acc: Option<SqlType> = None;
+    for (t, pos) in items {
+        acc = match (&acc, &t.ty) {
+            (None, ty) => ty.clone(),
+            (Some(a), Some(b)) if a != b => {
+                let (_, _, u) = unify(
+                    typed(ScalarExpr::Literal(Value::Null), a.clone()),
+                    t.clone(),
+                    *pos,
+                    "mix",
+                )?;
+                u
+            }
+            (a, _) => a.clone(),
+        };
+    }
+    Ok(acc)
+}
+
 fn show_ty(t: &Option<SqlType>) -> String {
     t.as_ref()
         .map(|t| t.to_string())
@@ -1773,11 +1918,38 @@ fn output_name(e: &Expr, alias: Option<&Ident>, i: usize) -> String {
 }
 
 /// `*` and `x.*` expand to the non-system columns, as columns.
-fn expand_projection(items: &[SelectItem], scope: &Scope) -> Result<Vec<(Expr, Option<Ident>)>> {
+fn expand_projection(
+    binder: &Binder<'_>,
+    items: &[SelectItem],
+    scope: &Scope,
+) -> Result<Vec<(Expr, Option<Ident>)>> {
     let mut out = Vec::new();
     for item in items {
         match item {
             SelectItem::Expr { expr, alias } => out.push((expr.clone(), alias.clone())),
+            SelectItem::StructAll(expr) => {
+                let fields = match binder.expr(scope, expr)?.ty {
+                    Some(SqlType::Struct(fields)) => fields,
+                    other => {
+                        return Err(SqlError::new(
+                            expr.pos,
+                            format!("->* needs a STRUCT, not {}", show_ty(&other)),
+                        ))
+                    }
+                };
+                for (name, _) in fields {
+                    let field = Ident {
+                        value: name,
+                        quoted: true,
+                        pos: expr.pos,
+                    };
+                    let deref = ExprKind::Deref {
+                        expr: Box::new(expr.clone()),
+                        field,
+                    };
+                    out.push((Expr::new(deref, expr.pos), None));
+                }
+            }
             SelectItem::Wildcard(pos) | SelectItem::QualifiedWildcard(Ident { pos, .. }) => {
                 let q = match item {
                     SelectItem::QualifiedWildcard(q) => Some(q.normalized()),

@@ -67,6 +67,14 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
                 _ => Value::Null,
             },
         },
+        ScalarExpr::Binary(BinaryFunc::IsDistinct, a, b) => {
+            let (l, r) = (eval(a, row)?, eval(b, row)?);
+            Value::Boolean(match (l.is_null(), r.is_null()) {
+                (true, true) => false,
+                (false, false) => compare(&l, &r) != Some(Ordering::Equal),
+                _ => true,
+            })
+        }
         ScalarExpr::Binary(f, a, b) => {
             let l = eval(a, row)?;
             let r = eval(b, row)?;
@@ -106,7 +114,78 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
             eval(else_, row)?
         }
         ScalarExpr::Cast(e, ty) => cast(&eval(e, row)?, ty)?,
+        ScalarExpr::Like(e, p, escape) => match (eval(e, row)?, eval(p, row)?) {
+            (Value::String(s), Value::String(p)) => Value::Boolean(like(&s, &p, *escape)),
+            _ => Value::Null,
+        },
+        ScalarExpr::MakeArray(items) => Value::Array(
+            items
+                .iter()
+                .map(|e| eval(e, row))
+                .collect::<Result<_, _>>()?,
+        ),
+        ScalarExpr::MakeMap(entries) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((eval(k, row)?, eval(v, row)?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
+        ScalarExpr::MakeStruct(fields) => Value::Struct(
+            fields
+                .iter()
+                .map(|e| eval(e, row))
+                .collect::<Result<_, _>>()?,
+        ),
     })
+}
+
+/// SQL LIKE: `%` matches any run of characters, `_` any one character,
+/// and `escape` makes the next character literal.
+pub fn like(s: &str, pattern: &str, escape: Option<char>) -> bool {
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        toks.push(match c {
+            c if Some(c) == escape => Tok::Lit(chars.next().unwrap_or(c)),
+            '%' => Tok::Any,
+            '_' => Tok::One,
+            c => Tok::Lit(c),
+        });
+    }
+    let s: Vec<char> = s.chars().collect();
+    // Classic two-pointer match with backtracking to the last `%`.
+    let (mut i, mut j) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match toks.get(j) {
+            Some(Tok::One) => {
+                i += 1;
+                j += 1;
+            }
+            Some(Tok::Lit(c)) if *c == s[i] => {
+                i += 1;
+                j += 1;
+            }
+            Some(Tok::Any) => {
+                star = Some((j, i));
+                j += 1;
+            }
+            _ => match star {
+                Some((sj, si)) => {
+                    j = sj + 1;
+                    i = si + 1;
+                    star = Some((sj, si + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    toks[j..].iter().all(|t| matches!(t, Tok::Any))
 }
 
 pub fn negate(v: &Value) -> Result<Value, EvalError> {
@@ -157,7 +236,7 @@ pub fn binary(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
             _ => Value::Null,
         },
         Add | Sub | Mul | Div | Mod => arithmetic(f, l, r)?,
-        And | Or => unreachable!("handled with three-valued logic"),
+        And | Or | IsDistinct => unreachable!("handled before NULL propagation"),
     })
 }
 
@@ -438,6 +517,17 @@ mod tests {
             eval(&add, &[Value::Int(i32::MAX)]),
             Err(EvalError::Overflow("+"))
         );
+    }
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("hello", "h%o", None));
+        assert!(like("hello", "_ello", None));
+        assert!(!like("hello", "h_o", None));
+        assert!(like("50%", "50!%", Some('!')));
+        assert!(!like("500", "50!%", Some('!')));
+        assert!(like("", "%", None));
+        assert!(like("abcabc", "%abc", None));
     }
 
     #[test]

@@ -274,13 +274,270 @@ impl<'a> Parser<'a> {
             self.insert()
         } else if self.at_keyword("SELECT") {
             Ok(Statement::Select(Box::new(self.query()?)))
+        } else if self.eat_keyword("SHOW") || self.eat_keyword("LIST") {
+            self.show()
+        } else if self.eat_keyword("DESCRIBE") {
+            self.describe()
+        } else if self.eat_keyword("EXPLAIN") {
+            if matches!(self.peek(), SqlToken::Word(_))
+                && matches!(self.peek_nth(1), SqlToken::SemiColon | SqlToken::EOF)
+            {
+                return Ok(Statement::Explain(ExplainTarget::Query(self.ident()?)));
+            }
+            Ok(Statement::Explain(ExplainTarget::Statement(Box::new(
+                self.statement()?,
+            ))))
+        } else if self.eat_keyword("DROP") {
+            self.drop()
+        } else if self.eat_keyword("TERMINATE") {
+            Ok(Statement::Terminate(self.id_or_all()?))
+        } else if self.eat_keyword("PAUSE") {
+            Ok(Statement::Pause(self.id_or_all()?))
+        } else if self.eat_keyword("RESUME") {
+            Ok(Statement::Resume(self.id_or_all()?))
+        } else if self.eat_keyword("SET") {
+            let name = self.string()?;
+            self.expect(&SqlToken::Eq)?;
+            let value = self.string()?;
+            Ok(Statement::Set { name, value })
+        } else if self.eat_keyword("UNSET") {
+            Ok(Statement::Unset(self.string()?))
+        } else if self.eat_keyword("DEFINE") {
+            let name = self.ident()?;
+            self.expect(&SqlToken::Eq)?;
+            let value = self.string()?;
+            Ok(Statement::Define { name, value })
+        } else if self.eat_keyword("UNDEFINE") {
+            Ok(Statement::Undefine(self.ident()?))
+        } else if self.eat_keyword("PRINT") {
+            let topic = match self.peek().clone() {
+                SqlToken::SingleQuotedString(t) => {
+                    let pos = self.pos();
+                    self.idx += 1;
+                    Ident {
+                        value: t,
+                        quoted: true,
+                        pos,
+                    }
+                }
+                _ => self.ident()?,
+            };
+            let from_beginning = self.eat_keywords(&["FROM", "BEGINNING"]);
+            let interval = if self.eat_keyword("INTERVAL") || self.eat_keyword("SAMPLE") {
+                Some(self.whole_number()?)
+            } else {
+                None
+            };
+            let limit = if self.eat_keyword("LIMIT") {
+                Some(self.whole_number()?)
+            } else {
+                None
+            };
+            Ok(Statement::Print {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            })
+        } else if self.eat_keywords(&["RUN", "SCRIPT"]) {
+            Ok(Statement::RunScript(self.string()?))
         } else {
-            self.expected("CREATE, INSERT or SELECT")
+            self.expected("a statement (CREATE, INSERT, SELECT, SHOW, DESCRIBE, EXPLAIN, DROP, TERMINATE, SET, UNSET, DEFINE, UNDEFINE, PRINT, PAUSE, RESUME or RUN SCRIPT)")
         }
+    }
+
+    fn string(&mut self) -> Result<String> {
+        match self.peek().clone() {
+            SqlToken::SingleQuotedString(s) => {
+                self.idx += 1;
+                Ok(s)
+            }
+            _ => self.expected("a string in single quotes"),
+        }
+    }
+
+    fn whole_number(&mut self) -> Result<u64> {
+        match self.peek().clone() {
+            SqlToken::Number(n, _) => match n.parse() {
+                Ok(v) => {
+                    self.idx += 1;
+                    Ok(v)
+                }
+                Err(_) => self.expected("a whole number"),
+            },
+            _ => self.expected("a whole number"),
+        }
+    }
+
+    fn id_or_all(&mut self) -> Result<Option<Ident>> {
+        if self.eat_keyword("ALL") {
+            Ok(None)
+        } else {
+            Ok(Some(self.ident()?))
+        }
+    }
+
+    fn show(&mut self) -> Result<Statement> {
+        let what = if self.eat_keyword("STREAMS") {
+            ShowKind::Streams
+        } else if self.eat_keyword("TABLES") {
+            ShowKind::Tables
+        } else if self.eat_keywords(&["ALL", "TOPICS"]) {
+            ShowKind::Topics { all: true }
+        } else if self.eat_keyword("TOPICS") {
+            ShowKind::Topics { all: false }
+        } else if self.eat_keyword("QUERIES") {
+            ShowKind::Queries
+        } else if self.eat_keyword("FUNCTIONS") {
+            ShowKind::Functions
+        } else if self.eat_keyword("PROPERTIES") {
+            ShowKind::Properties
+        } else if self.eat_keyword("TYPES") {
+            ShowKind::Types
+        } else if self.eat_keyword("VARIABLES") {
+            ShowKind::Variables
+        } else {
+            return self.expected(
+                "STREAMS, TABLES, TOPICS, QUERIES, FUNCTIONS, PROPERTIES, TYPES or VARIABLES",
+            );
+        };
+        let extended = self.eat_keyword("EXTENDED");
+        Ok(Statement::Show { what, extended })
+    }
+
+    fn describe(&mut self) -> Result<Statement> {
+        let target = if self.eat_keyword("FUNCTION") {
+            DescribeTarget::Function(self.ident()?)
+        } else if self.keyword_at(0, "STREAMS") && !matches!(self.peek_nth(1), SqlToken::Word(_))
+            || self.keyword_at(0, "STREAMS") && self.keyword_at(1, "EXTENDED")
+        {
+            self.idx += 1;
+            DescribeTarget::Streams
+        } else if self.keyword_at(0, "TABLES")
+            && (!matches!(self.peek_nth(1), SqlToken::Word(_)) || self.keyword_at(1, "EXTENDED"))
+        {
+            self.idx += 1;
+            DescribeTarget::Tables
+        } else {
+            DescribeTarget::Source(self.ident()?)
+        };
+        let extended = self.eat_keyword("EXTENDED");
+        Ok(Statement::Describe { target, extended })
+    }
+
+    fn drop(&mut self) -> Result<Statement> {
+        let kind = if self.eat_keyword("STREAM") {
+            SourceKind::Stream
+        } else if self.eat_keyword("TABLE") {
+            SourceKind::Table
+        } else if self.eat_keyword("TYPE") {
+            let if_exists = self.eat_keywords(&["IF", "EXISTS"]);
+            return Ok(Statement::DropType {
+                name: self.ident()?,
+                if_exists,
+            });
+        } else {
+            return self.expected("STREAM, TABLE or TYPE");
+        };
+        let if_exists = self.eat_keywords(&["IF", "EXISTS"]);
+        let name = self.ident()?;
+        let delete_topic = self.eat_keywords(&["DELETE", "TOPIC"]);
+        Ok(Statement::Drop {
+            kind,
+            if_exists,
+            name,
+            delete_topic,
+        })
+    }
+
+    fn duration(&mut self) -> Result<Duration> {
+        let value = self.whole_number()?;
+        let unit = match self.peek() {
+            SqlToken::Word(w) if w.quote_style.is_none() => TimeUnit::parse(&w.value),
+            _ => None,
+        };
+        match unit {
+            Some(unit) => {
+                self.idx += 1;
+                Ok(Duration { value, unit })
+            }
+            None => self.expected("a time unit (MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS)"),
+        }
+    }
+
+    fn grace(&mut self) -> Result<Option<Duration>> {
+        if self.eat_keywords(&["GRACE", "PERIOD"]) {
+            Ok(Some(self.duration()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn window(&mut self) -> Result<WindowSpec> {
+        let kind_word = if self.eat_keyword("TUMBLING") {
+            "TUMBLING"
+        } else if self.eat_keyword("HOPPING") {
+            "HOPPING"
+        } else if self.eat_keyword("SESSION") {
+            "SESSION"
+        } else {
+            return self.expected("TUMBLING, HOPPING or SESSION");
+        };
+        self.expect(&SqlToken::LParen)?;
+        let kind = match kind_word {
+            "TUMBLING" => {
+                self.expect_keyword("SIZE")?;
+                WindowKind::Tumbling {
+                    size: self.duration()?,
+                }
+            }
+            "HOPPING" => {
+                self.expect_keyword("SIZE")?;
+                let size = self.duration()?;
+                self.expect(&SqlToken::Comma)?;
+                self.expect_keyword("ADVANCE")?;
+                self.expect_keyword("BY")?;
+                WindowKind::Hopping {
+                    size,
+                    advance: self.duration()?,
+                }
+            }
+            _ => WindowKind::Session {
+                gap: self.duration()?,
+            },
+        };
+        let (mut retention, mut grace) = (None, None);
+        while self.eat(&SqlToken::Comma) {
+            if self.eat_keyword("RETENTION") {
+                retention = Some(self.duration()?);
+            } else if let Some(g) = self.grace()? {
+                grace = Some(g);
+            } else {
+                return self.expected("RETENTION or GRACE PERIOD");
+            }
+        }
+        self.expect(&SqlToken::RParen)?;
+        Ok(WindowSpec {
+            kind,
+            retention,
+            grace,
+        })
     }
 
     fn create(&mut self) -> Result<Statement> {
         let or_replace = self.eat_keywords(&["OR", "REPLACE"]);
+        if !or_replace && self.eat_keyword("TYPE") {
+            let if_not_exists = self.eat_keywords(&["IF", "NOT", "EXISTS"]);
+            let name = self.ident()?;
+            self.expect_keyword("AS")?;
+            let data_type = self.data_type()?;
+            return Ok(Statement::CreateType {
+                name,
+                if_not_exists,
+                data_type,
+            });
+        }
+        let source = self.eat_keyword("SOURCE");
         let kind = if self.eat_keyword("STREAM") {
             SourceKind::Stream
         } else if self.eat_keyword("TABLE") {
@@ -302,6 +559,12 @@ impl<'a> Parser<'a> {
         }
         let properties = self.with_properties()?;
         if self.eat_keyword("AS") {
+            if source {
+                return Err(SqlError::new(
+                    name.pos,
+                    "CREATE SOURCE cannot be combined with AS SELECT",
+                ));
+            }
             if !columns.is_empty() {
                 return Err(SqlError::new(
                     name.pos,
@@ -320,6 +583,7 @@ impl<'a> Parser<'a> {
         }
         Ok(Statement::CreateSource(CreateSource {
             kind,
+            source,
             or_replace,
             if_not_exists,
             name,
@@ -415,13 +679,18 @@ impl<'a> Parser<'a> {
         }
         self.expect_keyword("FROM")?;
         let from = self.relation()?;
+        let window = if self.eat_keyword("WINDOW") {
+            Some(self.window()?)
+        } else {
+            None
+        };
         let selection = if self.eat_keyword("WHERE") {
             Some(self.expr()?)
         } else {
             None
         };
         let group_by = if self.eat_keywords(&["GROUP", "BY"]) {
-            self.expr_list()?
+            self.group_by_list()?
         } else {
             vec![]
         };
@@ -466,6 +735,7 @@ impl<'a> Parser<'a> {
         Ok(Query {
             projection,
             from,
+            window,
             selection,
             group_by,
             partition_by,
@@ -473,6 +743,21 @@ impl<'a> Parser<'a> {
             emit,
             limit,
         })
+    }
+
+    /// GROUP BY accepts `a, b` and the parenthesised `(a, b)`.
+    fn group_by_list(&mut self) -> Result<Vec<Expr>> {
+        if matches!(self.peek(), SqlToken::LParen) {
+            let save = self.idx;
+            self.idx += 1;
+            if let Ok(list) = self.expr_list() {
+                if list.len() > 1 && self.eat(&SqlToken::RParen) {
+                    return Ok(list);
+                }
+            }
+            self.idx = save;
+        }
+        self.expr_list()
     }
 
     fn select_item(&mut self) -> Result<SelectItem> {
@@ -490,6 +775,10 @@ impl<'a> Parser<'a> {
             return Ok(SelectItem::QualifiedWildcard(q));
         }
         let expr = self.expr()?;
+        if matches!(self.peek(), SqlToken::Arrow) && matches!(self.peek_nth(1), SqlToken::Mul) {
+            self.idx += 2;
+            return Ok(SelectItem::StructAll(expr));
+        }
         let alias = self.alias()?;
         Ok(SelectItem::Expr { expr, alias })
     }
@@ -530,12 +819,31 @@ impl<'a> Parser<'a> {
                 return Ok(left);
             };
             let right = self.source_relation()?;
+            let within = if self.eat_keyword("WITHIN") {
+                let (before, after) = if self.eat(&SqlToken::LParen) {
+                    let before = self.duration()?;
+                    self.expect(&SqlToken::Comma)?;
+                    let after = self.duration()?;
+                    self.expect(&SqlToken::RParen)?;
+                    (before, Some(after))
+                } else {
+                    (self.duration()?, None)
+                };
+                Some(Within {
+                    before,
+                    after,
+                    grace: self.grace()?,
+                })
+            } else {
+                None
+            };
             self.expect_keyword("ON")?;
             let on = self.expr()?;
             left = Relation::Join {
                 left: Box::new(left),
                 right: Box::new(right),
                 kind,
+                within,
                 on,
             };
         }
@@ -561,7 +869,15 @@ impl<'a> Parser<'a> {
             "INT" | "INTEGER" => SqlType::Int,
             "BIGINT" => SqlType::BigInt,
             "DOUBLE" => SqlType::Double,
-            "STRING" | "VARCHAR" => SqlType::String,
+            "STRING" | "VARCHAR" => {
+                // ksqlDB accepts a parameter here (`VARCHAR(STRING)`) and ignores it.
+                if matches!(self.peek(), SqlToken::LParen)
+                    && matches!(self.peek_nth(2), SqlToken::RParen)
+                {
+                    self.idx += 3;
+                }
+                SqlType::String
+            }
             "BYTES" => SqlType::Bytes,
             "DATE" => SqlType::Date,
             "TIME" => SqlType::Time,
@@ -712,6 +1028,20 @@ impl<'a> Parser<'a> {
         let pos = left.pos;
         if self.eat_keyword("IS") {
             let negated = self.eat_keyword("NOT");
+            if self.eat_keywords(&["DISTINCT", "FROM"]) {
+                let right = self.additive()?;
+                return Ok(Expr::new(
+                    ExprKind::IsDistinctFrom {
+                        left: Box::new(left),
+                        right: Box::new(right),
+                        negated,
+                    },
+                    pos,
+                ));
+            }
+            if !self.at_keyword("NULL") {
+                return self.expected("NULL or DISTINCT FROM");
+            }
             self.expect_keyword("NULL")?;
             return Ok(Expr::new(
                 ExprKind::IsNull {
@@ -757,10 +1087,16 @@ impl<'a> Parser<'a> {
         }
         if self.eat_keyword("LIKE") {
             let pattern = self.additive()?;
+            let escape = if self.eat_keyword("ESCAPE") {
+                Some(self.string()?)
+            } else {
+                None
+            };
             return Ok(Expr::new(
                 ExprKind::Like {
                     expr: Box::new(left),
                     pattern: Box::new(pattern),
+                    escape,
                     negated,
                 },
                 pos,
@@ -821,7 +1157,9 @@ impl<'a> Parser<'a> {
         let mut e = self.primary()?;
         loop {
             let pos = e.pos;
-            if self.eat(&SqlToken::Arrow) {
+            if matches!(self.peek(), SqlToken::Arrow) && !matches!(self.peek_nth(1), SqlToken::Mul)
+            {
+                self.idx += 1;
                 let field = self.ident()?;
                 e = Expr::new(
                     ExprKind::Deref {
@@ -908,6 +1246,57 @@ impl<'a> Parser<'a> {
                         pos,
                     ));
                 }
+                if unquoted
+                    && w.value.eq_ignore_ascii_case("ARRAY")
+                    && matches!(self.peek_nth(1), SqlToken::LBracket)
+                {
+                    self.idx += 2;
+                    let items = if matches!(self.peek(), SqlToken::RBracket) {
+                        vec![]
+                    } else {
+                        self.expr_list()?
+                    };
+                    self.expect(&SqlToken::RBracket)?;
+                    return Ok(Expr::new(ExprKind::Array(items), pos));
+                }
+                if unquoted
+                    && w.value.eq_ignore_ascii_case("MAP")
+                    && matches!(self.peek_nth(1), SqlToken::LParen)
+                {
+                    self.idx += 2;
+                    let mut entries = Vec::new();
+                    if !self.eat(&SqlToken::RParen) {
+                        loop {
+                            let k = self.expr()?;
+                            self.expect(&SqlToken::Assignment)?;
+                            entries.push((k, self.expr()?));
+                            if !self.eat(&SqlToken::Comma) {
+                                break;
+                            }
+                        }
+                        self.expect(&SqlToken::RParen)?;
+                    }
+                    return Ok(Expr::new(ExprKind::Map(entries), pos));
+                }
+                if unquoted
+                    && w.value.eq_ignore_ascii_case("STRUCT")
+                    && matches!(self.peek_nth(1), SqlToken::LParen)
+                {
+                    self.idx += 2;
+                    let mut fields = Vec::new();
+                    if !self.eat(&SqlToken::RParen) {
+                        loop {
+                            let k = self.ident()?;
+                            self.expect(&SqlToken::Assignment)?;
+                            fields.push((k, self.expr()?));
+                            if !self.eat(&SqlToken::Comma) {
+                                break;
+                            }
+                        }
+                        self.expect(&SqlToken::RParen)?;
+                    }
+                    return Ok(Expr::new(ExprKind::Struct(fields), pos));
+                }
                 let name = self.ident()?;
                 if self.eat(&SqlToken::LParen) {
                     if self.eat(&SqlToken::Mul) {
@@ -921,11 +1310,15 @@ impl<'a> Parser<'a> {
                             pos,
                         ));
                     }
-                    let args = if matches!(self.peek(), SqlToken::RParen) {
-                        vec![]
-                    } else {
-                        self.expr_list()?
-                    };
+                    let mut args = Vec::new();
+                    if !matches!(self.peek(), SqlToken::RParen) {
+                        loop {
+                            args.push(self.function_arg()?);
+                            if !self.eat(&SqlToken::Comma) {
+                                break;
+                            }
+                        }
+                    }
                     self.expect(&SqlToken::RParen)?;
                     return Ok(Expr::new(
                         ExprKind::Function {
@@ -957,6 +1350,50 @@ impl<'a> Parser<'a> {
             }
             _ => self.expected("an expression"),
         }
+    }
+
+    /// A function argument: an expression or a lambda (`x => ...`,
+    /// `(x, y) => ...`).
+    fn function_arg(&mut self) -> Result<Expr> {
+        let pos = self.pos();
+        let mut n = 0;
+        let params_end = match self.peek() {
+            SqlToken::Word(_) => Some(1),
+            SqlToken::LParen => loop {
+                n += 1;
+                match (self.peek_nth(n), self.peek_nth(n + 1)) {
+                    (SqlToken::Word(_), SqlToken::Comma) => n += 1,
+                    (SqlToken::Word(_), SqlToken::RParen) => break Some(n + 2),
+                    _ => break None,
+                }
+            },
+            _ => None,
+        };
+        if let Some(end) = params_end {
+            if matches!(self.peek_nth(end), SqlToken::RArrow) {
+                let parenthesised = matches!(self.peek(), SqlToken::LParen);
+                if parenthesised {
+                    self.idx += 1;
+                }
+                let mut params = vec![self.ident()?];
+                while self.eat(&SqlToken::Comma) {
+                    params.push(self.ident()?);
+                }
+                if parenthesised {
+                    self.expect(&SqlToken::RParen)?;
+                }
+                self.expect(&SqlToken::RArrow)?;
+                let body = self.expr()?;
+                return Ok(Expr::new(
+                    ExprKind::Lambda {
+                        params,
+                        body: Box::new(body),
+                    },
+                    pos,
+                ));
+            }
+        }
+        self.expr()
     }
 
     fn case(&mut self, pos: Pos) -> Result<Expr> {

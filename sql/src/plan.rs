@@ -113,6 +113,8 @@ pub enum BinaryFunc {
     Div,
     Mod,
     Concat,
+    /// `IS DISTINCT FROM`: NULL-safe inequality; never NULL itself.
+    IsDistinct,
 }
 
 /// A typed scalar expression over one row.
@@ -132,6 +134,12 @@ pub enum ScalarExpr {
         else_: Box<ScalarExpr>,
     },
     Cast(Box<ScalarExpr>, SqlType),
+    /// `expr LIKE pattern [ESCAPE c]`
+    Like(Box<ScalarExpr>, Box<ScalarExpr>, Option<char>),
+    MakeArray(Vec<ScalarExpr>),
+    MakeMap(Vec<(ScalarExpr, ScalarExpr)>),
+    /// Field values in the order of the struct type's fields.
+    MakeStruct(Vec<ScalarExpr>),
 }
 
 impl ScalarExpr {
@@ -152,6 +160,13 @@ impl ScalarExpr {
                         .iter()
                         .any(|(w, t)| w.references(i) || t.references(i))
             }
+            ScalarExpr::Like(a, b, _) => a.references(i) || b.references(i),
+            ScalarExpr::MakeArray(items) | ScalarExpr::MakeStruct(items) => {
+                items.iter().any(|e| e.references(i))
+            }
+            ScalarExpr::MakeMap(entries) => entries
+                .iter()
+                .any(|(k, v)| k.references(i) || v.references(i)),
         }
     }
 }
