@@ -83,22 +83,34 @@ pub enum EngineError {
 /// which queries feed it.
 struct SourceJob {
     reader: Option<TopicReader>,
-    /// Indexes of queries whose output is this source's (same topic).
-    feeds: Vec<usize>,
+    /// The queries that write this source's topic: `(query, direct)`;
+    /// direct when the query writes this very source (its rows are the
+    /// source's rows), else its records are decoded with `codec`.
+    feeds: Vec<(usize, bool)>,
+    codec: Arc<dyn Codec>,
 }
 
 /// One topic the dataflow writes.
 struct SinkJob {
     topic: String,
-    partitions: u32,
-    /// (query index, codec of the query's sink source, kind, key arity)
-    queries: Vec<(usize, Arc<dyn Codec>, SourceKind, usize)>,
+    /// Indexes of the queries writing the topic.
+    queries: Vec<usize>,
     written: Vec<Option<Time>>,
+}
+
+/// How a query's output rows become records of its sink topic.
+struct Encoding {
+    codec: Arc<dyn Codec>,
+    kind: SourceKind,
+    key_arity: usize,
+    partitions: u32,
 }
 
 /// Everything the workers need, built once before the dataflow starts.
 struct Job {
     catalog: Catalog,
+    /// Per query, by index.
+    encodings: Vec<Encoding>,
     sources: BTreeMap<String, SourceJob>,
     sinks: Vec<SinkJob>,
     log_written: Vec<Option<Time>>,
@@ -152,6 +164,7 @@ fn prepare(
     let queries = catalog.queries();
     // Sinks: one per topic written.
     let mut sinks: BTreeMap<String, SinkJob> = BTreeMap::new();
+    let mut encodings = Vec::new();
     for (qi, q) in queries.iter().enumerate() {
         let sink = catalog
             .source(&q.sink)
@@ -163,17 +176,22 @@ fn prepare(
                 sink.partitions
             }
         };
+        encodings.push(Encoding {
+            codec: codec_for(&sink.name)?,
+            kind: q.plan.kind,
+            key_arity: sink.key_arity(),
+            partitions,
+        });
         let job = sinks.entry(sink.topic.clone()).or_insert_with(|| SinkJob {
             topic: sink.topic.clone(),
-            partitions,
             queries: Vec::new(),
             written: Vec::new(),
         });
-        job.queries
-            .push((qi, codec_for(&sink.name)?, q.plan.kind, sink.key_arity()));
+        job.queries.push(qi);
     }
     for job in sinks.values_mut() {
-        job.written = written_times(transport, &job.topic, job.partitions)?;
+        let partitions = encodings[job.queries[0]].partitions;
+        job.written = written_times(transport, &job.topic, partitions)?;
     }
     let mut sources = BTreeMap::new();
     for (name, feeds) in check(catalog)? {
@@ -199,7 +217,15 @@ fn prepare(
                 batch: batch.max(1),
             })
         };
-        sources.insert(name, SourceJob { reader, feeds });
+        let codec = codec_for(&name)?;
+        sources.insert(
+            name,
+            SourceJob {
+                reader,
+                feeds,
+                codec,
+            },
+        );
     }
     if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
         transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
@@ -207,6 +233,7 @@ fn prepare(
     let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
     Ok(Job {
         catalog: catalog.clone(),
+        encodings,
         sources,
         sinks: sinks.into_values().collect(),
         log_written,
@@ -216,7 +243,7 @@ fn prepare(
 /// Checks that the engine can run the catalog's queries, without touching
 /// any topic: returns every source they read with the indexes of the
 /// queries that feed it.
-pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<usize>>, EngineError> {
+pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, EngineError> {
     let queries = catalog.queries();
     let mut sources = BTreeMap::new();
     let mut todo: Vec<String> = Vec::new();
@@ -236,13 +263,14 @@ pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<usize>>, EngineEr
             if sink.topic != source.topic {
                 continue;
             }
-            if sink.name != source.name {
+            let direct = sink.name == source.name;
+            if !direct && source.kind == SourceKind::Table {
                 return Err(EngineError::Unsupported(format!(
-                    "{} reads topic '{}', which query {} fills for {}: reading another query's output topic as a different source is not supported yet",
+                    "table {} reads topic '{}', which query {} fills for {}: reading a query's output topic as a table is not supported yet; as a stream it is",
                     source.name, source.topic, q.id, sink.name
                 )));
             }
-            feeds.push(qi);
+            feeds.push((qi, direct));
             scanned(&q.plan.plan, &mut todo);
         }
         if source.kind == SourceKind::Table && feeds.is_empty() {
@@ -273,12 +301,12 @@ fn scanned(plan: &Plan, out: &mut Vec<String>) {
 /// A query may not (transitively) read what it writes.
 fn check_acyclic(
     catalog: &Catalog,
-    sources: &BTreeMap<String, Vec<usize>>,
+    sources: &BTreeMap<String, Vec<(usize, bool)>>,
 ) -> Result<(), EngineError> {
     fn visit(
         name: &str,
         catalog: &Catalog,
-        sources: &BTreeMap<String, Vec<usize>>,
+        sources: &BTreeMap<String, Vec<(usize, bool)>>,
         path: &mut Vec<String>,
     ) -> Result<(), EngineError> {
         if path.iter().any(|p| p == name) {
@@ -289,7 +317,7 @@ fn check_acyclic(
             )));
         }
         path.push(name.to_string());
-        for &qi in &sources[name] {
+        for &(qi, _) in &sources[name] {
             let mut inputs = Vec::new();
             scanned(&catalog.queries()[qi].plan.plan, &mut inputs);
             for input in inputs {
@@ -329,6 +357,7 @@ pub fn run_until_caught_up(
                         stats: stats.clone(),
                         sources: HashMap::new(),
                         outputs: HashMap::new(),
+                        encoded: HashMap::new(),
                         errors: Vec::new(),
                     }
                     .build();
@@ -358,25 +387,14 @@ struct Builder<'s, 'j> {
     stats: Arc<Stats>,
     sources: HashMap<String, Rows<'s>>,
     outputs: HashMap<usize, Rows<'s>>,
+    encoded: HashMap<usize, VecCollection<'s, Time, SinkRecord, Diff>>,
     errors: Vec<Errors<'s>>,
 }
 
 impl<'s> Builder<'s, '_> {
     fn build(mut self) {
         for sink in &self.job.sinks {
-            let mut encoded = Vec::new();
-            for (qi, codec, kind, key_arity) in &sink.queries {
-                let rows = self.query(*qi);
-                let id = self.job.catalog.queries()[*qi].id.clone();
-                encoded.push(self.encode(
-                    rows,
-                    codec.clone(),
-                    *kind,
-                    *key_arity,
-                    sink.partitions,
-                    id,
-                ));
-            }
+            let encoded: Vec<_> = sink.queries.iter().map(|&qi| self.encoded(qi)).collect();
             let records = differential_dataflow::collection::concatenate(self.scope, encoded);
             write_topic(
                 records,
@@ -405,20 +423,66 @@ impl<'s> Builder<'s, '_> {
             self.errors.push(errors);
             parts.push(rows);
         }
-        for &qi in &job.feeds {
-            // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
-            parts.push(self.query(qi).map(|row| {
-                let mut out = Vec::with_capacity(row.len() + SYSTEM_COLUMNS.len() - 1);
-                let mut it = row.into_iter();
-                out.extend(it.next());
-                out.extend([Value::Null, Value::Null]);
-                out.extend(it);
-                out
-            }));
+        for &(qi, direct) in &job.feeds {
+            if direct {
+                // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
+                parts.push(self.query(qi).map(|row| {
+                    let mut out = Vec::with_capacity(row.len() + SYSTEM_COLUMNS.len() - 1);
+                    let mut it = row.into_iter();
+                    out.extend(it.next());
+                    out.extend([Value::Null, Value::Null]);
+                    out.extend(it);
+                    out
+                }));
+            } else {
+                // Another source's records on this topic, read as this
+                // source reads them: decoded with its codec, at the time of
+                // the input that produced them. The offset is unknown here.
+                let codec = job.codec.clone();
+                let records = self.encoded(qi);
+                let origin = name.to_string();
+                let decoded = records.flat_map(move |rec| {
+                    match codec.decode(rec.key.as_deref(), rec.value.as_deref()) {
+                        Ok(Some(columns)) => {
+                            let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
+                            row.push(Value::BigInt(rec.timestamp));
+                            row.push(Value::Int(rec.partition as i32));
+                            row.push(Value::Null);
+                            row.extend(columns);
+                            Some(Ok(row))
+                        }
+                        // A stream ignores tombstones.
+                        Ok(None) => None,
+                        Err(message) => Some(Err((
+                            rec.timestamp,
+                            format!("cannot decode the record: {message}"),
+                        ))),
+                    }
+                });
+                let (rows, errors) = split_errors(decoded, move |(timestamp, message)| {
+                    query_error(&origin, timestamp, message)
+                });
+                self.errors.push(errors);
+                parts.push(rows);
+            }
         }
         let rows = differential_dataflow::collection::concatenate(self.scope, parts);
         self.sources.insert(name.to_string(), rows.clone());
         rows
+    }
+
+    /// A query's output as records of its sink topic (memoised: the sink
+    /// and any source reading the topic share it).
+    fn encoded(&mut self, qi: usize) -> VecCollection<'s, Time, SinkRecord, Diff> {
+        if let Some(records) = self.encoded.get(&qi) {
+            return records.clone();
+        }
+        let rows = self.query(qi);
+        let e = &self.job.encodings[qi];
+        let id = self.job.catalog.queries()[qi].id.clone();
+        let records = self.encode(rows, e.codec.clone(), e.kind, e.key_arity, e.partitions, id);
+        self.encoded.insert(qi, records.clone());
+        records
     }
 
     fn query(&mut self, qi: usize) -> Rows<'s> {

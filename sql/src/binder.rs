@@ -12,6 +12,7 @@ use crate::ast::{
 use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS};
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
+use crate::functions;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
@@ -930,7 +931,22 @@ impl Binder<'_> {
                 "LIMIT is only allowed in transient queries",
             ));
         }
+        if q.window.is_some() {
+            // Refused rather than ignored: without windows the aggregate
+            // would silently span all time.
+            let pos = q.group_by.first().map(|g| g.pos).unwrap_or_default();
+            return Err(SqlError::new(
+                pos,
+                "windowed aggregation (WINDOW TUMBLING/HOPPING/SESSION) is not supported yet",
+            ));
+        }
         let from = self.from(&q.from)?;
+        if from.kind == SourceKind::Table && !q.partition_by.is_empty() {
+            return Err(SqlError::new(
+                q.partition_by[0].pos,
+                "PARTITION BY is not allowed on a table: a table is keyed by its primary key",
+            ));
+        }
         let mut plan = from.plan;
         if let Some(w) = &q.selection {
             let pred = self.predicate(&from.scope, w, "WHERE")?;
@@ -947,6 +963,9 @@ impl Binder<'_> {
         }
         let items = expand_projection(self, &q.projection, &from.scope)?;
         if !q.group_by.is_empty() {
+            if from.kind == SourceKind::Table {
+                return Err(SqlError::new(q.group_by[0].pos, "GROUP BY over a table (an aggregation with retractions) is not supported yet; over a stream it is"));
+            }
             return self.aggregate_query(q, plan, from.scope, items, from.left_source);
         }
         if let Some(h) = &q.having {
@@ -1033,10 +1052,11 @@ impl Binder<'_> {
             input: Box::new(plan),
             exprs,
         };
+        // A projection of a table is a table with the same key.
         Ok(BoundQuery {
             plan: QueryPlan {
                 plan,
-                kind: SourceKind::Stream,
+                kind: from.kind,
                 columns,
             },
             left_source: from.left_source,
@@ -1474,7 +1494,30 @@ impl Binder<'_> {
                     })?;
                     return self.aggregate_call(ctx, func, &fname, args, *star, pos);
                 }
-                Err(SqlError::new(name.pos, format!("unknown function {fname}")))
+                let mut bound = Vec::new();
+                for a in args {
+                    bound.push(self.expr_in(scope, agg.as_deref_mut(), a)?);
+                }
+                let types: Vec<Option<SqlType>> = bound.iter().map(|t| t.ty.clone()).collect();
+                let resolved = functions::resolve(&fname, &types).map_err(|m| {
+                    if functions::lookup(&fname).is_none() {
+                        let hint = closest(&fname, functions::registry().iter().map(|f| f.name))
+                            .map(|c| format!("; did you mean {c}?"))
+                            .unwrap_or_default();
+                        SqlError::new(name.pos, format!("{m}{hint}"))
+                    } else {
+                        SqlError::new(name.pos, m)
+                    }
+                })?;
+                let args = bound
+                    .into_iter()
+                    .zip(&resolved.casts)
+                    .map(|(t, c)| match c {
+                        Some(ty) => cast_to(t, ty),
+                        None => t.expr,
+                    })
+                    .collect();
+                Ok(typed(ScalarExpr::Call(resolved.func, args), resolved.ty))
             }
             ExprKind::Case {
                 operand,
@@ -1677,75 +1720,120 @@ impl Binder<'_> {
         star: bool,
         pos: Pos,
     ) -> Result<Typed> {
-        let arg = if star {
-            if func != AggregateFunc::Count {
+        use AggregateFunc as A;
+        if let Some(nested) = args.iter().find(|a| contains_aggregate(a)) {
+            return Err(SqlError::new(
+                nested.pos,
+                "aggregate functions cannot be nested",
+            ));
+        }
+        let signatures = || {
+            functions::lookup(fname)
+                .map(|f| f.signatures.join(" or "))
+                .unwrap_or_default()
+        };
+        let wrong =
+            |what: String| SqlError::new(pos, format!("{fname} {what}; it takes {}", signatures()));
+        // COUNT(*) and COUNT() count rows.
+        if star || (func == A::Count && args.is_empty()) {
+            if func != A::Count {
                 return Err(SqlError::new(
                     pos,
                     format!("{fname}(*) is not allowed; only COUNT(*)"),
                 ));
             }
-            None
-        } else {
-            if args.len() != 1 {
-                return Err(SqlError::new(
-                    pos,
-                    format!("{fname} takes one argument here, got {}", args.len()),
-                ));
-            }
-            if contains_aggregate(&args[0]) {
-                return Err(SqlError::new(
-                    args[0].pos,
-                    "aggregate functions cannot be nested",
-                ));
-            }
-            Some(self.expr(&ctx.input, &args[0])?)
+            let call = AggregateCall {
+                func,
+                arg: None,
+                ty: SqlType::BigInt,
+                n: None,
+                ignore_nulls: true,
+            };
+            return Ok(self.push_aggregate(ctx, call));
+        }
+        let Some(first) = args.first() else {
+            return Err(wrong("needs an argument".into()));
         };
-        let arg_ty = arg.as_ref().and_then(|a| a.ty.clone());
-        let ty = match func {
-            AggregateFunc::Count => SqlType::BigInt,
-            AggregateFunc::Sum => match &arg_ty {
-                Some(t) if t.is_numeric() => t.clone(),
-                other => {
-                    return Err(SqlError::new(
-                        pos,
-                        format!("SUM needs a number, not {}", show_ty(other)),
-                    ))
+        let arg = self.expr(&ctx.input, first)?;
+        let arg_ty = arg.ty.clone();
+        // Literal parameters after the value: an INT count and/or a BOOLEAN.
+        let mut n = None;
+        let mut ignore_nulls = true;
+        for extra in &args[1..] {
+            match literal_value_of(extra) {
+                Some(Value::Int(k))
+                    if n.is_none()
+                        && k > 0
+                        && matches!(
+                            func,
+                            A::LatestByOffset | A::EarliestByOffset | A::TopK | A::TopKDistinct
+                        ) =>
+                {
+                    n = Some(k as usize)
                 }
-            },
-            AggregateFunc::Min | AggregateFunc::Max => match &arg_ty {
+                Some(Value::Boolean(b))
+                    if matches!(func, A::LatestByOffset | A::EarliestByOffset) =>
+                {
+                    ignore_nulls = b
+                }
+                _ => return Err(wrong(format!("does not take {extra} there"))),
+            }
+        }
+        if matches!(func, A::TopK | A::TopKDistinct) && n.is_none() {
+            return Err(wrong("needs the number of values to keep".into()));
+        }
+        let orderable = |t: &Option<SqlType>| {
+            matches!(
+                t,
                 Some(
-                    t @ (SqlType::Int
-                    | SqlType::BigInt
-                    | SqlType::Double
-                    | SqlType::Decimal { .. }
-                    | SqlType::String
-                    | SqlType::Date
-                    | SqlType::Time
-                    | SqlType::Timestamp
-                    | SqlType::Bytes),
-                ) => t.clone(),
-                other => {
-                    return Err(SqlError::new(
-                        pos,
-                        format!("{fname} does not accept {}", show_ty(other)),
-                    ))
-                }
+                    SqlType::Int
+                        | SqlType::BigInt
+                        | SqlType::Double
+                        | SqlType::Decimal { .. }
+                        | SqlType::String
+                        | SqlType::Date
+                        | SqlType::Time
+                        | SqlType::Timestamp
+                        | SqlType::Bytes
+                )
+            )
+        };
+        let known = |t: &Option<SqlType>| {
+            t.clone().ok_or_else(|| {
+                SqlError::new(pos, format!("cannot infer the type of {fname}(NULL)"))
+            })
+        };
+        let array = |t: SqlType| SqlType::Array(Box::new(t));
+        let ty = match func {
+            A::Count | A::CountDistinct => SqlType::BigInt,
+            A::Sum => match &arg_ty {
+                Some(t) if t.is_numeric() => t.clone(),
+                other => return Err(wrong(format!("needs a number, not {}", show_ty(other)))),
             },
-            AggregateFunc::LatestByOffset | AggregateFunc::EarliestByOffset => match &arg_ty {
-                Some(t) => t.clone(),
-                None => {
-                    return Err(SqlError::new(
-                        pos,
-                        format!("cannot infer the type of {fname}(NULL)"),
-                    ))
-                }
+            A::Avg => match &arg_ty {
+                Some(t) if t.is_numeric() => SqlType::Double,
+                other => return Err(wrong(format!("needs a number, not {}", show_ty(other)))),
             },
+            A::Min | A::Max | A::TopK | A::TopKDistinct if !orderable(&arg_ty) => {
+                return Err(wrong(format!("does not accept {}", show_ty(&arg_ty))))
+            }
+            A::Min | A::Max => known(&arg_ty)?,
+            A::TopK | A::TopKDistinct | A::CollectList | A::CollectSet => array(known(&arg_ty)?),
+            A::LatestByOffset | A::EarliestByOffset if n.is_some() => array(known(&arg_ty)?),
+            A::LatestByOffset | A::EarliestByOffset => known(&arg_ty)?,
         };
         let call = AggregateCall {
             func,
-            arg: arg.map(|a| a.expr),
-            ty: ty.clone(),
+            arg: Some(arg.expr),
+            ty,
+            n,
+            ignore_nulls,
         };
+        Ok(self.push_aggregate(ctx, call))
+    }
+
+    fn push_aggregate(&self, ctx: &mut AggContext, call: AggregateCall) -> Typed {
+        let ty = call.ty.clone();
         let index = match ctx.aggregates.iter().position(|c| *c == call) {
             Some(i) => i,
             None => {
@@ -1753,7 +1841,7 @@ impl Binder<'_> {
                 ctx.aggregates.len() - 1
             }
         };
-        Ok(typed(ScalarExpr::Column(1 + ctx.group.len() + index), ty))
+        typed(ScalarExpr::Column(1 + ctx.group.len() + index), ty)
     }
 
     fn binary(&self, op: ast::BinaryOp, l: Typed, r: Typed, pos: Pos) -> Result<Typed> {
@@ -1853,6 +1941,17 @@ fn common_type(items: &[(Typed, Pos)]) -> Result<Option<SqlType>> {
         };
     }
     Ok(acc)
+}
+
+/// The value of a literal argument, such as the `2` of `LATEST_BY_OFFSET(x, 2)`.
+fn literal_value_of(e: &Expr) -> Option<Value> {
+    match &e.kind {
+        ExprKind::Literal(l) => match literal_value(l, e.pos).ok()?.expr {
+            ScalarExpr::Literal(v) => Some(v),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 fn show_ty(t: &Option<SqlType>) -> String {

@@ -25,6 +25,8 @@ pub enum EvalError {
     Overflow(&'static str),
     #[error("cannot cast {value} to {to}")]
     InvalidCast { value: String, to: String },
+    #[error("{0}")]
+    InvalidArgument(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -130,6 +132,13 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
                 .map(|(k, v)| Ok((eval(k, row)?, eval(v, row)?)))
                 .collect::<Result<_, EvalError>>()?,
         ),
+        ScalarExpr::Call(func, args) => {
+            let args = args
+                .iter()
+                .map(|e| eval(e, row))
+                .collect::<Result<Vec<_>, _>>()?;
+            func.eval(&args)?
+        }
         ScalarExpr::MakeStruct(fields) => Value::Struct(
             fields
                 .iter()
@@ -186,6 +195,68 @@ pub fn like(s: &str, pattern: &str, escape: Option<char>) -> bool {
         }
     }
     toks[j..].iter().all(|t| matches!(t, Tok::Any))
+}
+
+/// Zero of a numeric value's type.
+pub fn zero_like(v: &Value) -> Value {
+    match v {
+        Value::Int(_) => Value::Int(0),
+        Value::BigInt(_) => Value::BigInt(0),
+        Value::Double(_) => Value::Double(F64(0.0)),
+        Value::Decimal(_, s) => Value::Decimal(0, *s),
+        _ => Value::Null,
+    }
+}
+
+pub fn abs(v: &Value) -> Result<Value, EvalError> {
+    if compare(v, &zero_like(v)) == Some(Ordering::Less) {
+        negate(v)
+    } else {
+        Ok(v.clone())
+    }
+}
+
+/// CEIL, FLOOR and ROUND (half away from zero, to `digits` places).
+pub fn round(v: &Value, ceil: bool, floor: bool, digits: i64) -> Result<Value, EvalError> {
+    let f = |x: f64| {
+        if ceil {
+            x.ceil()
+        } else if floor {
+            x.floor()
+        } else {
+            let m = 10f64.powi(digits as i32);
+            (x * m).round() / m
+        }
+    };
+    Ok(match v {
+        Value::Int(_) | Value::BigInt(_) => v.clone(),
+        Value::Double(d) if !ceil && !floor && digits == 0 => Value::BigInt(d.0.round() as i64),
+        Value::Double(d) => Value::Double(F64(f(d.0))),
+        Value::Decimal(u, s) => {
+            let keep = if ceil || floor {
+                0
+            } else {
+                digits.clamp(0, *s as i64) as u8
+            };
+            let div = 10i128.pow((*s - keep) as u32);
+            let (q, r) = (u / div, u % div);
+            // Truncation went toward zero; step away from it where the
+            // rounding mode says so (half away from zero for ROUND).
+            let up = if ceil {
+                r > 0
+            } else {
+                !floor && r > 0 && r * 2 >= div
+            };
+            let down = if floor {
+                r < 0
+            } else {
+                !ceil && r < 0 && -r * 2 >= div
+            };
+            let q = q + up as i128 - down as i128;
+            Value::Decimal(q * 10i128.pow((*s - keep) as u32), *s)
+        }
+        _ => Value::Null,
+    })
 }
 
 pub fn negate(v: &Value) -> Result<Value, EvalError> {
@@ -516,6 +587,23 @@ mod tests {
         assert_eq!(
             eval(&add, &[Value::Int(i32::MAX)]),
             Err(EvalError::Overflow("+"))
+        );
+    }
+
+    #[test]
+    fn rounding() {
+        let d = |u, s| Value::Decimal(u, s);
+        assert_eq!(round(&d(125, 2), false, false, 1).unwrap(), d(130, 2));
+        assert_eq!(round(&d(-125, 2), false, false, 1).unwrap(), d(-130, 2));
+        assert_eq!(round(&d(-121, 2), true, false, 0).unwrap(), d(-100, 2));
+        assert_eq!(round(&d(-121, 2), false, true, 0).unwrap(), d(-200, 2));
+        assert_eq!(
+            round(&Value::Double(F64(2.5)), false, false, 0).unwrap(),
+            Value::BigInt(3)
+        );
+        assert_eq!(
+            round(&Value::Double(F64(-2.5)), true, false, 0).unwrap(),
+            Value::Double(F64(-2.0))
         );
     }
 

@@ -63,8 +63,14 @@ pub enum AggregateFunc {
     Sum,
     Min,
     Max,
+    Avg,
     LatestByOffset,
     EarliestByOffset,
+    CollectList,
+    CollectSet,
+    TopK,
+    TopKDistinct,
+    CountDistinct,
 }
 
 impl AggregateFunc {
@@ -74,8 +80,14 @@ impl AggregateFunc {
             "SUM" => AggregateFunc::Sum,
             "MIN" => AggregateFunc::Min,
             "MAX" => AggregateFunc::Max,
+            "AVG" => AggregateFunc::Avg,
             "LATEST_BY_OFFSET" => AggregateFunc::LatestByOffset,
             "EARLIEST_BY_OFFSET" => AggregateFunc::EarliestByOffset,
+            "COLLECT_LIST" => AggregateFunc::CollectList,
+            "COLLECT_SET" => AggregateFunc::CollectSet,
+            "TOPK" => AggregateFunc::TopK,
+            "TOPKDISTINCT" => AggregateFunc::TopKDistinct,
+            "COUNT_DISTINCT" => AggregateFunc::CountDistinct,
             _ => return None,
         })
     }
@@ -86,7 +98,13 @@ pub struct AggregateCall {
     pub func: AggregateFunc,
     /// `None` for `COUNT(*)`.
     pub arg: Option<ScalarExpr>,
+    /// The result type.
     pub ty: SqlType,
+    /// How many values to keep (`LATEST_BY_OFFSET(x, n)`, `TOPK(x, k)`):
+    /// the result is then an array.
+    pub n: Option<usize>,
+    /// Whether NULL inputs are skipped (`LATEST_BY_OFFSET(x, false)` keeps them).
+    pub ignore_nulls: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +152,8 @@ pub enum ScalarExpr {
         else_: Box<ScalarExpr>,
     },
     Cast(Box<ScalarExpr>, SqlType),
+    /// A scalar function call; arguments have the resolved types.
+    Call(crate::functions::ScalarFunc, Vec<ScalarExpr>),
     /// `expr LIKE pattern [ESCAPE c]`
     Like(Box<ScalarExpr>, Box<ScalarExpr>, Option<char>),
     MakeArray(Vec<ScalarExpr>),
@@ -161,9 +181,9 @@ impl ScalarExpr {
                         .any(|(w, t)| w.references(i) || t.references(i))
             }
             ScalarExpr::Like(a, b, _) => a.references(i) || b.references(i),
-            ScalarExpr::MakeArray(items) | ScalarExpr::MakeStruct(items) => {
-                items.iter().any(|e| e.references(i))
-            }
+            ScalarExpr::MakeArray(items)
+            | ScalarExpr::MakeStruct(items)
+            | ScalarExpr::Call(_, items) => items.iter().any(|e| e.references(i)),
             ScalarExpr::MakeMap(entries) => entries
                 .iter()
                 .any(|(k, v)| k.references(i) || v.references(i)),

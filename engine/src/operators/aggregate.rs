@@ -9,7 +9,7 @@
 //! collection that passes through every state ksqlDB would show.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
@@ -102,19 +102,53 @@ fn output_row(rowtime: i64, key: &Row, accs: &[Accumulator]) -> Row {
     row
 }
 
-/// The running state of one aggregate for one key.
+/// The running state of one aggregate for one key. State is per key, not
+/// per event, except where the result itself grows (`COLLECT_LIST`).
 #[derive(Clone, Debug)]
 pub enum Accumulator {
-    Count { count: i64, star: bool },
+    Count {
+        count: i64,
+        star: bool,
+    },
     Sum(Value),
+    Avg {
+        sum: f64,
+        count: i64,
+    },
     Min(Value),
     Max(Value),
-    Latest(Value),
-    Earliest(Value),
+    /// The latest values, oldest first; `keep` values at most, and the
+    /// result is a scalar when `array` is false.
+    Latest {
+        values: VecDeque<Value>,
+        keep: usize,
+        array: bool,
+        ignore_nulls: bool,
+    },
+    Earliest {
+        values: Vec<Value>,
+        keep: usize,
+        array: bool,
+        ignore_nulls: bool,
+    },
+    CollectList(Vec<Value>),
+    CollectSet {
+        order: Vec<Value>,
+        seen: BTreeSet<Value>,
+    },
+    /// The largest values, largest first.
+    TopK {
+        values: Vec<Value>,
+        k: usize,
+        distinct: bool,
+    },
+    CountDistinct(BTreeSet<Value>),
 }
 
 impl Accumulator {
     pub fn new(call: &AggregateCall) -> Accumulator {
+        let keep = call.n.unwrap_or(1);
+        let array = call.n.is_some();
         match call.func {
             AggregateFunc::Count => Accumulator::Count {
                 count: 0,
@@ -127,20 +161,63 @@ impl Accumulator {
                 SqlType::Decimal { scale, .. } => Value::Decimal(0, *scale),
                 _ => Value::Null,
             }),
+            AggregateFunc::Avg => Accumulator::Avg { sum: 0.0, count: 0 },
             AggregateFunc::Min => Accumulator::Min(Value::Null),
             AggregateFunc::Max => Accumulator::Max(Value::Null),
-            AggregateFunc::LatestByOffset => Accumulator::Latest(Value::Null),
-            AggregateFunc::EarliestByOffset => Accumulator::Earliest(Value::Null),
+            AggregateFunc::LatestByOffset => Accumulator::Latest {
+                values: VecDeque::new(),
+                keep,
+                array,
+                ignore_nulls: call.ignore_nulls,
+            },
+            AggregateFunc::EarliestByOffset => Accumulator::Earliest {
+                values: Vec::new(),
+                keep,
+                array,
+                ignore_nulls: call.ignore_nulls,
+            },
+            AggregateFunc::CollectList => Accumulator::CollectList(Vec::new()),
+            AggregateFunc::CollectSet => Accumulator::CollectSet {
+                order: Vec::new(),
+                seen: BTreeSet::new(),
+            },
+            AggregateFunc::TopK | AggregateFunc::TopKDistinct => Accumulator::TopK {
+                values: Vec::new(),
+                k: keep,
+                distinct: call.func == AggregateFunc::TopKDistinct,
+            },
+            AggregateFunc::CountDistinct => Accumulator::CountDistinct(BTreeSet::new()),
         }
     }
 
     /// Folds in one input value (in time order). NULLs are ignored, as
-    /// ksqlDB's aggregates ignore them.
+    /// ksqlDB's aggregates ignore them, unless told otherwise.
     pub fn add(&mut self, v: &Value) {
         match self {
             Accumulator::Count { count, star } => {
                 if *star || !v.is_null() {
                     *count += 1
+                }
+            }
+            Accumulator::Latest {
+                values,
+                keep,
+                ignore_nulls: false,
+                ..
+            } => {
+                values.push_back(v.clone());
+                if values.len() > *keep {
+                    values.pop_front();
+                }
+            }
+            Accumulator::Earliest {
+                values,
+                keep,
+                ignore_nulls: false,
+                ..
+            } => {
+                if values.len() < *keep {
+                    values.push(v.clone())
                 }
             }
             _ if v.is_null() => {}
@@ -149,6 +226,12 @@ impl Accumulator {
                 // ksqlDB's SUM wraps on overflow; we keep the last sum and say so.
                 Err(e) => tracing::warn!("SUM: {e}; the sum keeps its previous value"),
             },
+            Accumulator::Avg { sum, count } => {
+                if let Ok(Value::Double(d)) = eval::cast(v, &SqlType::Double) {
+                    *sum += d.0;
+                    *count += 1;
+                }
+            }
             Accumulator::Min(m) => {
                 if m.is_null() || eval::compare(v, m) == Some(Ordering::Less) {
                     *m = v.clone()
@@ -159,11 +242,39 @@ impl Accumulator {
                     *m = v.clone()
                 }
             }
-            Accumulator::Latest(l) => *l = v.clone(),
-            Accumulator::Earliest(e) => {
-                if e.is_null() {
-                    *e = v.clone()
+            Accumulator::Latest { values, keep, .. } => {
+                values.push_back(v.clone());
+                if values.len() > *keep {
+                    values.pop_front();
                 }
+            }
+            Accumulator::Earliest { values, keep, .. } => {
+                if values.len() < *keep {
+                    values.push(v.clone())
+                }
+            }
+            Accumulator::CollectList(items) => items.push(v.clone()),
+            Accumulator::CollectSet { order, seen } => {
+                if seen.insert(v.clone()) {
+                    order.push(v.clone());
+                }
+            }
+            Accumulator::TopK {
+                values,
+                k,
+                distinct,
+            } => {
+                if *distinct && values.contains(v) {
+                    return;
+                }
+                let at = values.partition_point(|x| eval::compare(x, v) != Some(Ordering::Less));
+                if at < *k {
+                    values.insert(at, v.clone());
+                    values.truncate(*k);
+                }
+            }
+            Accumulator::CountDistinct(seen) => {
+                seen.insert(v.clone());
             }
         }
     }
@@ -171,11 +282,30 @@ impl Accumulator {
     pub fn value(&self) -> Value {
         match self {
             Accumulator::Count { count, .. } => Value::BigInt(*count),
-            Accumulator::Sum(v)
-            | Accumulator::Min(v)
-            | Accumulator::Max(v)
-            | Accumulator::Latest(v)
-            | Accumulator::Earliest(v) => v.clone(),
+            Accumulator::Sum(v) | Accumulator::Min(v) | Accumulator::Max(v) => v.clone(),
+            Accumulator::Avg { sum, count } => {
+                if *count == 0 {
+                    Value::Null
+                } else {
+                    Value::Double(F64(sum / *count as f64))
+                }
+            }
+            Accumulator::Latest {
+                values,
+                array: true,
+                ..
+            } => Value::Array(values.iter().cloned().collect()),
+            Accumulator::Latest { values, .. } => values.back().cloned().unwrap_or(Value::Null),
+            Accumulator::Earliest {
+                values,
+                array: true,
+                ..
+            } => Value::Array(values.clone()),
+            Accumulator::Earliest { values, .. } => values.first().cloned().unwrap_or(Value::Null),
+            Accumulator::CollectList(items) => Value::Array(items.clone()),
+            Accumulator::CollectSet { order, .. } => Value::Array(order.clone()),
+            Accumulator::TopK { values, .. } => Value::Array(values.clone()),
+            Accumulator::CountDistinct(seen) => Value::BigInt(seen.len() as i64),
         }
     }
 }
