@@ -9,11 +9,12 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value as Json};
 
-use ddsql::session::{now_ms, Session};
+use ddsql::session::{check_script, now_ms, ScriptError, Session};
 use ddsql_connectors::embedded::EmbeddedLog;
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{Fetched, Record, Transport};
 use ddsql_engine::RunOptions;
+use ddsql_sql::catalog::{Catalog, UnknownTopics};
 
 /// A streaming SQL engine with ksqlDB's dialect on differential dataflow.
 ///
@@ -51,6 +52,15 @@ enum Command {
         /// do not depend on it).
         #[arg(long, default_value_t = 1024)]
         batch: usize,
+    },
+    /// Parse and bind a SQL script without running anything; print every
+    /// error with its line and column, and exit non-zero if there is one.
+    ///
+    /// Topics are not looked up: each topic the script names is taken to
+    /// exist. Use it to lint scripts in CI.
+    Check {
+        /// The script: ksqlDB statements separated by `;`.
+        file: PathBuf,
     },
     /// Write records to and read records from topics.
     #[command(subcommand)]
@@ -167,6 +177,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if report.processing_errors > 0 { format!(" (see topic {})", ddsql_engine::PROCESSING_LOG_TOPIC) } else { String::new() }
             );
             Ok(())
+        }
+        Command::Check { file } => {
+            let sql = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let checked = check_script(&Catalog::default(), &UnknownTopics, &sql, true);
+            for e in &checked.errors {
+                match e {
+                    ScriptError::Sql { error, .. } if !error.pos.is_unknown() => {
+                        eprintln!(
+                            "{}:{}:{}: {}",
+                            file.display(),
+                            error.pos.line,
+                            error.pos.column,
+                            error.message
+                        )
+                    }
+                    other => eprintln!("{}: {other}", file.display()),
+                }
+            }
+            if checked.errors.is_empty() {
+                eprintln!(
+                    "{}: {} statements, no errors",
+                    file.display(),
+                    checked.bound.len()
+                );
+                Ok(())
+            } else {
+                bail!("{}: {} error(s)", file.display(), checked.errors.len())
+            }
         }
         Command::Topic(TopicCommand::Produce {
             topic,

@@ -66,10 +66,10 @@ pub struct Executed {
     pub message: String,
 }
 
-/// Topics as the binder sees them mid-script: those in the log plus those
+/// Topics as the binder sees them mid-script: those that exist plus those
 /// the script's earlier statements will create.
 struct ScriptTopics<'a> {
-    log: &'a EmbeddedLog,
+    existing: &'a dyn Topics,
     created: HashMap<String, u32>,
 }
 
@@ -78,8 +78,113 @@ impl Topics for ScriptTopics<'_> {
         self.created
             .get(topic)
             .copied()
-            .or_else(|| self.log.partitions(topic).ok().flatten())
+            .or_else(|| self.existing.partitions(topic))
     }
+    fn complete(&self) -> bool {
+        self.existing.complete()
+    }
+}
+
+/// The embedded log's topics, for the binder.
+struct LogTopics<'a>(&'a EmbeddedLog);
+
+impl Topics for LogTopics<'_> {
+    fn partitions(&self, topic: &str) -> Option<u32> {
+        self.0.partitions(topic).ok().flatten()
+    }
+}
+
+/// A script checked against a catalog: what bound, in order, and the errors.
+pub struct Checked {
+    pub bound: Vec<BoundStatement>,
+    pub errors: Vec<ScriptError>,
+}
+
+/// Parses and binds every statement of `sql` against `catalog` (copied;
+/// later statements see what earlier ones create), and checks that the
+/// engine can run the queries. With `keep_going`, a statement with an error
+/// is reported and skipped and checking goes on (a linter); without, the
+/// first error ends the check.
+pub fn check_script(
+    catalog: &Catalog,
+    existing: &dyn Topics,
+    sql: &str,
+    keep_going: bool,
+) -> Checked {
+    let (parsed, syntax) = if keep_going {
+        ddsql_sql::parser::parse_all(sql)
+    } else {
+        match parse(sql) {
+            Ok(p) => (p, vec![]),
+            Err(e) => (vec![], vec![e]),
+        }
+    };
+    let mut errors: Vec<ScriptError> = syntax
+        .into_iter()
+        .map(|error| ScriptError::Sql {
+            error,
+            statement: None,
+        })
+        .collect();
+    let mut scratch = catalog.clone();
+    let mut topics = ScriptTopics {
+        existing,
+        created: HashMap::new(),
+    };
+    let mut bound = Vec::new();
+    if !errors.is_empty() && !keep_going {
+        return Checked { bound, errors };
+    }
+    for p in &parsed {
+        let sql_err = |error: SqlError| ScriptError::Sql {
+            error,
+            statement: Some(p.text.clone()),
+        };
+        let result = bind(&scratch, &topics, p).map_err(sql_err).and_then(|b| {
+            if let BoundStatement::CreateSource { source, .. }
+            | BoundStatement::CreateAs { source, .. } = &b
+            {
+                Formats
+                    .codec(source)
+                    .map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
+            }
+            if matches!(
+                b,
+                BoundStatement::CreateAs { .. } | BoundStatement::InsertSelect { .. }
+            ) {
+                let mut with = scratch.clone();
+                with.apply(&b);
+                ddsql_engine::dataflow::check(&with)
+                    .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
+            }
+            Ok(b)
+        });
+        match result {
+            Ok(b) => {
+                if let BoundStatement::CreateSource { source, .. }
+                | BoundStatement::CreateAs { source, .. } = &b
+                {
+                    topics
+                        .created
+                        .entry(source.topic.clone())
+                        .or_insert(source.partitions);
+                }
+                scratch.apply(&b);
+                bound.push(b);
+            }
+            Err(e) => {
+                errors.push(e);
+                if !keep_going {
+                    break;
+                }
+            }
+        }
+    }
+    errors.sort_by_key(|e| match e {
+        ScriptError::Sql { error, .. } => (error.pos.line, error.pos.column),
+        ScriptError::Io(_) => (0, 0),
+    });
+    Checked { bound, errors }
 }
 
 pub struct Session {
@@ -106,45 +211,12 @@ impl Session {
 
     /// Checks every statement of `sql`, then executes them in order.
     pub fn execute_script(&mut self, sql: &str) -> Result<Vec<Executed>, ScriptError> {
-        let parsed = parse(sql).map_err(|error| ScriptError::Sql {
-            error,
-            statement: None,
-        })?;
-        let mut scratch = self.catalog.clone();
-        let mut topics = ScriptTopics {
-            log: &self.log,
-            created: HashMap::new(),
-        };
-        let mut bound = Vec::new();
-        for p in &parsed {
-            let sql_err = |error: SqlError| ScriptError::Sql {
-                error,
-                statement: Some(p.text.clone()),
-            };
-            let b = bind(&scratch, &topics, p).map_err(sql_err)?;
-            if let BoundStatement::CreateSource { source, .. }
-            | BoundStatement::CreateAs { source, .. } = &b
-            {
-                Formats
-                    .codec(source)
-                    .map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
-                topics
-                    .created
-                    .entry(source.topic.clone())
-                    .or_insert(source.partitions);
-            }
-            scratch.apply(&b);
-            if matches!(
-                b,
-                BoundStatement::CreateAs { .. } | BoundStatement::InsertSelect { .. }
-            ) {
-                ddsql_engine::dataflow::check(&scratch)
-                    .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
-            }
-            bound.push(b);
+        let checked = check_script(&self.catalog, &LogTopics(&self.log), sql, false);
+        if let Some(e) = checked.errors.into_iter().next() {
+            return Err(e);
         }
         let mut done = Vec::new();
-        for b in bound {
+        for b in checked.bound {
             done.push(self.execute(b).map_err(ScriptError::Io)?);
         }
         Ok(done)

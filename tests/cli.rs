@@ -214,3 +214,48 @@ fn what_the_engine_cannot_run_yet_is_refused_before_anything_runs() {
     let out = ddsql(&data, &["topic", "list"], None);
     assert_eq!(text(&out.stdout), "");
 }
+
+#[test]
+fn check_reports_every_error_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("lint.sql");
+    std::fs::write(
+        &script,
+        "create stream s (id bigint key, v string) with (kafka_topic='s', value_format='JSON');\n\
+         select from s;\n\
+         create stream t as select id, ucase(v) as u from s;\n\
+         create stream u as select id, lenn(v) from s;\n\
+         create stream w as select id, vv from t;\n",
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let out = ddsql(&data, &["check", script.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    let path = script.display().to_string();
+    assert!(
+        err.contains(&format!("{path}:2:8: expected an expression, found 'from'")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{path}:4:31: unknown function LENN; did you mean LEN?"
+        )),
+        "{err}"
+    );
+    // T has ID and U: nothing is close enough to suggest.
+    assert!(
+        err.contains(&format!("{path}:5:31: column VV cannot be resolved\n")),
+        "{err}"
+    );
+    assert!(err.contains("3 error(s)"), "{err}");
+    assert!(!data.exists(), "check must not touch the data directory");
+
+    let out = ddsql(&data, &["check", &format!("{EXAMPLE}/pipeline.sql")], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("7 statements, no errors"),
+        "{}",
+        text(&out.stderr)
+    );
+}

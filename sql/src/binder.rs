@@ -624,6 +624,7 @@ impl Binder<'_> {
             )),
             (Some(existing), _) => Ok((topic, existing, false)),
             (None, Some(req)) => Ok((topic, req, true)),
+            (None, None) if !self.topics.complete() => Ok((topic, default_partitions.unwrap_or(1), false)),
             (None, None) => match default_partitions {
                 Some(p) => Ok((topic, p, true)),
                 None => Err(SqlError::new(

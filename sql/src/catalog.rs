@@ -121,6 +121,11 @@ pub struct PersistentQuery {
 pub trait Topics {
     /// The partition count of `topic`, or `None` if it does not exist.
     fn partitions(&self, topic: &str) -> Option<u32>;
+    /// Whether [`Topics::partitions`] knows every topic. A checker without
+    /// a broker says no, and a topic it does not know is taken to exist.
+    fn complete(&self) -> bool {
+        true
+    }
 }
 
 /// No topics at all; for checking scripts that create everything they use.
@@ -128,6 +133,17 @@ pub struct NoTopics;
 impl Topics for NoTopics {
     fn partitions(&self, _: &str) -> Option<u32> {
         None
+    }
+}
+
+/// Topics unknown: every topic is taken to exist (for `ddsql check`).
+pub struct UnknownTopics;
+impl Topics for UnknownTopics {
+    fn partitions(&self, _: &str) -> Option<u32> {
+        None
+    }
+    fn complete(&self) -> bool {
+        false
     }
 }
 

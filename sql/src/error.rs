@@ -80,7 +80,7 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     candidates
         .into_iter()
         .map(|c| (levenshtein(&upper, &c.to_uppercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(3) / 3).max(2))
+        .filter(|(d, c)| *d <= (c.len().min(upper.len()) / 3).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }

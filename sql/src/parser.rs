@@ -43,6 +43,31 @@ pub fn parse(sql: &str) -> Result<Vec<Parsed>> {
     Parser::new(sql)?.parse_statements()
 }
 
+/// Parses every statement it can: after a syntax error it skips to the next
+/// `;` and goes on, so a linter can report every error at once.
+pub fn parse_all(sql: &str) -> (Vec<Parsed>, Vec<SqlError>) {
+    let mut p = match Parser::new(sql) {
+        Ok(p) => p,
+        Err(e) => return (vec![], vec![e]),
+    };
+    let (mut parsed, mut errors) = (Vec::new(), Vec::new());
+    loop {
+        match p.parse_statements() {
+            Ok(mut rest) => {
+                parsed.append(&mut rest);
+                return (parsed, errors);
+            }
+            Err(e) => {
+                errors.push(e);
+                parsed.append(&mut p.done);
+                while !matches!(p.peek(), SqlToken::SemiColon | SqlToken::EOF) {
+                    p.idx += 1;
+                }
+            }
+        }
+    }
+}
+
 /// Parses a single expression (used by tests and the REST layer).
 pub fn parse_expr(sql: &str) -> Result<Expr> {
     let mut p = Parser::new(sql)?;
@@ -53,6 +78,8 @@ pub fn parse_expr(sql: &str) -> Result<Expr> {
 
 struct Parser<'a> {
     sql: &'a str,
+    /// Statements parsed so far by `parse_statements`.
+    done: Vec<Parsed>,
     line_starts: Vec<usize>,
     tokens: Vec<SqlTokenWithSpan>,
     idx: usize,
@@ -84,6 +111,31 @@ const RESERVED: &[&str] = &[
     "BY",
 ];
 
+/// Words that start or join clauses: never a bare column name (back-quote
+/// a column that has one of these names).
+const CLAUSE_WORDS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "PARTITION",
+    "HAVING",
+    "EMIT",
+    "LIMIT",
+    "JOIN",
+    "ON",
+    "WINDOW",
+    "AND",
+    "OR",
+    "AS",
+    "WITHIN",
+    "BY",
+    "THEN",
+    "WHEN",
+    "ELSE",
+    "END",
+];
+
 impl<'a> Parser<'a> {
     fn new(sql: &'a str) -> Result<Self> {
         let dialect = KsqlDialect;
@@ -97,6 +149,7 @@ impl<'a> Parser<'a> {
         line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
         Ok(Parser {
             sql,
+            done: Vec::new(),
             line_starts,
             tokens,
             idx: 0,
@@ -244,11 +297,10 @@ impl<'a> Parser<'a> {
     // ---- statements ---------------------------------------------------
 
     fn parse_statements(&mut self) -> Result<Vec<Parsed>> {
-        let mut out = Vec::new();
         loop {
             while self.eat(&SqlToken::SemiColon) {}
             if matches!(self.peek(), SqlToken::EOF) {
-                return Ok(out);
+                return Ok(std::mem::take(&mut self.done));
             }
             let pos = self.pos();
             let start = self.byte_offset(pos);
@@ -259,7 +311,7 @@ impl<'a> Parser<'a> {
                 _ => return self.expected("';'"),
             };
             let text = self.sql[start..end].trim().to_string();
-            out.push(Parsed {
+            self.done.push(Parsed {
                 statement,
                 text,
                 pos,
@@ -1297,6 +1349,9 @@ impl<'a> Parser<'a> {
                     }
                     return Ok(Expr::new(ExprKind::Struct(fields), pos));
                 }
+                if unquoted && CLAUSE_WORDS.iter().any(|k| w.value.eq_ignore_ascii_case(k)) {
+                    return self.expected("an expression");
+                }
                 let name = self.ident()?;
                 if self.eat(&SqlToken::LParen) {
                     if self.eat(&SqlToken::Mul) {
@@ -1532,6 +1587,16 @@ mod tests {
         );
         let err = parse("select 'abc from b;").unwrap_err();
         assert_eq!(err.pos.line, 1);
+    }
+
+    #[test]
+    fn parse_all_reports_every_syntax_error() {
+        let (ok, errors) = parse_all("select from x;\ncreate stream s (a int) with (kafka_topic='t', value_format='JSON');\ninsert into;\n");
+        assert_eq!(ok.len(), 1);
+        assert_eq!(
+            errors.iter().map(|e| e.pos.line).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
     }
 
     #[test]
