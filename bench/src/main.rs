@@ -20,6 +20,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// Feeds the parser and binder mutated ksqlDB statements (from the QTT
+    /// corpus) and random token soup; fails on the first panic, printing
+    /// the input.
+    ParserFuzz {
+        /// How many inputs.
+        #[arg(long, default_value_t = 1_000_000)]
+        inputs: u64,
+        /// Seed of the generator, so a run can be repeated.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory of QTT JSON files whose statements seed the mutations.
+        #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/qtt"))]
+        corpus: std::path::PathBuf,
+    },
     /// Seed pipeline 2 (first order) over a backlog of Debezium JSON order
     /// events on the embedded log: end-to-end throughput and peak memory.
     FirstOrder {
@@ -104,8 +118,214 @@ fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow:
     Ok(())
 }
 
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP BY",
+    "PARTITION BY",
+    "EMIT CHANGES",
+    "JOIN",
+    "LEFT JOIN",
+    "ON",
+    "WITHIN",
+    "WINDOW TUMBLING (SIZE 1 SECOND)",
+    "CREATE STREAM",
+    "CREATE TABLE",
+    "AS",
+    "WITH (",
+    ")",
+    "(",
+    ",",
+    ";",
+    "->",
+    "->*",
+    "[",
+    "]",
+    "'",
+    "`",
+    "\"",
+    "=",
+    "!=",
+    "<",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "||",
+    ":=",
+    "=>",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "CAST(",
+    "AS BIGINT",
+    "NULL",
+    "TRUE",
+    "1",
+    "-2",
+    "3.5",
+    "1e9",
+    "99999999999999999999999",
+    "'x'",
+    "`Q`",
+    "a",
+    "ROWTIME",
+    "STRUCT<",
+    "ARRAY<",
+    "MAP<",
+    ">",
+    ">>",
+    "x => x",
+    "IS NOT NULL",
+    "IS DISTINCT FROM",
+    "LIKE",
+    "BETWEEN",
+    "IN (",
+    "--c\n",
+    "/*",
+    "*/",
+    "${v}",
+    "LATEST_BY_OFFSET(",
+    "COUNT(*)",
+    "EXTRACTJSONFIELD(",
+    "INSERT INTO",
+    "VALUES (",
+    "DROP STREAM",
+    "SHOW",
+    "DESCRIBE",
+    "\n",
+    " ",
+];
+
+/// A mutation of a corpus statement, or token soup.
+fn mutate(rng: &mut Rng, corpus: &[String]) -> String {
+    let mut s: Vec<char> = if corpus.is_empty() || rng.below(8) == 0 {
+        Vec::new()
+    } else {
+        corpus[rng.below(corpus.len())].chars().collect()
+    };
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(s.len() + 1);
+        match rng.below(6) {
+            0 if !s.is_empty() => {
+                let end = (at + 1 + rng.below(12)).min(s.len());
+                s.drain(at.min(end)..end);
+            }
+            1 => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                s.splice(at..at, format!(" {t} ").chars());
+            }
+            2 if !s.is_empty() => s.truncate(at),
+            3 => s.insert(at, char::from_u32(rng.below(0x3000) as u32).unwrap_or('?')),
+            4 if s.len() > 2 => {
+                let (a, b) = (rng.below(s.len()), rng.below(s.len()));
+                s.swap(a, b);
+            }
+            _ => {
+                for _ in 0..1 + rng.below(6) {
+                    s.extend(format!(" {}", TOKENS[rng.below(TOKENS.len())]).chars());
+                }
+            }
+        }
+    }
+    s.into_iter().collect()
+}
+
+fn parser_fuzz(inputs: u64, seed: u64, corpus_dir: &std::path::Path) -> anyhow::Result<()> {
+    use ddsql_sql::{
+        binder::bind,
+        catalog::{Catalog, UnknownTopics},
+        parser,
+    };
+    let mut corpus = Vec::new();
+    for entry in std::fs::read_dir(corpus_dir)
+        .with_context(|| format!("reading the corpus {}", corpus_dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            for t in json["tests"].as_array().into_iter().flatten() {
+                for s in t["statements"].as_array().into_iter().flatten() {
+                    corpus.push(s.as_str().unwrap_or_default().to_string());
+                }
+            }
+        }
+    }
+    // Bind against a catalog that has the usual QTT sources.
+    let mut catalog = Catalog::default();
+    for p in parser::parse(
+        "create stream test (k string key, id bigint, name string, value bigint, f0 int, s struct<a int, b string>, arr array<int>, m map<string, int>) with (kafka_topic='t', value_format='JSON');
+         create stream input (k string key, v1 struct<a int, b string>) with (kafka_topic='i', value_format='JSON');",
+    )? {
+        let b = bind(&catalog, &UnknownTopics, &p)?;
+        catalog.apply(&b);
+    }
+    std::panic::set_hook(Box::new(|_| {}));
+    let mut rng = Rng(seed.max(1));
+    let started = Instant::now();
+    let (mut parsed, mut bound) = (0u64, 0u64);
+    for i in 0..inputs {
+        let input = mutate(&mut rng, &corpus);
+        let outcome = std::panic::catch_unwind(|| {
+            let (statements, _) = parser::parse_all(&input);
+            let mut ok = 0;
+            for p in &statements {
+                if bind(&catalog, &UnknownTopics, p).is_ok() {
+                    ok += 1;
+                }
+                // Printing must always give SQL that parses again.
+                let printed = p.statement.to_string();
+                if parser::parse(&printed).is_err() {
+                    panic!("printed form does not parse: {printed}");
+                }
+            }
+            (statements.len() as u64, ok)
+        });
+        match outcome {
+            Ok((p, b)) => {
+                parsed += p;
+                bound += b;
+            }
+            Err(_) => {
+                let _ = std::panic::take_hook();
+                anyhow::bail!("input {i} (seed {seed}) panicked the front end:\n{input}");
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "parser-fuzz: {inputs} inputs in {elapsed:.1}s ({:.0}/s), {parsed} statements parsed, {bound} bound, 0 panics",
+        inputs as f64 / elapsed
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
+        Bench::ParserFuzz {
+            inputs,
+            seed,
+            corpus,
+        } => parser_fuzz(inputs, seed, &corpus),
         Bench::FirstOrder {
             events,
             users,
