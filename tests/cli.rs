@@ -198,8 +198,9 @@ fn what_the_engine_cannot_run_yet_is_refused_before_anything_runs() {
     std::fs::write(
         &script,
         "create stream s (id bigint key, v string) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
-         create table t (id bigint primary key, name string) with (kafka_topic='t', value_format='JSON', partitions=1);\n\
-         create stream j as select s.id, t.name from s join t on s.id = t.id;\n",
+         create table t as select id, count(*) as c from s group by id;\n\
+         create table t2 (id bigint primary key, c bigint) with (kafka_topic='T', value_format='JSON');\n\
+         create stream j as select s.id, t2.c from s join t2 on s.id = t2.id;\n",
     )
     .unwrap();
     let data = dir.path().join("data");
@@ -207,7 +208,9 @@ fn what_the_engine_cannot_run_yet_is_refused_before_anything_runs() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("line 3, column 1: T is a table declared over topic 't'"),
+        err.contains(
+            "line 4, column 1: table T2 reads topic 'T', which query CTAS_T_0 fills for T"
+        ),
         "{err}"
     );
     assert!(err.contains("not supported yet"), "{err}");

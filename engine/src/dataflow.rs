@@ -23,13 +23,14 @@ use ddsql_sql::eval;
 use ddsql_sql::plan::{Plan, ScalarExpr};
 use ddsql_sql::types::{Row, Value};
 
-use crate::io::{Codec, CodecFactory, IoError, Record, Transport};
+use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
 use crate::operators::aggregate::aggregate_append_only;
 use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::changelog;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
-use crate::operators::source::{read_topic, TopicReader};
+use crate::operators::source::{read_topic, SourceItem, TopicReader};
 use crate::operators::split_errors;
+use crate::operators::upsert::upsert;
 use crate::time::{Diff, Time};
 use crate::{ProcessingError, Stats};
 
@@ -198,7 +199,8 @@ fn prepare(
         let source = catalog.source(&name).expect("checked");
         // A table made by a query is that query's output; its topic holds
         // the changelog, which is not re-read.
-        let reader = if source.kind == SourceKind::Table {
+        let made_by_query = feeds.iter().any(|(_, direct)| *direct);
+        let reader = if source.kind == SourceKind::Table && made_by_query {
             None
         } else {
             let partitions = transport
@@ -272,12 +274,6 @@ pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, 
             }
             feeds.push((qi, direct));
             scanned(&q.plan.plan, &mut todo);
-        }
-        if source.kind == SourceKind::Table && feeds.is_empty() {
-            return Err(EngineError::Unsupported(format!(
-                "{} is a table declared over topic '{}'; reading tables from topics (upserts and tombstones) is not supported yet; tables made by CREATE TABLE ... AS SELECT are",
-                source.name, source.topic
-            )));
         }
         sources.insert(name, feeds);
     }
@@ -414,14 +410,27 @@ impl<'s> Builder<'s, '_> {
         let job = &self.job.sources[name];
         let mut parts = Vec::new();
         if let Some(reader) = &job.reader {
-            let (rows, errors) = read_topic(
+            let (items, errors) = read_topic(
                 self.scope,
                 reader.clone(),
                 self.transport.clone(),
                 self.stats.clone(),
             );
             self.errors.push(errors);
-            parts.push(rows);
+            let source = self.job.catalog.source(name).expect("checked");
+            parts.push(match source.kind {
+                SourceKind::Stream => items.flat_map(|item| match item {
+                    SourceItem::Row(row) => Some(row),
+                    SourceItem::Delete(_) => None,
+                }),
+                SourceKind::Table => {
+                    let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
+                    upsert(items.map(move |item| match item {
+                        SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
+                        SourceItem::Delete(key) => (key, None),
+                    }))
+                }
+            });
         }
         for &(qi, direct) in &job.feeds {
             if direct {
@@ -443,7 +452,7 @@ impl<'s> Builder<'s, '_> {
                 let origin = name.to_string();
                 let decoded = records.flat_map(move |rec| {
                     match codec.decode(rec.key.as_deref(), rec.value.as_deref()) {
-                        Ok(Some(columns)) => {
+                        Ok(Decoded::Row(columns)) => {
                             let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
                             row.push(Value::BigInt(rec.timestamp));
                             row.push(Value::Int(rec.partition as i32));
@@ -452,7 +461,7 @@ impl<'s> Builder<'s, '_> {
                             Some(Ok(row))
                         }
                         // A stream ignores tombstones.
-                        Ok(None) => None,
+                        Ok(Decoded::Tombstone(_)) => None,
                         Err(message) => Some(Err((
                             rec.timestamp,
                             format!("cannot decode the record: {message}"),

@@ -80,15 +80,20 @@ pub trait Transport: Send + Sync {
 /// A record's key and value bytes; `None` is a null key or value.
 pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// A decoded record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// The source's columns, keys first.
+    Row(Vec<Value>),
+    /// A record without a value: for a table, the deletion of this key
+    /// (its key columns); a stream ignores it.
+    Tombstone(Vec<Value>),
+}
+
 /// Turns a source's records into rows of its columns and back.
 pub trait Codec: Send + Sync {
-    /// The source's columns (keys first) from a record's key and value.
-    /// `Ok(None)` is a record with no value: a tombstone.
-    fn decode(
-        &self,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Result<Option<Vec<Value>>, String>;
+    /// The source's columns from a record's key and value.
+    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Decoded, String>;
     /// Key and value bytes for a row of the source's columns.
     fn encode(&self, columns: &[Value]) -> Result<KeyValue, String>;
     /// Key bytes alone, for a tombstone.

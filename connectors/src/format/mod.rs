@@ -9,7 +9,7 @@ pub mod kafka;
 
 use std::sync::Arc;
 
-use ddsql_engine::io::{Codec, CodecFactory, KeyValue};
+use ddsql_engine::io::{Codec, CodecFactory, Decoded, KeyValue};
 use ddsql_sql::catalog::{Format, Source};
 use ddsql_sql::types::{SqlType, Value};
 
@@ -87,22 +87,20 @@ impl SourceCodec {
 }
 
 impl Codec for SourceCodec {
-    fn decode(
-        &self,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Result<Option<Vec<Value>>, String> {
-        let Some(value) = value else { return Ok(None) };
+    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Decoded, String> {
         let mut row = match key {
             Some(k) if self.key_arity > 0 => self.key.decode(k).map_err(|e| format!("key: {e}"))?,
             _ => vec![Value::Null; self.key_arity],
+        };
+        let Some(value) = value else {
+            return Ok(Decoded::Tombstone(row));
         };
         row.extend(
             self.value
                 .decode(value)
                 .map_err(|e| format!("value: {e}"))?,
         );
-        Ok(Some(row))
+        Ok(Decoded::Row(row))
     }
 
     fn encode(&self, columns: &[Value]) -> Result<KeyValue, String> {

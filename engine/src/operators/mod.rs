@@ -11,6 +11,7 @@ pub mod as_of_join;
 pub mod changelog;
 pub mod sink;
 pub mod source;
+pub mod upsert;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::core::OkErr;

@@ -17,7 +17,7 @@ use ddsql_sql::types::{Row, Value};
 
 use super::sink::written_time;
 use super::split_errors;
-use crate::io::{Codec, Fetched, Transport};
+use crate::io::{Codec, Decoded, Fetched, Transport};
 use crate::time::{Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
@@ -46,19 +46,31 @@ struct PartitionState {
     buffer: std::collections::VecDeque<Fetched>,
 }
 
-/// Reads `reader.topic`: rows in the source's scan layout
-/// (`ROWTIME, ROWPARTITION, ROWOFFSET, columns...`) and decoding errors.
+/// A record read from a topic.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum SourceItem {
+    /// A row in the source's scan layout
+    /// (`ROWTIME, ROWPARTITION, ROWOFFSET, columns...`).
+    Row(Row),
+    /// A record without a value (a tombstone): the key columns. Tables
+    /// delete the key; streams ignore it.
+    Delete(Row),
+}
+
+/// Reads `reader.topic`: its records, and decoding errors.
 pub fn read_topic<'s>(
     scope: Scope<'s, Time>,
     reader: TopicReader,
     transport: Arc<dyn Transport>,
     stats: Arc<Stats>,
 ) -> (
-    VecCollection<'s, Time, Row, Diff>,
+    VecCollection<'s, Time, SourceItem, Diff>,
     VecCollection<'s, Time, ProcessingError, Diff>,
 ) {
     let (index, peers) = (scope.index(), scope.peers());
-    type Item = (Result<Row, ProcessingError>, Time, Diff);
+    type Item = (Result<SourceItem, ProcessingError>, Time, Diff);
     let stream = source::<_, timely::container::CapacityContainerBuilder<Vec<Item>>, _, _>(
         scope,
         &format!("Read {}", reader.topic),
@@ -129,16 +141,15 @@ pub fn read_topic<'s>(
                         fetched.record.value.as_deref(),
                     );
                     let item = match decoded {
-                        Ok(Some(columns)) => {
+                        Ok(Decoded::Row(columns)) => {
                             let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
                             row.push(Value::BigInt(fetched.record.timestamp));
                             row.push(Value::Int(p.partition as i32));
                             row.push(Value::BigInt(fetched.offset as i64));
                             row.extend(columns);
-                            Ok(row)
+                            Ok(SourceItem::Row(row))
                         }
-                        // A stream ignores records without a value.
-                        Ok(None) => continue,
+                        Ok(Decoded::Tombstone(key)) => Ok(SourceItem::Delete(key)),
                         Err(message) => Err(ProcessingError {
                             origin: reader.origin.clone(),
                             topic: Some(reader.topic.clone()),
