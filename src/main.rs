@@ -151,13 +151,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let sql = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             // Syntax first, so a broken script does not even create the data directory.
-            ddsql_sql::parser::parse(&sql).map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            let substituted = ddsql_sql::variables::substitute(&sql, &mut Default::default())
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+            ddsql_sql::parser::parse(&substituted)
+                .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let mut session = Session::open(&cli.data_dir)?;
             for done in session
                 .execute_script(&sql)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?
             {
-                eprintln!("{}", done.message);
+                if let Some(output) = done.output {
+                    println!("{output}");
+                }
+                if !done.message.is_empty() {
+                    eprintln!("{}", done.message);
+                }
             }
             if session.catalog().queries().is_empty() {
                 return Ok(());
@@ -181,7 +189,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { file } => {
             let sql = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let checked = check_script(&Catalog::default(), &UnknownTopics, &sql, true);
+            let checked = check_script(
+                &Catalog::default(),
+                &UnknownTopics,
+                &Default::default(),
+                &sql,
+                true,
+            );
             for e in &checked.errors {
                 match e {
                     ScriptError::Sql { error, .. } if !error.pos.is_unknown() => {

@@ -6,7 +6,7 @@
 //! if all of them pass are topics created, records inserted and queries
 //! registered; a script with an error changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
@@ -16,8 +16,12 @@ use ddsql_connectors::format::Formats;
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
 use ddsql_engine::{EngineError, RunOptions, RunReport};
+use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
-use ddsql_sql::catalog::{Catalog, Topics};
+use ddsql_sql::catalog::{Catalog, SourceKind, Topics};
+use ddsql_sql::functions;
+
+use crate::render;
 use ddsql_sql::parser::parse;
 use ddsql_sql::SqlError;
 
@@ -64,6 +68,8 @@ fn first_line(s: &str) -> String {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Executed {
     pub message: String,
+    /// What a SHOW or DESCRIBE prints.
+    pub output: Option<String>,
 }
 
 /// Topics as the binder sees them mid-script: those that exist plus those
@@ -108,9 +114,24 @@ pub struct Checked {
 pub fn check_script(
     catalog: &Catalog,
     existing: &dyn Topics,
+    variables: &BTreeMap<String, String>,
     sql: &str,
     keep_going: bool,
 ) -> Checked {
+    // `${var}` substitution comes first: it is textual.
+    let sql = match ddsql_sql::variables::substitute(sql, &mut variables.clone()) {
+        Ok(s) => s,
+        Err(error) => {
+            return Checked {
+                bound: vec![],
+                errors: vec![ScriptError::Sql {
+                    error,
+                    statement: None,
+                }],
+            }
+        }
+    };
+    let sql = sql.as_str();
     let (parsed, syntax) = if keep_going {
         ddsql_sql::parser::parse_all(sql)
     } else {
@@ -190,6 +211,10 @@ pub fn check_script(
 pub struct Session {
     catalog: Catalog,
     log: Arc<EmbeddedLog>,
+    /// `DEFINE`d variables.
+    variables: BTreeMap<String, String>,
+    /// `SET` properties.
+    properties: BTreeMap<String, String>,
 }
 
 impl Session {
@@ -198,6 +223,8 @@ impl Session {
         Ok(Session {
             catalog: Catalog::default(),
             log: Arc::new(EmbeddedLog::open(data_dir)?),
+            variables: BTreeMap::new(),
+            properties: BTreeMap::new(),
         })
     }
 
@@ -211,7 +238,13 @@ impl Session {
 
     /// Checks every statement of `sql`, then executes them in order.
     pub fn execute_script(&mut self, sql: &str) -> Result<Vec<Executed>, ScriptError> {
-        let checked = check_script(&self.catalog, &LogTopics(&self.log), sql, false);
+        let checked = check_script(
+            &self.catalog,
+            &LogTopics(&self.log),
+            &self.variables,
+            sql,
+            false,
+        );
         if let Some(e) = checked.errors.into_iter().next() {
             return Err(e);
         }
@@ -223,6 +256,7 @@ impl Session {
     }
 
     fn execute(&mut self, b: BoundStatement) -> Result<Executed, IoError> {
+        let mut output = None;
         let message = match &b {
             BoundStatement::CreateSource {
                 source,
@@ -240,14 +274,8 @@ impl Session {
                     BoundStatement::CreateAs { query, .. } => {
                         format!("Created query with ID {}", query.id)
                     }
-                    _ => format!(
-                        "{} created",
-                        if source.kind == ddsql_sql::catalog::SourceKind::Stream {
-                            "Stream"
-                        } else {
-                            "Table"
-                        }
-                    ),
+                    _ if source.kind == SourceKind::Stream => "Stream created".to_string(),
+                    _ => "Table created".to_string(),
                 }
             }
             BoundStatement::InsertSelect { query } => format!("Created query with ID {}", query.id),
@@ -277,9 +305,210 @@ impl Session {
                 )?;
                 "1 row inserted".to_string()
             }
+            BoundStatement::Show { what, .. } => {
+                output = Some(self.show(*what));
+                String::new()
+            }
+            BoundStatement::DescribeSource { name, .. } => {
+                output = Some(self.describe(name));
+                String::new()
+            }
+            BoundStatement::DescribeFunction { name } => {
+                let f = functions::lookup(name).expect("bound against the registry");
+                let rows: Vec<Vec<String>> =
+                    f.signatures.iter().map(|s| vec![s.to_string()]).collect();
+                output = Some(format!(
+                    "Name        : {}\nType        : {:?}\nDescription : {}\n\n{}",
+                    f.name,
+                    f.kind,
+                    f.description,
+                    render::table(&["Signatures"], &rows)
+                ));
+                String::new()
+            }
+            BoundStatement::Drop { name: Some(name) } => {
+                let topic = self
+                    .catalog
+                    .source(name)
+                    .map(|s| s.topic.clone())
+                    .unwrap_or_default();
+                format!("Source {name} (topic: {topic}) was dropped.")
+            }
+            BoundStatement::Drop { name: None } => "Nothing to drop.".to_string(),
+            BoundStatement::Terminate { .. } => "Query terminated.".to_string(),
+            BoundStatement::Set {
+                name,
+                value: Some(v),
+            } => {
+                self.properties.insert(name.clone(), v.clone());
+                format!("Successfully changed local property '{name}' to '{v}'.")
+            }
+            BoundStatement::Set { name, value: None } => {
+                self.properties.remove(name);
+                format!("Successfully unset local property '{name}'.")
+            }
+            BoundStatement::Define {
+                name,
+                value: Some(v),
+            } => {
+                self.variables.insert(name.clone(), v.clone());
+                format!("Defined variable {name}.")
+            }
+            BoundStatement::Define { name, value: None } => {
+                self.variables.remove(name);
+                format!("Undefined variable {name}.")
+            }
         };
         self.catalog.apply(&b);
-        Ok(Executed { message })
+        Ok(Executed { message, output })
+    }
+
+    fn show(&self, what: ShowKind) -> String {
+        let sources = |kind: SourceKind| -> Vec<Vec<String>> {
+            self.catalog
+                .sources()
+                .filter(|s| s.kind == kind)
+                .map(|s| {
+                    vec![
+                        s.name.clone(),
+                        s.topic.clone(),
+                        s.key_format.to_string(),
+                        s.value_format.to_string(),
+                        "false".into(),
+                    ]
+                })
+                .collect()
+        };
+        match what {
+            ShowKind::Streams => render::table(
+                &[
+                    "Stream Name",
+                    "Kafka Topic",
+                    "Key Format",
+                    "Value Format",
+                    "Windowed",
+                ],
+                &sources(SourceKind::Stream),
+            ),
+            ShowKind::Tables => render::table(
+                &[
+                    "Table Name",
+                    "Kafka Topic",
+                    "Key Format",
+                    "Value Format",
+                    "Windowed",
+                ],
+                &sources(SourceKind::Table),
+            ),
+            ShowKind::Topics { .. } => {
+                let rows: Vec<Vec<String>> = self
+                    .log
+                    .topics()
+                    .into_iter()
+                    .map(|(t, p)| vec![t, p.to_string(), "1".into()])
+                    .collect();
+                render::table(&["Kafka Topic", "Partitions", "Partition Replicas"], &rows)
+            }
+            ShowKind::Queries => {
+                let rows: Vec<Vec<String>> = self
+                    .catalog
+                    .queries()
+                    .iter()
+                    .map(|q| {
+                        let topic = self
+                            .catalog
+                            .source(&q.sink)
+                            .map(|s| s.topic.clone())
+                            .unwrap_or_default();
+                        vec![
+                            q.id.clone(),
+                            "PERSISTENT".into(),
+                            "RUNNING:1".into(),
+                            q.sink.clone(),
+                            topic,
+                            q.sql.replace('\n', " "),
+                        ]
+                    })
+                    .collect();
+                render::table(
+                    &[
+                        "Query ID",
+                        "Query Type",
+                        "Status",
+                        "Sink Name",
+                        "Sink Kafka Topic",
+                        "Query String",
+                    ],
+                    &rows,
+                )
+            }
+            ShowKind::Functions => {
+                let rows: Vec<Vec<String>> = functions::registry()
+                    .iter()
+                    .map(|f| vec![f.name.to_string(), format!("{:?}", f.kind).to_uppercase()])
+                    .collect();
+                render::table(&["Function Name", "Type"], &rows)
+            }
+            ShowKind::Properties => {
+                let rows: Vec<Vec<String>> = self
+                    .properties
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), "SESSION".into(), v.clone()])
+                    .collect();
+                render::table(&["Property", "Scope", "Value"], &rows)
+            }
+            ShowKind::Variables => {
+                let rows: Vec<Vec<String>> = self
+                    .variables
+                    .iter()
+                    .map(|(k, v)| vec![k.clone(), v.clone()])
+                    .collect();
+                render::table(&["Variable Name", "Value"], &rows)
+            }
+            ShowKind::Types => render::table(&["Type Name", "Schema"], &[]),
+        }
+    }
+
+    fn describe(&self, name: &str) -> String {
+        let s = self
+            .catalog
+            .source(name)
+            .expect("bound against this catalog");
+        let mut rows = vec![vec!["ROWTIME".to_string(), "BIGINT (system)".to_string()]];
+        for c in &s.columns {
+            let note = match (c.key, s.kind) {
+                (true, SourceKind::Table) => " (primary key)",
+                (true, SourceKind::Stream) => " (key)",
+                _ => "",
+            };
+            rows.push(vec![c.name.clone(), format!("{}{note}", c.ty)]);
+        }
+        let readers: Vec<&str> = self
+            .catalog
+            .queries()
+            .iter()
+            .filter(|q| q.plan.plan.scans(&s.name))
+            .map(|q| q.id.as_str())
+            .collect();
+        let writers: Vec<&str> = self
+            .catalog
+            .queries()
+            .iter()
+            .filter(|q| q.sink == s.name)
+            .map(|q| q.id.as_str())
+            .collect();
+        format!(
+            "Name                 : {}\nType                 : {}\nKafka topic          : {} (partitions: {})\nKey format           : {}\nValue format         : {}\nQueries that read    : {}\nQueries that write   : {}\n\n{}",
+            s.name,
+            s.kind,
+            s.topic,
+            s.partitions,
+            s.key_format,
+            s.value_format,
+            if readers.is_empty() { "-".to_string() } else { readers.join(", ") },
+            if writers.is_empty() { "-".to_string() } else { writers.join(", ") },
+            render::table(&["Field", "Type"], &rows)
+        )
     }
 
     /// Runs the persistent queries over everything in the log now.

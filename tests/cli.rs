@@ -262,3 +262,96 @@ fn check_reports_every_error_and_runs_nothing() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn catalog_statements_and_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("catalog.sql");
+    std::fs::write(
+        &script,
+        "DEFINE topic = 'orders';\n\
+         create stream `stg_order` (user_id bigint key, order_id bigint) with (kafka_topic='${topic}', value_format='JSON', partitions=1);\n\
+         create table tb as select user_id, min(order_id) as m from `stg_order` group by user_id;\n\
+         show streams;\n\
+         describe tb;\n\
+         describe function latest_by_offset;\n\
+         terminate CTAS_TB_0;\n\
+         drop table tb;\n\
+         show tables;\n\
+         show variables;\n",
+    )
+    .unwrap();
+    let out = ddsql(
+        &dir.path().join("data"),
+        &["run", script.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            " Stream Name | Kafka Topic | Key Format | Value Format | Windowed\n\
+             ------------------------------------------------------------------\n \
+             stg_order   | orders      | KAFKA      | JSON         | false\n"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Name                 : TB\nType                 : TABLE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" USER_ID | BIGINT (primary key)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Queries that write   : CTAS_TB_0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("LATEST_BY_OFFSET(value, INT n, BOOLEAN ignore_nulls)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" Table Name | Kafka Topic | Key Format | Value Format | Windowed\n---"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" TOPIC         | orders"), "{stdout}");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Query terminated.")
+            && stderr.contains("Source TB (topic: TB) was dropped."),
+        "{stderr}"
+    );
+
+    // Undefined variables and dropping what a query uses are errors.
+    std::fs::write(&script, "create stream s (a int) with (kafka_topic='${nope}', value_format='JSON', partitions=1);\n").unwrap();
+    let out = ddsql(
+        &dir.path().join("data2"),
+        &["run", script.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        text(&out.stderr).contains("line 1, column 44: variable 'nope' is not defined"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::write(
+        &script,
+        "create stream s (k int key, a int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         create table t as select k, count(*) as n from s group by k;\ndrop stream s;\n",
+    )
+    .unwrap();
+    let out = ddsql(
+        &dir.path().join("data3"),
+        &["run", script.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        text(&out.stderr).contains(
+            "line 3, column 13: cannot drop S: queries CTAS_T_0 read from or write to it"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -79,6 +79,8 @@ pub struct Parsed {
     /// The statement's own text, without the terminating `;`.
     pub text: String,
     pub pos: Pos,
+    /// Byte offset of the statement in the script.
+    pub offset: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -38,6 +38,21 @@ pub enum BoundStatement {
         rowtime: Option<i64>,
         row: Row,
     },
+    /// `SHOW ...` / `LIST ...`
+    Show { what: ast::ShowKind, extended: bool },
+    /// `DESCRIBE source`
+    DescribeSource { name: String, extended: bool },
+    /// `DESCRIBE FUNCTION f`
+    DescribeFunction { name: String },
+    /// `DROP STREAM|TABLE`; `None` when `IF EXISTS` found nothing.
+    Drop { name: Option<String> },
+    /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
+    Terminate { query: Option<String> },
+    /// `SET 'name'='value'`, `UNSET 'name'` (`value` `None`).
+    Set { name: String, value: Option<String> },
+    /// `DEFINE`, `UNDEFINE` (`value` `None`): the substitution itself
+    /// happened before parsing ([`crate::variables`]).
+    Define { name: String, value: Option<String> },
 }
 
 impl Catalog {
@@ -50,7 +65,21 @@ impl Catalog {
                 self.add_query(query.clone());
             }
             BoundStatement::InsertSelect { query } => self.add_query(query.clone()),
-            BoundStatement::InsertValues { .. } => {}
+            BoundStatement::Drop { name: Some(name) } => self.remove_source(name),
+            BoundStatement::Terminate { query: Some(id) } => self.remove_query(id),
+            BoundStatement::Terminate { query: None } => {
+                let ids: Vec<String> = self.queries().iter().map(|q| q.id.clone()).collect();
+                for id in ids {
+                    self.remove_query(&id);
+                }
+            }
+            BoundStatement::InsertValues { .. }
+            | BoundStatement::Show { .. }
+            | BoundStatement::DescribeSource { .. }
+            | BoundStatement::DescribeFunction { .. }
+            | BoundStatement::Drop { name: None }
+            | BoundStatement::Set { .. }
+            | BoundStatement::Define { .. } => {}
         }
     }
 }
@@ -71,17 +100,88 @@ pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<B
             columns,
             values,
         } => b.insert_values(target, columns.as_deref(), values),
-        other @ (Statement::Show { .. }
-        | Statement::Describe { .. }
-        | Statement::Explain(_)
-        | Statement::Drop { .. }
-        | Statement::Terminate(_)
+        Statement::Show { what, extended } => Ok(BoundStatement::Show {
+            what: *what,
+            extended: *extended,
+        }),
+        Statement::Describe { target, extended } => match target {
+            ast::DescribeTarget::Source(name) => Ok(BoundStatement::DescribeSource {
+                name: b.lookup(name)?.name.clone(),
+                extended: *extended,
+            }),
+            ast::DescribeTarget::Streams => Ok(BoundStatement::Show {
+                what: ast::ShowKind::Streams,
+                extended: true,
+            }),
+            ast::DescribeTarget::Tables => Ok(BoundStatement::Show {
+                what: ast::ShowKind::Tables,
+                extended: true,
+            }),
+            ast::DescribeTarget::Function(f) => match functions::lookup(&f.value) {
+                Some(info) => Ok(BoundStatement::DescribeFunction {
+                    name: info.name.to_string(),
+                }),
+                None => Err(SqlError::new(
+                    f.pos,
+                    format!(
+                        "unknown function {}{}",
+                        f.value.to_uppercase(),
+                        closest(&f.value, functions::registry().iter().map(|i| i.name))
+                            .map(|c| format!("; did you mean {c}?"))
+                            .unwrap_or_default()
+                    ),
+                )),
+            },
+        },
+        Statement::Drop {
+            kind,
+            if_exists,
+            name,
+            delete_topic,
+        } => b.drop(*kind, *if_exists, name, *delete_topic),
+        Statement::Terminate(id) => match id {
+            None => Ok(BoundStatement::Terminate { query: None }),
+            Some(id) => {
+                let wanted = id.value.to_uppercase();
+                match catalog
+                    .queries()
+                    .iter()
+                    .find(|q| q.id.eq_ignore_ascii_case(&wanted))
+                {
+                    Some(q) => Ok(BoundStatement::Terminate {
+                        query: Some(q.id.clone()),
+                    }),
+                    None => Err(SqlError::new(
+                        id.pos,
+                        format!(
+                            "no running query has the id {wanted}{}",
+                            closest(&wanted, catalog.queries().iter().map(|q| q.id.as_str()))
+                                .map(|c| format!("; did you mean {c}?"))
+                                .unwrap_or_default()
+                        ),
+                    )),
+                }
+            }
+        },
+        Statement::Set { name, value } => Ok(BoundStatement::Set {
+            name: name.clone(),
+            value: Some(value.clone()),
+        }),
+        Statement::Unset(name) => Ok(BoundStatement::Set {
+            name: name.clone(),
+            value: None,
+        }),
+        Statement::Define { name, value } => Ok(BoundStatement::Define {
+            name: name.value.to_uppercase(),
+            value: Some(value.clone()),
+        }),
+        Statement::Undefine(name) => Ok(BoundStatement::Define {
+            name: name.value.to_uppercase(),
+            value: None,
+        }),
+        other @ (Statement::Explain(_)
         | Statement::Pause(_)
         | Statement::Resume(_)
-        | Statement::Set { .. }
-        | Statement::Unset(_)
-        | Statement::Define { .. }
-        | Statement::Undefine(_)
         | Statement::Print { .. }
         | Statement::CreateType { .. }
         | Statement::DropType { .. }
@@ -554,6 +654,59 @@ impl Binder<'_> {
                 .map(|c| format!("; did you mean {}?", ast::quote_ident(c)))
                 .unwrap_or_default();
             SqlError::new(name.pos, format!("{n} does not exist{hint}"))
+        })
+    }
+
+    fn drop(
+        &self,
+        kind: SourceKind,
+        if_exists: bool,
+        name: &Ident,
+        delete_topic: bool,
+    ) -> Result<BoundStatement> {
+        if delete_topic {
+            return Err(SqlError::new(
+                name.pos,
+                "DROP ... DELETE TOPIC is not supported yet; drop without DELETE TOPIC",
+            ));
+        }
+        let source = match self.catalog.source(&name.normalized()) {
+            None if if_exists => return Ok(BoundStatement::Drop { name: None }),
+            None => {
+                return self
+                    .lookup(name)
+                    .map(|_| unreachable!("lookup fails for a missing source"))
+            }
+            Some(s) => s,
+        };
+        if source.kind != kind {
+            return Err(SqlError::new(
+                name.pos,
+                format!(
+                    "{} is a {}, not a {kind}: use DROP {}",
+                    source.name, source.kind, source.kind
+                ),
+            ));
+        }
+        let users: Vec<&str> = self
+            .catalog
+            .queries()
+            .iter()
+            .filter(|q| q.sink == source.name || q.plan.plan.scans(&source.name))
+            .map(|q| q.id.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(SqlError::new(
+                name.pos,
+                format!(
+                    "cannot drop {}: queries {} read from or write to it; TERMINATE them first",
+                    source.name,
+                    users.join(", ")
+                ),
+            ));
+        }
+        Ok(BoundStatement::Drop {
+            name: Some(source.name.clone()),
         })
     }
 

@@ -175,6 +175,12 @@ impl Catalog {
     pub fn add_source(&mut self, source: Source) {
         self.sources.insert(source.name.clone(), source);
     }
+    pub fn remove_source(&mut self, name: &str) {
+        self.sources.remove(name);
+    }
+    pub fn remove_query(&mut self, id: &str) {
+        self.queries.retain(|q| q.id != id);
+    }
     pub fn add_query(&mut self, query: PersistentQuery) {
         self.next_query += 1;
         self.queries.push(query);

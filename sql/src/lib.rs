@@ -39,5 +39,6 @@ pub mod functions;
 pub mod parser;
 pub mod plan;
 pub mod types;
+pub mod variables;
 
 pub use error::{Pos, SqlError};

@@ -311,6 +311,7 @@ impl<'a> Parser<'a> {
                 statement,
                 text,
                 pos,
+                offset: start,
             });
         }
     }

@@ -162,6 +162,21 @@ pub enum ScalarExpr {
     MakeStruct(Vec<ScalarExpr>),
 }
 
+impl Plan {
+    /// Whether the plan reads `source`.
+    pub fn scans(&self, source: &str) -> bool {
+        match self {
+            Plan::Scan { source: s } => s == source,
+            Plan::Filter { input, .. }
+            | Plan::Map { input, .. }
+            | Plan::Aggregate { input, .. } => input.scans(source),
+            Plan::StreamTableJoin { stream, table, .. } => {
+                stream.scans(source) || table.scans(source)
+            }
+        }
+    }
+}
+
 impl ScalarExpr {
     /// Does the expression read column `i`?
     pub fn references(&self, i: usize) -> bool {
