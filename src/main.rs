@@ -62,6 +62,17 @@ enum Command {
         /// The script: ksqlDB statements separated by `;`.
         file: PathBuf,
     },
+    /// Run ksqlDB query-validation test files (QTT JSON): one line per case
+    /// (PASS, FAIL with the first difference, SKIP with the reason), then
+    /// `N passed, N failed, N skipped`. Exits non-zero if a case failed.
+    Qtt {
+        /// QTT JSON files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print only failures and the summary.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Write records to and read records from topics.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -174,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = session.run_until_caught_up(&RunOptions {
                 workers: workers.max(1),
                 batch: batch.max(1),
+                ..Default::default()
             })?;
             eprintln!(
                 "ran {} persistent queries in {:.2?}: read {} records, wrote {}, {} processing errors{}",
@@ -184,6 +196,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 report.processing_errors,
                 if report.processing_errors > 0 { format!(" (see topic {})", ddsql_engine::PROCESSING_LOG_TOPIC) } else { String::new() }
             );
+            Ok(())
+        }
+        Command::Qtt { files, quiet } => {
+            let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+            for file in &files {
+                for outcome in ddsql::qtt::run_file(file)
+                    .with_context(|| format!("reading {}", file.display()))?
+                {
+                    match outcome.verdict {
+                        ddsql::qtt::Verdict::Pass => passed += 1,
+                        ddsql::qtt::Verdict::Fail(_) => failed += 1,
+                        ddsql::qtt::Verdict::Skip(_) => skipped += 1,
+                    }
+                    if !quiet || matches!(outcome.verdict, ddsql::qtt::Verdict::Fail(_)) {
+                        println!("{outcome}");
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed, {skipped} skipped");
+            if failed > 0 {
+                bail!("{failed} QTT case(s) failed");
+            }
             Ok(())
         }
         Command::Check { file } => {

@@ -233,7 +233,15 @@ fn exactly_one_first_order_per_user_whatever_the_workers_and_batching() {
     );
     for (workers, batch) in [(1, 1), (1, 1024), (2, 7), (4, 64)] {
         let dir = tempfile::tempdir().unwrap();
-        let (firsts, errors) = run_pipeline(dir.path(), &backlog, &RunOptions { workers, batch });
+        let (firsts, errors) = run_pipeline(
+            dir.path(),
+            &backlog,
+            &RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            },
+        );
         assert_eq!(firsts, backlog.expected, "workers={workers} batch={batch}");
         // The malformed record is in the processing log; nothing else is.
         assert_eq!(errors, 1, "workers={workers} batch={batch}");
@@ -274,6 +282,7 @@ fn a_rerun_over_the_same_log_writes_nothing_twice() {
         &RunOptions {
             workers: 2,
             batch: 16,
+            ..Default::default()
         },
     );
     // A restart: a new process with the same statements over the same log.
@@ -283,6 +292,7 @@ fn a_rerun_over_the_same_log_writes_nothing_twice() {
         .run_until_caught_up(&RunOptions {
             workers: 1,
             batch: 1000,
+            ..Default::default()
         })
         .unwrap();
     assert_eq!(report.records_written, 0, "everything was already written");

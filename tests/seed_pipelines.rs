@@ -166,6 +166,7 @@ fn seed_pipeline_1_event_join() {
         .run_until_caught_up(&RunOptions {
             workers: 2,
             batch: 1,
+            ..Default::default()
         })
         .unwrap();
 
@@ -389,6 +390,7 @@ fn seed_pipeline_3_toggle_dedup() {
         .run_until_caught_up(&RunOptions {
             workers: 2,
             batch: 3,
+            ..Default::default()
         })
         .unwrap();
 

@@ -76,7 +76,11 @@ fn upserts_tombstones_and_as_of_joins() {
         session.log().append("clicks", 0, &clicks).unwrap();
         session.log().append("users", 0, &users).unwrap();
         session
-            .run_until_caught_up(&RunOptions { workers, batch })
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
             .unwrap();
 
         let enriched: Vec<Json> = read(&session, "ENRICHED")

@@ -101,7 +101,11 @@ fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow:
 
     let started = Instant::now();
     let report = session
-        .run_until_caught_up(&RunOptions { workers, batch })
+        .run_until_caught_up(&RunOptions {
+            workers,
+            batch,
+            ..Default::default()
+        })
         .context("running the pipeline")?;
     let elapsed = started.elapsed().as_secs_f64();
     let rate = events as f64 / elapsed;

@@ -47,6 +47,11 @@ pub struct RunOptions {
     /// Records read per partition per step: a throughput knob that never
     /// changes a result.
     pub batch: usize,
+    /// For test harnesses that order inputs themselves: take each record's
+    /// logical time from this header (a decimal sequence number) instead of
+    /// its timestamp. The QTT runner uses it to feed records in file order,
+    /// as ksqlDB's test driver does.
+    pub sequence_header: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -54,6 +59,7 @@ impl Default for RunOptions {
         RunOptions {
             workers: 1,
             batch: 1024,
+            sequence_header: None,
         }
     }
 }
@@ -153,7 +159,7 @@ fn prepare(
     catalog: &Catalog,
     transport: &dyn Transport,
     codecs: &dyn CodecFactory,
-    batch: usize,
+    options: &RunOptions,
 ) -> Result<Job, EngineError> {
     let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
         let source = catalog.source(name).expect("the binder checked the name");
@@ -216,7 +222,8 @@ fn prepare(
                 end_offsets,
                 codec: codec_for(&source.name)?,
                 skip_own: sinks.contains_key(&source.topic),
-                batch: batch.max(1),
+                batch: options.batch.max(1),
+                sequence_header: options.sequence_header.clone(),
             })
         };
         let codec = codec_for(&name)?;
@@ -338,7 +345,7 @@ pub fn run_until_caught_up(
     codecs: &dyn CodecFactory,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
-    let job = Arc::new(prepare(catalog, transport.as_ref(), codecs, options.batch)?);
+    let job = Arc::new(prepare(catalog, transport.as_ref(), codecs, options)?);
     let stats = Arc::new(Stats::default());
     if !job.sinks.is_empty() {
         let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());

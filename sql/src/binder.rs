@@ -264,6 +264,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
 /// rather than silently ignored, because they would change results.
 const UNSUPPORTED_PROPERTIES: &[&str] = &[
     "TIMESTAMP",
+    "WRAP_SINGLE_VALUE",
     "TIMESTAMP_FORMAT",
     "WINDOW_TYPE",
     "WINDOW_SIZE",
@@ -795,6 +796,7 @@ impl Binder<'_> {
         let value_format = value_format.ok_or_else(|| {
             SqlError::new(c.name.pos, "missing property VALUE_FORMAT: say how values are serialised, e.g. WITH (VALUE_FORMAT='JSON')")
         })?;
+        let explicit_key_format = key_format.is_some();
         let mut key_format = key_format.unwrap_or(Format::Kafka);
         if c.columns.is_empty() {
             return Err(SqlError::new(
@@ -860,9 +862,11 @@ impl Binder<'_> {
                 format!("table {} needs a PRIMARY KEY column", c.name.normalized()),
             ));
         }
-        if keys.is_empty() {
+        if keys.is_empty() && !explicit_key_format {
+            // A key-less source has no key format unless one is named (its
+            // queries' keyed results inherit it).
             key_format = Format::None;
-        } else if key_format == Format::None {
+        } else if !keys.is_empty() && key_format == Format::None {
             return Err(SqlError::new(
                 c.name.pos,
                 "KEY_FORMAT 'NONE' cannot be used with KEY columns",
@@ -1127,11 +1131,34 @@ impl Binder<'_> {
         }
         // The key of the output: PARTITION BY expressions, else the join
         // key, else the source's key columns.
+        // `PARTITION BY NULL` leaves the result without a key.
+        let partition_by: Vec<&Expr> = q
+            .partition_by
+            .iter()
+            .filter(|e| !matches!(e.kind, ExprKind::Literal(Literal::Null)))
+            .collect();
+        let mut implicit_keys: Vec<Option<(String, SqlType)>> = Vec::new();
         let key_exprs: Vec<(ScalarExpr, Pos)> = if !q.partition_by.is_empty() {
-            q.partition_by
-                .iter()
-                .map(|e| Ok((self.expr(&from.scope, e)?.expr, e.pos)))
-                .collect::<Result<_>>()?
+            let mut out = Vec::new();
+            for (i, e) in partition_by.iter().enumerate() {
+                let t = self.expr(&from.scope, e)?;
+                let ty = t.ty.clone().ok_or_else(|| {
+                    SqlError::new(
+                        e.pos,
+                        "cannot PARTITION BY an untyped NULL inside an expression",
+                    )
+                })?;
+                // The key column's name if the projection does not select the
+                // expression: a column keeps its name, a field takes its name.
+                let name = match &e.kind {
+                    ExprKind::Column { name, .. } => name.normalized(),
+                    ExprKind::Deref { field, .. } => field.normalized(),
+                    _ => format!("KSQL_COL_{i}"),
+                };
+                implicit_keys.push(Some((name, ty)));
+                out.push((t.expr, e.pos));
+            }
+            out
         } else {
             from.key
                 .iter()
@@ -1140,7 +1167,8 @@ impl Binder<'_> {
         };
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
-        for (i, (item, alias)) in items.iter().enumerate() {
+        let mut generated = 0;
+        for (item, alias) in items.iter() {
             let bound = self.expr(&from.scope, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
                 SqlError::new(
@@ -1148,7 +1176,7 @@ impl Binder<'_> {
                     "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
                 )
             })?;
-            let name = output_name(item, alias.as_ref(), i);
+            let name = output_name(item, alias.as_ref(), &mut generated);
             let key_slot = key_exprs
                 .iter()
                 .position(|(k, _)| *k == bound.expr)
@@ -1182,17 +1210,15 @@ impl Binder<'_> {
         let keys: Vec<(ScalarExpr, Column)> = keys
             .into_iter()
             .zip(&key_exprs)
-            .map(|(k, (_, pos))| {
-                k.ok_or_else(|| {
-                    SqlError::new(
-                        *pos,
-                        if q.partition_by.is_empty() {
-                            "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string()
-                        } else {
-                            "the PARTITION BY expression is missing from the projection: select it (with AS to name the key column)".to_string()
-                        },
-                    )
-                })
+            .enumerate()
+            .map(|(i, (k, (expr, pos)))| match (k, implicit_keys.get(i).cloned().flatten()) {
+                (Some(k), _) => Ok(k),
+                // PARTITION BY makes its expression the key, selected or not.
+                (None, Some((name, ty))) => Ok((expr.clone(), Column { name, ty, key: true })),
+                (None, None) => Err(SqlError::new(
+                    *pos,
+                    "the key of the result is missing from the projection: select the key column (for a join, the join expression)",
+                )),
             })
             .collect::<Result<_>>()?;
         let mut exprs = vec![ScalarExpr::Column(0)];
@@ -1246,7 +1272,8 @@ impl Binder<'_> {
         };
         let mut keys: Vec<Option<Column>> = vec![None; ctx.group.len()];
         let mut values = Vec::new();
-        for (i, (item, alias)) in items.iter().enumerate() {
+        let mut generated = 0;
+        for (item, alias) in items.iter() {
             let bound = self.agg_expr(&mut ctx, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
                 SqlError::new(
@@ -1254,7 +1281,7 @@ impl Binder<'_> {
                     "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
                 )
             })?;
-            let name = output_name(item, alias.as_ref(), i);
+            let name = output_name(item, alias.as_ref(), &mut generated);
             match bound.expr {
                 ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) && keys[c - 1].is_none() => {
                     keys[c - 1] = Some(Column {
@@ -2159,14 +2186,18 @@ fn check_unique(columns: &[Column], c: &Column, q: &ast::Query) -> Result<()> {
 
 /// ksqlDB's default output names: a column keeps its name, a dereference
 /// takes the field's name, anything else is `KSQL_COL_<i>`.
-fn output_name(e: &Expr, alias: Option<&Ident>, i: usize) -> String {
+fn output_name(e: &Expr, alias: Option<&Ident>, generated: &mut usize) -> String {
     if let Some(a) = alias {
         return a.normalized();
     }
     match &e.kind {
         ExprKind::Column { name, .. } => name.normalized(),
         ExprKind::Deref { field, .. } => field.normalized(),
-        _ => format!("KSQL_COL_{i}"),
+        _ => {
+            // Numbered among the items that need a generated name only.
+            *generated += 1;
+            format!("KSQL_COL_{}", *generated - 1)
+        }
     }
 }
 

@@ -220,6 +220,13 @@ impl Accumulator {
                     values.push(v.clone())
                 }
             }
+            // Unlike the others, the collections keep NULLs.
+            Accumulator::CollectList(items) => items.push(v.clone()),
+            Accumulator::CollectSet { order, seen } => {
+                if seen.insert(v.clone()) {
+                    order.push(v.clone());
+                }
+            }
             _ if v.is_null() => {}
             Accumulator::Sum(s) => match eval::binary(BinaryFunc::Add, s, v) {
                 Ok(sum) => *s = sum,
@@ -251,12 +258,6 @@ impl Accumulator {
             Accumulator::Earliest { values, keep, .. } => {
                 if values.len() < *keep {
                     values.push(v.clone())
-                }
-            }
-            Accumulator::CollectList(items) => items.push(v.clone()),
-            Accumulator::CollectSet { order, seen } => {
-                if seen.insert(v.clone()) {
-                    order.push(v.clone());
                 }
             }
             Accumulator::TopK {

@@ -36,6 +36,9 @@ pub struct TopicReader {
     pub skip_own: bool,
     /// At most this many records per partition per activation.
     pub batch: usize,
+    /// Take logical times from this header instead of record timestamps
+    /// (see `RunOptions::sequence_header`).
+    pub sequence_header: Option<String>,
 }
 
 struct PartitionState {
@@ -122,12 +125,12 @@ pub fn read_topic<'s>(
                         .filter(|p| !p.buffer.is_empty())
                         .min_by_key(|p| {
                             let f = p.buffer.front().unwrap();
-                            (f.record.timestamp.max(0), p.partition, f.offset)
+                            (order_ts(&reader, f).max(0), p.partition, f.offset)
                         });
                     let Some(p) = head else { break };
                     let fetched = p.buffer.pop_front().unwrap();
                     let time = p.clock.stamp(
-                        fetched.record.timestamp,
+                        order_ts(&reader, &fetched),
                         reader.topic_index,
                         p.partition,
                         fetched.offset,
@@ -174,7 +177,7 @@ pub fn read_topic<'s>(
                     .filter(|p| !p.buffer.is_empty() || p.next < p.end)
                     .map(|p| match p.buffer.front() {
                         Some(f) => p.clock.clone().stamp(
-                            f.record.timestamp,
+                            order_ts(&reader, f),
                             reader.topic_index,
                             p.partition,
                             f.offset,
@@ -195,4 +198,16 @@ pub fn read_topic<'s>(
         },
     );
     split_errors(stream.as_collection(), |e| e)
+}
+
+/// What orders a record: its timestamp, or a harness's sequence number.
+fn order_ts(reader: &TopicReader, f: &Fetched) -> i64 {
+    match &reader.sequence_header {
+        Some(h) => f
+            .record
+            .header(h)
+            .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+            .unwrap_or(0),
+        None => f.record.timestamp,
+    }
 }
