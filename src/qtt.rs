@@ -25,7 +25,7 @@ use ddsql_connectors::format::Formats;
 use ddsql_engine::io::{CodecFactory, Decoded, Fetched, Record, Transport};
 use ddsql_engine::operators::sink::written_time;
 use ddsql_engine::RunOptions;
-use ddsql_sql::catalog::Source;
+use ddsql_sql::catalog::{Format, Source};
 use ddsql_sql::types::Value;
 
 use crate::session::Session;
@@ -270,7 +270,21 @@ fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {
                     )))
                 }
             };
+        let bare_value = !source.wrap_single_value || source.value_format == Format::Kafka;
         let (key, value) = match &input["value"] {
+            // QTT writes DELIMITED values as their text.
+            Json::String(text) if source.value_format == Format::Delimited => {
+                let (k, _) = codec
+                    .encode(
+                        &[
+                            key_values.clone(),
+                            vec![Value::Null; source.value_columns().count()],
+                        ]
+                        .concat(),
+                    )
+                    .map_err(|e| Verdict::Fail(format!("input key: {e}")))?;
+                (k, Some(text.clone().into_bytes()))
+            }
             Json::Null => (
                 codec
                     .encode_key(&key_values)
@@ -286,6 +300,17 @@ fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {
                             .map_err(|e| Verdict::Skip(format!("input value {}: {e}", c.name)))?,
                     });
                 }
+                codec
+                    .encode(&row)
+                    .map_err(|e| Verdict::Fail(format!("input: {e}")))?
+            }
+            bare if bare_value && source.value_columns().count() == 1 => {
+                let c = source.value_columns().next().expect("one value column");
+                let mut row = key_values;
+                row.push(
+                    from_json(bare, &c.ty)
+                        .map_err(|e| Verdict::Skip(format!("input value: {e}")))?,
+                );
                 codec
                     .encode(&row)
                     .map_err(|e| Verdict::Fail(format!("input: {e}")))?
@@ -353,9 +378,28 @@ fn as_json(source: &Source, f: &Fetched) -> Result<(Json, Json, i64), String> {
             ),
         })
     };
+    let bare = !source.wrap_single_value || source.value_format == Format::Kafka;
     Ok(
         match codec.decode(f.record.key.as_deref(), f.record.value.as_deref())? {
             Decoded::Tombstone(k) => (key_json(&k)?, Json::Null, f.record.timestamp),
+            // QTT writes DELIMITED values as their text.
+            Decoded::Row(row) if source.value_format == Format::Delimited => {
+                let text = String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default())
+                    .into_owned();
+                (
+                    key_json(&row[..keys.len()])?,
+                    Json::String(text),
+                    f.record.timestamp,
+                )
+            }
+            Decoded::Row(row) if bare && row.len() == keys.len() + 1 => {
+                let c = source.value_columns().next().expect("one value column");
+                (
+                    key_json(&row[..keys.len()])?,
+                    to_json(&row[keys.len()], &c.ty)?,
+                    f.record.timestamp,
+                )
+            }
             Decoded::Row(row) => {
                 let (k, v) = row.split_at(keys.len());
                 let value = Json::Object(

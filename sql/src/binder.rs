@@ -264,7 +264,6 @@ const KNOWN_PROPERTIES: &[&str] = &[
 /// rather than silently ignored, because they would change results.
 const UNSUPPORTED_PROPERTIES: &[&str] = &[
     "TIMESTAMP",
-    "WRAP_SINGLE_VALUE",
     "TIMESTAMP_FORMAT",
     "WINDOW_TYPE",
     "WINDOW_SIZE",
@@ -360,6 +359,45 @@ impl Properties {
                 )),
             },
         }
+    }
+
+    /// A DELIMITED separator: one character, or `SPACE` or `TAB`.
+    fn delimiter(&self, name: &str) -> Result<char> {
+        match self.string(name)? {
+            None => Ok(','),
+            Some((s, pos)) => {
+                let mut chars = s.chars();
+                match (s.to_uppercase().as_str(), chars.next(), chars.next()) {
+                    ("SPACE", _, _) => Ok(' '),
+                    ("TAB", _, _) => Ok('\t'),
+                    (_, Some(c), None) => Ok(c),
+                    _ => Err(SqlError::new(
+                        pos,
+                        format!("{name} must be a single character, SPACE or TAB, not '{s}'"),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// `WRAP_SINGLE_VALUE`, for a source with `values` value columns.
+    fn wrap_single_value(&self, values: usize) -> Result<bool> {
+        let Some((literal, pos)) = self.values.get("WRAP_SINGLE_VALUE") else {
+            return Ok(true);
+        };
+        let wrap = match literal {
+            Literal::Boolean(b) => *b,
+            Literal::String(s) if s.eq_ignore_ascii_case("true") => true,
+            Literal::String(s) if s.eq_ignore_ascii_case("false") => false,
+            _ => return Err(SqlError::new(*pos, "WRAP_SINGLE_VALUE takes true or false")),
+        };
+        if values != 1 {
+            return Err(SqlError::new(
+                *pos,
+                format!("WRAP_SINGLE_VALUE is only valid for a single value column; this source has {values}"),
+            ));
+        }
+        Ok(wrap)
     }
 
     /// KEY_FORMAT and VALUE_FORMAT, or FORMAT for both.
@@ -873,6 +911,7 @@ impl Binder<'_> {
             ));
         }
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
+        let wrap_single_value = props.wrap_single_value(values.len())?;
         keys.extend(values);
         let source = Source {
             name: c.name.normalized(),
@@ -882,6 +921,9 @@ impl Binder<'_> {
             value_format,
             partitions,
             columns: keys,
+            wrap_single_value,
+            key_delimiter: props.delimiter("KEY_DELIMITER")?,
+            value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             sql: self.sql.to_string(),
         };
         Ok(BoundStatement::CreateSource {
@@ -932,6 +974,8 @@ impl Binder<'_> {
             c.name.pos,
         )?;
         let name = c.name.normalized();
+        let wrap_single_value =
+            props.wrap_single_value(bound.plan.columns.iter().filter(|c| !c.key).count())?;
         let source = Source {
             name: name.clone(),
             kind: c.kind,
@@ -940,6 +984,9 @@ impl Binder<'_> {
             value_format,
             partitions,
             columns: bound.plan.columns.clone(),
+            wrap_single_value,
+            key_delimiter: props.delimiter("KEY_DELIMITER")?,
+            value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             sql: self.sql.to_string(),
         };
         let prefix = match c.kind {

@@ -90,6 +90,13 @@ pub struct Source {
     pub partitions: u32,
     /// Keys first, then values.
     pub columns: Vec<Column>,
+    /// Whether a single value column is wrapped in an object/record
+    /// (`WRAP_SINGLE_VALUE`, true by default).
+    pub wrap_single_value: bool,
+    /// Field separators of the DELIMITED format (`KEY_DELIMITER`,
+    /// `VALUE_DELIMITER`; `,` by default).
+    pub key_delimiter: char,
+    pub value_delimiter: char,
     /// The statement that created it.
     pub sql: String,
 }

@@ -4,6 +4,7 @@
 //! the source's `KEY_FORMAT` / `VALUE_FORMAT`. Formats know nothing of
 //! where bytes travel (that is the transport's business).
 
+pub mod delimited;
 pub mod json;
 pub mod kafka;
 
@@ -29,11 +30,15 @@ pub fn serde_for(
     format: Format,
     fields: Vec<Field>,
     wrap: bool,
+    delimiter: char,
     side: &str,
 ) -> Result<Box<dyn Serde>, String> {
     match format {
         Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
         Format::Kafka => Ok(Box::new(kafka::KafkaSerde::new(fields, side)?)),
+        Format::Delimited => Ok(Box::new(delimited::DelimitedSerde::new(
+            fields, delimiter, side,
+        )?)),
         Format::None if fields.is_empty() => Ok(Box::new(NoneSerde)),
         Format::None => Err(format!("{side} format NONE cannot carry columns")),
         other => Err(format!(
@@ -79,8 +84,20 @@ impl SourceCodec {
         // Multi-column keys are wrapped; single keys stand alone.
         let wrap_key = key_arity > 1;
         Ok(SourceCodec {
-            key: serde_for(source.key_format, keys, wrap_key, "key")?,
-            value: serde_for(source.value_format, values, true, "value")?,
+            key: serde_for(
+                source.key_format,
+                keys,
+                wrap_key,
+                source.key_delimiter,
+                "key",
+            )?,
+            value: serde_for(
+                source.value_format,
+                values,
+                source.wrap_single_value,
+                source.value_delimiter,
+                "value",
+            )?,
             key_arity,
         })
     }
