@@ -366,9 +366,23 @@ fn produced(session: &Session, topic: &str) -> Vec<Fetched> {
 fn as_json(source: &Source, f: &Fetched) -> Result<(Json, Json, i64), String> {
     let codec = Formats.codec(source)?;
     let keys: Vec<_> = source.key_columns().collect();
+    let delimited_key = source.key_format == Format::Delimited;
+    let raw_key = || {
+        Json::String(
+            String::from_utf8_lossy(f.record.key.as_deref().unwrap_or_default()).into_owned(),
+        )
+    };
     let key_json = |vals: &[Value]| -> Result<Json, String> {
         Ok(match keys.len() {
             0 => Json::Null,
+            // QTT writes DELIMITED keys as their text.
+            _ if delimited_key => {
+                if f.record.key.is_some() {
+                    raw_key()
+                } else {
+                    Json::Null
+                }
+            }
             1 => to_json(&vals[0], &keys[0].ty)?,
             _ => Json::Object(
                 keys.iter()

@@ -112,3 +112,54 @@ fn upserts_tombstones_and_as_of_joins() {
         );
     }
 }
+
+#[test]
+fn group_by_over_a_table_follows_updates_and_deletes() {
+    for (workers, batch) in [(1, 1), (2, 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut session = Session::open(dir.path()).unwrap();
+        session
+            .execute_script(
+                "create table users (id bigint primary key, name string, tier string)
+                   with (kafka_topic='users', key_format='JSON', value_format='JSON', partitions=1);
+                 create table tiers with (key_format='JSON') as
+                   select tier, count(*) as n, max(name) as last_name from users group by tier;",
+            )
+            .unwrap();
+        let user = |id: i64, v: Option<(&str, &str)>, ts| {
+            rec(json!(id), v.map(|(n, t)| json!({"NAME": n, "TIER": t})), ts)
+        };
+        session
+            .log()
+            .append(
+                "users",
+                0,
+                &[
+                    user(1, Some(("ann", "gold")), 1),
+                    user(2, Some(("bob", "gold")), 2),
+                    user(1, Some(("ann", "silver")), 3), // moves between groups
+                    user(2, None, 4),                    // deleted: gold empties
+                ],
+            )
+            .unwrap();
+        session
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            read(&session, "TIERS"),
+            vec![
+                (json!("gold"), json!({"N": 1, "LAST_NAME": "ann"})),
+                (json!("gold"), json!({"N": 2, "LAST_NAME": "bob"})),
+                (json!("gold"), json!({"N": 1, "LAST_NAME": "bob"})),
+                (json!("silver"), json!({"N": 1, "LAST_NAME": "ann"})),
+                // As in ksqlDB, an emptied group stays, with a count of 0.
+                (json!("gold"), json!({"N": 0, "LAST_NAME": null})),
+            ],
+            "workers={workers} batch={batch}"
+        );
+    }
+}

@@ -24,7 +24,7 @@ use ddsql_sql::plan::{Plan, ScalarExpr};
 use ddsql_sql::types::{Row, Value};
 
 use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
-use crate::operators::aggregate::aggregate_append_only;
+use crate::operators::aggregate::{aggregate_append_only, aggregate_retracting};
 use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::changelog;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
@@ -556,6 +556,7 @@ impl<'s> Builder<'s, '_> {
                 input,
                 group_key,
                 aggregates,
+                retracting,
             } => {
                 let input = self.plan(input, origin);
                 let (group_key, args): (Vec<ScalarExpr>, Vec<Option<ScalarExpr>>) = (
@@ -590,7 +591,11 @@ impl<'s> Builder<'s, '_> {
                     let rest = row.split_off(arity);
                     (row, rest)
                 });
-                aggregate_append_only(keyed, Arc::new(aggregates.clone()))
+                if *retracting {
+                    aggregate_retracting(keyed, Arc::new(aggregates.clone()))
+                } else {
+                    aggregate_append_only(keyed, Arc::new(aggregates.clone()))
+                }
             }
             Plan::StreamTableJoin {
                 stream,

@@ -1168,10 +1168,8 @@ impl Binder<'_> {
         }
         let items = expand_projection(self, &q.projection, &from.scope)?;
         if !q.group_by.is_empty() {
-            if from.kind == SourceKind::Table {
-                return Err(SqlError::new(q.group_by[0].pos, "GROUP BY over a table (an aggregation with retractions) is not supported yet; over a stream it is"));
-            }
-            return self.aggregate_query(q, plan, from.scope, items, from.left_source);
+            let retracting = from.kind == SourceKind::Table;
+            return self.aggregate_query(q, plan, from.scope, items, from.left_source, retracting);
         }
         if let Some(h) = &q.having {
             return Err(SqlError::new(h.pos, "HAVING needs GROUP BY"));
@@ -1297,6 +1295,7 @@ impl Binder<'_> {
         scope: Scope,
         items: Vec<(Expr, Option<Ident>)>,
         left_source: &'s Source,
+        retracting: bool,
     ) -> Result<BoundQuery<'s>> {
         let mut group = Vec::new();
         for g in &q.group_by {
@@ -1380,10 +1379,25 @@ impl Binder<'_> {
             exprs.push(e);
             columns.push(c);
         }
+        if retracting {
+            if let Some(a) = ctx.aggregates.iter().find(|a| {
+                matches!(
+                    a.func,
+                    AggregateFunc::LatestByOffset | AggregateFunc::EarliestByOffset
+                )
+            }) {
+                let pos = q.group_by[0].pos;
+                return Err(SqlError::new(
+                    pos,
+                    format!("{} over a table is not supported yet: a table's rows have no offset order once they can be retracted", a.func.name()),
+                ));
+            }
+        }
         let mut plan = Plan::Aggregate {
             input: Box::new(input),
             group_key: ctx.group.into_iter().map(|g| g.expr).collect(),
             aggregates: ctx.aggregates,
+            retracting,
         };
         if let Some(h) = having {
             plan = Plan::Filter {

@@ -36,12 +36,15 @@ pub enum Plan {
         input: Box<Plan>,
         exprs: Vec<ScalarExpr>,
     },
-    /// A table keyed by `group_key` over an append-only input: layout
+    /// A table keyed by `group_key`: layout
     /// `ROWTIME (latest input's), group_key..., aggregates...`.
     Aggregate {
         input: Box<Plan>,
         group_key: Vec<ScalarExpr>,
         aggregates: Vec<AggregateCall>,
+        /// The input retracts rows (it is a table), so the state must keep
+        /// every input row; over a stream it keeps one accumulator per key.
+        retracting: bool,
     },
     /// Each stream row joined with the table as of the row's own time,
     /// inclusive: layout `stream row ++ table row` (the table part all NULL
@@ -74,6 +77,24 @@ pub enum AggregateFunc {
 }
 
 impl AggregateFunc {
+    /// The SQL name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AggregateFunc::Count => "COUNT",
+            AggregateFunc::Sum => "SUM",
+            AggregateFunc::Min => "MIN",
+            AggregateFunc::Max => "MAX",
+            AggregateFunc::Avg => "AVG",
+            AggregateFunc::LatestByOffset => "LATEST_BY_OFFSET",
+            AggregateFunc::EarliestByOffset => "EARLIEST_BY_OFFSET",
+            AggregateFunc::CollectList => "COLLECT_LIST",
+            AggregateFunc::CollectSet => "COLLECT_SET",
+            AggregateFunc::TopK => "TOPK",
+            AggregateFunc::TopKDistinct => "TOPKDISTINCT",
+            AggregateFunc::CountDistinct => "COUNT_DISTINCT",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<AggregateFunc> {
         Some(match name.to_uppercase().as_str() {
             "COUNT" => AggregateFunc::Count,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::core::Filter;
 use timely::dataflow::operators::generic::Operator;
 
 use ddsql_sql::eval;
@@ -92,6 +93,48 @@ pub fn aggregate_append_only<'s>(
             },
         )
         .as_collection()
+}
+
+/// Aggregation over a table, whose rows come and go: differential
+/// dataflow's `reduce` keeps the input rows arranged by group and recomputes
+/// a group's result from its current rows whenever they change. Same input
+/// and output layouts as [`aggregate_append_only`]; functions whose result
+/// depends on arrival order (the binder refuses `*_BY_OFFSET` here) see the
+/// rows in value order.
+pub fn aggregate_retracting<'s>(
+    input: VecCollection<'s, Time, (Row, Row), Diff>,
+    aggregates: Arc<Vec<AggregateCall>>,
+) -> VecCollection<'s, Time, Row, Diff> {
+    // ksqlDB never deletes a group of a table aggregate: emptied by
+    // retractions it shows its initial values (a COUNT of 0). An empty row,
+    // added with every insertion and never retracted, marks a group that
+    // has existed; it consolidates to one entry per group.
+    let seen = input.clone().flat_map(|(key, _)| Some((key, Row::new())));
+    let seen = seen
+        .inner
+        .filter(|(_, _, d): &(_, _, Diff)| *d > 0)
+        .as_collection();
+    input
+        .concat(seen)
+        .reduce(move |key, rows, output| {
+            let mut accs: Vec<Accumulator> = aggregates.iter().map(Accumulator::new).collect();
+            let mut max_time = 0;
+            for (args, count) in rows {
+                if *count <= 0 || args.is_empty() {
+                    continue;
+                }
+                if let Some(Value::BigInt(t)) = args.first() {
+                    max_time = max_time.max(*t);
+                }
+                for _ in 0..*count {
+                    for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
+                        acc.add(arg);
+                    }
+                }
+            }
+            output.push((output_row(max_time, key, &accs), 1));
+        })
+        .map(|(_key, row)| row)
 }
 
 fn output_row(rowtime: i64, key: &Row, accs: &[Accumulator]) -> Row {
