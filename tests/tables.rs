@@ -163,3 +163,83 @@ fn group_by_over_a_table_follows_updates_and_deletes() {
         );
     }
 }
+
+#[test]
+fn a_timestamp_column_orders_the_stream_and_becomes_rowtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Session::open(dir.path()).unwrap();
+    session
+        .execute_script(
+            "create stream s (id bigint key, v string, ts bigint)
+               with (kafka_topic='s', key_format='JSON', value_format='JSON', timestamp='ts', partitions=3);
+             create table t with (key_format='JSON', partitions=1) as select id, latest_by_offset(v) as v from s group by id;",
+        )
+        .unwrap();
+    // Record timestamps are all 0: the TS column orders the partitions.
+    let r = |v: &str, ts: Json| rec(json!(1), Some(json!({"V": v, "TS": ts})), 0);
+    session.log().append("s", 0, &[r("c", json!(30))]).unwrap();
+    session.log().append("s", 1, &[r("a", json!(10))]).unwrap();
+    session
+        .log()
+        .append("s", 2, &[r("b", json!(20)), r("x", Json::Null)])
+        .unwrap();
+    let report = session
+        .run_until_caught_up(&RunOptions {
+            workers: 2,
+            batch: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    let mut out = Vec::new();
+    session.log().read("T", 0, 0, 100, &mut out).unwrap();
+    let got: Vec<(String, i64)> = out
+        .iter()
+        .map(|f| {
+            (
+                serde_json::from_slice::<Json>(f.record.value.as_deref().unwrap()).unwrap()["V"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                f.record.timestamp,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), 10),
+            ("b".to_string(), 20),
+            ("c".to_string(), 30)
+        ]
+    );
+    // A NULL time cannot be placed: the record goes to the processing log.
+    assert_eq!(report.processing_errors, 1);
+}
+
+#[test]
+fn within_a_partition_offsets_win_over_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Session::open(dir.path()).unwrap();
+    session
+        .execute_script(
+            "create stream s (id bigint key, v string, ts bigint)
+               with (kafka_topic='s', key_format='JSON', value_format='JSON', timestamp='ts', partitions=1);
+             create table t with (key_format='JSON') as select id, latest_by_offset(v) as v from s group by id;",
+        )
+        .unwrap();
+    let r = |v: &str, ts: i64| rec(json!(1), Some(json!({"V": v, "TS": ts})), 0);
+    session
+        .log()
+        .append("s", 0, &[r("c", 30), r("a", 10), r("b", 20)])
+        .unwrap();
+    session.run_until_caught_up(&RunOptions::default()).unwrap();
+    let mut out = Vec::new();
+    session.log().read("T", 0, 0, 100, &mut out).unwrap();
+    let latest: Vec<Json> = out
+        .iter()
+        .map(|f| {
+            serde_json::from_slice::<Json>(f.record.value.as_deref().unwrap()).unwrap()["V"].clone()
+        })
+        .collect();
+    assert_eq!(latest, vec![json!("c"), json!("a"), json!("b")]);
+}

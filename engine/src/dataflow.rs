@@ -224,6 +224,7 @@ fn prepare(
                 skip_own: sinks.contains_key(&source.topic),
                 batch: options.batch.max(1),
                 sequence_header: options.sequence_header.clone(),
+                timestamp_column: source.timestamp_column,
             })
         };
         let codec = codec_for(&name)?;

@@ -262,12 +262,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
 
 /// Properties that parse but whose behaviour is not built yet: refused
 /// rather than silently ignored, because they would change results.
-const UNSUPPORTED_PROPERTIES: &[&str] = &[
-    "TIMESTAMP",
-    "TIMESTAMP_FORMAT",
-    "WINDOW_TYPE",
-    "WINDOW_SIZE",
-];
+const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP_FORMAT", "WINDOW_TYPE", "WINDOW_SIZE"];
 
 struct Properties {
     values: BTreeMap<String, (Literal, Pos)>,
@@ -913,6 +908,36 @@ impl Binder<'_> {
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         let wrap_single_value = props.wrap_single_value(values.len())?;
         keys.extend(values);
+        let timestamp_column = match props.string("TIMESTAMP")? {
+            None => None,
+            Some((col, pos)) => {
+                let wanted = Ident {
+                    value: col.clone(),
+                    quoted: false,
+                    pos,
+                }
+                .normalized();
+                let i = keys
+                    .iter()
+                    .position(|c| c.name == wanted || c.name == col)
+                    .ok_or_else(|| {
+                        SqlError::new(
+                            pos,
+                            format!(
+                                "TIMESTAMP names column {col}, which {} does not have",
+                                c.name.normalized()
+                            ),
+                        )
+                    })?;
+                if !matches!(keys[i].ty, SqlType::BigInt | SqlType::Timestamp) {
+                    return Err(SqlError::new(
+                        pos,
+                        format!("the TIMESTAMP column {} must be BIGINT or TIMESTAMP, not {} (TIMESTAMP_FORMAT for strings is not supported yet)", keys[i].name, keys[i].ty),
+                    ));
+                }
+                Some(i)
+            }
+        };
         let source = Source {
             name: c.name.normalized(),
             kind: c.kind,
@@ -924,6 +949,7 @@ impl Binder<'_> {
             wrap_single_value,
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
+            timestamp_column,
             sql: self.sql.to_string(),
         };
         Ok(BoundStatement::CreateSource {
@@ -987,6 +1013,7 @@ impl Binder<'_> {
             wrap_single_value,
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
+            timestamp_column: None,
             sql: self.sql.to_string(),
         };
         let prefix = match c.kind {

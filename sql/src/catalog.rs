@@ -97,6 +97,9 @@ pub struct Source {
     /// `VALUE_DELIMITER`; `,` by default).
     pub key_delimiter: char,
     pub value_delimiter: char,
+    /// The column that holds ROWTIME (`WITH (TIMESTAMP='col')`), instead of
+    /// the record's timestamp: an index into `columns`.
+    pub timestamp_column: Option<usize>,
     /// The statement that created it.
     pub sql: String,
 }

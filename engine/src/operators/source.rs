@@ -39,6 +39,8 @@ pub struct TopicReader {
     /// Take logical times from this header instead of record timestamps
     /// (see `RunOptions::sequence_header`).
     pub sequence_header: Option<String>,
+    /// The decoded column that holds ROWTIME (`WITH (TIMESTAMP=...)`).
+    pub timestamp_column: Option<usize>,
 }
 
 struct PartitionState {
@@ -129,12 +131,6 @@ pub fn read_topic<'s>(
                         });
                     let Some(p) = head else { break };
                     let fetched = p.buffer.pop_front().unwrap();
-                    let time = p.clock.stamp(
-                        order_ts(&reader, &fetched),
-                        reader.topic_index,
-                        p.partition,
-                        fetched.offset,
-                    );
                     read += 1;
                     if reader.skip_own && written_time(&fetched.record).is_some() {
                         continue;
@@ -143,24 +139,44 @@ pub fn read_topic<'s>(
                         fetched.record.key.as_deref(),
                         fetched.record.value.as_deref(),
                     );
-                    let item = match decoded {
-                        Ok(Decoded::Row(columns)) => {
+                    let error = |message: String| ProcessingError {
+                        origin: reader.origin.clone(),
+                        topic: Some(reader.topic.clone()),
+                        partition: Some(p.partition),
+                        offset: Some(fetched.offset),
+                        timestamp: fetched.record.timestamp,
+                        message,
+                    };
+                    // ROWTIME: the record's timestamp, or the TIMESTAMP column.
+                    let rowtime = match (&decoded, reader.timestamp_column) {
+                        (Ok(Decoded::Row(columns)), Some(i)) => match columns.get(i) {
+                            Some(Value::BigInt(t)) | Some(Value::Timestamp(t)) => Ok(*t),
+                            Some(other) => Err(error(format!("the TIMESTAMP column holds {other:?}, not a time; the record is skipped"))),
+                            None => Err(error("the TIMESTAMP column is missing".into())),
+                        },
+                        _ => Ok(fetched.record.timestamp),
+                    };
+                    let ordering = match &reader.sequence_header {
+                        Some(_) => order_ts(&reader, &fetched),
+                        None => *rowtime.as_ref().unwrap_or(&fetched.record.timestamp),
+                    };
+                    let time =
+                        p.clock
+                            .stamp(ordering, reader.topic_index, p.partition, fetched.offset);
+                    let item = match (decoded, rowtime) {
+                        (_, Err(e)) => Err(e),
+                        (Ok(Decoded::Row(columns)), Ok(rowtime)) => {
                             let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
-                            row.push(Value::BigInt(fetched.record.timestamp));
+                            row.push(Value::BigInt(rowtime));
                             row.push(Value::Int(p.partition as i32));
                             row.push(Value::BigInt(fetched.offset as i64));
                             row.extend(columns);
                             Ok(SourceItem::Row(row))
                         }
-                        Ok(Decoded::Tombstone(key)) => Ok(SourceItem::Delete(key)),
-                        Err(message) => Err(ProcessingError {
-                            origin: reader.origin.clone(),
-                            topic: Some(reader.topic.clone()),
-                            partition: Some(p.partition),
-                            offset: Some(fetched.offset),
-                            timestamp: fetched.record.timestamp,
-                            message: format!("cannot decode the record: {message}"),
-                        }),
+                        (Ok(Decoded::Tombstone(key)), _) => Ok(SourceItem::Delete(key)),
+                        (Err(message), _) => {
+                            Err(error(format!("cannot decode the record: {message}")))
+                        }
                     };
                     session.give((item, time, 1 as Diff));
                     if p.buffer.is_empty() && p.next < p.end {
@@ -176,6 +192,15 @@ pub fn read_topic<'s>(
                     .iter()
                     .filter(|p| !p.buffer.is_empty() || p.next < p.end)
                     .map(|p| match p.buffer.front() {
+                        // With a TIMESTAMP column the time is known only once
+                        // decoded; the clock's bound is safe either way.
+                        Some(f)
+                            if reader.timestamp_column.is_some()
+                                && reader.sequence_header.is_none() =>
+                        {
+                            p.clock
+                                .lower_bound(reader.topic_index, p.partition, f.offset)
+                        }
                         Some(f) => p.clock.clone().stamp(
                             order_ts(&reader, f),
                             reader.topic_index,
