@@ -243,3 +243,46 @@ fn within_a_partition_offsets_win_over_timestamps() {
         .collect();
     assert_eq!(latest, vec![json!("c"), json!("a"), json!("b")]);
 }
+
+#[test]
+fn stream_tombstones_pass_projections_and_stop_at_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Session::open(dir.path()).unwrap();
+    session
+        .execute_script(
+            "create stream s (id bigint key, v string) with (kafka_topic='s', key_format='JSON', value_format='JSON', partitions=1);
+             create stream copy with (key_format='JSON') as select id, ucase(v) as v from s;
+             create stream kept with (key_format='JSON') as select * from s where v is null;
+             create table counts with (key_format='JSON') as select id, count(*) as n from s group by id;",
+        )
+        .unwrap();
+    session
+        .log()
+        .append(
+            "s",
+            0,
+            &[
+                rec(json!(1), Some(json!({"V": "a"})), 1),
+                rec(json!(1), None, 2),
+                rec(json!(2), Some(json!({"V": null})), 3),
+            ],
+        )
+        .unwrap();
+    session.run_until_caught_up(&RunOptions::default()).unwrap();
+    // A projection forwards the tombstone: the key, no value.
+    assert_eq!(
+        read(&session, "COPY"),
+        vec![
+            (json!(1), json!({"V": "A"})),
+            (json!(1), Json::Null),
+            (json!(2), json!({"V": null}))
+        ]
+    );
+    // A filter drops it, even one that NULL columns would pass.
+    assert_eq!(read(&session, "KEPT"), vec![(json!(2), json!({"V": null}))]);
+    // An aggregation ignores it.
+    assert_eq!(
+        read(&session, "COUNTS"),
+        vec![(json!(1), json!({"N": 1})), (json!(2), json!({"N": 1}))]
+    );
+}

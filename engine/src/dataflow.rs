@@ -38,6 +38,26 @@ use crate::{ProcessingError, Stats};
 pub const PROCESSING_LOG_TOPIC: &str = "ddsql_processing_log";
 
 type Rows<'s> = VecCollection<'s, Time, Row, Diff>;
+
+/// A relation's rows, and for a stream the records without a value
+/// (tombstones). ksqlDB forwards those through projections (a key, no
+/// value) and drops them at filters, aggregations and joins; they travel
+/// apart, in the same layout with value columns NULL, so no operator
+/// mistakes one for a row of NULLs.
+#[derive(Clone)]
+struct Flow<'s> {
+    rows: Rows<'s>,
+    tombstones: Option<Rows<'s>>,
+}
+
+impl<'s> Flow<'s> {
+    fn rows(rows: Rows<'s>) -> Flow<'s> {
+        Flow {
+            rows,
+            tombstones: None,
+        }
+    }
+}
 type Errors<'s> = VecCollection<'s, Time, ProcessingError, Diff>;
 
 #[derive(Clone, Debug)]
@@ -225,6 +245,7 @@ fn prepare(
                 batch: options.batch.max(1),
                 sequence_header: options.sequence_header.clone(),
                 timestamp_column: source.timestamp_column,
+                value_arity: source.value_columns().count(),
             })
         };
         let codec = codec_for(&name)?;
@@ -389,8 +410,8 @@ struct Builder<'s, 'j> {
     job: &'j Job,
     transport: Arc<dyn Transport>,
     stats: Arc<Stats>,
-    sources: HashMap<String, Rows<'s>>,
-    outputs: HashMap<usize, Rows<'s>>,
+    sources: HashMap<String, Flow<'s>>,
+    outputs: HashMap<usize, Flow<'s>>,
     encoded: HashMap<usize, VecCollection<'s, Time, SinkRecord, Diff>>,
     errors: Vec<Errors<'s>>,
 }
@@ -411,12 +432,14 @@ impl<'s> Builder<'s, '_> {
         self.processing_log();
     }
 
-    fn source(&mut self, name: &str) -> Rows<'s> {
-        if let Some(rows) = self.sources.get(name) {
-            return rows.clone();
+    fn source(&mut self, name: &str) -> Flow<'s> {
+        if let Some(flow) = self.sources.get(name) {
+            return flow.clone();
         }
         let job = &self.job.sources[name];
-        let mut parts = Vec::new();
+        let source = self.job.catalog.source(name).expect("checked");
+        let value_arity = source.value_columns().count();
+        let (mut parts, mut tombstones) = (Vec::new(), Vec::new());
         if let Some(reader) = &job.reader {
             let (items, errors) = read_topic(
                 self.scope,
@@ -425,32 +448,40 @@ impl<'s> Builder<'s, '_> {
                 self.stats.clone(),
             );
             self.errors.push(errors);
-            let source = self.job.catalog.source(name).expect("checked");
-            parts.push(match source.kind {
-                SourceKind::Stream => items.flat_map(|item| match item {
-                    SourceItem::Row(row) => Some(row),
-                    SourceItem::Delete(_) => None,
-                }),
+            match source.kind {
+                SourceKind::Stream => {
+                    parts.push(items.clone().flat_map(|item| match item {
+                        SourceItem::Row(row) => Some(row),
+                        SourceItem::Delete(_) => None,
+                    }));
+                    tombstones.push(items.flat_map(|item| match item {
+                        SourceItem::Row(_) => None,
+                        SourceItem::Delete(row) => Some(row),
+                    }));
+                }
                 SourceKind::Table => {
                     let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
-                    upsert(items.map(move |item| match item {
+                    parts.push(upsert(items.map(move |item| match item {
                         SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
-                        SourceItem::Delete(key) => (key, None),
-                    }))
+                        SourceItem::Delete(row) => (row[keys.clone()].to_vec(), None),
+                    })));
                 }
-            });
+            }
         }
         for &(qi, direct) in &job.feeds {
             if direct {
                 // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
-                parts.push(self.query(qi).map(|row| {
+                let to_scan = |row: Row| {
                     let mut out = Vec::with_capacity(row.len() + SYSTEM_COLUMNS.len() - 1);
                     let mut it = row.into_iter();
                     out.extend(it.next());
                     out.extend([Value::Null, Value::Null]);
                     out.extend(it);
                     out
-                }));
+                };
+                let flow = self.query(qi);
+                parts.push(flow.rows.map(to_scan));
+                tombstones.extend(flow.tombstones.map(|t| t.map(to_scan)));
             } else {
                 // Another source's records on this topic, read as this
                 // source reads them: decoded with its codec, at the time of
@@ -459,17 +490,21 @@ impl<'s> Builder<'s, '_> {
                 let records = self.encoded(qi);
                 let origin = name.to_string();
                 let decoded = records.flat_map(move |rec| {
+                    let mut row = vec![
+                        Value::BigInt(rec.timestamp),
+                        Value::Int(rec.partition as i32),
+                        Value::Null,
+                    ];
                     match codec.decode(rec.key.as_deref(), rec.value.as_deref()) {
                         Ok(Decoded::Row(columns)) => {
-                            let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + columns.len());
-                            row.push(Value::BigInt(rec.timestamp));
-                            row.push(Value::Int(rec.partition as i32));
-                            row.push(Value::Null);
                             row.extend(columns);
-                            Some(Ok(row))
+                            Some(Ok((row, false)))
                         }
-                        // A stream ignores tombstones.
-                        Ok(Decoded::Tombstone(_)) => None,
+                        Ok(Decoded::Tombstone(key)) => {
+                            row.extend(key);
+                            row.resize(row.len() + value_arity, Value::Null);
+                            Some(Ok((row, true)))
+                        }
                         Err(message) => Some(Err((
                             rec.timestamp,
                             format!("cannot decode the record: {message}"),
@@ -480,12 +515,17 @@ impl<'s> Builder<'s, '_> {
                     query_error(&origin, timestamp, message)
                 });
                 self.errors.push(errors);
-                parts.push(rows);
+                parts.push(rows.clone().flat_map(|(row, tomb)| (!tomb).then_some(row)));
+                tombstones.push(rows.flat_map(|(row, tomb)| tomb.then_some(row)));
             }
         }
-        let rows = differential_dataflow::collection::concatenate(self.scope, parts);
-        self.sources.insert(name.to_string(), rows.clone());
-        rows
+        let flow = Flow {
+            rows: differential_dataflow::collection::concatenate(self.scope, parts),
+            tombstones: (!tombstones.is_empty())
+                .then(|| differential_dataflow::collection::concatenate(self.scope, tombstones)),
+        };
+        self.sources.insert(name.to_string(), flow.clone());
+        flow
     }
 
     /// A query's output as records of its sink topic (memoised: the sink
@@ -494,22 +534,49 @@ impl<'s> Builder<'s, '_> {
         if let Some(records) = self.encoded.get(&qi) {
             return records.clone();
         }
-        let rows = self.query(qi);
+        let flow = self.query(qi);
         let e = &self.job.encodings[qi];
         let id = self.job.catalog.queries()[qi].id.clone();
-        let records = self.encode(rows, e.codec.clone(), e.kind, e.key_arity, e.partitions, id);
+        let records = self.encode(flow, e.codec.clone(), e.kind, e.key_arity, e.partitions, id);
         self.encoded.insert(qi, records.clone());
         records
     }
 
-    fn query(&mut self, qi: usize) -> Rows<'s> {
-        if let Some(rows) = self.outputs.get(&qi) {
-            return rows.clone();
+    fn query(&mut self, qi: usize) -> Flow<'s> {
+        if let Some(flow) = self.outputs.get(&qi) {
+            return flow.clone();
         }
         let q = &self.job.catalog.queries()[qi];
-        let rows = self.plan(&q.plan.plan, &q.id);
-        self.outputs.insert(qi, rows.clone());
-        rows
+        let flow = self.flow(&q.plan.plan, &q.id);
+        self.outputs.insert(qi, flow.clone());
+        flow
+    }
+
+    /// A plan's rows and tombstones: only scans and projections carry
+    /// tombstones; every other operator drops them (see [`Flow`]).
+    fn flow(&mut self, plan: &Plan, origin: &str) -> Flow<'s> {
+        match plan {
+            Plan::Scan { source } => self.source(source),
+            Plan::Map { input, exprs } => {
+                let input = self.flow(input, origin);
+                let rows = self.project(input.rows, exprs, origin);
+                let tombstones = input.tombstones.map(|t| self.project(t, exprs, origin));
+                Flow { rows, tombstones }
+            }
+            _ => Flow::rows(self.plan(plan, origin)),
+        }
+    }
+
+    fn project(&mut self, input: Rows<'s>, exprs: &[ScalarExpr], origin: &str) -> Rows<'s> {
+        let exprs = exprs.to_vec();
+        self.map_rows(input, origin, move |row| {
+            exprs
+                .iter()
+                .map(|e| eval::eval(e, &row))
+                .collect::<Result<Row, _>>()
+                .map(Some)
+                .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))
+        })
     }
 
     /// Applies `f` to every row; `Ok(None)` drops the row, `Err` sends it
@@ -529,7 +596,7 @@ impl<'s> Builder<'s, '_> {
 
     fn plan(&mut self, plan: &Plan, origin: &str) -> Rows<'s> {
         match plan {
-            Plan::Scan { source } => self.source(source),
+            Plan::Scan { source } => self.source(source).rows,
             Plan::Filter { input, predicate } => {
                 let input = self.plan(input, origin);
                 let predicate = predicate.clone();
@@ -543,15 +610,7 @@ impl<'s> Builder<'s, '_> {
             }
             Plan::Map { input, exprs } => {
                 let input = self.plan(input, origin);
-                let exprs = exprs.clone();
-                self.map_rows(input, origin, move |row| {
-                    exprs
-                        .iter()
-                        .map(|e| eval::eval(e, &row))
-                        .collect::<Result<Row, _>>()
-                        .map(Some)
-                        .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))
-                })
+                self.project(input, exprs, origin)
             }
             Plan::Aggregate {
                 input,
@@ -650,7 +709,7 @@ impl<'s> Builder<'s, '_> {
     /// Encodes a query's output rows for its sink topic.
     fn encode(
         &mut self,
-        rows: Rows<'s>,
+        flow: Flow<'s>,
         codec: Arc<dyn Codec>,
         kind: SourceKind,
         key_arity: usize,
@@ -665,25 +724,42 @@ impl<'s> Builder<'s, '_> {
                 value,
                 timestamp,
             };
-        let encoded: VecCollection<'s, Time, Result<SinkRecord, (i64, String)>, Diff> = match kind {
-            SourceKind::Stream => rows.map(move |row| {
+        let rows = flow.rows;
+        let mut encoded: VecCollection<'s, Time, Result<SinkRecord, (i64, String)>, Diff> =
+            match kind {
+                SourceKind::Stream => {
+                    let (codec, route) = (codec.clone(), route.clone());
+                    rows.map(move |row| {
+                        codec
+                            .encode(&row[1..])
+                            .map(|(k, v)| route(k, v, rowtime(&row)))
+                            .map_err(|e| (rowtime(&row), format!("encoding the result: {e}")))
+                    })
+                }
+                SourceKind::Table => {
+                    let (codec, route) = (codec.clone(), route.clone());
+                    changelog(rows, key_arity).map(move |(key, row)| match row {
+                        Some(row) => codec
+                            .encode(&row[1..])
+                            .map(|(k, v)| route(k, v, rowtime(&row)))
+                            .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
+                        // A deletion has no row to take a timestamp from.
+                        None => codec
+                            .encode_key(&key)
+                            .map(|k| route(k, None, 0))
+                            .map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
+                    })
+                }
+            };
+        // A stream's tombstones: the key, and no value.
+        if let (SourceKind::Stream, Some(tombstones)) = (kind, flow.tombstones) {
+            encoded = encoded.concat(tombstones.map(move |row| {
                 codec
-                    .encode(&row[1..])
-                    .map(|(k, v)| route(k, v, rowtime(&row)))
-                    .map_err(|e| (rowtime(&row), format!("encoding the result: {e}")))
-            }),
-            SourceKind::Table => changelog(rows, key_arity).map(move |(key, row)| match row {
-                Some(row) => codec
-                    .encode(&row[1..])
-                    .map(|(k, v)| route(k, v, rowtime(&row)))
-                    .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
-                // A deletion has no row to take a timestamp from.
-                None => codec
-                    .encode_key(&key)
-                    .map(|k| route(k, None, 0))
-                    .map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
-            }),
-        };
+                    .encode_key(&row[1..1 + key_arity])
+                    .map(|k| route(k, None, rowtime(&row)))
+                    .map_err(|e| (rowtime(&row), format!("encoding a tombstone key: {e}")))
+            }));
+        }
         let (ok, err) = split_errors(encoded, move |(timestamp, message)| {
             query_error(&origin, timestamp, message)
         });

@@ -41,6 +41,8 @@ pub struct TopicReader {
     pub sequence_header: Option<String>,
     /// The decoded column that holds ROWTIME (`WITH (TIMESTAMP=...)`).
     pub timestamp_column: Option<usize>,
+    /// How many value columns the source has (tombstones get NULLs).
+    pub value_arity: usize,
 }
 
 struct PartitionState {
@@ -59,8 +61,9 @@ pub enum SourceItem {
     /// A row in the source's scan layout
     /// (`ROWTIME, ROWPARTITION, ROWOFFSET, columns...`).
     Row(Row),
-    /// A record without a value (a tombstone): the key columns. Tables
-    /// delete the key; streams ignore it.
+    /// A record without a value (a tombstone), in the scan layout with
+    /// every value column NULL. Tables delete its key; streams forward it
+    /// through projections, as ksqlDB does.
     Delete(Row),
 }
 
@@ -173,7 +176,17 @@ pub fn read_topic<'s>(
                             row.extend(columns);
                             Ok(SourceItem::Row(row))
                         }
-                        (Ok(Decoded::Tombstone(key)), _) => Ok(SourceItem::Delete(key)),
+                        (Ok(Decoded::Tombstone(key)), _) => {
+                            let mut row = Vec::with_capacity(
+                                SYSTEM_COLUMNS.len() + key.len() + reader.value_arity,
+                            );
+                            row.push(Value::BigInt(fetched.record.timestamp));
+                            row.push(Value::Int(p.partition as i32));
+                            row.push(Value::BigInt(fetched.offset as i64));
+                            row.extend(key);
+                            row.resize(row.len() + reader.value_arity, Value::Null);
+                            Ok(SourceItem::Delete(row))
+                        }
                         (Err(message), _) => {
                             Err(error(format!("cannot decode the record: {message}")))
                         }
