@@ -286,3 +286,85 @@ fn stream_tombstones_pass_projections_and_stop_at_filters() {
         vec![(json!(1), json!({"N": 1})), (json!(2), json!({"N": 1}))]
     );
 }
+
+#[test]
+fn tables_join_on_their_keys() {
+    for (workers, batch) in [(1, 1), (2, 2)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut session = Session::open(dir.path()).unwrap();
+        session
+            .execute_script(
+                "create table users (id bigint primary key, name string) with (kafka_topic='users', key_format='JSON', value_format='JSON', partitions=1);
+                 create table tiers (id bigint primary key, tier string) with (kafka_topic='tiers', key_format='JSON', value_format='JSON', partitions=1);
+                 create table l with (key_format='JSON') as select u.id, u.name, t.tier from users u left join tiers t on u.id = t.id;
+                 create table i with (key_format='JSON') as select u.id, u.name, t.tier from users u join tiers t on u.id = t.id;
+                 create table r with (key_format='JSON') as select t.id, u.name, t.tier from users u right join tiers t on u.id = t.id;",
+            )
+            .unwrap();
+        let row = |id: i64, v: Option<Json>, ts| rec(json!(id), v, ts);
+        session
+            .log()
+            .append(
+                "users",
+                0,
+                &[
+                    row(1, Some(json!({"NAME": "ann"})), 1),
+                    row(2, Some(json!({"NAME": "bob"})), 3),
+                    row(1, None, 5),
+                ],
+            )
+            .unwrap();
+        session
+            .log()
+            .append(
+                "tiers",
+                0,
+                &[
+                    row(1, Some(json!({"TIER": "gold"})), 2),
+                    row(1, Some(json!({"TIER": "silver"})), 4),
+                    row(2, Some(json!({"TIER": "bronze"})), 6),
+                ],
+            )
+            .unwrap();
+        session
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
+            .unwrap();
+        let v = |name: Json, tier: Json| json!({"NAME": name, "TIER": tier});
+        assert_eq!(
+            read(&session, "L"),
+            vec![
+                (json!(1), v(json!("ann"), Json::Null)),
+                (json!(1), v(json!("ann"), json!("gold"))),
+                (json!(2), v(json!("bob"), Json::Null)),
+                (json!(1), v(json!("ann"), json!("silver"))),
+                (json!(1), Json::Null),
+                (json!(2), v(json!("bob"), json!("bronze"))),
+            ],
+            "left join, workers={workers}"
+        );
+        assert_eq!(
+            read(&session, "I"),
+            vec![
+                (json!(1), v(json!("ann"), json!("gold"))),
+                (json!(1), v(json!("ann"), json!("silver"))),
+                (json!(1), Json::Null),
+                (json!(2), v(json!("bob"), json!("bronze"))),
+            ],
+            "inner join, workers={workers}"
+        );
+        assert_eq!(
+            read(&session, "R"),
+            vec![
+                (json!(1), v(json!("ann"), json!("gold"))),
+                (json!(1), v(json!("ann"), json!("silver"))),
+                (json!(1), v(Json::Null, json!("silver"))),
+                (json!(2), v(json!("bob"), json!("bronze"))),
+            ],
+            "right join, workers={workers}"
+        );
+    }
+}

@@ -20,7 +20,7 @@ use timely::dataflow::Scope;
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
-use ddsql_sql::plan::{Plan, ScalarExpr};
+use ddsql_sql::plan::{Plan, ScalarExpr, TableJoinKind};
 use ddsql_sql::types::{Row, Value};
 
 use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
@@ -312,6 +312,10 @@ pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, 
 
 fn scanned(plan: &Plan, out: &mut Vec<String>) {
     match plan {
+        Plan::TableJoin { left, right, .. } => {
+            scanned(left, out);
+            scanned(right, out);
+        }
         Plan::Scan { source } => out.push(source.clone()),
         Plan::Filter { input, .. } | Plan::Map { input, .. } | Plan::Aggregate { input, .. } => {
             scanned(input, out)
@@ -656,6 +660,55 @@ impl<'s> Builder<'s, '_> {
                 } else {
                     aggregate_append_only(keyed, Arc::new(aggregates.clone()))
                 }
+            }
+            Plan::TableJoin {
+                left,
+                right,
+                left_key,
+                right_key,
+                left_width,
+                right_width,
+                kind,
+            } => {
+                let (lk, rk, lw, rw) = (*left_key, *right_key, *left_width, *right_width);
+                let left = self
+                    .plan(left, origin)
+                    .map(move |row| (row[lk].clone(), row));
+                let right = self
+                    .plan(right, origin)
+                    .map(move |row| (row[rk].clone(), row));
+                // Column 0 carries the join's ROWTIME: the later side's.
+                let later = |a: &Value, b: &Value| match (a, b) {
+                    (Value::BigInt(x), Value::BigInt(y)) => Value::BigInt(*x.max(y)),
+                    (Value::Null, b) => b.clone(),
+                    (a, _) => a.clone(),
+                };
+                let mut parts =
+                    vec![left
+                        .clone()
+                        .join(right.clone())
+                        .map(move |(_, (mut l, r))| {
+                            l[0] = later(&l[0], &r[0]);
+                            l.extend(r);
+                            l
+                        })];
+                if matches!(kind, TableJoinKind::Left) {
+                    let matched = right.clone().map(|(k, _)| k).distinct();
+                    parts.push(left.clone().antijoin(matched).map(move |(_, mut l)| {
+                        l.resize(l.len() + rw, Value::Null);
+                        l
+                    }));
+                }
+                if matches!(kind, TableJoinKind::Right) {
+                    let matched = left.map(|(k, _)| k).distinct();
+                    parts.push(right.antijoin(matched).map(move |(_, r)| {
+                        let mut row = vec![Value::Null; lw];
+                        row[0] = r[0].clone();
+                        row.extend(r);
+                        row
+                    }));
+                }
+                differential_dataflow::collection::concatenate(self.scope, parts)
             }
             Plan::StreamTableJoin {
                 stream,

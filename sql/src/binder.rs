@@ -13,6 +13,7 @@ use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, S
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
 use crate::functions;
+use crate::plan::TableJoinKind;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
@@ -1481,6 +1482,17 @@ impl Binder<'_> {
                 }
                 let l = self.from(left)?;
                 let r = self.from(right)?;
+                if matches!(**right, Relation::Join { .. })
+                    || matches!(**left, Relation::Join { .. })
+                {
+                    return Err(SqlError::new(
+                        on.pos,
+                        "joins of more than two sources are not supported yet",
+                    ));
+                }
+                if (l.kind, r.kind) == (SourceKind::Table, SourceKind::Table) {
+                    return self.table_join(l, r, *kind, on);
+                }
                 match (l.kind, r.kind, kind) {
                     (SourceKind::Stream, SourceKind::Table, JoinKind::Inner | JoinKind::Left) => {}
                     (SourceKind::Stream, SourceKind::Table, _) => {
@@ -1569,6 +1581,93 @@ impl Binder<'_> {
                 })
             }
         }
+    }
+
+    /// A join of two tables on their primary keys: `ON l.key = r.key`.
+    fn table_join<'s>(
+        &'s self,
+        l: From<'s>,
+        r: From<'s>,
+        kind: JoinKind,
+        on: &Expr,
+    ) -> Result<From<'s>> {
+        if kind == JoinKind::Full {
+            return Err(SqlError::new(on.pos, "FULL OUTER joins of tables (keyed by a synthetic ROWKEY) are not supported yet; INNER, LEFT and RIGHT are"));
+        }
+        let left_width = l.scope.columns.len();
+        let mut scope = l.scope.clone();
+        scope.columns.extend(r.scope.columns.iter().cloned());
+        let (a, b) = match &on.kind {
+            ExprKind::Binary {
+                op: ast::BinaryOp::Eq,
+                left,
+                right,
+            } => (self.expr(&scope, left)?, self.expr(&scope, right)?),
+            _ => {
+                return Err(SqlError::new(
+                    on.pos,
+                    "a table-table join condition must be ON <left key> = <right key>",
+                ))
+            }
+        };
+        let single = |f: &From<'_>, offset: usize| match f.key.as_slice() {
+            [ScalarExpr::Column(c)] => Some(offset + c),
+            _ => None,
+        };
+        let (lk, rk) = match (single(&l, 0), single(&r, left_width)) {
+            (Some(lk), Some(rk)) => (lk, rk),
+            _ => {
+                return Err(SqlError::new(
+                    on.pos,
+                    "joins of tables with multi-column keys are not supported yet",
+                ))
+            }
+        };
+        let is = |t: &Typed, c: usize| matches!(t.expr, ScalarExpr::Column(x) if x == c);
+        if !((is(&a, lk) && is(&b, rk)) || (is(&a, rk) && is(&b, lk))) {
+            return Err(SqlError::new(
+                on.pos,
+                format!(
+                    "tables join on their primary keys: ON {}.{} = {}.{} (joins on other columns, foreign-key joins, are not supported yet)",
+                    scope.columns[lk].qualifier, scope.columns[lk].name, scope.columns[rk].qualifier, scope.columns[rk].name
+                ),
+            ));
+        }
+        if scope.columns[lk].ty != scope.columns[rk].ty {
+            return Err(SqlError::new(
+                on.pos,
+                format!(
+                    "join key types differ: {} and {}",
+                    scope.columns[lk].ty, scope.columns[rk].ty
+                ),
+            ));
+        }
+        let (key, alt) = if kind == JoinKind::Right {
+            (rk, lk)
+        } else {
+            (lk, rk)
+        };
+        let plan = Plan::TableJoin {
+            left: Box::new(l.plan),
+            right: Box::new(r.plan),
+            left_key: lk,
+            right_key: rk - left_width,
+            left_width,
+            right_width: r.scope.columns.len(),
+            kind: match kind {
+                JoinKind::Inner => TableJoinKind::Inner,
+                JoinKind::Left => TableJoinKind::Left,
+                _ => TableJoinKind::Right,
+            },
+        };
+        Ok(From {
+            plan,
+            scope,
+            kind: SourceKind::Table,
+            key: vec![ScalarExpr::Column(key)],
+            alt_key: Some(ScalarExpr::Column(alt)),
+            left_source: l.left_source,
+        })
     }
 
     fn predicate(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<ScalarExpr> {

@@ -46,6 +46,18 @@ pub enum Plan {
         /// every input row; over a stream it keeps one accumulator per key.
         retracting: bool,
     },
+    /// Two tables joined on their keys: layout `left row ++ right row`, the
+    /// missing side all NULL for outer joins, and column 0 (the left
+    /// ROWTIME) holding the later of the two rows' ROWTIMEs.
+    TableJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        left_key: usize,
+        right_key: usize,
+        left_width: usize,
+        right_width: usize,
+        kind: TableJoinKind,
+    },
     /// Each stream row joined with the table as of the row's own time,
     /// inclusive: layout `stream row ++ table row` (the table part all NULL
     /// for an unmatched row of a LEFT join). `table_key` are the positions
@@ -58,6 +70,13 @@ pub enum Plan {
         table_width: usize,
         left: bool,
     },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableJoinKind {
+    Inner,
+    Left,
+    Right,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,6 +213,7 @@ impl Plan {
             Plan::StreamTableJoin { stream, table, .. } => {
                 stream.scans(source) || table.scans(source)
             }
+            Plan::TableJoin { left, right, .. } => left.scans(source) || right.scans(source),
         }
     }
 }
