@@ -206,6 +206,7 @@ fn run_case(case: &Case) -> Verdict {
         workers: 1,
         batch: 64,
         sequence_header: Some(SEQUENCE_HEADER.into()),
+        ..Default::default()
     };
     if let Err(e) = session.run_until_caught_up(&options) {
         let message = e.to_string();

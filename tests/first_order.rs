@@ -231,7 +231,15 @@ fn exactly_one_first_order_per_user_whatever_the_workers_and_batching() {
         backlog.expected.len() == 300,
         "every user has a first order"
     );
-    for (workers, batch) in [(1, 1), (1, 1024), (2, 7), (4, 64)] {
+    // Source alignment (max_drift_ms) bounds memory; even at 0 it may
+    // neither stall the run nor change its answer.
+    for (workers, batch, max_drift_ms) in [
+        (1, 1, 10_000),
+        (1, 1024, 10_000),
+        (2, 7, 10_000),
+        (4, 64, 10_000),
+        (2, 16, 0),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (firsts, errors) = run_pipeline(
             dir.path(),
@@ -239,10 +247,14 @@ fn exactly_one_first_order_per_user_whatever_the_workers_and_batching() {
             &RunOptions {
                 workers,
                 batch,
+                max_drift_ms,
                 ..Default::default()
             },
         );
-        assert_eq!(firsts, backlog.expected, "workers={workers} batch={batch}");
+        assert_eq!(
+            firsts, backlog.expected,
+            "workers={workers} batch={batch} drift={max_drift_ms}"
+        );
         // The malformed record is in the processing log; nothing else is.
         assert_eq!(errors, 1, "workers={workers} batch={batch}");
     }

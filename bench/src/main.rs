@@ -25,6 +25,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Bench {
+    /// `min`, `latest_by_offset` and `count` per key over an append-only
+    /// stream: throughput and peak memory (state is per key, not per event).
+    Aggregate {
+        /// Events in the stream.
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        /// Distinct keys.
+        #[arg(long, default_value_t = 100_000)]
+        keys: u64,
+        /// Dataflow worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
     /// Feeds the parser and binder mutated ksqlDB statements (from the QTT
     /// corpus) and random token soup; fails on the first panic, printing
     /// the input.
@@ -328,8 +341,66 @@ fn parser_fuzz(inputs: u64, seed: u64, corpus_dir: &std::path::Path) -> anyhow::
     Ok(())
 }
 
+fn aggregate(events: u64, keys: u64, workers: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut session = Session::open(dir.path())?;
+    session
+        .execute_script(
+            "create stream orders (user_id bigint key, order_id bigint, status string)
+               with (kafka_topic='orders', key_format='KAFKA', value_format='JSON', partitions=2);
+             create table per_user with (key_format='KAFKA', value_format='JSON') as
+               select user_id, min(order_id) as first_order, latest_by_offset(status) as status, count(*) as orders
+               from orders group by user_id;",
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let started = Instant::now();
+    let mut chunks: Vec<Vec<Record>> = vec![Vec::with_capacity(10_000), Vec::with_capacity(10_000)];
+    for i in 0..events {
+        let user = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % keys.max(1);
+        let p = (user % 2) as usize;
+        chunks[p].push(Record {
+            key: Some((user as i64).to_be_bytes().to_vec()),
+            value: Some(format!(r#"{{"ORDER_ID":{i},"STATUS":"s{}"}}"#, i % 7).into_bytes()),
+            timestamp: 1_700_000_000_000 + i as i64,
+            headers: vec![],
+        });
+        if chunks[p].len() == 10_000 {
+            session.log().append("orders", p as u32, &chunks[p])?;
+            chunks[p].clear();
+        }
+    }
+    for (p, chunk) in chunks.iter().enumerate() {
+        session.log().append("orders", p as u32, chunk)?;
+    }
+    session.log().flush()?;
+    let generated = started.elapsed();
+    let rss_before = peak_rss_mb();
+    let started = Instant::now();
+    let report = session.run_until_caught_up(&RunOptions {
+        workers,
+        batch: 4096,
+        ..Default::default()
+    })?;
+    let elapsed = started.elapsed().as_secs_f64();
+    eprintln!(
+        "generated {events} events over {keys} keys in {generated:.2?} (peak RSS {rss_before:.0} MB by then); ran in {elapsed:.2}s, read {}, wrote {}",
+        report.records_read, report.records_written
+    );
+    println!(
+        "aggregate: {:.0} events/s, peak RSS {:.0} MB ({events} events, {keys} keys, {workers} workers)",
+        events as f64 / elapsed,
+        peak_rss_mb()
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     match Cli::parse().bench {
+        Bench::Aggregate {
+            events,
+            keys,
+            workers,
+        } => aggregate(events, keys, workers),
         Bench::ParserFuzz {
             inputs,
             seed,

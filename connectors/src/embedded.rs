@@ -30,7 +30,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -56,10 +56,22 @@ struct Manifest {
     topics: Vec<TopicMeta>,
 }
 
+/// Every this many offsets, the index holds the frame's byte position; a
+/// read seeks to the nearest one and skips the frames in between. Memory is
+/// 8 bytes per 64 records rather than per record.
+const INDEX_EVERY: u64 = 64;
+
+/// Bytes read per `pread` when scanning frames.
+const CHUNK: usize = 1 << 20;
+
 struct PartitionLog {
     file: File,
-    /// Byte position of each offset's frame, and the end of the file last.
-    positions: Vec<u64>,
+    /// Byte position of the frame of every `INDEX_EVERY`-th offset.
+    index: Vec<u64>,
+    /// The number of records (the next offset).
+    count: u64,
+    /// The file's length: where the next frame goes.
+    len: u64,
     dirty: bool,
 }
 
@@ -170,40 +182,90 @@ fn open_partition(path: &Path) -> Result<PartitionLog, IoError> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| io_err(parent.display(), e))?;
     }
-    let mut file = OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .append(true)
         .open(path)
         .map_err(|e| io_err(path.display(), e))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| io_err(path.display(), e))?;
-    let mut positions = Vec::new();
-    let mut pos = 0usize;
-    while let Some((len, record_offset)) = check_frame(&bytes[pos..]) {
-        if record_offset != positions.len() as u64 {
-            break;
+    let file_len = file
+        .metadata()
+        .map_err(|e| io_err(path.display(), e))?
+        .len();
+    let mut log = PartitionLog {
+        file,
+        index: Vec::new(),
+        count: 0,
+        len: 0,
+        dirty: false,
+    };
+    // Scan every frame, checking lengths, CRCs and offsets, a chunk at a time.
+    let mut valid = true;
+    while valid && log.len < file_len {
+        let frames = read_frames(&log.file, log.len, file_len, log.count, |_, _| true)
+            .map_err(|e| io_err(path.display(), e))?;
+        if frames.is_empty() {
+            valid = false;
         }
-        positions.push(pos as u64);
-        pos += len;
+        for (pos, len, _) in frames {
+            if log.count.is_multiple_of(INDEX_EVERY) {
+                log.index.push(pos);
+            }
+            log.count += 1;
+            log.len = pos + len as u64;
+        }
     }
-    if pos < bytes.len() {
+    if log.len < file_len {
         tracing::warn!(
             "{}: cutting off {} bytes of a torn or damaged tail",
             path.display(),
-            bytes.len() - pos
+            file_len - log.len
         );
-        file.set_len(pos as u64)
+        log.file
+            .set_len(log.len)
             .map_err(|e| io_err(path.display(), e))?;
     }
-    positions.push(pos as u64);
-    Ok(PartitionLog {
-        file,
-        positions,
-        dirty: false,
-    })
+    Ok(log)
+}
+
+/// The valid frames from byte `pos` (holding offset `first`) up to `end`,
+/// as `(position, length, offset)`: reads one chunk, or one whole frame if
+/// a frame is larger than a chunk. Stops before the first invalid frame
+/// (bad length, CRC or offset), or after the frame for which `more` says no.
+fn read_frames(
+    file: &File,
+    pos: u64,
+    end: u64,
+    first: u64,
+    mut more: impl FnMut(u64, &[u8]) -> bool,
+) -> std::io::Result<Vec<(u64, usize, u64)>> {
+    let want = ((end - pos) as usize).min(CHUNK);
+    let mut buf = vec![0; want];
+    file.read_exact_at(&mut buf, pos)?;
+    if let Some(header) = buf.get(0..4) {
+        let frame = 8 + u32::from_le_bytes(header.try_into().expect("4 bytes")) as usize;
+        if frame > buf.len() && pos + frame as u64 <= end {
+            buf = vec![0; frame];
+            file.read_exact_at(&mut buf, pos)?;
+        }
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    let mut offset = first;
+    while let Some((len, o)) = check_frame(&buf[i..]) {
+        if o != offset {
+            break;
+        }
+        out.push((pos + i as u64, len, o));
+        let go_on = more(offset, &buf[i..i + len]);
+        i += len;
+        offset += 1;
+        if !go_on {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The length of the valid frame at the start of `bytes`, and its offset.
@@ -378,7 +440,7 @@ impl Transport for EmbeddedLog {
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError> {
         let p = self.partition(topic, partition)?;
         let log = p.lock().unwrap();
-        Ok(log.positions.len() as u64 - 1)
+        Ok(log.count)
     }
 
     fn read(
@@ -390,31 +452,46 @@ impl Transport for EmbeddedLog {
         out: &mut Vec<Fetched>,
     ) -> Result<(), IoError> {
         let p = self.partition(topic, partition)?;
-        let (start, end, file) = {
+        let (mut pos, mut current, end, count, file) = {
             let log = p.lock().unwrap();
-            let count = log.positions.len() as u64 - 1;
-            if offset >= count || max == 0 {
+            if offset >= log.count || max == 0 {
                 return Ok(());
             }
-            let last = (offset + max as u64).min(count);
+            let slot = (offset / INDEX_EVERY) as usize;
+            let file = log.file.try_clone().map_err(|e| io_err(topic, e))?;
             (
-                log.positions[offset as usize],
-                log.positions[last as usize],
-                log.file.try_clone().map_err(|e| io_err(topic, e))?,
+                log.index[slot],
+                slot as u64 * INDEX_EVERY,
+                log.len,
+                log.count,
+                file,
             )
         };
-        let mut bytes = vec![0; (end - start) as usize];
-        file.read_exact_at(&mut bytes, start)
+        let last = offset.saturating_add(max as u64).min(count);
+        while current < last {
+            let mut wanted = Vec::new();
+            let frames = read_frames(&file, pos, end, current, |o, bytes| {
+                if o >= offset && o < last {
+                    wanted.push(bytes.to_vec());
+                }
+                o + 1 < last
+            })
             .map_err(|e| io_err(format!("reading {topic}/{partition}"), e))?;
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let (fetched, len) = decode_frame(&bytes[pos..]).ok_or_else(|| {
-                IoError::Other(format!(
-                    "{topic}/{partition}: damaged record near offset {offset}"
-                ))
-            })?;
-            out.push(fetched);
-            pos += len;
+            let Some(&(p, len, o)) = frames.last() else {
+                return Err(IoError::Other(format!(
+                    "{topic}/{partition}: damaged record near offset {current}"
+                )));
+            };
+            for bytes in wanted {
+                let (fetched, _) = decode_frame(&bytes).ok_or_else(|| {
+                    IoError::Other(format!(
+                        "{topic}/{partition}: damaged record near offset {current}"
+                    ))
+                })?;
+                out.push(fetched);
+            }
+            current = o + 1;
+            pos = p + len as u64;
         }
         Ok(())
     }
@@ -422,20 +499,20 @@ impl Transport for EmbeddedLog {
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError> {
         let p = self.partition(topic, partition)?;
         let mut log = p.lock().unwrap();
-        let first = log.positions.len() as u64 - 1;
+        let first = log.count;
         let mut buf = Vec::new();
-        let mut end = *log.positions.last().unwrap();
-        let mut positions = Vec::with_capacity(records.len());
-        for (i, r) in records.iter().enumerate() {
-            let before = buf.len();
-            encode_frame(&mut buf, first + i as u64, r);
-            end += (buf.len() - before) as u64;
-            positions.push(end);
+        for r in records {
+            if log.count.is_multiple_of(INDEX_EVERY) {
+                let at = log.len + buf.len() as u64;
+                log.index.push(at);
+            }
+            encode_frame(&mut buf, log.count, r);
+            log.count += 1;
         }
         log.file
             .write_all(&buf)
             .map_err(|e| io_err(format!("appending to {topic}/{partition}"), e))?;
-        log.positions.extend(positions);
+        log.len += buf.len() as u64;
         log.dirty = true;
         Ok(first)
     }
@@ -529,5 +606,51 @@ mod tests {
         assert_eq!(log.partitions("a").unwrap(), Some(3));
         assert!(log.create_topic("a", 2).is_err());
         assert!(log.create_topic("bad/name", 1).is_err());
+    }
+}
+
+#[cfg(test)]
+mod index_tests {
+    use super::*;
+
+    /// Reads at every offset and length around the sparse index's slots,
+    /// before and after a reopen, with frames larger than a read chunk.
+    #[test]
+    fn reads_anywhere_through_the_sparse_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = |i: u64| Record {
+            key: Some(i.to_be_bytes().to_vec()),
+            value: Some(if i == 70 {
+                vec![7; CHUNK + 10]
+            } else {
+                vec![i as u8; (i % 13) as usize]
+            }),
+            timestamp: i as i64,
+            headers: vec![],
+        };
+        let n = 3 * INDEX_EVERY + 5;
+        {
+            let log = EmbeddedLog::open(dir.path()).unwrap();
+            log.create_topic("t", 1).unwrap();
+            for chunk in (0..n).collect::<Vec<_>>().chunks(50) {
+                log.append("t", 0, &chunk.iter().map(|&i| rec(i)).collect::<Vec<_>>())
+                    .unwrap();
+            }
+        }
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        assert_eq!(log.end_offset("t", 0).unwrap(), n);
+        for offset in [0, 1, 63, 64, 65, 69, 70, 71, 127, 128, n - 1, n] {
+            for max in [1, 2, 64, 1000] {
+                let mut out = Vec::new();
+                log.read("t", 0, offset, max, &mut out).unwrap();
+                let want: Vec<u64> = (offset..(offset + max as u64).min(n)).collect();
+                assert_eq!(
+                    out.iter().map(|f| f.offset).collect::<Vec<_>>(),
+                    want,
+                    "offset {offset} max {max}"
+                );
+                assert!(out.iter().all(|f| f.record == rec(f.offset)));
+            }
+        }
     }
 }

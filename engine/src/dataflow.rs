@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
-use timely::dataflow::Scope;
+use timely::dataflow::{ProbeHandle, Scope};
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
@@ -72,6 +72,10 @@ pub struct RunOptions {
     /// its timestamp. The QTT runner uses it to feed records in file order,
     /// as ksqlDB's test driver does.
     pub sequence_header: Option<String>,
+    /// How far (ms of event time) a source may read ahead of what the
+    /// sinks have completed: bounds memory when partitions are read at
+    /// different speeds. Never changes a result.
+    pub max_drift_ms: i64,
 }
 
 impl Default for RunOptions {
@@ -80,6 +84,7 @@ impl Default for RunOptions {
             workers: 1,
             batch: 1024,
             sequence_header: None,
+            max_drift_ms: 10_000,
         }
     }
 }
@@ -246,6 +251,7 @@ fn prepare(
                 sequence_header: options.sequence_header.clone(),
                 timestamp_column: source.timestamp_column,
                 value_arity: source.value_columns().count(),
+                max_drift_ms: options.max_drift_ms,
             })
         };
         let codec = codec_for(&name)?;
@@ -387,6 +393,7 @@ pub fn run_until_caught_up(
                         sources: HashMap::new(),
                         outputs: HashMap::new(),
                         encoded: HashMap::new(),
+                        completed: ProbeHandle::new(),
                         errors: Vec::new(),
                     }
                     .build();
@@ -418,13 +425,16 @@ struct Builder<'s, 'j> {
     outputs: HashMap<usize, Flow<'s>>,
     encoded: HashMap<usize, VecCollection<'s, Time, SinkRecord, Diff>>,
     errors: Vec<Errors<'s>>,
+    /// What the sinks have completed, for source alignment.
+    completed: ProbeHandle<Time>,
 }
 
 impl<'s> Builder<'s, '_> {
     fn build(mut self) {
         for sink in &self.job.sinks {
             let encoded: Vec<_> = sink.queries.iter().map(|&qi| self.encoded(qi)).collect();
-            let records = differential_dataflow::collection::concatenate(self.scope, encoded);
+            let records = differential_dataflow::collection::concatenate(self.scope, encoded)
+                .probe_with(&self.completed);
             write_topic(
                 records,
                 sink.topic.clone(),
@@ -450,6 +460,7 @@ impl<'s> Builder<'s, '_> {
                 reader.clone(),
                 self.transport.clone(),
                 self.stats.clone(),
+                self.completed.clone(),
             );
             self.errors.push(errors);
             match source.kind {
@@ -835,6 +846,7 @@ impl<'s> Builder<'s, '_> {
             });
             SinkRecord { partition: 0, key: None, value: Some(value.to_string().into_bytes()), timestamp: e.timestamp }
         });
+        let records = records.probe_with(&self.completed);
         write_topic(
             records,
             PROCESSING_LOG_TOPIC.to_string(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::generic::operator::source;
-use timely::dataflow::Scope;
+use timely::dataflow::{ProbeHandle, Scope};
 
 use ddsql_sql::catalog::SYSTEM_COLUMNS;
 use ddsql_sql::types::{Row, Value};
@@ -18,7 +18,7 @@ use ddsql_sql::types::{Row, Value};
 use super::sink::written_time;
 use super::split_errors;
 use crate::io::{Codec, Decoded, Fetched, Transport};
-use crate::time::{Diff, PartitionClock, Time};
+use crate::time::{parts, Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
 /// What a source operator needs to read one topic.
@@ -43,6 +43,11 @@ pub struct TopicReader {
     pub timestamp_column: Option<usize>,
     /// How many value columns the source has (tombstones get NULLs).
     pub value_arity: usize,
+    /// Source alignment: pause while this source's next record is more
+    /// than this many milliseconds of event time ahead of what the sinks
+    /// have completed, so a fast partition cannot pile its records up in
+    /// the operators waiting for a slow one. Results do not depend on it.
+    pub max_drift_ms: i64,
 }
 
 struct PartitionState {
@@ -73,6 +78,7 @@ pub fn read_topic<'s>(
     reader: TopicReader,
     transport: Arc<dyn Transport>,
     stats: Arc<Stats>,
+    completed: ProbeHandle<Time>,
 ) -> (
     VecCollection<'s, Time, SourceItem, Diff>,
     VecCollection<'s, Time, ProcessingError, Diff>,
@@ -97,6 +103,13 @@ pub fn read_topic<'s>(
                 .collect();
             move |output| {
                 let Some(c) = cap.as_mut() else { return };
+                // Source alignment: wait while far ahead of what is done.
+                if let Some(done) = completed.with_frontier(|f| f.first().copied()) {
+                    if parts(*c.time()).0 > parts(done).0.saturating_add(reader.max_drift_ms) {
+                        activator.activate();
+                        return;
+                    }
+                }
                 // Refill buffers, then emit in merged time order up to the
                 // least time a partition with unread records could still produce.
                 for p in partitions.iter_mut() {
