@@ -1923,22 +1923,7 @@ impl Binder<'_> {
                     ),
                 };
                 results.push(else_t);
-                let mut ty: Option<SqlType> = None;
-                for (r, rpos) in &results {
-                    ty = match (&ty, &r.ty) {
-                        (None, t) => t.clone(),
-                        (Some(a), Some(b)) if a != b => {
-                            let (_, _, u) = unify(
-                                typed(ScalarExpr::Literal(Value::Null), a.clone()),
-                                r.clone(),
-                                *rpos,
-                                "mix the CASE results",
-                            )?;
-                            u
-                        }
-                        (t, _) => t.clone(),
-                    };
-                }
+                let ty = common_type(&results, "mix the CASE results")?;
                 let cast = |t: Typed| match &ty {
                     Some(ty) => cast_to(t, ty),
                     None => t.expr,
@@ -2038,7 +2023,7 @@ impl Binder<'_> {
                 for item in items {
                     bound.push((self.expr_in(scope, agg.as_deref_mut(), item)?, item.pos));
                 }
-                let ty = common_type(&bound)?.ok_or_else(|| {
+                let ty = common_type(&bound, "mix the ARRAY elements")?.ok_or_else(|| {
                     SqlError::new(pos, "cannot infer the element type of ARRAY[] or an array of NULLs; CAST an element")
                 })?;
                 let items = bound.into_iter().map(|(t, _)| cast_to(t, &ty)).collect();
@@ -2050,8 +2035,8 @@ impl Binder<'_> {
                     keys.push((self.expr_in(scope, agg.as_deref_mut(), k)?, k.pos));
                     values.push((self.expr_in(scope, agg.as_deref_mut(), v)?, v.pos));
                 }
-                let kt = common_type(&keys)?.ok_or_else(|| SqlError::new(pos, "cannot infer the key type of an empty MAP(); CAST it"))?;
-                let vt = common_type(&values)?.ok_or_else(|| SqlError::new(pos, "cannot infer the value type of MAP(); CAST a value"))?;
+                let kt = common_type(&keys, "mix the MAP keys")?.ok_or_else(|| SqlError::new(pos, "cannot infer the key type of an empty MAP(); CAST it"))?;
+                let vt = common_type(&values, "mix the MAP values")?.ok_or_else(|| SqlError::new(pos, "cannot infer the value type of MAP(); CAST a value"))?;
                 let entries = keys
                     .into_iter()
                     .zip(values)
@@ -2291,7 +2276,7 @@ impl Binder<'_> {
 }
 
 /// The type all of `items` widen to; `None` when all are NULL.
-fn common_type(items: &[(Typed, Pos)]) -> Result<Option<SqlType>> {
+fn common_type(items: &[(Typed, Pos)], what: &str) -> Result<Option<SqlType>> {
     let mut acc: Option<SqlType> = None;
     for (t, pos) in items {
         acc = match (&acc, &t.ty) {
@@ -2301,7 +2286,7 @@ fn common_type(items: &[(Typed, Pos)]) -> Result<Option<SqlType>> {
                     typed(ScalarExpr::Literal(Value::Null), a.clone()),
                     t.clone(),
                     *pos,
-                    "mix",
+                    what,
                 )?;
                 u
             }

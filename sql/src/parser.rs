@@ -1308,18 +1308,7 @@ impl<'a> Parser<'a> {
                     && matches!(self.peek_nth(1), SqlToken::LParen)
                 {
                     self.idx += 2;
-                    let mut entries = Vec::new();
-                    if !self.eat(&SqlToken::RParen) {
-                        loop {
-                            let k = self.expr()?;
-                            self.expect(&SqlToken::Assignment)?;
-                            entries.push((k, self.expr()?));
-                            if !self.eat(&SqlToken::Comma) {
-                                break;
-                            }
-                        }
-                        self.expect(&SqlToken::RParen)?;
-                    }
+                    let entries = self.assignments(Self::expr)?;
                     return Ok(Expr::new(ExprKind::Map(entries), pos));
                 }
                 if unquoted
@@ -1327,18 +1316,7 @@ impl<'a> Parser<'a> {
                     && matches!(self.peek_nth(1), SqlToken::LParen)
                 {
                     self.idx += 2;
-                    let mut fields = Vec::new();
-                    if !self.eat(&SqlToken::RParen) {
-                        loop {
-                            let k = self.ident()?;
-                            self.expect(&SqlToken::Assignment)?;
-                            fields.push((k, self.expr()?));
-                            if !self.eat(&SqlToken::Comma) {
-                                break;
-                            }
-                        }
-                        self.expect(&SqlToken::RParen)?;
-                    }
+                    let fields = self.assignments(Self::ident)?;
                     return Ok(Expr::new(ExprKind::Struct(fields), pos));
                 }
                 if is_reserved(&w) {
@@ -1397,6 +1375,28 @@ impl<'a> Parser<'a> {
             }
             _ => self.expected("an expression"),
         }
+    }
+
+    /// `k := v, ...)` after a constructor's `(`: `MAP(k := v)` has
+    /// expressions as keys, `STRUCT(f := v)` names.
+    fn assignments<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> Result<K>,
+    ) -> Result<Vec<(K, Expr)>> {
+        let mut out = Vec::new();
+        if self.eat(&SqlToken::RParen) {
+            return Ok(out);
+        }
+        loop {
+            let k = key(self)?;
+            self.expect(&SqlToken::Assignment)?;
+            out.push((k, self.expr()?));
+            if !self.eat(&SqlToken::Comma) {
+                break;
+            }
+        }
+        self.expect(&SqlToken::RParen)?;
+        Ok(out)
     }
 
     /// A function argument: an expression or a lambda (`x => ...`,
