@@ -368,3 +368,90 @@ fn tables_join_on_their_keys() {
         );
     }
 }
+
+#[test]
+fn streams_join_within_a_window() {
+    for (workers, batch) in [(1, 1), (2, 3)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut session = Session::open(dir.path()).unwrap();
+        session
+            .execute_script(
+                "create stream impressions (ad_id bigint, campaign string) with (kafka_topic='impressions', value_format='JSON', partitions=1);
+                 create stream clicks (ad_id bigint, user_id string) with (kafka_topic='clicks', value_format='JSON', partitions=1);
+                 create stream matched with (key_format='JSON') as
+                   select i.ad_id, i.campaign, c.user_id from impressions i join clicks c within 10 seconds on i.ad_id = c.ad_id;
+                 create stream soon with (key_format='JSON') as
+                   select i.ad_id, c.user_id from impressions i join clicks c within (1 second, 3 seconds) on i.ad_id = c.ad_id;",
+            )
+            .unwrap();
+        let imp = |ad: i64, campaign: &str, ts| {
+            rec(
+                Json::Null,
+                Some(json!({"AD_ID": ad, "CAMPAIGN": campaign})),
+                ts,
+            )
+        };
+        let click = |ad: i64, user: &str, ts| {
+            rec(Json::Null, Some(json!({"AD_ID": ad, "USER_ID": user})), ts)
+        };
+        session
+            .log()
+            .append(
+                "impressions",
+                0,
+                &[
+                    imp(1, "spring", 1_000),
+                    imp(2, "summer", 2_000),
+                    imp(1, "autumn", 30_000),
+                ],
+            )
+            .unwrap();
+        session
+            .log()
+            .append(
+                "clicks",
+                0,
+                &[
+                    click(1, "u1", 5_000),
+                    click(2, "u2", 20_000),
+                    click(1, "u3", 29_500),
+                    click(1, "u4", 35_000),
+                ],
+            )
+            .unwrap();
+        session
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut out = Vec::new();
+        session.log().read("MATCHED", 0, 0, 100, &mut out).unwrap();
+        let got: Vec<(Json, Json, i64)> = out
+            .iter()
+            .map(|f| {
+                let k: Json = serde_json::from_slice(f.record.key.as_deref().unwrap()).unwrap();
+                let v: Json = serde_json::from_slice(f.record.value.as_deref().unwrap()).unwrap();
+                (k, json!([v["CAMPAIGN"], v["USER_ID"]]), f.record.timestamp)
+            })
+            .collect();
+        // Each pair once, when its later record arrives, stamped with the
+        // later ROWTIME; u2 clicked 18 s after its impression: no match.
+        assert_eq!(
+            got,
+            vec![
+                (json!(1), json!(["spring", "u1"]), 5_000),
+                (json!(1), json!(["autumn", "u3"]), 30_000),
+                (json!(1), json!(["autumn", "u4"]), 35_000),
+            ],
+            "workers={workers} batch={batch}"
+        );
+        // WITHIN (1 SECOND, 3 SECONDS): a click at most 1 s before or 3 s after.
+        let soon = read(&session, "SOON")
+            .into_iter()
+            .map(|(_, v)| v["USER_ID"].clone())
+            .collect::<Vec<_>>();
+        assert_eq!(soon, vec![json!("u3")], "workers={workers} batch={batch}");
+    }
+}

@@ -318,7 +318,7 @@ pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, 
 
 fn scanned(plan: &Plan, out: &mut Vec<String>) {
     match plan {
-        Plan::TableJoin { left, right, .. } => {
+        Plan::TableJoin { left, right, .. } | Plan::StreamJoin { left, right, .. } => {
             scanned(left, out);
             scanned(right, out);
         }
@@ -582,6 +582,36 @@ impl<'s> Builder<'s, '_> {
         }
     }
 
+    /// `(key, row)` pairs: the key from `key` over each row; rows with a
+    /// NULL in the key never join and are dropped.
+    fn keyed(
+        &mut self,
+        rows: Rows<'s>,
+        key: &[ScalarExpr],
+        origin: &str,
+    ) -> VecCollection<'s, Time, (Row, Row), Diff> {
+        let key = key.to_vec();
+        let arity = key.len();
+        let keyed = self.map_rows(rows, origin, move |row| {
+            match key
+                .iter()
+                .map(|e| eval::eval(e, &row))
+                .collect::<Result<Row, _>>()
+            {
+                Ok(k) if k.iter().any(Value::is_null) => Ok(None),
+                Ok(mut k) => {
+                    k.extend(row);
+                    Ok(Some(k))
+                }
+                Err(e) => Err((rowtime(&row), format!("evaluating the join key: {e}"))),
+            }
+        });
+        keyed.map(move |mut r| {
+            let row = r.split_off(arity);
+            (r, row)
+        })
+    }
+
     fn project(&mut self, input: Rows<'s>, exprs: &[ScalarExpr], origin: &str) -> Rows<'s> {
         let exprs = exprs.to_vec();
         self.map_rows(input, origin, move |row| {
@@ -672,6 +702,30 @@ impl<'s> Builder<'s, '_> {
                     aggregate_append_only(keyed, Arc::new(aggregates.clone()))
                 }
             }
+            Plan::StreamJoin {
+                left,
+                right,
+                left_key,
+                right_key,
+                before_ms,
+                after_ms,
+                right_width: _,
+            } => {
+                let (before, after) = (*before_ms, *after_ms);
+                let left = self.plan(left, origin);
+                let right = self.plan(right, origin);
+                let left = self.keyed(left, left_key, origin);
+                let right = self.keyed(right, right_key, origin);
+                left.join(right).flat_map(move |(_, (mut l, r))| {
+                    let (lt, rt) = (rowtime(&l), rowtime(&r));
+                    if rt < lt.saturating_sub(before) || rt > lt.saturating_add(after) {
+                        return None;
+                    }
+                    l[0] = Value::BigInt(lt.max(rt));
+                    l.extend(r);
+                    Some(l)
+                })
+            }
             Plan::TableJoin {
                 left,
                 right,
@@ -731,26 +785,9 @@ impl<'s> Builder<'s, '_> {
             } => {
                 let stream = self.plan(stream, origin);
                 let table = self.plan(table, origin);
-                let stream_key = stream_key.clone();
-                let keyed = self.map_rows(stream, origin, move |row| {
-                    let key = stream_key
-                        .iter()
-                        .map(|e| eval::eval(e, &row))
-                        .collect::<Result<Row, _>>();
-                    match key {
-                        Ok(key) => {
-                            let mut out = key;
-                            out.extend(row);
-                            Ok(Some(out))
-                        }
-                        Err(e) => Err((rowtime(&row), format!("evaluating the join key: {e}"))),
-                    }
-                });
-                let n = self.key_len(plan);
-                let stream = keyed.map(move |mut row| {
-                    let rest = row.split_off(n);
-                    (row, rest)
-                });
+                // Stream rows with a NULL key never match, not even in a
+                // LEFT join: ksqlDB drops them.
+                let stream = self.keyed(stream, stream_key, origin);
                 let table_key = table_key.clone();
                 let table = table.map(move |row| {
                     (
@@ -760,13 +797,6 @@ impl<'s> Builder<'s, '_> {
                 });
                 as_of_join(stream, table, *left, *table_width)
             }
-        }
-    }
-
-    fn key_len(&self, plan: &Plan) -> usize {
-        match plan {
-            Plan::StreamTableJoin { stream_key, .. } => stream_key.len(),
-            _ => 0,
         }
     }
 

@@ -1474,14 +1474,25 @@ impl Binder<'_> {
                 within,
                 on,
             } => {
-                if within.is_some() {
-                    return Err(SqlError::new(
-                        on.pos,
-                        "stream-stream joins (WITHIN) are not supported yet",
-                    ));
-                }
                 let l = self.from(left)?;
                 let r = self.from(right)?;
+                if let Some(w) = within {
+                    if matches!(**right, Relation::Join { .. })
+                        || matches!(**left, Relation::Join { .. })
+                    {
+                        return Err(SqlError::new(
+                            on.pos,
+                            "joins of more than two sources are not supported yet",
+                        ));
+                    }
+                    return self.stream_join(l, r, *kind, w, on);
+                }
+                if l.kind == SourceKind::Stream && r.kind == SourceKind::Stream {
+                    return Err(SqlError::new(
+                        on.pos,
+                        "a join of two streams needs a window: add WITHIN <n> <unit> before ON",
+                    ));
+                }
                 if matches!(**right, Relation::Join { .. })
                     || matches!(**left, Relation::Join { .. })
                 {
@@ -1581,6 +1592,85 @@ impl Binder<'_> {
                 })
             }
         }
+    }
+
+    /// A windowed join of two streams: `ON <left expr> = <right expr>`, pairs
+    /// whose ROWTIMEs are within the window.
+    fn stream_join<'s>(
+        &'s self,
+        l: From<'s>,
+        r: From<'s>,
+        kind: JoinKind,
+        within: &ast::Within,
+        on: &Expr,
+    ) -> Result<From<'s>> {
+        if (l.kind, r.kind) != (SourceKind::Stream, SourceKind::Stream) {
+            return Err(SqlError::new(on.pos, "WITHIN is for joins of two streams"));
+        }
+        if kind != JoinKind::Inner {
+            return Err(SqlError::new(
+                on.pos,
+                "LEFT, RIGHT and FULL joins of streams are not supported yet; INNER is",
+            ));
+        }
+        if within.grace.is_some() {
+            return Err(SqlError::new(
+                on.pos,
+                "GRACE PERIOD on stream-stream joins is not supported yet",
+            ));
+        }
+        let left_width = l.scope.columns.len();
+        let mut scope = l.scope.clone();
+        scope.columns.extend(r.scope.columns.iter().cloned());
+        let (a, b) = match &on.kind {
+            ExprKind::Binary {
+                op: ast::BinaryOp::Eq,
+                left,
+                right,
+            } => (self.expr(&scope, left)?, self.expr(&scope, right)?),
+            _ => return Err(SqlError::new(
+                on.pos,
+                "a join condition must be an equality: ON <left expression> = <right expression>",
+            )),
+        };
+        let only = |t: &Typed, range: std::ops::Range<usize>| {
+            (0..scope.columns.len())
+                .filter(|c| !range.contains(c))
+                .all(|c| !t.expr.references(c))
+        };
+        let width = scope.columns.len();
+        let (lt, rt) = if only(&a, 0..left_width) && only(&b, left_width..width) {
+            (a, b)
+        } else if only(&b, 0..left_width) && only(&a, left_width..width) {
+            (b, a)
+        } else {
+            return Err(SqlError::new(
+                on.pos,
+                "each side of the join condition must use columns of one stream",
+            ));
+        };
+        let (le, re, _) = unify(lt, rt.clone(), on.pos, "join on")?;
+        // The right side's expressions read the right row alone.
+        let re_right = shift_columns(&re, left_width);
+        let before = within.before.millis() as i64;
+        let after = within.after.unwrap_or(within.before).millis() as i64;
+        let plan = Plan::StreamJoin {
+            left: Box::new(l.plan),
+            right: Box::new(r.plan),
+            left_key: vec![le.clone()],
+            right_key: vec![re_right],
+            before_ms: before,
+            after_ms: after,
+            right_width: r.scope.columns.len(),
+        };
+        Ok(From {
+            plan,
+            scope,
+            kind: SourceKind::Stream,
+            key: vec![le],
+            alt_key: Some(re),
+            left_source: l.left_source,
+        })
     }
 
     /// A join of two tables on their primary keys: `ON l.key = r.key`.
@@ -2275,6 +2365,44 @@ impl Binder<'_> {
     }
 }
 
+/// `e` with every column reference moved down by `by` (to evaluate an
+/// expression over the right half of a joined row on the right row alone).
+fn shift_columns(e: &ScalarExpr, by: usize) -> ScalarExpr {
+    let s = |e: &ScalarExpr| Box::new(shift_columns(e, by));
+    match e {
+        ScalarExpr::Column(c) => ScalarExpr::Column(c - by),
+        ScalarExpr::Literal(v) => ScalarExpr::Literal(v.clone()),
+        ScalarExpr::Unary(f, x) => ScalarExpr::Unary(*f, s(x)),
+        ScalarExpr::Binary(f, a, b) => ScalarExpr::Binary(*f, s(a), s(b)),
+        ScalarExpr::Field(x, i) => ScalarExpr::Field(s(x), *i),
+        ScalarExpr::Subscript(a, b) => ScalarExpr::Subscript(s(a), s(b)),
+        ScalarExpr::Case { whens, else_ } => ScalarExpr::Case {
+            whens: whens
+                .iter()
+                .map(|(w, t)| (shift_columns(w, by), shift_columns(t, by)))
+                .collect(),
+            else_: s(else_),
+        },
+        ScalarExpr::Cast(x, t) => ScalarExpr::Cast(s(x), t.clone()),
+        ScalarExpr::Call(f, args) => {
+            ScalarExpr::Call(*f, args.iter().map(|a| shift_columns(a, by)).collect())
+        }
+        ScalarExpr::Like(a, b, c) => ScalarExpr::Like(s(a), s(b), *c),
+        ScalarExpr::MakeArray(items) => {
+            ScalarExpr::MakeArray(items.iter().map(|a| shift_columns(a, by)).collect())
+        }
+        ScalarExpr::MakeMap(entries) => ScalarExpr::MakeMap(
+            entries
+                .iter()
+                .map(|(k, v)| (shift_columns(k, by), shift_columns(v, by)))
+                .collect(),
+        ),
+        ScalarExpr::MakeStruct(items) => {
+            ScalarExpr::MakeStruct(items.iter().map(|a| shift_columns(a, by)).collect())
+        }
+    }
+}
+
 /// The type all of `items` widen to; `None` when all are NULL.
 fn common_type(items: &[(Typed, Pos)], what: &str) -> Result<Option<SqlType>> {
     let mut acc: Option<SqlType> = None;
@@ -2429,14 +2557,8 @@ fn expand_projection(
                         },
                         *pos,
                     );
-                    let alias = if q.is_none()
-                        && scope
-                            .columns
-                            .iter()
-                            .filter(|o| o.name == c.name && !o.system)
-                            .count()
-                            > 1
-                    {
+                    // In a join, ksqlDB names starred columns ALIAS_COLUMN.
+                    let alias = if scope.qualifiers().count() > 1 {
                         Some(mk(&format!("{}_{}", c.qualifier, c.name)))
                     } else {
                         None

@@ -46,6 +46,20 @@ pub enum Plan {
         /// every input row; over a stream it keeps one accumulator per key.
         retracting: bool,
     },
+    /// Two streams joined on `left_key = right_key` (each over its own
+    /// row), pairs whose ROWTIMEs satisfy
+    /// `left - before_ms <= right <= left + after_ms`: layout
+    /// `left row ++ right row`, column 0 holding the later ROWTIME. Each pair
+    /// appears once, at the time of the later of its two records.
+    StreamJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        left_key: Vec<ScalarExpr>,
+        right_key: Vec<ScalarExpr>,
+        before_ms: i64,
+        after_ms: i64,
+        right_width: usize,
+    },
     /// Two tables joined on their keys: layout `left row ++ right row`, the
     /// missing side all NULL for outer joins, and column 0 (the left
     /// ROWTIME) holding the later of the two rows' ROWTIMEs.
@@ -213,7 +227,9 @@ impl Plan {
             Plan::StreamTableJoin { stream, table, .. } => {
                 stream.scans(source) || table.scans(source)
             }
-            Plan::TableJoin { left, right, .. } => left.scans(source) || right.scans(source),
+            Plan::TableJoin { left, right, .. } | Plan::StreamJoin { left, right, .. } => {
+                left.scans(source) || right.scans(source)
+            }
         }
     }
 }
