@@ -1524,9 +1524,7 @@ impl Binder<'_> {
                         "joins of more than two sources are not supported yet",
                     ));
                 }
-                let left_width = l.scope.columns.len();
-                let mut scope = l.scope.clone();
-                scope.columns.extend(r.scope.columns.iter().cloned());
+                let (left_width, scope) = joined_scope(&l, &r);
                 // The condition must be `stream expression = table key`.
                 let (a, b) = match &on.kind {
                     ExprKind::Binary { op: ast::BinaryOp::Eq, left, right } => (left.as_ref(), right.as_ref()),
@@ -1619,9 +1617,7 @@ impl Binder<'_> {
                 "GRACE PERIOD on stream-stream joins is not supported yet",
             ));
         }
-        let left_width = l.scope.columns.len();
-        let mut scope = l.scope.clone();
-        scope.columns.extend(r.scope.columns.iter().cloned());
+        let (left_width, scope) = joined_scope(&l, &r);
         let (a, b) = match &on.kind {
             ExprKind::Binary {
                 op: ast::BinaryOp::Eq,
@@ -1684,9 +1680,7 @@ impl Binder<'_> {
         if kind == JoinKind::Full {
             return Err(SqlError::new(on.pos, "FULL OUTER joins of tables (keyed by a synthetic ROWKEY) are not supported yet; INNER, LEFT and RIGHT are"));
         }
-        let left_width = l.scope.columns.len();
-        let mut scope = l.scope.clone();
-        scope.columns.extend(r.scope.columns.iter().cloned());
+        let (left_width, scope) = joined_scope(&l, &r);
         let (a, b) = match &on.kind {
             ExprKind::Binary {
                 op: ast::BinaryOp::Eq,
@@ -2363,6 +2357,14 @@ impl Binder<'_> {
             }
         }
     }
+}
+
+/// The scope of a join: the left relation's columns, then the right's; and
+/// where the right ones start.
+fn joined_scope(l: &From<'_>, r: &From<'_>) -> (usize, Scope) {
+    let mut scope = l.scope.clone();
+    scope.columns.extend(r.scope.columns.iter().cloned());
+    (l.scope.columns.len(), scope)
 }
 
 /// `e` with every column reference moved down by `by` (to evaluate an
