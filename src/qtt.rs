@@ -232,13 +232,11 @@ fn first_line(s: &str) -> String {
 /// The source that reads `topic`, preferring one declared over it.
 fn reader_of<'a>(session: &'a Session, topic: &'a str) -> Option<&'a Source> {
     let catalog = session.catalog();
-    let mut on_topic = catalog.sources_on_topic(topic);
-    let made: Vec<&str> = catalog.queries().iter().map(|q| q.sink.as_str()).collect();
-    let all: Vec<&Source> = on_topic.by_ref().collect();
-    all.iter()
-        .find(|s| !made.contains(&s.name.as_str()))
-        .or(all.first())
-        .copied()
+    let made_by_query = |s: &Source| catalog.queries().iter().any(|q| q.sink == s.name);
+    catalog
+        .sources_on_topic(topic)
+        .find(|s| !made_by_query(s))
+        .or_else(|| catalog.sources_on_topic(topic).next())
 }
 
 fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {

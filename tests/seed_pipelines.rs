@@ -9,35 +9,12 @@ use ddsql_engine::io::{Record, Transport};
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 
-fn record(key: Json, value: Json, timestamp: i64) -> Record {
-    Record {
-        key: Some(key.to_string().into_bytes()),
-        value: Some(value.to_string().into_bytes()),
-        timestamp,
-        headers: vec![],
-    }
-}
+mod common;
 
-/// (key, value, timestamp) of every record of a one-partition topic.
-fn topic(session: &Session, topic: &str) -> Vec<(Json, Json, i64)> {
-    let mut out = Vec::new();
-    session
-        .log()
-        .read(topic, 0, 0, usize::MAX, &mut out)
-        .unwrap();
-    out.into_iter()
-        .map(|f| {
-            let parse = |b: Option<Vec<u8>>| {
-                b.map(|b| serde_json::from_slice(&b).unwrap())
-                    .unwrap_or(Json::Null)
-            };
-            (
-                parse(f.record.key),
-                parse(f.record.value),
-                f.record.timestamp,
-            )
-        })
-        .collect()
+use common::{json_record, records as topic};
+
+fn record(key: Json, value: Json, timestamp: i64) -> Record {
+    json_record(key, Some(value), timestamp)
 }
 
 const EVENT_JOIN: &str = r#"
@@ -102,8 +79,9 @@ partition by s.after->user_id
 emit changes;
 "#;
 
-#[test]
-fn seed_pipeline_1_event_join() {
+/// The Debezium topics exist (the article's statements give no
+/// PARTITIONS), then the event-join statements run.
+fn event_join() -> (tempfile::TempDir, Session) {
     let dir = tempfile::tempdir().unwrap();
     let mut session = Session::open(dir.path()).unwrap();
     session
@@ -115,6 +93,12 @@ fn seed_pipeline_1_event_join() {
         .create_topic("EVENT_MYSQL.EVENT.NAME", 1)
         .unwrap();
     session.execute_script(EVENT_JOIN).unwrap();
+    (dir, session)
+}
+
+#[test]
+fn seed_pipeline_1_event_join() {
+    let (_dir, session) = event_join();
 
     let t0 = 1_710_921_600_000i64; // 2024-03-20 10:00:00 in the article's records
     let name = |op: &str, id: i64, name: &str, ts: i64| {
@@ -209,17 +193,7 @@ fn seed_pipeline_1_event_join() {
 #[test]
 fn the_event_join_reads_the_table_as_of_each_submit() {
     // A rename between two submits: each submit sees the name of its time.
-    let dir = tempfile::tempdir().unwrap();
-    let mut session = Session::open(dir.path()).unwrap();
-    session
-        .log()
-        .create_topic("EVENT_MYSQL.EVENT.SUBMIT", 1)
-        .unwrap();
-    session
-        .log()
-        .create_topic("EVENT_MYSQL.EVENT.NAME", 1)
-        .unwrap();
-    session.execute_script(EVENT_JOIN).unwrap();
+    let (_dir, session) = event_join();
     let name = |n: &str, ts: i64| {
         record(
             json!({"id": 7}),

@@ -2,7 +2,7 @@
 //! deletes it; a stream joins the table as of each stream record.
 
 use ddsql::Session;
-use ddsql_engine::io::{Record, Transport};
+use ddsql_engine::io::Transport;
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 
@@ -17,38 +17,22 @@ create table gold with (kafka_topic='gold', key_format='JSON', value_format='JSO
   select id, name from users where tier = 'gold';
 ";
 
-fn rec(key: Json, value: Option<Json>, ts: i64) -> Record {
-    Record {
-        key: Some(key.to_string().into_bytes()),
-        value: value.map(|v| v.to_string().into_bytes()),
-        timestamp: ts,
-        headers: vec![],
-    }
-}
+mod common;
 
+use common::{json_record as rec, records, session_with};
+
+/// `(key, value)` of every record of a one-partition topic.
 fn read(session: &Session, topic: &str) -> Vec<(Json, Json)> {
-    let mut out = Vec::new();
-    session
-        .log()
-        .read(topic, 0, 0, usize::MAX, &mut out)
-        .unwrap();
-    // ENRICHED's key is in the KAFKA format (8 bytes); others are JSON.
-    let parse = |b: Option<Vec<u8>>| match b {
-        None => Json::Null,
-        Some(b) => serde_json::from_slice(&b)
-            .unwrap_or_else(|_| json!(i64::from_be_bytes(b.try_into().unwrap()))),
-    };
-    out.into_iter()
-        .map(|f| (parse(f.record.key), parse(f.record.value)))
+    records(session, topic)
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
         .collect()
 }
 
 #[test]
 fn upserts_tombstones_and_as_of_joins() {
     for (workers, batch) in [(1, 1), (2, 2), (3, 1000)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut session = Session::open(dir.path()).unwrap();
-        session.execute_script(SCRIPT).unwrap();
+        let (_dir, session) = session_with(SCRIPT);
         let user = |id: i64, name: Option<&str>, tier: &str, ts| {
             rec(
                 json!(id),
@@ -116,16 +100,12 @@ fn upserts_tombstones_and_as_of_joins() {
 #[test]
 fn group_by_over_a_table_follows_updates_and_deletes() {
     for (workers, batch) in [(1, 1), (2, 3)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut session = Session::open(dir.path()).unwrap();
-        session
-            .execute_script(
-                "create table users (id bigint primary key, name string, tier string)
+        let (_dir, session) = session_with(
+            "create table users (id bigint primary key, name string, tier string)
                    with (kafka_topic='users', key_format='JSON', value_format='JSON', partitions=1);
                  create table tiers with (key_format='JSON') as
                    select tier, count(*) as n, max(name) as last_name from users group by tier;",
-            )
-            .unwrap();
+        );
         let user = |id: i64, v: Option<(&str, &str)>, ts| {
             rec(json!(id), v.map(|(n, t)| json!({"NAME": n, "TIER": t})), ts)
         };
@@ -166,15 +146,9 @@ fn group_by_over_a_table_follows_updates_and_deletes() {
 
 #[test]
 fn a_timestamp_column_orders_the_stream_and_becomes_rowtime() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut session = Session::open(dir.path()).unwrap();
-    session
-        .execute_script(
-            "create stream s (id bigint key, v string, ts bigint)
+    let (_dir, session) = session_with("create stream s (id bigint key, v string, ts bigint)
                with (kafka_topic='s', key_format='JSON', value_format='JSON', timestamp='ts', partitions=3);
-             create table t with (key_format='JSON', partitions=1) as select id, latest_by_offset(v) as v from s group by id;",
-        )
-        .unwrap();
+             create table t with (key_format='JSON', partitions=1) as select id, latest_by_offset(v) as v from s group by id;",);
     // Record timestamps are all 0: the TS column orders the partitions.
     let r = |v: &str, ts: Json| rec(json!(1), Some(json!({"V": v, "TS": ts})), 0);
     session.log().append("s", 0, &[r("c", json!(30))]).unwrap();
@@ -190,19 +164,9 @@ fn a_timestamp_column_orders_the_stream_and_becomes_rowtime() {
             ..Default::default()
         })
         .unwrap();
-    let mut out = Vec::new();
-    session.log().read("T", 0, 0, 100, &mut out).unwrap();
-    let got: Vec<(String, i64)> = out
-        .iter()
-        .map(|f| {
-            (
-                serde_json::from_slice::<Json>(f.record.value.as_deref().unwrap()).unwrap()["V"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                f.record.timestamp,
-            )
-        })
+    let got: Vec<(String, i64)> = records(&session, "T")
+        .into_iter()
+        .map(|(_, v, ts)| (v["V"].as_str().unwrap().to_string(), ts))
         .collect();
     assert_eq!(
         got,
@@ -218,44 +182,28 @@ fn a_timestamp_column_orders_the_stream_and_becomes_rowtime() {
 
 #[test]
 fn within_a_partition_offsets_win_over_timestamps() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut session = Session::open(dir.path()).unwrap();
-    session
-        .execute_script(
-            "create stream s (id bigint key, v string, ts bigint)
+    let (_dir, session) = session_with("create stream s (id bigint key, v string, ts bigint)
                with (kafka_topic='s', key_format='JSON', value_format='JSON', timestamp='ts', partitions=1);
-             create table t with (key_format='JSON') as select id, latest_by_offset(v) as v from s group by id;",
-        )
-        .unwrap();
+             create table t with (key_format='JSON') as select id, latest_by_offset(v) as v from s group by id;",);
     let r = |v: &str, ts: i64| rec(json!(1), Some(json!({"V": v, "TS": ts})), 0);
     session
         .log()
         .append("s", 0, &[r("c", 30), r("a", 10), r("b", 20)])
         .unwrap();
     session.run_until_caught_up(&RunOptions::default()).unwrap();
-    let mut out = Vec::new();
-    session.log().read("T", 0, 0, 100, &mut out).unwrap();
-    let latest: Vec<Json> = out
-        .iter()
-        .map(|f| {
-            serde_json::from_slice::<Json>(f.record.value.as_deref().unwrap()).unwrap()["V"].clone()
-        })
+    let latest: Vec<Json> = read(&session, "T")
+        .into_iter()
+        .map(|(_, v)| v["V"].clone())
         .collect();
     assert_eq!(latest, vec![json!("c"), json!("a"), json!("b")]);
 }
 
 #[test]
 fn stream_tombstones_pass_projections_and_stop_at_filters() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut session = Session::open(dir.path()).unwrap();
-    session
-        .execute_script(
-            "create stream s (id bigint key, v string) with (kafka_topic='s', key_format='JSON', value_format='JSON', partitions=1);
+    let (_dir, session) = session_with("create stream s (id bigint key, v string) with (kafka_topic='s', key_format='JSON', value_format='JSON', partitions=1);
              create stream copy with (key_format='JSON') as select id, ucase(v) as v from s;
              create stream kept with (key_format='JSON') as select * from s where v is null;
-             create table counts with (key_format='JSON') as select id, count(*) as n from s group by id;",
-        )
-        .unwrap();
+             create table counts with (key_format='JSON') as select id, count(*) as n from s group by id;",);
     session
         .log()
         .append(
@@ -290,17 +238,11 @@ fn stream_tombstones_pass_projections_and_stop_at_filters() {
 #[test]
 fn tables_join_on_their_keys() {
     for (workers, batch) in [(1, 1), (2, 2)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut session = Session::open(dir.path()).unwrap();
-        session
-            .execute_script(
-                "create table users (id bigint primary key, name string) with (kafka_topic='users', key_format='JSON', value_format='JSON', partitions=1);
+        let (_dir, session) = session_with("create table users (id bigint primary key, name string) with (kafka_topic='users', key_format='JSON', value_format='JSON', partitions=1);
                  create table tiers (id bigint primary key, tier string) with (kafka_topic='tiers', key_format='JSON', value_format='JSON', partitions=1);
                  create table l with (key_format='JSON') as select u.id, u.name, t.tier from users u left join tiers t on u.id = t.id;
                  create table i with (key_format='JSON') as select u.id, u.name, t.tier from users u join tiers t on u.id = t.id;
-                 create table r with (key_format='JSON') as select t.id, u.name, t.tier from users u right join tiers t on u.id = t.id;",
-            )
-            .unwrap();
+                 create table r with (key_format='JSON') as select t.id, u.name, t.tier from users u right join tiers t on u.id = t.id;",);
         let row = |id: i64, v: Option<Json>, ts| rec(json!(id), v, ts);
         session
             .log()
@@ -372,18 +314,12 @@ fn tables_join_on_their_keys() {
 #[test]
 fn streams_join_within_a_window() {
     for (workers, batch) in [(1, 1), (2, 3)] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut session = Session::open(dir.path()).unwrap();
-        session
-            .execute_script(
-                "create stream impressions (ad_id bigint, campaign string) with (kafka_topic='impressions', value_format='JSON', partitions=1);
+        let (_dir, session) = session_with("create stream impressions (ad_id bigint, campaign string) with (kafka_topic='impressions', value_format='JSON', partitions=1);
                  create stream clicks (ad_id bigint, user_id string) with (kafka_topic='clicks', value_format='JSON', partitions=1);
                  create stream matched with (key_format='JSON') as
                    select i.ad_id, i.campaign, c.user_id from impressions i join clicks c within 10 seconds on i.ad_id = c.ad_id;
                  create stream soon with (key_format='JSON') as
-                   select i.ad_id, c.user_id from impressions i join clicks c within (1 second, 3 seconds) on i.ad_id = c.ad_id;",
-            )
-            .unwrap();
+                   select i.ad_id, c.user_id from impressions i join clicks c within (1 second, 3 seconds) on i.ad_id = c.ad_id;",);
         let imp = |ad: i64, campaign: &str, ts| {
             rec(
                 Json::Null,
@@ -426,15 +362,9 @@ fn streams_join_within_a_window() {
                 ..Default::default()
             })
             .unwrap();
-        let mut out = Vec::new();
-        session.log().read("MATCHED", 0, 0, 100, &mut out).unwrap();
-        let got: Vec<(Json, Json, i64)> = out
-            .iter()
-            .map(|f| {
-                let k: Json = serde_json::from_slice(f.record.key.as_deref().unwrap()).unwrap();
-                let v: Json = serde_json::from_slice(f.record.value.as_deref().unwrap()).unwrap();
-                (k, json!([v["CAMPAIGN"], v["USER_ID"]]), f.record.timestamp)
-            })
+        let got: Vec<(Json, Json, i64)> = records(&session, "MATCHED")
+            .into_iter()
+            .map(|(k, v, ts)| (k, json!([v["CAMPAIGN"], v["USER_ID"]]), ts))
             .collect();
         // Each pair once, when its later record arrives, stamped with the
         // later ROWTIME; u2 clicked 18 s after its impression: no match.

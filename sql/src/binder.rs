@@ -620,19 +620,31 @@ fn unify(
             let t = x.clone();
             Ok((a.expr, b.expr, Some(t)))
         }
+        // Two DECIMALs keep their own scales: comparison and arithmetic
+        // rescale exactly, where a cast to one side's scale would round.
+        (
+            Some(SqlType::Decimal {
+                precision: p1,
+                scale: s1,
+            }),
+            Some(SqlType::Decimal {
+                precision: p2,
+                scale: s2,
+            }),
+        ) => {
+            let t = SqlType::Decimal {
+                precision: (*p1).max(*p2),
+                scale: (*s1).max(*s2),
+            };
+            Ok((a.expr, b.expr, Some(t)))
+        }
         (Some(x), Some(y)) => match (numeric_rank(x), numeric_rank(y)) {
             (Some(rx), Some(ry)) => {
                 // INT and BIGINT widen to a DECIMAL operand's own type.
                 let target = if rx >= ry { x.clone() } else { y.clone() };
                 Ok((cast_to(a, &target), cast_to(b, &target), Some(target)))
             }
-            (Some(_), None) | (None, Some(_)) | (None, None) => match (x, y) {
-                (SqlType::Decimal { .. }, SqlType::Decimal { .. }) => {
-                    let t = x.clone();
-                    Ok((a.expr, b.expr, Some(t)))
-                }
-                _ => Err(SqlError::new(pos, format!("cannot {what} {x} and {y}"))),
-            },
+            _ => Err(SqlError::new(pos, format!("cannot {what} {x} and {y}"))),
         },
     }
 }
@@ -2597,4 +2609,45 @@ struct From<'a> {
 struct BoundQuery<'a> {
     plan: QueryPlan,
     left_source: &'a Source,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_of_different_scales_compare_exactly() {
+        let a = typed(
+            ScalarExpr::Column(0),
+            SqlType::Decimal {
+                precision: 3,
+                scale: 1,
+            },
+        );
+        let b = typed(
+            ScalarExpr::Column(1),
+            SqlType::Decimal {
+                precision: 4,
+                scale: 2,
+            },
+        );
+        let (x, y, ty) = unify(a, b, Pos::default(), "compare").unwrap();
+        let eq = ScalarExpr::Binary(BinaryFunc::Eq, Box::new(x), Box::new(y));
+        // 1.3 and 1.25: rounding 1.25 to one decimal place would make them equal.
+        assert_eq!(
+            eval::eval(&eq, &[Value::Decimal(13, 1), Value::Decimal(125, 2)]).unwrap(),
+            Value::Boolean(false)
+        );
+        assert_eq!(
+            eval::eval(&eq, &[Value::Decimal(13, 1), Value::Decimal(130, 2)]).unwrap(),
+            Value::Boolean(true)
+        );
+        assert_eq!(
+            ty,
+            Some(SqlType::Decimal {
+                precision: 4,
+                scale: 2
+            })
+        );
+    }
 }

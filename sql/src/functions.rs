@@ -75,7 +75,6 @@ pub enum ScalarFunc {
 pub enum FunctionKind {
     Scalar,
     Aggregate,
-    Table,
 }
 
 #[derive(Clone, Debug)]
@@ -992,12 +991,6 @@ impl ScalarFunc {
                 ),
             },
         })
-    }
-
-    /// True for functions whose result may change between evaluations of
-    /// the same arguments (they make outputs depend on wall-clock time).
-    pub fn is_volatile(&self) -> bool {
-        matches!(self, ScalarFunc::UnixTimestamp)
     }
 }
 

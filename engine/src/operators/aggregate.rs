@@ -13,15 +13,13 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
-use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::Filter;
-use timely::dataflow::operators::generic::Operator;
 
 use ddsql_sql::eval;
 use ddsql_sql::plan::{AggregateCall, AggregateFunc, BinaryFunc};
 use ddsql_sql::types::{Row, SqlType, Value, F64};
 
-use super::{advance, complete_before, take_complete};
+use super::in_time_order;
 use crate::time::{Diff, Time};
 
 /// Input rows are `(key, [rowtime, arg_0, arg_1, ...])`, one argument per
@@ -32,67 +30,47 @@ pub fn aggregate_append_only<'s>(
     input: VecCollection<'s, Time, (Row, Row), Diff>,
     aggregates: Arc<Vec<AggregateCall>>,
 ) -> VecCollection<'s, Time, Row, Diff> {
-    input
-        .inner
-        .unary_frontier(
-            Exchange::new(|u: &((Row, Row), Time, Diff)| (u.0).0.hashed()),
-            "AggregateAppendOnly",
-            move |cap, _info| {
-                let mut cap = Some(cap);
-                let mut pending = Vec::new();
-                let mut state: HashMap<Row, (i64, Vec<Accumulator>)> = HashMap::new();
-                move |(input, frontier), output| {
-                    input.for_each(|_, data| pending.append(data));
-                    let bound = complete_before(&[frontier]);
-                    let ready = take_complete(&mut pending, bound);
-                    if let Some(cap) = cap.as_ref() {
-                        let mut session = output.session(cap);
-                        for ((key, args), time, diff) in ready {
-                            if diff <= 0 {
-                                // Streams only append; the binder sends tables elsewhere.
-                                tracing::error!("append-only aggregate got a retraction; ignored");
-                                continue;
-                            }
-                            let rowtime = match args.first() {
-                                Some(Value::BigInt(t)) => *t,
-                                _ => 0,
-                            };
-                            let entry = state.entry(key.clone());
-                            let (old, (max_time, accs)) = match entry {
-                                std::collections::hash_map::Entry::Occupied(o) => {
-                                    let (t, accs) = o.into_mut();
-                                    (Some(output_row(*t, &key, accs)), (t, accs))
-                                }
-                                std::collections::hash_map::Entry::Vacant(v) => {
-                                    let (t, accs) = v.insert((
-                                        i64::MIN,
-                                        aggregates.iter().map(Accumulator::new).collect(),
-                                    ));
-                                    (None, (t, accs))
-                                }
-                            };
-                            for _ in 0..diff {
-                                for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
-                                    acc.add(arg);
-                                }
-                            }
-                            *max_time = (*max_time).max(rowtime);
-                            let new = output_row(*max_time, &key, accs);
-                            match old {
-                                Some(old) if old == new => {}
-                                Some(old) => {
-                                    session.give((old, time, -1));
-                                    session.give((new, time, 1));
-                                }
-                                None => session.give((new, time, 1)),
-                            }
-                        }
-                    }
-                    advance(&mut cap, bound);
+    let mut state: HashMap<Row, (i64, Vec<Accumulator>)> = HashMap::new();
+    in_time_order(
+        input,
+        "AggregateAppendOnly",
+        |(key, _): &(Row, Row)| key.hashed(),
+        move |ready, out| {
+            for ((key, args), time, diff) in ready {
+                if diff <= 0 {
+                    // Streams only append; the binder sends tables elsewhere.
+                    tracing::error!("append-only aggregate got a retraction; ignored");
+                    continue;
                 }
-            },
-        )
-        .as_collection()
+                let rowtime = match args.first() {
+                    Some(Value::BigInt(t)) => *t,
+                    _ => 0,
+                };
+                let old = state.get(&key).map(|(t, accs)| output_row(*t, &key, accs));
+                let (max_time, accs) = match state.get_mut(&key) {
+                    Some(entry) => entry,
+                    None => state
+                        .entry(key.clone())
+                        .or_insert((i64::MIN, aggregates.iter().map(Accumulator::new).collect())),
+                };
+                for _ in 0..diff {
+                    for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
+                        acc.add(arg);
+                    }
+                }
+                *max_time = (*max_time).max(rowtime);
+                let new = output_row(*max_time, &key, accs);
+                match old {
+                    Some(old) if old == new => {}
+                    Some(old) => {
+                        out.push((old, time, -1));
+                        out.push((new, time, 1));
+                    }
+                    None => out.push((new, time, 1)),
+                }
+            }
+        },
+    )
 }
 
 /// Aggregation over a table, whose rows come and go: differential

@@ -68,8 +68,20 @@ pub fn as_of_join<'s>(
                             }
                             match state.get(&key) {
                                 Some(rows) if rows.iter().any(|(_, c)| *c > 0) => {
-                                    for (trow, count) in rows.iter().filter(|(_, c)| *c > 0) {
-                                        let mut out = row.clone();
+                                    // A table has one row per key: the stream
+                                    // row is moved, not cloned, into the last match.
+                                    let mut matches =
+                                        rows.iter().filter(|(_, c)| *c > 0).peekable();
+                                    let mut row = Some(row);
+                                    while let Some((trow, count)) = matches.next() {
+                                        let mut out = match matches.peek() {
+                                            Some(_) => {
+                                                row.clone().expect("moved only at the last match")
+                                            }
+                                            None => {
+                                                row.take().expect("moved only at the last match")
+                                            }
+                                        };
                                         out.extend(trow.iter().cloned());
                                         session.give((out, time, diff * count));
                                     }

@@ -6,13 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use differential_dataflow::{AsCollection, Hashable, VecCollection};
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use differential_dataflow::{Hashable, VecCollection};
 
 use ddsql_sql::types::Row;
 
-use super::{advance, complete_before, take_complete};
+use super::in_time_order;
 use crate::time::{Diff, Time};
 
 /// `table` rows are `[rowtime, key..., values...]` with `key_arity` key
@@ -23,51 +21,38 @@ pub fn changelog<'s>(
     key_arity: usize,
 ) -> VecCollection<'s, Time, (Row, Option<Row>), Diff> {
     let key_of = move |row: &Row| -> Row { row[1..1 + key_arity].to_vec() };
-    table
-        .inner
-        .unary_frontier(
-            Exchange::new(move |u: &(Row, Time, Diff)| key_of(&u.0).hashed()),
-            "Changelog",
-            move |cap, _info| {
-                let mut cap = Some(cap);
-                let mut pending = Vec::new();
-                move |(input, frontier), output| {
-                    input.for_each(|_, data| pending.append(data));
-                    let bound = complete_before(&[frontier]);
-                    let ready = take_complete(&mut pending, bound);
-                    if let Some(cap) = cap.as_ref() {
-                        let mut session = output.session(cap);
-                        // Net change per (time, key, row); BTreeMap keeps the output order fixed.
-                        let mut net: BTreeMap<(Time, Row, Row), Diff> = BTreeMap::new();
-                        for (row, time, diff) in ready {
-                            *net.entry((time, key_of(&row), row)).or_default() += diff;
-                        }
-                        let mut current: Option<(Time, Row, Option<Row>)> = None;
-                        for ((time, key, row), diff) in net {
-                            if diff == 0 {
-                                continue;
-                            }
-                            match &mut current {
-                                Some((t, k, new)) if *t == time && *k == key => {
-                                    if diff > 0 {
-                                        *new = Some(row);
-                                    }
-                                }
-                                _ => {
-                                    if let Some((t, k, new)) = current.take() {
-                                        session.give(((k, new), t, 1));
-                                    }
-                                    current = Some((time, key, (diff > 0).then_some(row)));
-                                }
-                            }
-                        }
-                        if let Some((t, k, new)) = current {
-                            session.give(((k, new), t, 1));
+    in_time_order(
+        table,
+        "Changelog",
+        move |row: &Row| (&row[1..1 + key_arity]).hashed(),
+        move |ready, out| {
+            // Net change per (time, key, row); BTreeMap keeps the output order fixed.
+            let mut net: BTreeMap<(Time, Row, Row), Diff> = BTreeMap::new();
+            for (row, time, diff) in ready {
+                *net.entry((time, key_of(&row), row)).or_default() += diff;
+            }
+            let mut current: Option<(Time, Row, Option<Row>)> = None;
+            for ((time, key, row), diff) in net {
+                if diff == 0 {
+                    continue;
+                }
+                match &mut current {
+                    Some((t, k, new)) if *t == time && *k == key => {
+                        if diff > 0 {
+                            *new = Some(row);
                         }
                     }
-                    advance(&mut cap, bound);
+                    _ => {
+                        if let Some((t, k, new)) = current.take() {
+                            out.push(((k, new), t, 1));
+                        }
+                        current = Some((time, key, (diff > 0).then_some(row)));
+                    }
                 }
-            },
-        )
-        .as_collection()
+            }
+            if let Some((t, k, new)) = current {
+                out.push(((k, new), t, 1));
+            }
+        },
+    )
 }

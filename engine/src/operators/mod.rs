@@ -14,7 +14,9 @@ pub mod source;
 pub mod upsert;
 
 use differential_dataflow::{AsCollection, VecCollection};
+use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::core::OkErr;
+use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::progress::frontier::MutableAntichain;
 
@@ -80,4 +82,44 @@ where
             Err(e) => Err((to_error(e), t, d)),
         });
     (ok.as_collection(), err.as_collection())
+}
+
+/// The discipline of the module docs as one operator: routes updates by
+/// `route`, buffers them until complete, and hands `logic` each batch of
+/// complete updates sorted by time, collecting its output (whose times must
+/// not precede the batch's).
+pub(crate) fn in_time_order<'s, D, D2, R, L>(
+    input: VecCollection<'s, Time, D, Diff>,
+    name: &str,
+    route: R,
+    mut logic: L,
+) -> VecCollection<'s, Time, D2, Diff>
+where
+    D: timely::ExchangeData + Ord,
+    D2: Clone + 'static,
+    R: Fn(&D) -> u64 + 'static,
+    L: FnMut(Vec<(D, Time, Diff)>, &mut Vec<(D2, Time, Diff)>) + 'static,
+{
+    input
+        .inner
+        .unary_frontier(
+            Exchange::new(move |u: &(D, Time, Diff)| route(&u.0)),
+            name,
+            move |cap, _info| {
+                let mut cap = Some(cap);
+                let mut pending = Vec::new();
+                let mut out = Vec::new();
+                move |(input, frontier), output| {
+                    input.for_each(|_, data| pending.append(data));
+                    let bound = complete_before(&[frontier]);
+                    let ready = take_complete(&mut pending, bound);
+                    if let (false, Some(c)) = (ready.is_empty(), cap.as_ref()) {
+                        logic(ready, &mut out);
+                        output.session(c).give_iterator(out.drain(..));
+                    }
+                    advance(&mut cap, bound);
+                }
+            },
+        )
+        .as_collection()
 }

@@ -64,18 +64,23 @@ pub fn write_topic(
                 {
                     continue;
                 }
-                let header = vec![(
+                let headers = vec![(
                     TIME_HEADER.to_string(),
                     Some(format!("{time:x}").into_bytes()),
                 )];
+                let record = Record {
+                    key: rec.key,
+                    value: rec.value,
+                    timestamp: rec.timestamp,
+                    headers,
+                };
                 let out = by_partition.entry(rec.partition).or_default();
-                for _ in 0..diff.max(0) {
-                    out.push(Record {
-                        key: rec.key.clone(),
-                        value: rec.value.clone(),
-                        timestamp: rec.timestamp,
-                        headers: header.clone(),
-                    });
+                // Almost always one copy: move it, cloning only for the rest.
+                if diff > 1 {
+                    out.extend(std::iter::repeat_n(record.clone(), diff as usize - 1));
+                }
+                if diff > 0 {
+                    out.push(record);
                 }
             }
             for (partition, records) in by_partition {

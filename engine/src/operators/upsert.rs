@@ -11,13 +11,11 @@
 
 use std::collections::HashMap;
 
-use differential_dataflow::{AsCollection, Hashable, VecCollection};
-use timely::dataflow::channels::pact::Exchange;
-use timely::dataflow::operators::generic::Operator;
+use differential_dataflow::{Hashable, VecCollection};
 
 use ddsql_sql::types::{Row, Value};
 
-use super::{advance, complete_before, take_complete};
+use super::in_time_order;
 use crate::time::{Diff, Time};
 
 /// `input` holds `(key, Some(row))` upserts and `(key, None)` deletions.
@@ -25,40 +23,27 @@ use crate::time::{Diff, Time};
 pub fn upsert<'s>(
     input: VecCollection<'s, Time, (Row, Option<Row>), Diff>,
 ) -> VecCollection<'s, Time, Row, Diff> {
-    input
-        .inner
-        .unary_frontier(
-            Exchange::new(|u: &((Row, Option<Row>), Time, Diff)| (u.0).0.hashed()),
-            "Upsert",
-            move |cap, _info| {
-                let mut cap = Some(cap);
-                let mut pending = Vec::new();
-                let mut state: HashMap<Row, Row> = HashMap::new();
-                move |(input, frontier), output| {
-                    input.for_each(|_, data| pending.append(data));
-                    let bound = complete_before(&[frontier]);
-                    let ready = take_complete(&mut pending, bound);
-                    if let Some(cap) = cap.as_ref() {
-                        let mut session = output.session(cap);
-                        for ((key, row), time, _) in ready {
-                            if key.iter().any(Value::is_null) {
-                                continue;
-                            }
-                            let old = match row {
-                                Some(row) => {
-                                    session.give((row.clone(), time, 1));
-                                    state.insert(key, row)
-                                }
-                                None => state.remove(&key),
-                            };
-                            if let Some(old) = old {
-                                session.give((old, time, -1));
-                            }
-                        }
-                    }
-                    advance(&mut cap, bound);
+    let mut state: HashMap<Row, Row> = HashMap::new();
+    in_time_order(
+        input,
+        "Upsert",
+        |(key, _): &(Row, Option<Row>)| key.hashed(),
+        move |ready, out| {
+            for ((key, row), time, _) in ready {
+                if key.iter().any(Value::is_null) {
+                    continue;
                 }
-            },
-        )
-        .as_collection()
+                let old = match row {
+                    Some(row) => {
+                        out.push((row.clone(), time, 1));
+                        state.insert(key, row)
+                    }
+                    None => state.remove(&key),
+                };
+                if let Some(old) = old {
+                    out.push((old, time, -1));
+                }
+            }
+        },
+    )
 }
