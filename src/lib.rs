@@ -4,6 +4,9 @@
 
 pub mod qtt;
 pub mod render;
+pub mod server;
 pub mod session;
+pub mod shell;
+pub mod test_runner;
 
 pub use session::{ScriptError, Session};

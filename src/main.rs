@@ -78,6 +78,57 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Serve ksqlDB's REST API (/ksql, /query, /query-stream,
+    /// /inserts-stream, /close-query, /info, /healthcheck, /status).
+    ///
+    /// The catalog is durable: persistent queries created over the API
+    /// survive a restart and resume over the same data directory. Stop
+    /// with Ctrl-C.
+    Server {
+        /// Address to listen on (port 0 picks a free port; the address is
+        /// printed once the server accepts requests).
+        #[arg(long, default_value = "127.0.0.1:8088")]
+        listen: std::net::SocketAddr,
+        /// Worker threads for the persistent queries' dataflow.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
+        /// How long (ms) a caught-up partition holds back the others before
+        /// they go on without it (ksqlDB's max.task.idle.ms): the wait for
+        /// a live result when some partitions are idle.
+        #[arg(long, default_value_t = 500)]
+        idle_ms: i64,
+        /// The largest request body accepted, in bytes (for
+        /// /inserts-stream: the largest row).
+        #[arg(long, default_value_t = 16 << 20)]
+        max_request_bytes: usize,
+    },
+    /// An interactive shell against a server: multi-line statements ending
+    /// in `;`, results as tables, push queries until Ctrl-C, history in
+    /// ~/.ddsql_history, `RUN SCRIPT 'file.sql'`.
+    Cli {
+        /// The server's URL.
+        #[arg(long, default_value = "http://127.0.0.1:8088", env = "DDSQL_SERVER")]
+        server: String,
+        /// Run this file's statements and exit instead of reading the
+        /// terminal.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Run a test the way ksqlDB's ksql-test-runner does: the statements
+    /// on a fresh embedded log, the input records fed in order, the output
+    /// topics compared with the expected records. Prints `Test passed!`
+    /// and exits 0, or prints the first difference and exits 1.
+    TestRunner {
+        /// The SQL statements.
+        #[arg(short = 's', long)]
+        sql_file: PathBuf,
+        /// Input records: {"inputs": [{"topic", "key", "value", "timestamp"}, ...]}.
+        #[arg(short = 'i', long)]
+        input_file: PathBuf,
+        /// Expected output records: {"outputs": [...]}, same shape.
+        #[arg(short = 'o', long)]
+        output_file: PathBuf,
+    },
     /// Write records to and read records from topics.
     #[command(subcommand)]
     Topic(TopicCommand),
@@ -203,6 +254,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Server {
+            listen,
+            workers,
+            idle_ms,
+            max_request_bytes,
+        } => {
+            let config = ddsql::server::Config {
+                listen,
+                data_dir: cli.data_dir.clone(),
+                workers: workers.max(1),
+                idle_ms: idle_ms.max(0),
+                max_request_bytes,
+            };
+            ddsql::server::serve(config, |addr| {
+                println!(
+                    "ddsql server listening on http://{addr} (data directory {})",
+                    cli.data_dir.display()
+                );
+                let _ = std::io::stdout().flush();
+            })
+        }
+        Command::Cli { server, file } => match file {
+            None => ddsql::shell::interactive(&server),
+            Some(file) => {
+                let sql = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let mut shell = ddsql::shell::Shell::new(ddsql::shell::Client::new(&server));
+                shell.run(&sql, &mut std::io::stdout())?;
+                Ok(())
+            }
+        },
+        Command::TestRunner {
+            sql_file,
+            input_file,
+            output_file,
+        } => test_runner(&sql_file, &input_file, &output_file),
         Command::Qtt { files, quiet } => {
             let (mut passed, mut failed, mut skipped) = (0, 0, 0);
             for file in &files {
@@ -485,4 +572,21 @@ fn show(b: Option<&[u8]>, encoding: Encoding) -> anyhow::Result<Json> {
         )),
         Encoding::Base64 => b64(),
     })
+}
+
+fn test_runner(
+    sql_file: &std::path::Path,
+    input_file: &std::path::Path,
+    output_file: &std::path::Path,
+) -> anyhow::Result<()> {
+    match ddsql::test_runner::run(sql_file, input_file, output_file)? {
+        ddsql::test_runner::Verdict::Passed => {
+            println!("Test passed!");
+            Ok(())
+        }
+        ddsql::test_runner::Verdict::Failed(difference) => {
+            println!("Test failed: {difference}");
+            std::process::exit(1)
+        }
+    }
 }

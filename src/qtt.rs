@@ -13,6 +13,9 @@
 //!
 //! A case that needs a feature ddsql does not have yet is a SKIP with the
 //! reason; a wrong answer is a FAIL with the first difference.
+//!
+//! Running ([`execute`]) and comparing ([`compare_outputs`]) are shared with
+//! `ksql-test-runner`'s files (`crate::test_runner`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -140,30 +143,81 @@ fn run_case(case: &Case) -> Verdict {
             case.properties.join(", ")
         ));
     }
-    if case
-        .inputs
-        .iter()
-        .chain(&case.outputs)
-        .any(|r| r.get("window").is_some())
-    {
-        return Verdict::Skip("windowed keys are not supported yet".into());
+    if let Some(why) = unsupported_records(case.inputs.iter().chain(&case.outputs)) {
+        return Verdict::Skip(why);
     }
-    let dir = match tempfile::tempdir() {
-        Ok(d) => d,
-        Err(e) => return Verdict::Fail(format!("temporary directory: {e}")),
+    let ran = match execute(&case.statements, &case.inputs) {
+        Ok(done) => done,
+        Err(Stopped::Setup(why)) => return Verdict::Fail(why),
+        Err(Stopped::Statement(message)) => {
+            return match (&case.expected_error, unsupported(&message)) {
+                (_, true) => Verdict::Skip(first_line(&message)),
+                (Some(_), false) => Verdict::Pass,
+                (None, false) => {
+                    Verdict::Fail(format!("statement failed: {}", first_line(&message)))
+                }
+            };
+        }
+        Err(Stopped::Input(why)) => return why,
+        Err(Stopped::Run(message)) => {
+            return if unsupported(&message) {
+                Verdict::Skip(first_line(&message))
+            } else {
+                Verdict::Fail(format!("run failed: {}", first_line(&message)))
+            };
+        }
     };
-    let mut session = match Session::open(dir.path()) {
-        Ok(s) => s,
-        Err(e) => return Verdict::Fail(format!("opening the log: {e}")),
-    };
+    if let Some(expected) = &case.expected_error {
+        return Verdict::Skip(format!(
+            "ksqlDB fails at run time ({}); ddsql ran the case",
+            first_line(expected)
+        ));
+    }
+    match compare_outputs(&ran.session, &case.outputs) {
+        Ok(()) => Verdict::Pass,
+        Err(why) => Verdict::Fail(why.to_string()),
+    }
+}
+
+/// Why a run stopped before its outputs could be compared.
+pub(crate) enum Stopped {
+    /// The temporary directory or the log could not be made.
+    Setup(String),
+    /// A statement failed: the whole message (for SQL, with line and column).
+    Statement(String),
+    /// An input could not be written: a `Skip` (ddsql cannot encode it yet)
+    /// or a `Fail`.
+    Input(Verdict),
+    /// Running the queries failed: the whole message.
+    Run(String),
+}
+
+/// What a case or test needs that ddsql does not have yet, from its input
+/// and output records.
+pub(crate) fn unsupported_records<'a>(
+    mut records: impl Iterator<Item = &'a Json>,
+) -> Option<String> {
+    records
+        .any(|r| r.get("window").is_some())
+        .then(|| "windowed keys are not supported yet".to_string())
+}
+
+/// Runs a case on a fresh embedded log in a temporary directory, as
+/// ksqlDB's test driver does: creates the input topics and those the CREATE
+/// statements name, executes each of `statements` (a script), writes
+/// `inputs` in file order and runs the queries until caught up.
+pub(crate) fn execute(statements: &[String], inputs: &[Json]) -> Result<Ran, Stopped> {
+    let dir =
+        tempfile::tempdir().map_err(|e| Stopped::Setup(format!("temporary directory: {e}")))?;
+    let mut session =
+        Session::open(dir.path()).map_err(|e| Stopped::Setup(format!("opening the log: {e}")))?;
     // QTT creates the input topics, and those its CREATE statements name,
     // before the statements run.
-    let mut topics: Vec<(String, u32)> = case
-        .inputs
+    let mut topics: Vec<(String, u32)> = inputs
         .iter()
         .filter_map(|i| i["topic"].as_str().map(|t| (t.to_string(), 1)))
         .collect();
-    for sql in &case.statements {
+    for sql in statements {
         for p in ddsql_sql::parser::parse(sql).unwrap_or_default() {
             if let ddsql_sql::ast::Statement::CreateSource(c) = &p.statement {
                 let prop = |name: &str| {
@@ -187,42 +241,30 @@ fn run_case(case: &Case) -> Verdict {
             let _ = session.log().create_topic(&topic, partitions);
         }
     }
-    for sql in &case.statements {
-        if let Err(e) = session.execute_script(sql) {
-            let message = e.to_string();
-            return match (&case.expected_error, unsupported(&message)) {
-                (_, true) => Verdict::Skip(first_line(&message)),
-                (Some(_), false) => Verdict::Pass,
-                (None, false) => {
-                    Verdict::Fail(format!("statement failed: {}", first_line(&message)))
-                }
-            };
-        }
+    for sql in statements {
+        session
+            .execute_script(sql)
+            .map_err(|e| Stopped::Statement(e.to_string()))?;
     }
-    if let Err(why) = write_inputs(&session, &case.inputs) {
-        return why;
-    }
+    write_inputs(&session, inputs).map_err(Stopped::Input)?;
     let options = RunOptions {
         workers: 1,
         batch: 64,
         sequence_header: Some(SEQUENCE_HEADER.into()),
         ..Default::default()
     };
-    if let Err(e) = session.run_until_caught_up(&options) {
-        let message = e.to_string();
-        return if unsupported(&message) {
-            Verdict::Skip(first_line(&message))
-        } else {
-            Verdict::Fail(format!("run failed: {}", first_line(&message)))
-        };
-    }
-    if let Some(expected) = &case.expected_error {
-        return Verdict::Skip(format!(
-            "ksqlDB fails at run time ({}); ddsql ran the case",
-            first_line(expected)
-        ));
-    }
-    compare_outputs(&session, &case.outputs)
+    session
+        .run_until_caught_up(&options)
+        .map_err(|e| Stopped::Run(e.to_string()))?;
+    Ok(Ran { session, _dir: dir })
+}
+
+/// A case that ran, for [`compare_outputs`]: the session and the temporary
+/// directory its log lives in (removed when this is dropped, after the
+/// session).
+pub(crate) struct Ran {
+    pub session: Session,
+    _dir: tempfile::TempDir,
 }
 
 fn first_line(s: &str) -> String {
@@ -239,7 +281,11 @@ fn reader_of<'a>(session: &'a Session, topic: &'a str) -> Option<&'a Source> {
         .or_else(|| catalog.sources_on_topic(topic).next())
 }
 
-fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {
+/// Writes `inputs` (records with `topic`, `key`, `value`, maybe `timestamp`
+/// and `partition`) to their topics, encoded with the formats of the source
+/// that reads each topic, each with its position in the file in the
+/// sequence header. Inputs to a topic no source reads are left out.
+pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {
     for (seq, input) in inputs.iter().enumerate() {
         let topic = input["topic"]
             .as_str()
@@ -361,8 +407,8 @@ fn produced(session: &Session, topic: &str) -> Vec<Fetched> {
     all.into_iter().map(|(_, _, f)| f).collect()
 }
 
-/// A produced record as QTT writes it: `(key, value, timestamp)`.
-fn as_json(source: &Source, f: &Fetched) -> Result<(Json, Json, i64), String> {
+/// A produced record as QTT writes it.
+fn as_json(source: &Source, f: &Fetched) -> Result<Produced, String> {
     let codec = Formats.codec(source)?;
     let keys: Vec<_> = source.key_columns().collect();
     let delimited_key = source.key_format == Format::Delimited;
@@ -428,7 +474,84 @@ fn as_json(source: &Source, f: &Fetched) -> Result<(Json, Json, i64), String> {
     )
 }
 
-fn compare_outputs(session: &Session, outputs: &[Json]) -> Verdict {
+/// A produced record as QTT writes it: `(key, value, timestamp)`.
+pub(crate) type Produced = (Json, Json, i64);
+
+/// The first difference between the expected outputs and the produced ones.
+#[derive(Clone, Debug)]
+pub(crate) enum Difference {
+    /// No stream or table writes the topic.
+    NoWriter { topic: String },
+    /// A produced record could not be decoded with the topic's formats.
+    Undecodable { topic: String, error: String },
+    /// The records differ.
+    Records {
+        topic: String,
+        /// How many records were expected on the topic and how many came.
+        expected_count: usize,
+        actual_count: usize,
+        /// The position, from 0, of the differing expected record among
+        /// the topic's (for an extra record, how many were expected).
+        index: usize,
+        mismatch: Box<Mismatch>,
+    },
+}
+
+/// How a topic's records differ: an expected record (as the file gives it,
+/// with `key`, `value` and maybe `timestamp`) and what was produced in its
+/// place.
+#[derive(Clone, Debug)]
+pub(crate) enum Mismatch {
+    Differs { expected: Json, actual: Produced },
+    Missing { expected: Json },
+    Extra { actual: Produced },
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Difference::NoWriter { topic } => {
+                write!(f, "no stream or table writes topic '{topic}'")
+            }
+            Difference::Undecodable { topic, error } => {
+                write!(f, "decoding output of '{topic}': {error}")
+            }
+            Difference::Records {
+                topic,
+                expected_count,
+                actual_count,
+                index,
+                mismatch,
+            } => match &**mismatch {
+                Mismatch::Differs {
+                    expected: e,
+                    actual: (k, v, ts),
+                } => write!(
+                    f,
+                    "topic {topic}, record {}: expected key {} value {}{}, got key {k} value {v} timestamp {ts}",
+                    index + 1,
+                    e["key"],
+                    e["value"],
+                    e.get("timestamp").map(|t| format!(" timestamp {t}")).unwrap_or_default()
+                ),
+                Mismatch::Missing { expected: e } => write!(
+                    f,
+                    "topic {topic}: expected {expected_count} records, got {actual_count}; missing key {} value {}",
+                    e["key"], e["value"]
+                ),
+                Mismatch::Extra { actual: (k, v, _) } => write!(
+                    f,
+                    "topic {topic}: expected {expected_count} records, got more: key {k} value {v}"
+                ),
+            },
+        }
+    }
+}
+
+/// Compares what the queries wrote with `outputs` (records with `topic`,
+/// `key`, `value` and maybe `timestamp`), topic by topic in the order the
+/// topics first appear.
+pub(crate) fn compare_outputs(session: &Session, outputs: &[Json]) -> Result<(), Difference> {
     // Expected records per topic, in file order.
     let mut topics: Vec<&str> = Vec::new();
     let mut expected: HashMap<&str, Vec<&Json>> = HashMap::new();
@@ -441,28 +564,24 @@ fn compare_outputs(session: &Session, outputs: &[Json]) -> Verdict {
     }
     for topic in topics {
         let Some(source) = session.catalog().sources_on_topic(topic).next() else {
-            return Verdict::Fail(format!("no stream or table writes topic '{topic}'"));
+            return Err(Difference::NoWriter {
+                topic: topic.into(),
+            });
         };
-        let actual: Result<Vec<(Json, Json, i64)>, String> = produced(session, topic)
+        let actual: Result<Vec<Produced>, String> = produced(session, topic)
             .iter()
             .map(|f| as_json(source, f))
             .collect();
-        let actual = match actual {
-            Ok(a) => a,
-            Err(e) => return Verdict::Fail(format!("decoding output of '{topic}': {e}")),
-        };
-        if let Err(why) = compare_topic(topic, &expected[topic], &actual) {
-            return Verdict::Fail(why);
-        }
+        let actual = actual.map_err(|error| Difference::Undecodable {
+            topic: topic.into(),
+            error,
+        })?;
+        compare_topic(topic, &expected[topic], &actual)?;
     }
-    Verdict::Pass
+    Ok(())
 }
 
-fn compare_topic(
-    topic: &str,
-    expected: &[&Json],
-    actual: &[(Json, Json, i64)],
-) -> Result<(), String> {
+fn compare_topic(topic: &str, expected: &[&Json], actual: &[Produced]) -> Result<(), Difference> {
     let (mut i, mut j) = (0, 0);
     let mut last_actual: HashMap<String, Json> = HashMap::new();
     let mut last_expected: HashMap<String, Json> = HashMap::new();
@@ -500,17 +619,23 @@ fn compare_topic(
                 continue;
             }
         }
-        return Err(match (e, a) {
-            (Some(e), Some((k, v, ts))) => format!(
-                "topic {topic}, record {}: expected key {} value {}{}, got key {k} value {v} timestamp {ts}",
-                i + 1,
-                e["key"],
-                e["value"],
-                e.get("timestamp").map(|t| format!(" timestamp {t}")).unwrap_or_default()
-            ),
-            (Some(e), None) => format!("topic {topic}: expected {} records, got {}; missing key {} value {}", expected.len(), actual.len(), e["key"], e["value"]),
-            (None, Some((k, v, _))) => format!("topic {topic}: expected {} records, got more: key {k} value {v}", expected.len()),
+        let mismatch = match (e, a) {
+            (Some(e), Some(a)) => Mismatch::Differs {
+                expected: (*e).clone(),
+                actual: a.clone(),
+            },
+            (Some(e), None) => Mismatch::Missing {
+                expected: (*e).clone(),
+            },
+            (None, Some(a)) => Mismatch::Extra { actual: a.clone() },
             (None, None) => unreachable!(),
+        };
+        return Err(Difference::Records {
+            topic: topic.into(),
+            expected_count: expected.len(),
+            actual_count: actual.len(),
+            index: i,
+            mismatch: Box::new(mismatch),
         });
     }
     Ok(())

@@ -7,6 +7,11 @@
 //! ----------------------------------------
 //! ```
 
+use ddsql_connectors::format::json::to_json;
+use ddsql_sql::plan::QueryPlan;
+use ddsql_sql::types::Row;
+use serde_json::Value as Json;
+
 /// Renders `rows` under `headers`, columns padded to their widest cell.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = headers
@@ -44,6 +49,34 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     }
     out.push_str(&rule);
     out
+}
+
+/// A result row's columns (after `ROWTIME`) as JSON, as the REST API and
+/// the shell show them.
+pub fn row_json(plan: &QueryPlan, row: &Row) -> Vec<Json> {
+    plan.columns
+        .iter()
+        .zip(row.iter().skip(1))
+        .map(|(c, v)| to_json(v, &c.ty).unwrap_or_else(|e| Json::String(format!("<{e}>"))))
+        .collect()
+}
+
+/// A query's rows as a table under its column names.
+pub fn rows(plan: &QueryPlan, rows: &[Row]) -> String {
+    let headers: Vec<&str> = plan.columns.iter().map(|c| c.name.as_str()).collect();
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| row_json(plan, r).iter().map(cell).collect())
+        .collect();
+    table(&headers, &cells)
+}
+
+/// A value as the shell prints it: strings bare, everything else as JSON.
+pub fn cell(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -12,14 +12,17 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ddsql_connectors::embedded::EmbeddedLog;
+use ddsql_connectors::format::json::from_json;
 use ddsql_connectors::format::Formats;
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
-use ddsql_engine::{EngineError, RunOptions, RunReport};
+use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
-use ddsql_sql::catalog::{Catalog, SourceKind, Topics};
+use ddsql_sql::catalog::{Catalog, Source, SourceKind, Topics};
 use ddsql_sql::functions;
+use ddsql_sql::plan::QueryPlan;
+use ddsql_sql::types::{Row, Value};
 
 use crate::render;
 use ddsql_sql::parser::parse;
@@ -100,9 +103,10 @@ impl Topics for LogTopics<'_> {
     }
 }
 
-/// A script checked against a catalog: what bound, in order, and the errors.
+/// A script checked against a catalog: what bound, in order (with each
+/// statement's text after `${var}` substitution), and the errors.
 pub struct Checked {
-    pub bound: Vec<BoundStatement>,
+    pub bound: Vec<(String, BoundStatement)>,
     pub errors: Vec<ScriptError>,
 }
 
@@ -191,7 +195,7 @@ pub fn check_script(
                         .or_insert(source.partitions);
                 }
                 scratch.apply(&b);
-                bound.push(b);
+                bound.push((p.text.clone(), b));
             }
             Err(e) => {
                 errors.push(e);
@@ -208,6 +212,11 @@ pub fn check_script(
     Checked { bound, errors }
 }
 
+/// The topic a durable session keeps its catalog in: the text of every
+/// statement that changed the catalog, in order (ksqlDB's command topic).
+/// Replaying it rebuilds the catalog, query ids included.
+pub const COMMAND_TOPIC: &str = "_ddsql_commands";
+
 pub struct Session {
     catalog: Catalog,
     log: Arc<EmbeddedLog>,
@@ -215,6 +224,8 @@ pub struct Session {
     variables: BTreeMap<String, String>,
     /// `SET` properties.
     properties: BTreeMap<String, String>,
+    /// Whether catalog changes are appended to [`COMMAND_TOPIC`].
+    durable: bool,
 }
 
 impl Session {
@@ -225,7 +236,45 @@ impl Session {
             log: Arc::new(EmbeddedLog::open(data_dir)?),
             variables: BTreeMap::new(),
             properties: BTreeMap::new(),
+            durable: false,
         })
+    }
+
+    /// Opens `data_dir` and restores the catalog its earlier sessions
+    /// built; from now on every catalog change is recorded there too.
+    pub fn open_durable(data_dir: &Path) -> Result<Session, ScriptError> {
+        let mut session = Session::open(data_dir).map_err(ScriptError::Io)?;
+        let log = session.log.clone();
+        if log
+            .partitions(COMMAND_TOPIC)
+            .map_err(ScriptError::Io)?
+            .is_none()
+        {
+            log.create_topic(COMMAND_TOPIC, 1)
+                .map_err(ScriptError::Io)?;
+        }
+        let end = log.end_offset(COMMAND_TOPIC, 0).map_err(ScriptError::Io)?;
+        let mut commands = Vec::new();
+        log.read(COMMAND_TOPIC, 0, 0, end as usize, &mut commands)
+            .map_err(ScriptError::Io)?;
+        for f in commands {
+            let text = String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default());
+            session.execute_script(&text).map_err(|e| match e {
+                ScriptError::Sql { error, statement } => ScriptError::Sql {
+                    error: SqlError::new(
+                        error.pos,
+                        format!(
+                            "restoring the catalog from {} (offset {}): {}",
+                            COMMAND_TOPIC, f.offset, error.message
+                        ),
+                    ),
+                    statement,
+                },
+                io => io,
+            })?;
+        }
+        session.durable = true;
+        Ok(session)
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -236,23 +285,137 @@ impl Session {
         &self.log
     }
 
+    /// `SET` properties.
+    pub fn properties(&self) -> &BTreeMap<String, String> {
+        &self.properties
+    }
+
+    /// `DEFINE`d variables.
+    pub fn variables(&self) -> &BTreeMap<String, String> {
+        &self.variables
+    }
+
     /// Checks every statement of `sql`, then executes them in order.
     pub fn execute_script(&mut self, sql: &str) -> Result<Vec<Executed>, ScriptError> {
-        let checked = check_script(
-            &self.catalog,
-            &LogTopics(&self.log),
-            &self.variables,
-            sql,
-            false,
-        );
+        let checked = self.check(sql, &self.variables.clone());
         if let Some(e) = checked.errors.into_iter().next() {
             return Err(e);
         }
         let mut done = Vec::new();
-        for b in checked.bound {
-            done.push(self.execute(b).map_err(ScriptError::Io)?);
+        for (text, b) in checked.bound {
+            done.push(self.execute_statement(&text, b).map_err(ScriptError::Io)?);
         }
         Ok(done)
+    }
+
+    /// Parses and binds every statement of `sql` against the catalog
+    /// without executing anything (see [`check_script`]).
+    pub fn check(&self, sql: &str, variables: &BTreeMap<String, String>) -> Checked {
+        check_script(&self.catalog, &LogTopics(&self.log), variables, sql, false)
+    }
+
+    /// Executes one statement checked by [`Session::check`]; `text` is
+    /// what the command log records if it changes the catalog.
+    pub fn execute_statement(
+        &mut self,
+        text: &str,
+        b: BoundStatement,
+    ) -> Result<Executed, IoError> {
+        let changes_catalog = matches!(
+            b,
+            BoundStatement::CreateSource { .. }
+                | BoundStatement::CreateAs { .. }
+                | BoundStatement::InsertSelect { .. }
+                | BoundStatement::Drop { name: Some(_) }
+                | BoundStatement::Terminate { .. }
+        );
+        let done = self.execute(b)?;
+        if self.durable && changes_catalog {
+            let record = Record {
+                key: None,
+                value: Some(text.as_bytes().to_vec()),
+                timestamp: now_ms(),
+                headers: vec![],
+            };
+            self.log.append(COMMAND_TOPIC, 0, &[record])?;
+            self.log.flush()?;
+        }
+        Ok(done)
+    }
+
+    /// Starts a transient query: a push query follows its sources until
+    /// the subscription is dropped; a pull query ends once caught up.
+    pub fn query(
+        &self,
+        plan: &QueryPlan,
+        options: &RunOptions,
+    ) -> Result<Subscription, EngineError> {
+        let transport: Arc<dyn Transport> = self.log.clone();
+        ddsql_engine::subscribe(&self.catalog, plan, transport, &Formats, options)
+    }
+
+    /// A pull query's answer: a table's current rows by key, or every row
+    /// of a stream, as `[ROWTIME, columns...]`.
+    pub fn pull(&self, plan: &QueryPlan, limit: Option<u64>) -> Result<Vec<Row>, EngineError> {
+        collect_pull(self.query(plan, &RunOptions::default())?, plan, limit)
+    }
+
+    /// Appends rows given as JSON objects (column name to value, names
+    /// matched case-insensitively, `ROWTIME` optional) to `target`'s topic,
+    /// as `/inserts-stream` does. One result per row, in order.
+    pub fn insert_json(
+        &self,
+        target: &str,
+        rows: &[serde_json::Map<String, serde_json::Value>],
+    ) -> Result<Vec<Result<(), String>>, IoError> {
+        let source = self.insert_target(target).map_err(IoError::Other)?;
+        let codec = Formats.codec(source).map_err(IoError::Other)?;
+        let partitions = self
+            .log
+            .partitions(&source.topic)?
+            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
+        let mut results = Vec::with_capacity(rows.len());
+        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+        let now = now_ms();
+        for row in rows {
+            let record = json_row(source, row).and_then(|(timestamp, columns)| {
+                let (key, value) = codec.encode(&columns)?;
+                Ok(Record {
+                    key,
+                    value,
+                    timestamp: timestamp.unwrap_or(now),
+                    headers: vec![],
+                })
+            });
+            results.push(record.map(|record| {
+                let p = self.log.partition_for(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    partitions,
+                );
+                by_partition.entry(p).or_default().push(record);
+            }));
+        }
+        for (p, records) in by_partition {
+            self.log.append(&source.topic, p, &records)?;
+        }
+        Ok(results)
+    }
+
+    /// The stream `target` names, for inserts.
+    fn insert_target(&self, target: &str) -> Result<&Source, String> {
+        let source = self
+            .catalog
+            .source(target)
+            .or_else(|| self.catalog.source(&target.to_uppercase()))
+            .ok_or_else(|| format!("cannot insert into {target}: no such stream"))?;
+        if source.kind != SourceKind::Stream {
+            return Err(format!(
+                "cannot insert into {}: it is a table; inserts go to streams",
+                source.name
+            ));
+        }
+        Ok(source)
     }
 
     fn execute(&mut self, b: BoundStatement) -> Result<Executed, IoError> {
@@ -358,6 +521,22 @@ impl Session {
                 self.variables.remove(name);
                 format!("Undefined variable {name}.")
             }
+            BoundStatement::Select { push: true, .. } => {
+                return Err(IoError::Other(
+                    "a push query (EMIT CHANGES) runs until stopped: run it in `ddsql cli` or post it to a server's /query-stream endpoint".into(),
+                ))
+            }
+            BoundStatement::Select {
+                plan,
+                push: false,
+                limit,
+            } => {
+                let rows = self
+                    .pull(plan, *limit)
+                    .map_err(|e| IoError::Other(e.to_string()))?;
+                output = Some(render::rows(plan, &rows));
+                String::new()
+            }
         };
         self.catalog.apply(&b);
         Ok(Executed { message, output })
@@ -405,6 +584,8 @@ impl Session {
                     .log
                     .topics()
                     .into_iter()
+                    // Internal topics (the command log) are not the user's.
+                    .filter(|(t, _)| !t.starts_with('_'))
                     .map(|(t, p)| vec![t, p.to_string(), "1".into()])
                     .collect();
                 render::table(&["Kafka Topic", "Partitions", "Partition Replicas"], &rows)
@@ -514,8 +695,69 @@ impl Session {
     /// Runs the persistent queries over everything in the log now.
     pub fn run_until_caught_up(&self, options: &RunOptions) -> Result<RunReport, EngineError> {
         let transport: Arc<dyn Transport> = self.log.clone();
-        ddsql_engine::run_until_caught_up(&self.catalog, transport, &Formats, options)
+        ddsql_engine::run(&self.catalog, transport, &Formats, options)
     }
+}
+
+/// Collects a pull query's answer from its subscription (see
+/// [`Session::pull`]); blocks until the query is caught up.
+pub fn collect_pull(
+    subscription: Subscription,
+    plan: &QueryPlan,
+    limit: Option<u64>,
+) -> Result<Vec<Row>, EngineError> {
+    let mut table: BTreeMap<Row, Row> = BTreeMap::new();
+    let mut rows = Vec::new();
+    let key_arity = plan.columns.iter().filter(|c| c.key).count();
+    for batch in subscription.changes.iter() {
+        for change in batch {
+            match (plan.kind, change) {
+                (SourceKind::Stream, Change::Row(row)) => rows.push(row),
+                (SourceKind::Table, Change::Row(row)) => {
+                    table.insert(row[1..1 + key_arity].to_vec(), row);
+                }
+                (_, Change::Delete { key }) => {
+                    table.remove(&key);
+                }
+            }
+        }
+    }
+    subscription.join()?;
+    if plan.kind == SourceKind::Table {
+        rows = table.into_values().collect();
+    }
+    if let Some(n) = limit {
+        rows.truncate(n as usize);
+    }
+    Ok(rows)
+}
+
+/// A JSON object's values for `source`'s columns (keys first), and its
+/// `ROWTIME` if given.
+fn json_row(
+    source: &Source,
+    row: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(Option<i64>, Row), String> {
+    let mut columns = vec![Value::Null; source.columns.len()];
+    let mut rowtime = None;
+    for (name, json) in row {
+        let upper = name.to_uppercase();
+        if upper == "ROWTIME" {
+            rowtime = Some(json.as_i64().ok_or_else(|| {
+                format!("ROWTIME must be a whole number of milliseconds, not {json}")
+            })?);
+            continue;
+        }
+        let i = source
+            .columns
+            .iter()
+            .position(|c| c.name == *name)
+            .or_else(|| source.columns.iter().position(|c| c.name == upper))
+            .ok_or_else(|| format!("{} has no column {name}", source.name))?;
+        columns[i] = from_json(json, &source.columns[i].ty)
+            .map_err(|e| format!("column {}: {e}", source.columns[i].name))?;
+    }
+    Ok((rowtime, columns))
 }
 
 pub fn now_ms() -> i64 {

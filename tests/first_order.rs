@@ -15,35 +15,9 @@ use ddsql_engine::io::{Fetched, Record, Transport};
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 
-const DDL: &str = "
-create stream `stg_order` (
-    before struct<order_id bigint, user_id bigint>,
-    after struct<order_id bigint, user_id bigint>,
-    op string, ts_ms bigint
-) with (kafka_topic='TRADE_MYSQL.TRADE.ORDER', value_format='JSON', partitions=1);
+mod common;
 
-create stream `stm_order_candidate` (user_id bigint key, order_id bigint)
-with (kafka_topic='STREAM.ORDER.CANDIDATE', key_format='JSON', value_format='JSON', partitions=1);
-
-create table `tb_min_order`
-with (kafka_topic='TABLE.MIN_ORDER', key_format='JSON', value_format='JSON', partitions=1) as
-select user_id, min(order_id) as min_order_id from `stm_order_candidate` group by user_id;
-
-insert into `stm_order_candidate`
-select after->user_id as user_id, after->order_id as order_id
-from `stg_order`
-where op = 'c' and after->user_id is not null and after->order_id is not null
-partition by after->user_id
-emit changes;
-
-create stream `stm_min_order`
-with (kafka_topic='STREAM.MIN_ORDER', key_format='JSON', value_format='JSON', partitions=1) as
-select s.user_id as user_id, true as min_order
-from `stm_order_candidate` s
-left join `tb_min_order` t on s.user_id = t.user_id
-where (t.user_id is null or t.min_order_id = s.order_id)
-emit changes;
-";
+use common::FIRST_ORDER;
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -195,7 +169,7 @@ fn read_all(session: &Session, topic: &str) -> Vec<Fetched> {
 
 fn run_pipeline(dir: &Path, backlog: &Backlog, options: &RunOptions) -> (Vec<(i64, i64)>, usize) {
     let mut session = Session::open(dir).unwrap();
-    session.execute_script(DDL).unwrap();
+    session.execute_script(FIRST_ORDER).unwrap();
     for (target, rec) in &backlog.records {
         let topic = match target {
             Target::Candidate => "STREAM.ORDER.CANDIDATE",
@@ -299,7 +273,7 @@ fn a_rerun_over_the_same_log_writes_nothing_twice() {
     );
     // A restart: a new process with the same statements over the same log.
     let mut session = Session::open(dir.path()).unwrap();
-    session.execute_script(DDL).unwrap();
+    session.execute_script(FIRST_ORDER).unwrap();
     let report = session
         .run_until_caught_up(&RunOptions {
             workers: 1,
@@ -321,7 +295,7 @@ fn a_rerun_over_the_same_log_writes_nothing_twice() {
         .unwrap();
     drop(session);
     let mut session = Session::open(dir.path()).unwrap();
-    session.execute_script(DDL).unwrap();
+    session.execute_script(FIRST_ORDER).unwrap();
     session.run_until_caught_up(&RunOptions::default()).unwrap();
     let firsts = read_all(&session, "STREAM.MIN_ORDER");
     assert_eq!(firsts.len(), first_run.len() + 1);

@@ -11,73 +11,11 @@ use serde_json::{json, Value as Json};
 
 mod common;
 
-use common::{json_record, records as topic};
+use common::{json_record, records as topic, EVENT_JOIN, TOGGLE};
 
 fn record(key: Json, value: Json, timestamp: i64) -> Record {
     json_record(key, Some(value), timestamp)
 }
-
-const EVENT_JOIN: &str = r#"
-create stream `stg_submit` (
-    before struct<user_id bigint, event_id bigint, created_at string>,
-    after struct<user_id bigint, event_id bigint, created_at string>,
-    source struct<version string, ts_ms bigint>,
-    op string,
-    ts_ms bigint
-)
-with (
-    kafka_topic='EVENT_MYSQL.EVENT.SUBMIT',
-    value_format='JSON'
-);
-
-create stream `stg_name` (
-    before struct<id bigint, name string>,
-    after struct<id bigint, name string>,
-    op string,
-    ts_ms bigint
-)
-with (
-    kafka_topic='EVENT_MYSQL.EVENT.NAME',
-    value_format='JSON'
-);
-
-create table `tb_event_name`
-with (
-    kafka_topic='TABLE.EVENT.NAME',
-    key_format='JSON',
-    value_format='JSON',
-    partitions=1
-) as
-select
-    after->id as event_id,
-    latest_by_offset(after->name) as name
-from `stg_name`
-where
-    after->id is not null
-group by after->id
-emit changes;
-
-create stream `stm_event_name_join`
-with (
-    kafka_topic='STREAM.EVENT.JOIN',
-    key_format='JSON',
-    value_format='JSON',
-    partitions=1
-) as
-select
-    s.after->user_id as `user_id`,
-    e.name as `event_name`,
-    s.after->created_at as `event_time`,
-from `stg_submit` s
-left join `tb_event_name` e
-    on s.after->event_id = e.event_id
-where
-    (s.op = 'r' or s.op = 'c')
-    and s.after->event_id is not null
-    and e.event_id is not null
-partition by s.after->user_id
-emit changes;
-"#;
 
 /// The Debezium topics exist (the article's statements give no
 /// PARTITIONS), then the event-join statements run.
@@ -241,80 +179,6 @@ fn the_event_join_reads_the_table_as_of_each_submit() {
         ]
     );
 }
-
-const TOGGLE: &str = r#"
-create stream `stg_option` (
-    after string,
-    op string,
-    source struct<ts_ms bigint>
-)
-with (
-    kafka_topic='SETTING_MONGO.SETTING.OPTION',
-    value_format='JSON'
-);
-
-create stream `stm_toggle_candidate`
-with (
-    kafka_topic='STREAM.TOGGLE.CANDIDATE',
-    key_format='JSON',
-    value_format='JSON',
-    partitions=1
-) as
-select
-    cast(regexp_replace(extractjsonfield(AFTER, '$.user_id'), '[^0-9]', '') as bigint) as user_id,
-    cast(extractjsonfield(AFTER, '$.toggle') as boolean) as toggle,
-    source->ts_ms as updated_at
-from `stg_option`
-where
-    after is not null
-    and (op = 'u' or op = 'c')
-    and extractjsonfield(AFTER, '$.toggle') is not null;
-
-create table `tb_toggle_changes`
-with (
-    kafka_topic='TABLE.TOGGLE.CHANGES',
-    key_format='JSON',
-    value_format='JSON',
-    partitions=1
-) as
-select
-    user_id,
-    latest_by_offset(toggle, 2)[1] as before_toggle,
-    latest_by_offset(toggle, 2)[2] as after_toggle
-from `stm_toggle_candidate`
-group by user_id
-emit changes;
-
-create stream `stm_toggle_changes` (
-    rowkey bigint key,
-    before_toggle boolean,
-    after_toggle boolean
-)
-with (
-    kafka_topic='TABLE.TOGGLE.CHANGES',
-    key_format='JSON',
-    value_format='JSON'
-);
-
-create stream `stm_toggle`
-with (
-    kafka_topic='STREAM.TOGGLE',
-    key_format='JSON',
-    value_format='JSON'
-)
-as
-select
-    ROWKEY as `user_id`,
-    case
-        when after_toggle is null then before_toggle
-        when before_toggle != after_toggle then after_toggle
-    end as `toggle`
-from `stm_toggle_changes`
-where
-    after_toggle is null
-    or before_toggle != after_toggle
-emit changes;
-"#;
 
 #[test]
 fn seed_pipeline_3_toggle_dedup() {

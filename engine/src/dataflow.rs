@@ -13,6 +13,8 @@
 //! each, table rows become the table's changelog (upserts and tombstones).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
@@ -20,7 +22,7 @@ use timely::dataflow::{ProbeHandle, Scope};
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
-use ddsql_sql::plan::{Plan, ScalarExpr, TableJoinKind};
+use ddsql_sql::plan::{Plan, QueryPlan, ScalarExpr, TableJoinKind};
 use ddsql_sql::types::{Row, Value};
 
 use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
@@ -28,11 +30,12 @@ use crate::operators::aggregate::{aggregate_append_only, aggregate_retracting};
 use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::changelog;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
-use crate::operators::source::{read_topic, SourceItem, TopicReader};
-use crate::operators::split_errors;
+use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
 use crate::operators::upsert::upsert;
+use crate::operators::{complete_before, split_errors, take_complete};
 use crate::time::{Diff, Time};
 use crate::{ProcessingError, Stats};
+use timely::dataflow::operators::generic::Operator as _;
 
 /// The topic that records processing errors, as JSON.
 pub const PROCESSING_LOG_TOPIC: &str = "ddsql_processing_log";
@@ -76,6 +79,12 @@ pub struct RunOptions {
     /// sinks have completed: bounds memory when partitions are read at
     /// different speeds. Never changes a result.
     pub max_drift_ms: i64,
+    /// Follow the topics past the backlog until stopped (a server's
+    /// persistent queries, push queries); `None` stops once caught up.
+    pub live: Option<Live>,
+    /// Read sources from their current ends instead of their beginnings:
+    /// a push query's `auto.offset.reset=latest`.
+    pub from_end: bool,
 }
 
 impl Default for RunOptions {
@@ -85,6 +94,8 @@ impl Default for RunOptions {
             batch: 1024,
             sequence_header: None,
             max_drift_ms: 10_000,
+            live: None,
+            from_end: false,
         }
     }
 }
@@ -145,7 +156,65 @@ struct Job {
     encodings: Vec<Encoding>,
     sources: BTreeMap<String, SourceJob>,
     sinks: Vec<SinkJob>,
-    log_written: Vec<Option<Time>>,
+    /// Where processing errors go: the log topic (with the latest time it
+    /// holds from this dataflow), or nowhere but the counters for a
+    /// transient query, whose reruns would log the same errors again.
+    log_written: Option<Vec<Option<Time>>>,
+    transient: Option<Transient>,
+}
+
+/// A query whose results go to a subscriber rather than a topic.
+struct Transient {
+    plan: QueryPlan,
+    key_arity: usize,
+    changes: mpsc::Sender<Vec<Change>>,
+    /// Set when the subscriber hangs up, to stop a live query.
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// One change of a transient query's result, in time order.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum Change {
+    /// A stream's new row, or a table's new row for its key:
+    /// `[ROWTIME, columns...]`, keys first.
+    Row(Row),
+    /// The key left the table.
+    Delete { key: Row },
+}
+
+/// A running transient query (see [`subscribe`]).
+pub struct Subscription {
+    /// Batches of changes, in time order; closed when the query ends.
+    pub changes: mpsc::Receiver<Vec<Change>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Result<RunReport, EngineError>>>,
+}
+
+impl Subscription {
+    /// The flag that stops the query, for whoever else may stop it.
+    pub fn stop_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Stops the query (a live one runs until stopped or dropped).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Waits for the query to end.
+    pub fn join(mut self) -> Result<RunReport, EngineError> {
+        self.thread
+            .take()
+            .expect("joined once")
+            .join()
+            .unwrap_or_else(|_| Err(EngineError::Failed("the query's thread panicked".into())))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// The latest logical time this dataflow wrote to `topic`/`partition`:
@@ -185,6 +254,7 @@ fn prepare(
     transport: &dyn Transport,
     codecs: &dyn CodecFactory,
     options: &RunOptions,
+    transient: Option<Transient>,
 ) -> Result<Job, EngineError> {
     let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
         let source = catalog.source(name).expect("the binder checked the name");
@@ -225,8 +295,26 @@ fn prepare(
         let partitions = encodings[job.queries[0]].partitions;
         job.written = written_times(transport, &job.topic, partitions)?;
     }
+    // A live run resumes after everything an earlier run wrote.
+    let mut live = options.live.clone();
+    if let Some(live) = &mut live {
+        live.floor = sinks
+            .values()
+            .flat_map(|s| s.written.iter().flatten())
+            .copied()
+            .max()
+            .unwrap_or(0);
+    }
     let mut sources = BTreeMap::new();
-    for (name, feeds) in check(catalog)? {
+    let mut needed = check(catalog)?;
+    if let Some(t) = &transient {
+        let mut scans = Vec::new();
+        scanned(&t.plan.plan, &mut scans);
+        for name in scans {
+            needed.entry(name).or_default();
+        }
+    }
+    for (name, feeds) in needed {
         let source = catalog.source(&name).expect("checked");
         // A table made by a query is that query's output; its topic holds
         // the changelog, which is not re-read.
@@ -237,10 +325,16 @@ fn prepare(
             let partitions = transport
                 .partitions(&source.topic)?
                 .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-            let end_offsets = (0..partitions)
+            let end_offsets: Vec<u64> = (0..partitions)
                 .map(|p| transport.end_offset(&source.topic, p))
                 .collect::<Result<_, _>>()?;
+            let start_offsets = if options.from_end {
+                end_offsets.clone()
+            } else {
+                vec![0; end_offsets.len()]
+            };
             Some(TopicReader {
+                start_offsets,
                 origin: source.name.clone(),
                 topic: source.topic.clone(),
                 topic_index: transport.topic_index(&source.topic)?,
@@ -252,6 +346,7 @@ fn prepare(
                 timestamp_column: source.timestamp_column,
                 value_arity: source.value_columns().count(),
                 max_drift_ms: options.max_drift_ms,
+                live: live.clone(),
             })
         };
         let codec = codec_for(&name)?;
@@ -264,16 +359,21 @@ fn prepare(
             },
         );
     }
-    if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
-        transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
-    }
-    let log_written = written_times(transport, PROCESSING_LOG_TOPIC, 1)?;
+    let log_written = if transient.is_some() {
+        None
+    } else {
+        if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
+            transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
+        }
+        Some(written_times(transport, PROCESSING_LOG_TOPIC, 1)?)
+    };
     Ok(Job {
         catalog: catalog.clone(),
         encodings,
         sources,
         sinks: sinks.into_values().collect(),
         log_written,
+        transient,
     })
 }
 
@@ -317,20 +417,7 @@ pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, 
 }
 
 fn scanned(plan: &Plan, out: &mut Vec<String>) {
-    match plan {
-        Plan::TableJoin { left, right, .. } | Plan::StreamJoin { left, right, .. } => {
-            scanned(left, out);
-            scanned(right, out);
-        }
-        Plan::Scan { source } => out.push(source.clone()),
-        Plan::Filter { input, .. } | Plan::Map { input, .. } | Plan::Aggregate { input, .. } => {
-            scanned(input, out)
-        }
-        Plan::StreamTableJoin { stream, table, .. } => {
-            scanned(stream, out);
-            scanned(table, out);
-        }
-    }
+    out.extend(plan.sources().into_iter().map(str::to_string));
 }
 
 /// A query may not (transitively) read what it writes.
@@ -370,16 +457,77 @@ fn check_acyclic(
 
 /// Runs every persistent query of `catalog` over the records present when
 /// it starts, writes their results, and returns once every source is
-/// caught up and every result written.
-pub fn run_until_caught_up(
+/// caught up and every result written; with `options.live`, follows the
+/// topics until stopped.
+pub fn run(
     catalog: &Catalog,
     transport: Arc<dyn Transport>,
     codecs: &dyn CodecFactory,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
-    let job = Arc::new(prepare(catalog, transport.as_ref(), codecs, options)?);
+    let job = prepare(catalog, transport.as_ref(), codecs, options, None)?;
+    if job.sinks.is_empty() {
+        transport.flush()?;
+        return Ok(RunReport::default());
+    }
+    execute(job, transport, options)
+}
+
+/// Starts a transient query: `plan` (bound against `catalog`) over the
+/// records of the topics it reads, its changes sent to the returned
+/// subscription. `catalog`'s persistent queries are not run: every source
+/// is read from its topic, as a ksqlDB push or pull query reads it.
+/// Without `options.live` the query ends once caught up (a pull query).
+pub fn subscribe(
+    catalog: &Catalog,
+    plan: &QueryPlan,
+    transport: Arc<dyn Transport>,
+    codecs: &dyn CodecFactory,
+    options: &RunOptions,
+) -> Result<Subscription, EngineError> {
+    let mut sources_only = catalog.clone();
+    for id in catalog.queries().iter().map(|q| q.id.clone()) {
+        sources_only.remove_query(&id);
+    }
+    let (tx, rx) = mpsc::channel();
+    let stop = options
+        .live
+        .as_ref()
+        .map(|live| live.stop.clone())
+        .unwrap_or_default();
+    let transient = Transient {
+        plan: plan.clone(),
+        key_arity: plan.columns.iter().filter(|c| c.key).count(),
+        changes: tx,
+        stop: stop.clone(),
+    };
+    let options = options.clone();
+    let job = prepare(
+        &sources_only,
+        transport.as_ref(),
+        codecs,
+        &options,
+        Some(transient),
+    )?;
+    let thread = std::thread::Builder::new()
+        .name("ddsql-query".into())
+        .spawn(move || execute(job, transport, &options))
+        .map_err(|e| EngineError::Failed(format!("starting a query thread: {e}")))?;
+    Ok(Subscription {
+        changes: rx,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+fn execute(
+    job: Job,
+    transport: Arc<dyn Transport>,
+    options: &RunOptions,
+) -> Result<RunReport, EngineError> {
+    let job = Arc::new(job);
     let stats = Arc::new(Stats::default());
-    if !job.sinks.is_empty() {
+    {
         let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());
         let guards = timely::execute(
             timely::Config::process(options.workers.max(1)),
@@ -431,6 +579,9 @@ struct Builder<'s, 'j> {
 
 impl<'s> Builder<'s, '_> {
     fn build(mut self) {
+        if let Some(t) = &self.job.transient {
+            self.subscriber(t);
+        }
         for sink in &self.job.sinks {
             let encoded: Vec<_> = sink.queries.iter().map(|&qi| self.encoded(qi)).collect();
             let records = differential_dataflow::collection::concatenate(self.scope, encoded)
@@ -861,12 +1012,52 @@ impl<'s> Builder<'s, '_> {
         ok
     }
 
+    /// Sends a transient query's changes, in time order, from worker 0.
+    fn subscriber(&mut self, t: &Transient) {
+        let flow = self.flow(&t.plan.plan, "transient query");
+        let changes = match t.plan.kind {
+            SourceKind::Stream => flow.rows.map(Change::Row),
+            SourceKind::Table => changelog(flow.rows, t.key_arity).map(|(key, row)| match row {
+                Some(row) => Change::Row(row),
+                None => Change::Delete { key },
+            }),
+        };
+        let (sender, stop) = (t.changes.clone(), t.stop.clone());
+        let mut pending = Vec::new();
+        changes.probe_with(&self.completed).inner.sink(
+            timely::dataflow::channels::pact::Exchange::new(|_: &(Change, Time, Diff)| 0),
+            "Subscriber",
+            move |(input, frontier)| {
+                input.for_each(|_, data| pending.append(data));
+                let ready = take_complete(&mut pending, complete_before(&[frontier]));
+                if ready.is_empty() {
+                    return;
+                }
+                let mut batch = Vec::with_capacity(ready.len());
+                for (change, _, diff) in ready {
+                    batch.extend(std::iter::repeat_n(change, diff.max(0) as usize));
+                }
+                if sender.send(batch).is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+    }
+
     fn processing_log(&mut self) {
         let stats = self.stats.clone();
         let errors = differential_dataflow::collection::concatenate(
             self.scope,
             std::mem::take(&mut self.errors),
         );
+        let Some(log_written) = self.job.log_written.clone() else {
+            // A transient query's errors are counted and traced only.
+            errors.inspect(move |(e, _, _)| {
+                stats.add_errors(1);
+                tracing::warn!(origin = %e.origin, topic = ?e.topic, partition = ?e.partition, offset = ?e.offset, "{}", e.message);
+            });
+            return;
+        };
         let records = errors.map(move |e| {
             stats.add_errors(1);
             tracing::warn!(origin = %e.origin, topic = ?e.topic, partition = ?e.partition, offset = ?e.offset, "{}", e.message);
@@ -881,7 +1072,7 @@ impl<'s> Builder<'s, '_> {
             records,
             PROCESSING_LOG_TOPIC.to_string(),
             self.transport.clone(),
-            self.job.log_written.clone(),
+            log_written,
             self.stats.clone(),
         );
     }

@@ -29,7 +29,10 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-pub use dataflow::{run_until_caught_up, EngineError, RunOptions, RunReport, PROCESSING_LOG_TOPIC};
+pub use dataflow::{
+    run, subscribe, Change, EngineError, RunOptions, RunReport, Subscription, PROCESSING_LOG_TOPIC,
+};
+pub use operators::source::Live;
 
 /// A record or row the engine could not process: it is left out of the
 /// results, counted, and written to the processing log; the query goes on.

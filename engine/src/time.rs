@@ -80,6 +80,13 @@ impl PartitionClock {
         event_time(self.last_ts, topic, partition, offset)
     }
 
+    /// Makes later records of this partition stamp at `ts_ms` or after: a
+    /// live source uses it when a record arrives after the source's
+    /// frontier has moved past the partition's clock.
+    pub fn advance_to(&mut self, ts_ms: i64) {
+        self.last_ts = self.last_ts.max(ts_ms.clamp(0, MAX_TS));
+    }
+
     /// A lower bound on the time of this partition's record at `next_offset`.
     pub fn lower_bound(&self, topic: u16, partition: u32, next_offset: u64) -> Time {
         event_time(self.last_ts, topic, partition, next_offset)

@@ -54,6 +54,13 @@ pub enum BoundStatement {
     /// `DEFINE`, `UNDEFINE` (`value` `None`): the substitution itself
     /// happened before parsing ([`crate::variables`]).
     Define { name: String, value: Option<String> },
+    /// A transient query: a push query (`EMIT CHANGES`) follows its
+    /// sources; a pull query answers from what they hold now.
+    Select {
+        plan: QueryPlan,
+        push: bool,
+        limit: Option<u64>,
+    },
 }
 
 impl Catalog {
@@ -80,7 +87,8 @@ impl Catalog {
             | BoundStatement::DescribeFunction { .. }
             | BoundStatement::Drop { name: None }
             | BoundStatement::Set { .. }
-            | BoundStatement::Define { .. } => {}
+            | BoundStatement::Define { .. }
+            | BoundStatement::Select { .. } => {}
         }
     }
 }
@@ -190,14 +198,11 @@ pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<B
             parsed.pos,
             format!("{} is not supported yet", statement_name(other)),
         )),
-        Statement::Select(q) => Err(SqlError::new(
-            parsed.pos,
-            if q.emit.is_some() {
-                "push queries (SELECT ... EMIT CHANGES) run against a server; use `ddsql server` and the /query endpoint"
-            } else {
-                "pull queries (SELECT without EMIT CHANGES) run against a server; use `ddsql server` and the /query endpoint"
-            },
-        )),
+        Statement::Select(q) => Ok(BoundStatement::Select {
+            plan: b.query(q)?.plan,
+            push: q.emit.is_some(),
+            limit: q.limit,
+        }),
     }
 }
 
@@ -971,10 +976,21 @@ impl Binder<'_> {
         })
     }
 
+    /// The query of a persistent statement.
+    fn persistent_query(&self, q: &ast::Query) -> Result<BoundQuery<'_>> {
+        if q.limit.is_some() {
+            return Err(SqlError::new(
+                Pos::default(),
+                "LIMIT is only allowed in transient queries",
+            ));
+        }
+        self.query(q)
+    }
+
     fn create_as(&self, c: &ast::CreateAs) -> Result<BoundStatement> {
         self.check_new_name(&c.name, c.or_replace)?;
         let props = Properties::new(&c.properties)?;
-        let bound = self.query(&c.query)?;
+        let bound = self.persistent_query(&c.query)?;
         if bound.plan.kind != c.kind {
             let (want, got) = (c.kind, bound.plan.kind);
             return Err(SqlError::new(
@@ -1056,7 +1072,7 @@ impl Binder<'_> {
                 format!("INSERT INTO needs a stream; {} is a table", sink.name),
             ));
         }
-        let bound = self.query(q)?;
+        let bound = self.persistent_query(q)?;
         if bound.plan.kind != SourceKind::Stream {
             return Err(SqlError::new(
                 target.pos,
@@ -1168,12 +1184,6 @@ impl Binder<'_> {
             return Err(SqlError::new(
                 Pos::default(),
                 "EMIT FINAL needs a windowed aggregation, which is not supported yet",
-            ));
-        }
-        if q.limit.is_some() {
-            return Err(SqlError::new(
-                Pos::default(),
-                "LIMIT is only allowed in transient queries",
             ));
         }
         if q.window.is_some() {

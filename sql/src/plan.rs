@@ -217,6 +217,27 @@ pub enum ScalarExpr {
 }
 
 impl Plan {
+    /// The sources the plan reads, leftmost first (with repeats).
+    pub fn sources(&self) -> Vec<&str> {
+        match self {
+            Plan::Scan { source } => vec![source.as_str()],
+            Plan::Filter { input, .. }
+            | Plan::Map { input, .. }
+            | Plan::Aggregate { input, .. } => input.sources(),
+            Plan::StreamTableJoin {
+                stream: left,
+                table: right,
+                ..
+            }
+            | Plan::TableJoin { left, right, .. }
+            | Plan::StreamJoin { left, right, .. } => {
+                let mut out = left.sources();
+                out.extend(right.sources());
+                out
+            }
+        }
+    }
+
     /// Whether the plan reads `source`.
     pub fn scans(&self, source: &str) -> bool {
         match self {

@@ -6,7 +6,9 @@
 //! on. Partitions are read in merged time order, a batch at a time, so the
 //! frontier advances steadily however large the backlog.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::generic::operator::source;
@@ -18,7 +20,7 @@ use ddsql_sql::types::{Row, Value};
 use super::sink::written_time;
 use super::split_errors;
 use crate::io::{Codec, Decoded, Fetched, Transport};
-use crate::time::{parts, Diff, PartitionClock, Time};
+use crate::time::{event_time, parts, Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
 /// What a source operator needs to read one topic.
@@ -28,7 +30,10 @@ pub struct TopicReader {
     pub origin: String,
     pub topic: String,
     pub topic_index: u16,
+    /// Offsets to start from, per partition.
+    pub start_offsets: Vec<u64>,
     /// Offsets to stop at, per partition: the ends seen when the run began.
+    /// A live source reads on past them.
     pub end_offsets: Vec<u64>,
     pub codec: Arc<dyn Codec>,
     /// Skip records written by this dataflow's own sinks (they are fed to
@@ -48,6 +53,57 @@ pub struct TopicReader {
     /// have completed, so a fast partition cannot pile its records up in
     /// the operators waiting for a slow one. Results do not depend on it.
     pub max_drift_ms: i64,
+    /// Keep following the topic after the backlog (see [`Live`]).
+    pub live: Option<Live>,
+}
+
+/// How a source follows its topic once the backlog is read.
+///
+/// A live partition that is caught up cannot know the timestamp of its next
+/// record, so it would hold every other partition back forever. As ksqlDB
+/// does with `max.task.idle.ms`, it holds them back for a bounded wait
+/// only: its bound trails the wall clock by `idle_ms`. A record that
+/// arrives after the source has moved past its partition's clock is
+/// stamped just after the source's frontier; that assignment depends on
+/// arrival, which is why it is the one thing a restart cannot recompute.
+#[derive(Clone, Debug)]
+pub struct Live {
+    /// Set to stop: every source then releases its frontier and the
+    /// dataflow drains.
+    pub stop: Arc<AtomicBool>,
+    /// The bounded wait for idle partitions, in ms.
+    pub idle_ms: i64,
+    /// How often a caught-up source looks for new records.
+    pub poll: Duration,
+    /// Live arrivals are stamped after this time: the latest time a
+    /// previous run over the same data wrote, so that what this run's
+    /// sinks skip as already written (see `operators::sink`) is exactly
+    /// the replayed backlog.
+    pub floor: Time,
+}
+
+impl Live {
+    pub fn new(idle_ms: i64) -> Live {
+        Live {
+            stop: Arc::new(AtomicBool::new(false)),
+            idle_ms,
+            poll: Duration::from_millis(5),
+            floor: 0,
+        }
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// The least time a caught-up partition holds the others at.
+    fn idle_bound(&self) -> Time {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        event_time(now - self.idle_ms, 0, 0, 0).max(self.floor + 1)
+    }
 }
 
 struct PartitionState {
@@ -91,11 +147,12 @@ pub fn read_topic<'s>(
         move |cap, info| {
             let activator = scope.activator_for(info.address);
             let mut cap = Some(cap);
+            let mut draining = false;
             let mut partitions: Vec<PartitionState> = (0..reader.end_offsets.len() as u32)
                 .filter(|p| (reader.topic_index as usize + *p as usize) % peers == index)
                 .map(|p| PartitionState {
                     partition: p,
-                    next: 0,
+                    next: reader.start_offsets[p as usize],
                     end: reader.end_offsets[p as usize],
                     clock: PartitionClock::default(),
                     buffer: Default::default(),
@@ -103,6 +160,23 @@ pub fn read_topic<'s>(
                 .collect();
             move |output| {
                 let Some(c) = cap.as_mut() else { return };
+                if !draining && reader.live.as_ref().is_some_and(Live::stopped) {
+                    // Stopping: read up to the ends as they are now, so a
+                    // record appended before the stop is never left to a
+                    // later run (which would replay it at its natural time).
+                    draining = true;
+                    for p in partitions.iter_mut() {
+                        match transport.end_offset(&reader.topic, p.partition) {
+                            Ok(end) => p.end = end,
+                            Err(e) => stats.fail(format!(
+                                "reading topic '{}' partition {}: {e}",
+                                reader.topic, p.partition
+                            )),
+                        }
+                    }
+                }
+                let live = reader.live.as_ref().filter(|_| !draining);
+                let frontier = *c.time();
                 // Source alignment: wait while far ahead of what is done.
                 if let Some(done) = completed.with_frontier(|f| f.first().copied()) {
                     if parts(*c.time()).0 > parts(done).0.saturating_add(reader.max_drift_ms) {
@@ -113,6 +187,15 @@ pub fn read_topic<'s>(
                 // Refill buffers, then emit in merged time order up to the
                 // least time a partition with unread records could still produce.
                 for p in partitions.iter_mut() {
+                    if live.is_some() && p.buffer.is_empty() && p.next >= p.end {
+                        match transport.end_offset(&reader.topic, p.partition) {
+                            Ok(end) => p.end = end,
+                            Err(e) => stats.fail(format!(
+                                "reading topic '{}' partition {}: {e}",
+                                reader.topic, p.partition
+                            )),
+                        }
+                    }
                     if p.buffer.is_empty() && p.next < p.end {
                         let mut fetched = Vec::new();
                         let want = reader.batch.min((p.end - p.next) as usize);
@@ -176,9 +259,16 @@ pub fn read_topic<'s>(
                         Some(_) => order_ts(&reader, &fetched),
                         None => *rowtime.as_ref().unwrap_or(&fetched.record.timestamp),
                     };
-                    let time =
+                    let mut time =
                         p.clock
                             .stamp(ordering, reader.topic_index, p.partition, fetched.offset);
+                    if time < frontier {
+                        // Only a live source gets here: a late arrival.
+                        p.clock.advance_to(parts(frontier).0 + 1);
+                        time = p
+                            .clock
+                            .lower_bound(reader.topic_index, p.partition, fetched.offset);
+                    }
                     let item = match (decoded, rowtime) {
                         (_, Err(e)) => Err(e),
                         (Ok(Decoded::Row(columns)), Ok(rowtime)) => {
@@ -214,34 +304,54 @@ pub fn read_topic<'s>(
                 stats.add_read(read);
                 // The least time this source may still produce: a buffered head's
                 // own time, or for an unread partition the bound of its clock.
+                // In live mode a caught-up partition holds the others back
+                // for the bounded wait only (see [`Live`]).
+                let idle = live.map(Live::idle_bound);
                 let lower = partitions
                     .iter()
-                    .filter(|p| !p.buffer.is_empty() || p.next < p.end)
-                    .map(|p| match p.buffer.front() {
+                    .filter_map(|p| match p.buffer.front() {
                         // With a TIMESTAMP column the time is known only once
                         // decoded; the clock's bound is safe either way.
                         Some(f)
                             if reader.timestamp_column.is_some()
                                 && reader.sequence_header.is_none() =>
                         {
-                            p.clock
-                                .lower_bound(reader.topic_index, p.partition, f.offset)
+                            Some(
+                                p.clock
+                                    .lower_bound(reader.topic_index, p.partition, f.offset),
+                            )
                         }
-                        Some(f) => p.clock.clone().stamp(
+                        Some(f) => Some(p.clock.clone().stamp(
                             order_ts(&reader, f),
                             reader.topic_index,
                             p.partition,
                             f.offset,
-                        ),
-                        None => p.clock.lower_bound(reader.topic_index, p.partition, p.next),
+                        )),
+                        None => {
+                            let bound =
+                                p.clock.lower_bound(reader.topic_index, p.partition, p.next);
+                            match idle {
+                                _ if p.next < p.end => Some(bound),
+                                Some(idle) => Some(bound.max(idle)),
+                                None => None,
+                            }
+                        }
                     })
-                    .min();
+                    .min()
+                    // A worker without partitions of a live topic.
+                    .or(idle);
                 match lower {
                     Some(t) => {
                         if *c.time() < t {
                             c.downgrade(&t);
                         }
-                        activator.activate();
+                        let caught_up = partitions
+                            .iter()
+                            .all(|p| p.buffer.is_empty() && p.next >= p.end);
+                        match live {
+                            Some(live) if caught_up => activator.activate_after(live.poll),
+                            _ => activator.activate(),
+                        }
                     }
                     None => cap = None,
                 }

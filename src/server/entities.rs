@@ -1,0 +1,278 @@
+//! ksqlDB's REST entities: the JSON shapes `/ksql` answers with, built from
+//! the catalog, so ksqlDB's clients and scripts read them unchanged.
+//!
+//! Every entity carries `@type`, `statementText` and `warnings`; see
+//! `reference/ksqldb.md` (a) for the catalogue of shapes.
+
+use serde_json::{json, Map, Value as Json};
+
+use ddsql_sql::ast::ShowKind;
+use ddsql_sql::binder::BoundStatement;
+use ddsql_sql::catalog::{Source, SourceKind};
+use ddsql_sql::functions;
+use ddsql_sql::types::SqlType;
+
+use crate::session::{Executed, Session};
+
+/// An error body: `generic_error`, or `statement_error` when a statement
+/// failed (with the entities of the statements that ran before it).
+pub fn error(code: u32, message: &str) -> Json {
+    json!({"@type": "generic_error", "error_code": code, "message": message})
+}
+
+pub fn statement_error(code: u32, message: &str, statement: &str, entities: Vec<Json>) -> Json {
+    json!({
+        "@type": "statement_error",
+        "error_code": code,
+        "message": message,
+        "statementText": statement,
+        "entities": entities,
+    })
+}
+
+/// ksqlDB's command id for a statement that changes the catalog:
+/// `type/entity/action`, e.g. `stream/PAGEVIEWS/create`.
+pub fn command_id(b: &BoundStatement) -> Option<String> {
+    let kind = |k: SourceKind| match k {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    };
+    match b {
+        BoundStatement::CreateSource { source, .. } | BoundStatement::CreateAs { source, .. } => {
+            Some(format!("{}/{}/create", kind(source.kind), source.name))
+        }
+        BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
+        BoundStatement::Drop { name: Some(name) } => Some(format!("source/{name}/drop")),
+        BoundStatement::Terminate { query } => Some(format!(
+            "terminate/{}/execute",
+            query.as_deref().unwrap_or("ALL")
+        )),
+        _ => None,
+    }
+}
+
+/// The entity for one executed statement; `None` for statements ksqlDB
+/// answers with nothing (INSERT VALUES, SET, DEFINE).
+pub fn entity(
+    session: &Session,
+    text: &str,
+    b: &BoundStatement,
+    done: &Executed,
+    sequence: i64,
+) -> Option<Json> {
+    let mut e = match b {
+        BoundStatement::CreateSource { .. }
+        | BoundStatement::CreateAs { .. }
+        | BoundStatement::InsertSelect { .. }
+        | BoundStatement::Drop { .. }
+        | BoundStatement::Terminate { .. } => {
+            let query_id = match b {
+                BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {
+                    Json::String(query.id.clone())
+                }
+                _ => Json::Null,
+            };
+            json!({
+                "@type": "currentStatus",
+                "commandId": command_id(b),
+                "commandStatus": {"status": "SUCCESS", "message": done.message, "queryId": query_id},
+                "commandSequenceNumber": sequence,
+            })
+        }
+        BoundStatement::Show { what, .. } => show(session, *what),
+        BoundStatement::DescribeSource { name, extended } => {
+            let source = session.catalog().source(name)?;
+            json!({"@type": "sourceDescription", "sourceDescription": describe(session, source, *extended)})
+        }
+        BoundStatement::DescribeFunction { name } => {
+            let f = functions::lookup(name)?;
+            json!({
+                "@type": "describe_function",
+                "name": f.name,
+                "description": f.description,
+                "author": "ddsql",
+                "version": env!("CARGO_PKG_VERSION"),
+                "path": "internal",
+                "type": kind_name(f.kind),
+                "functions": f.signatures.iter().map(|s| json!({"description": f.description, "signature": s})).collect::<Vec<_>>(),
+            })
+        }
+        BoundStatement::InsertValues { .. }
+        | BoundStatement::Set { .. }
+        | BoundStatement::Define { .. }
+        | BoundStatement::Select { .. } => return None,
+    };
+    let obj = e.as_object_mut().expect("entities are objects");
+    obj.insert("statementText".into(), Json::String(text.to_string()));
+    obj.insert("warnings".into(), json!([]));
+    Some(e)
+}
+
+fn kind_name(k: functions::FunctionKind) -> &'static str {
+    match k {
+        functions::FunctionKind::Scalar => "SCALAR",
+        functions::FunctionKind::Aggregate => "AGGREGATE",
+    }
+}
+
+fn source_info(s: &Source) -> Json {
+    json!({
+        "type": s.kind.to_string(),
+        "name": s.name,
+        "topic": s.topic,
+        "keyFormat": s.key_format.to_string(),
+        "valueFormat": s.value_format.to_string(),
+        "isWindowed": false,
+    })
+}
+
+fn show(session: &Session, what: ShowKind) -> Json {
+    let catalog = session.catalog();
+    let sources = |kind: SourceKind| -> Vec<Json> {
+        catalog
+            .sources()
+            .filter(|s| s.kind == kind)
+            .map(source_info)
+            .collect()
+    };
+    match what {
+        ShowKind::Streams => json!({"@type": "streams", "streams": sources(SourceKind::Stream)}),
+        ShowKind::Tables => json!({"@type": "tables", "tables": sources(SourceKind::Table)}),
+        ShowKind::Topics { .. } => {
+            let topics: Vec<Json> = session
+                .log()
+                .topics()
+                .into_iter()
+                .filter(|(t, _)| !t.starts_with('_'))
+                .map(|(name, p)| json!({"name": name, "replicaInfo": vec![1; p as usize]}))
+                .collect();
+            json!({"@type": "kafka_topics", "topics": topics})
+        }
+        ShowKind::Queries => {
+            let queries: Vec<Json> = catalog
+                .queries()
+                .iter()
+                .map(|q| {
+                    let topic = catalog.source(&q.sink).map(|s| s.topic.clone());
+                    json!({
+                        "queryString": q.sql,
+                        "sinks": [q.sink],
+                        "sinkKafkaTopics": topic.into_iter().collect::<Vec<_>>(),
+                        "id": q.id,
+                        "statusCount": {"RUNNING": 1},
+                        "queryType": "PERSISTENT",
+                        "state": "RUNNING",
+                    })
+                })
+                .collect();
+            json!({"@type": "queries", "queries": queries})
+        }
+        ShowKind::Functions => {
+            let functions: Vec<Json> = functions::registry()
+                .iter()
+                .map(|f| json!({"name": f.name, "type": kind_name(f.kind), "category": ""}))
+                .collect();
+            json!({"@type": "function_names", "functions": functions})
+        }
+        ShowKind::Properties => {
+            let properties: Vec<Json> = session
+                .properties()
+                .iter()
+                .map(|(k, v)| json!({"name": k, "scope": "SESSION", "value": v, "editable": true, "level": "SERVER"}))
+                .collect();
+            json!({"@type": "properties", "properties": properties, "overwrittenProperties": [], "defaultProperties": []})
+        }
+        ShowKind::Variables => {
+            let variables: Vec<Json> = session
+                .variables()
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect();
+            json!({"@type": "variables", "variables": variables})
+        }
+        ShowKind::Types => json!({"@type": "type_list", "types": {}}),
+    }
+}
+
+fn describe(session: &Session, s: &Source, extended: bool) -> Json {
+    let catalog = session.catalog();
+    let ids = |f: &dyn Fn(&ddsql_sql::catalog::PersistentQuery) -> bool| -> Vec<Json> {
+        catalog
+            .queries()
+            .iter()
+            .filter(|q| f(q))
+            .map(|q| json!({"id": q.id, "queryString": q.sql, "sinks": [q.sink], "state": "RUNNING"}))
+            .collect()
+    };
+    let mut fields = vec![json!({"name": "ROWTIME", "schema": schema(&SqlType::BigInt)})];
+    fields.extend(s.columns.iter().map(|c| {
+        let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
+        if c.key {
+            f["type"] = json!("KEY");
+        }
+        f
+    }));
+    json!({
+        "name": s.name,
+        "windowType": null,
+        "readQueries": ids(&|q| q.plan.plan.scans(&s.name)),
+        "writeQueries": ids(&|q| q.sink == s.name),
+        "fields": fields,
+        "type": s.kind.to_string(),
+        "timestamp": s.timestamp_column.map(|i| s.columns[i].name.clone()).unwrap_or_default(),
+        "statistics": "",
+        "errorStats": "",
+        "extended": extended,
+        "keyFormat": s.key_format.to_string(),
+        "valueFormat": s.value_format.to_string(),
+        "topic": s.topic,
+        "partitions": s.partitions,
+        "replication": 1,
+        "statement": s.sql,
+        "queryOffsetSummaries": [],
+        "sourceConstraints": [],
+    })
+}
+
+/// ksqlDB's `SchemaInfo`: `{type, fields, memberSchema}`.
+pub fn schema(ty: &SqlType) -> Json {
+    let mut out = Map::new();
+    let name = match ty {
+        SqlType::Boolean => "BOOLEAN",
+        SqlType::Int => "INTEGER",
+        SqlType::BigInt => "BIGINT",
+        SqlType::Double => "DOUBLE",
+        SqlType::Decimal { precision, scale } => {
+            out.insert(
+                "parameters".into(),
+                json!({"precision": precision, "scale": scale}),
+            );
+            "DECIMAL"
+        }
+        SqlType::String => "STRING",
+        SqlType::Bytes => "BYTES",
+        SqlType::Date => "DATE",
+        SqlType::Time => "TIME",
+        SqlType::Timestamp => "TIMESTAMP",
+        SqlType::Array(m) => {
+            out.insert("memberSchema".into(), schema(m));
+            "ARRAY"
+        }
+        SqlType::Map(_, v) => {
+            out.insert("memberSchema".into(), schema(v));
+            "MAP"
+        }
+        SqlType::Struct(fields) => {
+            let f: Vec<Json> = fields
+                .iter()
+                .map(|(n, t)| json!({"name": n, "schema": schema(t)}))
+                .collect();
+            out.insert("fields".into(), Json::Array(f));
+            "STRUCT"
+        }
+    };
+    out.insert("type".into(), json!(name));
+    out.entry("fields").or_insert(Json::Null);
+    out.entry("memberSchema").or_insert(Json::Null);
+    Json::Object(out)
+}

@@ -1,0 +1,848 @@
+//! `ddsql server`: ksqlDB's REST API over a durable session.
+//!
+//! The server owns one [`Session`] (its catalog restored from the data
+//! directory's command log) and one *runner*: a live dataflow of every
+//! persistent query that follows its topics until stopped. A statement that
+//! changes the persistent queries restarts the runner over the new catalog;
+//! the restarted dataflow replays the topics, and its sinks skip every
+//! record an earlier run already wrote (see `operators::sink`), so outputs
+//! are not duplicated.
+//!
+//! Transient queries (`/query`, `/query-stream`) run as dataflows of their
+//! own that read the topics, as a ksqlDB push query reads them: a push query
+//! follows them until the client leaves, LIMIT is reached or `/close-query`
+//! names it; a pull query answers from everything the topics hold now.
+//!
+//! Every error is a ksqlDB error body (`generic_error` or
+//! `statement_error`); no request can panic the server.
+
+pub mod entities;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Body, Frame, Incoming};
+use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE, LOCATION};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde::Deserialize;
+use serde_json::{json, Map, Value as Json};
+use tokio::sync::mpsc;
+
+use ddsql_engine::{Change, EngineError, Live, RunOptions, RunReport};
+use ddsql_sql::binder::BoundStatement;
+use ddsql_sql::catalog::Catalog;
+use ddsql_sql::plan::QueryPlan;
+
+use crate::render::row_json;
+use crate::session::{collect_pull, ScriptError, Session};
+use entities::{error, statement_error};
+
+/// How the server is set up (the flags of `ddsql server`).
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Timely workers for the persistent queries' dataflow.
+    pub workers: usize,
+    /// The bounded wait for idle partitions (ksqlDB's `max.task.idle.ms`).
+    pub idle_ms: i64,
+    /// The largest request body accepted, except `/inserts-stream`, whose
+    /// limit applies to each row.
+    pub max_request_bytes: usize,
+}
+
+/// The server's shared state.
+struct State {
+    config: Config,
+    session: Mutex<Session>,
+    /// The session's log, reachable without its lock.
+    log: Arc<ddsql_connectors::embedded::EmbeddedLog>,
+    runner: Mutex<Option<Runner>>,
+    /// Running push queries, by id: the flag that stops each.
+    push_queries: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    next_push: AtomicU64,
+    /// ksqlDB's `commandSequenceNumber`: statements executed so far.
+    sequence: AtomicI64,
+    /// `/status`: command id to (status, message).
+    statuses: Mutex<BTreeMap<String, (String, String)>>,
+}
+
+/// The live dataflow of the persistent queries.
+struct Runner {
+    live: Live,
+    thread: std::thread::JoinHandle<Result<RunReport, EngineError>>,
+}
+
+/// A response body.
+type Body_ = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A body fed from a channel: streamed responses (push queries, acks).
+/// The receiver's drop, when the client leaves, is what stops the sender.
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body_> {
+    let mut r = Response::new(Full::new(body.into()).boxed());
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("a valid content type"),
+    );
+    r
+}
+
+fn json_response(status: StatusCode, body: &Json) -> Response<Body_> {
+    full(status, "application/json", body.to_string())
+}
+
+/// An error response; the HTTP status is `code / 100`, as in ksqlDB.
+fn error_response(code: u32, message: &str) -> Response<Body_> {
+    json_response(status_of(code), &error(code, message))
+}
+
+fn status_of(code: u32) -> StatusCode {
+    StatusCode::from_u16((code / 100) as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn streamed(content_type: &str) -> (mpsc::Sender<Bytes>, Response<Body_>) {
+    let (tx, rx) = mpsc::channel(64);
+    let mut r = Response::new(ChannelBody(rx).boxed());
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_str(content_type).expect("a valid content type"),
+    );
+    (tx, r)
+}
+
+/// Runs the server until Ctrl-C; `ready` gets the bound address (useful
+/// with port 0) once requests are accepted.
+pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let session = Session::open_durable(&config.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = Arc::new(State {
+        config: config.clone(),
+        log: session.log().clone(),
+        session: Mutex::new(session),
+        runner: Mutex::new(None),
+        push_queries: Mutex::new(HashMap::new()),
+        next_push: AtomicU64::new(0),
+        sequence: AtomicI64::new(0),
+        statuses: Mutex::new(BTreeMap::new()),
+    });
+    state.restart_runner();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the HTTP runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}: is another server running there? choose another address with --listen", config.listen))?;
+        ready(listener.local_addr()?);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = match accepted {
+                        Ok(a) => a,
+                        Err(e) => {
+                            tracing::warn!("accepting a connection: {e}");
+                            continue;
+                        }
+                    };
+                    let state = state.clone();
+                    tokio::spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let state = state.clone();
+                            async move { Ok::<_, Infallible>(state.handle(req).await) }
+                        });
+                        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                        if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+                            tracing::debug!("connection ended: {e}");
+                        }
+                    });
+                }
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        anyhow::Ok(())
+    })?;
+    eprintln!("stopping: finishing the persistent queries' writes");
+    state.stop_runner();
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KsqlRequest {
+    ksql: String,
+    #[serde(default)]
+    streams_properties: Map<String, Json>,
+    #[serde(default)]
+    session_variables: Map<String, Json>,
+}
+
+#[derive(Deserialize)]
+struct QueryStreamRequest {
+    sql: String,
+    #[serde(default)]
+    properties: Map<String, Json>,
+    #[serde(default, rename = "sessionVariables")]
+    session_variables: Map<String, Json>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CloseQueryRequest {
+    query_id: String,
+}
+
+/// A request body parsed as `T`, or the error response.
+#[allow(clippy::result_large_err)]
+async fn read_json<T: for<'de> Deserialize<'de>>(
+    body: Incoming,
+    limit: usize,
+) -> Result<T, Response<Body_>> {
+    let bytes = match Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(error_response(
+                41300,
+                &format!("the request body is larger than the server's limit of {limit} bytes (--max-request-bytes)"),
+            ))
+        }
+        Err(e) => return Err(error_response(40000, &format!("reading the request body: {e}"))),
+    };
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error_response(40000, &format!("malformed JSON in the request body: {e}")))
+}
+
+fn strings(m: &Map<String, Json>) -> BTreeMap<String, String> {
+    m.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+/// Whether a push query starts at the topics' beginnings
+/// (`auto.offset.reset`, `latest` by default as in ksqlDB).
+fn from_end(properties: &Map<String, Json>) -> bool {
+    !properties
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("auto.offset.reset") && v.as_str() == Some("earliest"))
+}
+
+/// How a query's rows are written on the wire.
+#[derive(Clone, Copy, PartialEq)]
+enum Wire {
+    /// `/query`: a JSON array of StreamedRow objects.
+    StreamedRows,
+    /// `/query-stream` delimited: metadata line, then one array per line.
+    Delimited,
+    /// `/query-stream` with `application/json`: one JSON array.
+    JsonArray,
+}
+
+impl State {
+    async fn handle(self: &Arc<Self>, req: Request<Incoming>) -> Response<Body_> {
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        let limit = self.config.max_request_bytes;
+        match (&method, path.as_str()) {
+            (&Method::GET, "/") => {
+                let mut r = full(StatusCode::TEMPORARY_REDIRECT, "text/plain", "");
+                r.headers_mut().insert(LOCATION, HeaderValue::from_static("/info"));
+                r
+            }
+            (&Method::GET, "/info") => json_response(
+                StatusCode::OK,
+                &json!({"KsqlServerInfo": {
+                    "version": env!("CARGO_PKG_VERSION"),
+                    "kafkaClusterId": "embedded",
+                    "ksqlServiceId": "default_",
+                    "serverStatus": "RUNNING",
+                }}),
+            ),
+            (&Method::GET, "/healthcheck") => {
+                let runner_ok = self.runner_healthy();
+                json_response(
+                    if runner_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
+                    &json!({
+                        "isHealthy": runner_ok,
+                        "details": {
+                            "metastore": {"isHealthy": true},
+                            "kafka": {"isHealthy": true},
+                            "commandRunner": {"isHealthy": runner_ok},
+                        },
+                        "serverState": "RUNNING",
+                    }),
+                )
+            }
+            (&Method::GET, "/status") => {
+                let statuses = self.statuses.lock().unwrap();
+                let all: Map<String, Json> = statuses
+                    .iter()
+                    .map(|(id, (status, _))| (id.clone(), json!(status)))
+                    .collect();
+                json_response(StatusCode::OK, &json!({"commandStatuses": all}))
+            }
+            (&Method::GET, p) if p.starts_with("/status/") => {
+                let id = &p["/status/".len()..];
+                match self.statuses.lock().unwrap().get(id) {
+                    Some((status, message)) => json_response(
+                        StatusCode::OK,
+                        &json!({"status": status, "message": message}),
+                    ),
+                    None => error_response(40400, &format!("no command has the id {id}")),
+                }
+            }
+            (&Method::POST, "/ksql") => match read_json::<KsqlRequest>(req.into_body(), limit).await {
+                Ok(request) => {
+                    let state = self.clone();
+                    tokio::task::spawn_blocking(move || state.ksql(request))
+                        .await
+                        .unwrap_or_else(|e| error_response(50000, &format!("the statement failed: {e}")))
+                }
+                Err(r) => r,
+            },
+            (&Method::POST, "/query") => match read_json::<KsqlRequest>(req.into_body(), limit).await {
+                Ok(r) => self.query(r.ksql, r.streams_properties, r.session_variables, Wire::StreamedRows),
+                Err(r) => r,
+            },
+            (&Method::POST, "/query-stream") => {
+                let accept = req
+                    .headers()
+                    .get(ACCEPT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let wire = if accept.contains("application/json") {
+                    Wire::JsonArray
+                } else if accept.contains("application/vnd.ksql.v1+json") {
+                    Wire::StreamedRows
+                } else {
+                    Wire::Delimited
+                };
+                match read_json::<QueryStreamRequest>(req.into_body(), limit).await {
+                    Ok(r) => self.query(r.sql, r.properties, r.session_variables, wire),
+                    Err(r) => r,
+                }
+            }
+            (&Method::POST, "/close-query") => {
+                match read_json::<CloseQueryRequest>(req.into_body(), limit).await {
+                    Ok(r) => match self.push_queries.lock().unwrap().get(&r.query_id) {
+                        Some(stop) => {
+                            stop.store(true, Ordering::Relaxed);
+                            full(StatusCode::OK, "application/json", "")
+                        }
+                        None => error_response(
+                            40400,
+                            &format!("no push query has the id {}", r.query_id),
+                        ),
+                    },
+                    Err(r) => r,
+                }
+            }
+            (&Method::POST, "/inserts-stream") => self.inserts_stream(req.into_body()),
+            _ => error_response(
+                40400,
+                &format!(
+                    "there is no endpoint {method} {path}; ddsql serves POST /ksql, /query, /query-stream, /inserts-stream, /close-query and GET /info, /healthcheck, /status"
+                ),
+            ),
+        }
+    }
+
+    /// `POST /ksql`: checks every statement, then executes them in order.
+    fn ksql(self: &Arc<Self>, request: KsqlRequest) -> Response<Body_> {
+        let variables = strings(&request.session_variables);
+        let mut session = self.session.lock().unwrap();
+        let checked = session.check(&request.ksql, &variables);
+        if let Some(e) = checked.errors.first() {
+            let statement = match e {
+                ScriptError::Sql {
+                    statement: Some(s), ..
+                } => s.clone(),
+                _ => request.ksql.clone(),
+            };
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &statement_error(40001, &e.to_string(), &statement, vec![]),
+            );
+        }
+        if let Some((text, _)) = checked
+            .bound
+            .iter()
+            .find(|(_, b)| matches!(b, BoundStatement::Select { .. }))
+        {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &statement_error(
+                    40002,
+                    "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT",
+                    text,
+                    vec![],
+                ),
+            );
+        }
+        let _ = &request.streams_properties;
+        let mut entities = Vec::new();
+        let mut restart = false;
+        for (text, b) in checked.bound {
+            restart |= matches!(
+                b,
+                BoundStatement::CreateAs { .. }
+                    | BoundStatement::InsertSelect { .. }
+                    | BoundStatement::Terminate { .. }
+                    | BoundStatement::Drop { name: Some(_) }
+            );
+            let command = entities::command_id(&b);
+            match session.execute_statement(&text, b.clone()) {
+                Ok(done) => {
+                    let sequence = match command {
+                        Some(_) => self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
+                        None => -1,
+                    };
+                    if let Some(id) = command {
+                        self.statuses
+                            .lock()
+                            .unwrap()
+                            .insert(id, ("SUCCESS".into(), done.message.clone()));
+                    }
+                    entities.extend(entities::entity(&session, &text, &b, &done, sequence));
+                }
+                Err(e) => {
+                    if restart {
+                        self.restart_runner_with(session.catalog().clone());
+                    }
+                    return json_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &statement_error(50000, &e.to_string(), &text, entities),
+                    );
+                }
+            }
+        }
+        if restart {
+            self.restart_runner_with(session.catalog().clone());
+        }
+        json_response(StatusCode::OK, &Json::Array(entities))
+    }
+
+    fn restart_runner(&self) {
+        let catalog = self.session.lock().unwrap().catalog().clone();
+        self.restart_runner_with(catalog);
+    }
+
+    /// Stops the persistent queries' dataflow and starts one over `catalog`.
+    fn restart_runner_with(&self, catalog: Catalog) {
+        self.stop_runner();
+        if catalog.queries().is_empty() {
+            return;
+        }
+        let transport: Arc<dyn ddsql_engine::io::Transport> = self.log.clone();
+        let live = Live::new(self.config.idle_ms);
+        let options = RunOptions {
+            workers: self.config.workers,
+            live: Some(live.clone()),
+            ..RunOptions::default()
+        };
+        let thread = std::thread::Builder::new()
+            .name("ddsql-persistent".into())
+            .spawn(move || {
+                let result = ddsql_engine::run(
+                    &catalog,
+                    transport,
+                    &ddsql_connectors::format::Formats,
+                    &options,
+                );
+                if let Err(e) = &result {
+                    tracing::error!("the persistent queries stopped: {e}");
+                }
+                result
+            })
+            .expect("spawning the persistent queries' thread");
+        *self.runner.lock().unwrap() = Some(Runner { live, thread });
+    }
+
+    fn stop_runner(&self) {
+        if let Some(runner) = self.runner.lock().unwrap().take() {
+            runner.live.stop.store(true, Ordering::Relaxed);
+            if let Ok(Err(e)) = runner.thread.join() {
+                tracing::error!("the persistent queries failed: {e}");
+            }
+        }
+    }
+
+    fn runner_healthy(&self) -> bool {
+        self.runner
+            .lock()
+            .unwrap()
+            .as_ref()
+            .is_none_or(|r| !r.thread.is_finished())
+    }
+
+    /// `/query` and `/query-stream`: runs one SELECT, streaming its rows.
+    fn query(
+        self: &Arc<Self>,
+        sql: String,
+        properties: Map<String, Json>,
+        variables: Map<String, Json>,
+        wire: Wire,
+    ) -> Response<Body_> {
+        let session = self.session.lock().unwrap();
+        let checked = session.check(&sql, &strings(&variables));
+        if let Some(e) = checked.errors.first() {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &statement_error(40001, &e.to_string(), &sql, vec![]),
+            );
+        }
+        let (plan, push, limit) = match <[_; 1]>::try_from(checked.bound) {
+            Ok([(_, BoundStatement::Select { plan, push, limit })]) => (plan, push, limit),
+            _ => return json_response(
+                StatusCode::BAD_REQUEST,
+                &statement_error(
+                    40000,
+                    "this endpoint runs exactly one SELECT statement; other statements go to /ksql",
+                    &sql,
+                    vec![],
+                ),
+            ),
+        };
+        let options = RunOptions {
+            live: push.then(|| Live::new(self.config.idle_ms)),
+            from_end: push && from_end(&properties),
+            ..RunOptions::default()
+        };
+        let subscription = match session.query(&plan, &options) {
+            Ok(s) => s,
+            Err(e) => return error_response(50000, &format!("starting the query: {e}")),
+        };
+        drop(session);
+        let id = format!(
+            "transient_{}_{}",
+            plan.plan.sources().first().copied().unwrap_or("query"),
+            self.next_push.fetch_add(1, Ordering::Relaxed)
+        );
+        if push {
+            self.push_queries
+                .lock()
+                .unwrap()
+                .insert(id.clone(), subscription.stop_flag());
+        }
+        let content_type = match wire {
+            Wire::StreamedRows => "application/vnd.ksql.v1+json",
+            Wire::Delimited => "application/vnd.ksqlapi.delimited.v1",
+            Wire::JsonArray => "application/json",
+        };
+        let (tx, response) = streamed(content_type);
+        let state = self.clone();
+        std::thread::spawn(move || {
+            let writer = RowWriter {
+                wire,
+                plan: &plan,
+                tx: &tx,
+                first: std::cell::Cell::new(true),
+            };
+            let open = writer.header(push.then_some(id.as_str()));
+            let final_message = if !open {
+                None
+            } else if push {
+                let mut sent = 0u64;
+                let mut reached = false;
+                'rows: for batch in subscription.changes.iter() {
+                    for change in batch {
+                        if limit.is_some_and(|l| sent >= l) {
+                            reached = true;
+                            break 'rows;
+                        }
+                        if !writer.change(&change) {
+                            break 'rows;
+                        }
+                        sent += 1;
+                    }
+                    if limit.is_some_and(|l| sent >= l) {
+                        reached = true;
+                        break;
+                    }
+                }
+                subscription.stop();
+                reached.then_some("Limit Reached")
+            } else {
+                match collect_pull(subscription, &plan, limit) {
+                    Ok(rows) => {
+                        for row in rows {
+                            if !writer.change(&Change::Row(row)) {
+                                break;
+                            }
+                        }
+                        Some("Query Completed")
+                    }
+                    Err(e) => {
+                        writer.error(&e.to_string());
+                        None
+                    }
+                }
+            };
+            writer.finish(final_message);
+            state.push_queries.lock().unwrap().remove(&id);
+        });
+        response
+    }
+
+    /// `/inserts-stream`: a target line, then one JSON row per line; one
+    /// ack per row, streamed back as rows are appended.
+    fn inserts_stream(self: &Arc<Self>, mut body: Incoming) -> Response<Body_> {
+        let (tx, response) = streamed("application/vnd.ksqlapi.delimited.v1");
+        let state = self.clone();
+        tokio::spawn(async move {
+            let limit = state.config.max_request_bytes;
+            let mut inserter = Inserter {
+                state: &state,
+                target: None,
+                seq: 0,
+                out: Vec::new(),
+            };
+            let mut buf: Vec<u8> = Vec::new();
+            loop {
+                let done = match body.frame().await {
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            buf.extend_from_slice(&data);
+                        }
+                        false
+                    }
+                    Some(Err(e)) => {
+                        inserter.fail(&format!("reading the request: {e}"));
+                        true
+                    }
+                    None => true,
+                };
+                let complete = if done {
+                    buf.len()
+                } else {
+                    buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)
+                };
+                if !done && complete == 0 && buf.len() > limit {
+                    inserter.fail(&format!(
+                        "a row is larger than the server's limit of {limit} bytes (--max-request-bytes)"
+                    ));
+                }
+                let lines: Vec<u8> = buf.drain(..complete).collect();
+                let ok = tokio::task::block_in_place(|| inserter.lines(&lines));
+                for ack in inserter.out.drain(..) {
+                    if tx.send(Bytes::from(ack)).await.is_err() {
+                        return;
+                    }
+                }
+                if done || !ok {
+                    return;
+                }
+            }
+        });
+        response
+    }
+}
+
+/// Parses and appends `/inserts-stream` lines, collecting acks in `out`.
+struct Inserter<'a> {
+    state: &'a State,
+    target: Option<String>,
+    seq: u64,
+    out: Vec<String>,
+}
+
+impl Inserter<'_> {
+    /// Handles complete lines; false once the stream cannot go on.
+    fn lines(&mut self, bytes: &[u8]) -> bool {
+        let mut rows = Vec::new();
+        let mut seqs = Vec::new();
+        for line in bytes.split(|&b| b == b'\n') {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let parsed: Result<Map<String, Json>, _> = serde_json::from_slice(line);
+            if self.target.is_none() {
+                match parsed
+                    .ok()
+                    .and_then(|m| m.get("target").and_then(Json::as_str).map(str::to_string))
+                {
+                    Some(t) => {
+                        self.target = Some(t);
+                        continue;
+                    }
+                    None => {
+                        self.fail("the first line must be a JSON object naming the stream: {\"target\": \"STREAM_NAME\"}");
+                        return false;
+                    }
+                }
+            }
+            let seq = self.seq;
+            self.seq += 1;
+            match parsed {
+                Ok(row) => {
+                    rows.push(row);
+                    seqs.push(seq);
+                }
+                Err(e) => self.ack(seq, Err(format!("malformed JSON row: {e}"))),
+            }
+        }
+        if rows.is_empty() {
+            return true;
+        }
+        let target = self.target.clone().unwrap_or_default();
+        let results = self
+            .state
+            .session
+            .lock()
+            .unwrap()
+            .insert_json(&target, &rows);
+        match results {
+            Ok(results) => {
+                for (seq, r) in seqs.into_iter().zip(results) {
+                    self.ack(seq, r);
+                }
+                true
+            }
+            Err(e) => {
+                self.fail(&e.to_string());
+                false
+            }
+        }
+    }
+
+    fn ack(&mut self, seq: u64, result: Result<(), String>) {
+        let line = match result {
+            Ok(()) => json!({"status": "ok", "seq": seq}),
+            Err(message) => json!({
+                "@type": "generic_error", "error_code": 40000, "message": message,
+                "status": "error", "seq": seq,
+            }),
+        };
+        self.out.push(format!("{line}\n"));
+    }
+
+    fn fail(&mut self, message: &str) {
+        let mut e = error(40000, message);
+        e["status"] = json!("error");
+        self.out.push(format!("{e}\n"));
+    }
+}
+
+/// Writes a query's header, rows and end in one of the [`Wire`] shapes.
+struct RowWriter<'a> {
+    wire: Wire,
+    plan: &'a QueryPlan,
+    tx: &'a mpsc::Sender<Bytes>,
+    first: std::cell::Cell<bool>,
+}
+
+impl RowWriter<'_> {
+    /// Sends a chunk; false once the client has gone.
+    fn send(&self, text: String) -> bool {
+        self.tx.blocking_send(Bytes::from(text)).is_ok()
+    }
+
+    /// An element of the JSON array shapes, comma-separated.
+    fn element(&self, value: &Json) -> bool {
+        let sep = if self.first.replace(false) {
+            "["
+        } else {
+            ",\n"
+        };
+        self.send(format!("{sep}{value}"))
+    }
+
+    fn header(&self, query_id: Option<&str>) -> bool {
+        let names: Vec<&str> = self.plan.columns.iter().map(|c| c.name.as_str()).collect();
+        let types: Vec<String> = self.plan.columns.iter().map(|c| c.ty.to_string()).collect();
+        match self.wire {
+            Wire::StreamedRows => {
+                let schema: Vec<String> = self
+                    .plan
+                    .columns
+                    .iter()
+                    .map(|c| format!("`{}` {}{}", c.name, c.ty, if c.key { " KEY" } else { "" }))
+                    .collect();
+                self.element(&json!({"header": {"queryId": query_id.unwrap_or(""), "schema": schema.join(", ")}}))
+            }
+            Wire::Delimited | Wire::JsonArray => {
+                let mut meta = json!({"columnNames": names, "columnTypes": types});
+                if let Some(id) = query_id {
+                    meta["queryId"] = json!(id);
+                }
+                if self.wire == Wire::JsonArray {
+                    self.element(&meta)
+                } else {
+                    self.send(format!("{meta}\n"))
+                }
+            }
+        }
+    }
+
+    fn change(&self, change: &Change) -> bool {
+        let (columns, tombstone) = match change {
+            Change::Row(row) => (row_json(self.plan, row), false),
+            Change::Delete { key } => {
+                let mut row = vec![ddsql_sql::types::Value::Null];
+                row.extend(key.iter().cloned());
+                row.resize(self.plan.columns.len() + 1, ddsql_sql::types::Value::Null);
+                (row_json(self.plan, &row), true)
+            }
+        };
+        match self.wire {
+            Wire::StreamedRows if tombstone => {
+                self.element(&json!({"row": {"columns": columns, "tombstone": true}}))
+            }
+            Wire::StreamedRows => self.element(&json!({"row": {"columns": columns}})),
+            // ksqlDB drops tombstones on /query-stream.
+            _ if tombstone => true,
+            Wire::JsonArray => self.element(&Json::Array(columns)),
+            Wire::Delimited => self.send(format!("{}\n", Json::Array(columns))),
+        }
+    }
+
+    fn error(&self, message: &str) {
+        let e = error(50000, message);
+        match self.wire {
+            Wire::StreamedRows => self.element(&json!({"errorMessage": e})),
+            Wire::JsonArray => self.element(&e),
+            Wire::Delimited => self.send(format!("{e}\n")),
+        };
+    }
+
+    fn finish(&self, final_message: Option<&str>) {
+        if let (Wire::StreamedRows, Some(m)) = (self.wire, final_message) {
+            self.element(&json!({"finalMessage": m}));
+        }
+        if self.wire != Wire::Delimited {
+            if self.first.get() {
+                self.send("[".into());
+            }
+            self.send("]\n".into());
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! `ddsql cli`: an interactive shell against a ddsql (or ksqlDB) server.
+//!
+//! The shell is a [`Shell`] fed one line at a time, so the same code serves
+//! the terminal (rustyline: line editing, history) and tests, which drive
+//! it through [`Shell::line`] against a real server. Statements end with
+//! `;` and may span lines; each complete statement goes to the server:
+//! SELECT to `/query-stream` (rows drawn as they arrive), everything else
+//! to `/ksql`, whose entities are drawn as ksqlDB's CLI draws them.
+//! `SET`/`UNSET` are the shell's own properties, sent with each request,
+//! and `RUN SCRIPT 'file.sql'` sends a file's statements.
+
+use std::io::{BufRead, BufReader, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value as Json};
+
+use ddsql_sql::ast::Statement;
+use ddsql_sql::parser::parse;
+
+use crate::render::{cell, table};
+
+/// A ksqlDB REST client (blocking).
+pub struct Client {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    pub fn new(server: &str) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Client {
+            base: server.trim_end_matches('/').to_string(),
+            agent,
+        }
+    }
+
+    /// POSTs `body` to `path`: the status and the body read as JSON.
+    pub fn post(&self, path: &str, body: &Json) -> Result<(u16, Json), String> {
+        let mut response = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Accept", "application/vnd.ksql.v1+json")
+            .send_json(body)
+            .map_err(|e| self.unreachable(e))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("reading the server's answer: {e}"))?;
+        let json = serde_json::from_str(&text).unwrap_or(Json::String(text));
+        Ok((status, json))
+    }
+
+    fn unreachable(&self, e: ureq::Error) -> String {
+        format!(
+            "cannot reach the server at {}: {e} (is `ddsql server` running? pass its address with --server)",
+            self.base
+        )
+    }
+
+    /// Runs a query on `/query-stream`, calling `row` with the column
+    /// names first and then each row, until the query ends, `row` returns
+    /// false or `stop` is set (the query is then closed on the server).
+    pub fn query(
+        &self,
+        sql: &str,
+        properties: &Map<String, Json>,
+        stop: &AtomicBool,
+        mut row: impl FnMut(Event) -> bool,
+    ) -> Result<(), String> {
+        let response = self
+            .agent
+            .post(&format!("{}/query-stream", self.base))
+            .header("Accept", "application/vnd.ksqlapi.delimited.v1")
+            .send_json(json!({"sql": sql, "properties": properties}))
+            .map_err(|e| self.unreachable(e))?;
+        if !response.status().is_success() {
+            let text = response.into_body().read_to_string().unwrap_or_default();
+            return Err(error_message(
+                &serde_json::from_str(&text).unwrap_or(Json::String(text)),
+            ));
+        }
+        // Lines are read on a thread of their own, so Ctrl-C (`stop`) is
+        // seen even while the server has nothing to send.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = BufReader::new(response.into_body().into_reader());
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut query_id = None;
+        let mut first = true;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let line = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(Ok(line)) => line,
+                Ok(Err(e)) => return Err(format!("reading rows: {e}")),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let value: Json = serde_json::from_str(&line)
+                .map_err(|e| format!("the server sent a malformed row: {e}"))?;
+            let go_on = if first {
+                first = false;
+                query_id = value["queryId"].as_str().map(str::to_string);
+                let names = value["columnNames"]
+                    .as_array()
+                    .map(|a| a.iter().map(cell).collect())
+                    .unwrap_or_default();
+                row(Event::Columns(names))
+            } else if let Json::Array(values) = value {
+                row(Event::Row(values))
+            } else {
+                return Err(error_message(&value));
+            };
+            if !go_on {
+                break;
+            }
+        }
+        if let Some(id) = query_id {
+            self.post("/close-query", &json!({"queryId": id}))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a query sends: its column names, then rows.
+pub enum Event {
+    Columns(Vec<String>),
+    Row(Vec<Json>),
+}
+
+fn error_message(body: &Json) -> String {
+    match body["message"].as_str() {
+        Some(m) => m.to_string(),
+        None => body.to_string(),
+    }
+}
+
+/// The shell's state between lines.
+pub struct Shell {
+    client: Client,
+    /// Lines of an unfinished statement.
+    pending: String,
+    /// `SET` properties, sent with every request.
+    properties: Map<String, Json>,
+    /// Set by Ctrl-C: ends the running query.
+    pub interrupt: Arc<AtomicBool>,
+}
+
+impl Shell {
+    pub fn new(client: Client) -> Shell {
+        Shell {
+            client,
+            pending: String::new(),
+            properties: Map::new(),
+            interrupt: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The prompt for the next line.
+    pub fn prompt(&self) -> &'static str {
+        if self.pending.trim().is_empty() {
+            "ksql> "
+        } else {
+            ">     "
+        }
+    }
+
+    /// Takes one input line; runs each statement it completes, writing
+    /// results to `out`.
+    pub fn line(&mut self, line: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        self.pending.push_str(line);
+        self.pending.push('\n');
+        if !ends_statement(&self.pending) {
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.pending);
+        self.run(&text, out)
+    }
+
+    /// Runs the complete statements of `text`.
+    pub fn run(&mut self, text: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        let parsed = match parse(text) {
+            Ok(p) => p,
+            Err(e) => return writeln!(out, "{e}"),
+        };
+        for p in parsed {
+            match &p.statement {
+                Statement::Set { name, value } => {
+                    self.properties.insert(name.clone(), json!(value));
+                    writeln!(
+                        out,
+                        "Successfully changed local property '{name}' to '{value}'."
+                    )?;
+                }
+                Statement::Unset(name) => {
+                    self.properties.remove(name);
+                    writeln!(out, "Successfully unset local property '{name}'.")?;
+                }
+                Statement::RunScript(path) => match std::fs::read_to_string(path) {
+                    Ok(script) => self.run(&script, out)?,
+                    Err(e) => writeln!(out, "cannot read {path}: {e}")?,
+                },
+                Statement::Select(_) => self.select(&p.text, out)?,
+                _ => self.ksql(&p.text, out)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn select(&mut self, sql: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        self.interrupt.store(false, Ordering::Relaxed);
+        let mut widths: Vec<usize> = Vec::new();
+        let mut rows = 0;
+        let mut failed = None;
+        let result = self
+            .client
+            .query(sql, &self.properties, &self.interrupt, |event| {
+                let line = match event {
+                    Event::Columns(names) => {
+                        widths = names.iter().map(|n| n.len().max(12)).collect();
+                        let header = format_row(&names, &widths);
+                        let rule = "-".repeat(header.len() + 1);
+                        format!("{rule}\n{header}\n{rule}")
+                    }
+                    Event::Row(values) => {
+                        rows += 1;
+                        let cells: Vec<String> = values.iter().map(cell).collect();
+                        format_row(&cells, &widths)
+                    }
+                };
+                match writeln!(out, "{line}").and_then(|_| out.flush()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match result {
+            Ok(()) => writeln!(
+                out,
+                "{}\n{rows} row{} returned",
+                "-".repeat(widths.iter().map(|w| w + 3).sum::<usize>()),
+                if rows == 1 { "" } else { "s" }
+            ),
+            Err(e) => writeln!(out, "{e}"),
+        }
+    }
+
+    fn ksql(&mut self, sql: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        let body = json!({"ksql": sql, "streamsProperties": self.properties});
+        match self.client.post("/ksql", &body) {
+            Ok((200, Json::Array(entities))) => {
+                for e in &entities {
+                    writeln!(out, "{}", draw_entity(e))?;
+                }
+                Ok(())
+            }
+            Ok((_, body)) => writeln!(out, "{}", error_message(&body)),
+            Err(e) => writeln!(out, "{e}"),
+        }
+    }
+}
+
+fn format_row(cells: &[String], widths: &[usize]) -> String {
+    let parts: Vec<String> = cells
+        .iter()
+        .zip(widths)
+        .map(|(c, w)| format!(" {c:<w$} "))
+        .collect();
+    format!("|{}|", parts.join("|"))
+}
+
+/// Whether `text` ends with a `;` outside quotes and comments.
+fn ends_statement(text: &str) -> bool {
+    let (mut quote, mut last) = (None::<char>, None);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '\'' || c == '`' || c == '"' => quote = Some(c),
+            None if c == '-' && chars.peek() == Some(&'-') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+                continue;
+            }
+            None if !c.is_whitespace() => last = Some(c),
+            None => {}
+        }
+        if quote.is_some() {
+            last = Some(c);
+        }
+    }
+    quote.is_none() && last == Some(';')
+}
+
+/// An entity as ksqlDB's CLI draws it.
+pub fn draw_entity(e: &Json) -> String {
+    let s = |v: &Json| cell(v);
+    let sources = |list: &Json, title: &str| -> String {
+        let rows: Vec<Vec<String>> = list
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| {
+                        vec![
+                            s(&x["name"]),
+                            s(&x["topic"]),
+                            s(&x["keyFormat"]),
+                            s(&x["valueFormat"]),
+                            s(&x["isWindowed"]),
+                        ]
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        table(
+            &[
+                title,
+                "Kafka Topic",
+                "Key Format",
+                "Value Format",
+                "Windowed",
+            ],
+            &rows,
+        )
+    };
+    let rows_of = |list: &Json, fields: &[&str]| -> Vec<Vec<String>> {
+        list.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|x| fields.iter().map(|f| s(&x[*f])).collect())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match e["@type"].as_str().unwrap_or("") {
+        "currentStatus" => table(&["Message"], &[vec![s(&e["commandStatus"]["message"])]]),
+        "streams" => sources(&e["streams"], "Stream Name"),
+        "tables" => sources(&e["tables"], "Table Name"),
+        "queries" => table(
+            &[
+                "Query ID",
+                "Query Type",
+                "Status",
+                "Sink Name",
+                "Sink Kafka Topic",
+                "Query String",
+            ],
+            &rows_of(
+                &e["queries"],
+                &[
+                    "id",
+                    "queryType",
+                    "state",
+                    "sinks",
+                    "sinkKafkaTopics",
+                    "queryString",
+                ],
+            ),
+        ),
+        "kafka_topics" => table(
+            &["Kafka Topic", "Partitions"],
+            &e["topics"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|t| {
+                            let n = t["replicaInfo"].as_array().map_or(0, Vec::len);
+                            vec![s(&t["name"]), n.to_string()]
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default(),
+        ),
+        "function_names" => table(
+            &["Function Name", "Type"],
+            &rows_of(&e["functions"], &["name", "type"]),
+        ),
+        "properties" => table(
+            &["Property", "Scope", "Value"],
+            &rows_of(&e["properties"], &["name", "scope", "value"]),
+        ),
+        "variables" => table(
+            &["Variable Name", "Value"],
+            &rows_of(&e["variables"], &["name", "value"]),
+        ),
+        "sourceDescription" => {
+            let d = &e["sourceDescription"];
+            let fields: Vec<Vec<String>> = d["fields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|f| {
+                            let key = match f["type"].as_str() {
+                                Some("KEY") if d["type"] == "TABLE" => " (primary key)",
+                                Some("KEY") => " (key)",
+                                _ => "",
+                            };
+                            vec![s(&f["name"]), format!("{}{key}", s(&f["schema"]["type"]))]
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "Name                 : {}\nType                 : {}\nKafka topic          : {} (partitions: {})\nKey format           : {}\nValue format         : {}\n\n{}",
+                s(&d["name"]),
+                s(&d["type"]),
+                s(&d["topic"]),
+                s(&d["partitions"]),
+                s(&d["keyFormat"]),
+                s(&d["valueFormat"]),
+                table(&["Field", "Type"], &fields)
+            )
+        }
+        "describe_function" => format!(
+            "Name        : {}\nType        : {}\nDescription : {}\n\n{}",
+            s(&e["name"]),
+            s(&e["type"]),
+            s(&e["description"]),
+            table(&["Signatures"], &rows_of(&e["functions"], &["signature"]))
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// The interactive loop: rustyline for editing and history, Ctrl-C to
+/// end a running query, Ctrl-D to leave.
+pub fn interactive(server: &str) -> anyhow::Result<()> {
+    let mut shell = Shell::new(Client::new(server));
+    let interrupt = shell.interrupt.clone();
+    ctrlc_flag(interrupt);
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".ddsql_history"));
+    if let Some(h) = &history {
+        let _ = editor.load_history(h);
+    }
+    println!("ddsql {} shell, connected to {server}. Statements end with ';'. Ctrl-C stops a query, Ctrl-D exits.", env!("CARGO_PKG_VERSION"));
+    let mut stdout = std::io::stdout();
+    loop {
+        match editor.readline(shell.prompt()) {
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                shell.line(&line, &mut stdout)?;
+            }
+            Err(rustyline::error::ReadlineError::Interrupted) => continue,
+            Err(rustyline::error::ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(h) = &history {
+        let _ = editor.save_history(h);
+    }
+    Ok(())
+}
+
+/// Routes SIGINT to `flag` (rustyline reads Ctrl-C itself while editing,
+/// so this fires only while a query runs).
+fn ctrlc_flag(flag: Arc<AtomicBool>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    if let Ok(rt) = rt {
+        std::thread::spawn(move || {
+            rt.block_on(async {
+                while tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            })
+        });
+    }
+}

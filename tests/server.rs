@@ -1,0 +1,468 @@
+//! `ddsql server` driven over HTTP by a real client: the seed's three
+//! pipelines created through `/ksql`, fed through INSERT VALUES and
+//! `/inserts-stream`, read back with push and pull queries; ksqlDB-shaped
+//! errors; a catalog that survives a restart; the shell against the server.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ddsql::shell::{Client, Shell};
+use ddsql_connectors::embedded::EmbeddedLog;
+use ddsql_engine::io::Transport;
+use serde_json::{json, Value as Json};
+
+mod common;
+
+use common::{EVENT_JOIN, FIRST_ORDER, TOGGLE};
+
+/// A `ddsql server` process on a free port; killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+            .arg("--data-dir")
+            .arg(dir)
+            .args(["server", "--listen", "127.0.0.1:0", "--idle-ms", "20"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting ddsql server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Server { child, url, agent }
+    }
+
+    fn post(&self, path: &str, body: &Json) -> (u16, Json) {
+        let mut r = self
+            .agent
+            .post(&format!("{}{path}", self.url))
+            .send_json(body)
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        (
+            r.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
+    }
+
+    /// Runs statements; panics unless the server accepts them all.
+    fn ksql(&self, sql: &str) -> Vec<Json> {
+        let (status, body) = self.post("/ksql", &json!({"ksql": sql}));
+        assert_eq!(status, 200, "{body:#}");
+        body.as_array().unwrap().clone()
+    }
+
+    /// Streams rows to `/inserts-stream`; returns the acks.
+    fn insert(&self, target: &str, rows: &[Json]) -> Vec<Json> {
+        let mut body = json!({"target": target}).to_string();
+        for r in rows {
+            body.push('\n');
+            body.push_str(&r.to_string());
+        }
+        let mut r = self
+            .agent
+            .post(&format!("{}/inserts-stream", self.url))
+            .send(body.as_bytes())
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A pull query on `/query-stream`: the rows.
+    fn pull(&self, sql: &str) -> Vec<Json> {
+        let mut r = self
+            .agent
+            .post(&format!("{}/query-stream", self.url))
+            .send_json(json!({"sql": sql}))
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let text = r.body_mut().read_to_string().unwrap();
+        text.lines()
+            .skip(1)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A push query from the earliest offsets, read until `n` rows came
+    /// (LIMIT ends it on the server).
+    fn push(&self, sql: &str, n: usize) -> Vec<Json> {
+        let sql = format!("{} LIMIT {n};", sql.trim_end_matches(';'));
+        let r = self
+            .agent
+            .post(&format!("{}/query-stream", self.url))
+            .config()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .send_json(json!({"sql": sql, "properties": {"auto.offset.reset": "earliest"}}))
+            .unwrap();
+        let mut lines = BufReader::new(r.into_body().into_reader()).lines();
+        let header: Json = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert!(header["queryId"].is_string(), "{header}");
+        lines
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Waits until a pull query returns `n` rows.
+    fn pull_until(&self, sql: &str, n: usize) -> Vec<Json> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let rows = self.pull(sql);
+            if rows.len() >= n || Instant::now() > deadline {
+                return rows;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Topics the Debezium connector would have made (the seed's statements
+/// declare streams over them without PARTITIONS).
+fn debezium_topics(dir: &Path, topics: &[&str]) {
+    let log = EmbeddedLog::open(dir).unwrap();
+    for t in topics {
+        log.create_topic(t, 1).unwrap();
+    }
+}
+
+#[test]
+fn first_order_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let created = server.ksql(FIRST_ORDER);
+    assert_eq!(created.len(), 5);
+    assert_eq!(
+        created[2]["commandStatus"]["queryId"],
+        "CTAS_TB_MIN_ORDER_0"
+    );
+    assert_eq!(created[2]["commandId"], "table/tb_min_order/create");
+
+    // The seed's backfill loop: one INSERT VALUES per request...
+    for (user, order) in [(1, 97), (2, 60)] {
+        let done = server.ksql(&format!(
+            "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {user}, {order});"
+        ));
+        assert!(done.is_empty(), "INSERT VALUES answers with no entity");
+    }
+    // ... and the rest in bulk.
+    let backfill: Vec<Json> = (3..=200)
+        .map(|u| json!({"ROWTIME": 1740787200000i64, "USER_ID": u, "ORDER_ID": u * 10}))
+        .collect();
+    let acks = server.insert("stm_order_candidate", &backfill);
+    assert_eq!(acks.len(), 198);
+    assert!(acks.iter().all(|a| a["status"] == "ok"), "{acks:?}");
+
+    // Live Debezium orders: users 1..=200 order again (not first), users
+    // 201..=250 order for the first time, twice each.
+    let mut orders = Vec::new();
+    for u in 1..=250i64 {
+        for n in 0..2 {
+            let order = 100_000 + u * 10 + n;
+            orders.push(json!({"ROWTIME": 1741168800000i64 + u * 100 + n, "after": {"order_id": order, "user_id": u}, "op": "c", "ts_ms": 0}));
+        }
+    }
+    let acks = server.insert("stg_order", &orders);
+    assert!(acks.iter().all(|a| a["status"] == "ok"), "{acks:?}");
+
+    // One first order per user, whatever raced in ksqlDB.
+    let firsts = server.push("select * from `stm_min_order` emit changes", 250);
+    let mut users: Vec<i64> = firsts.iter().map(|r| r[0].as_i64().unwrap()).collect();
+    users.sort();
+    assert_eq!(users, (1..=250).collect::<Vec<_>>());
+
+    // The table: each user's minimum, by pull query (a key lookup).
+    let rows = server.pull_until("select * from `tb_min_order` where user_id = 201;", 1);
+    assert_eq!(rows, vec![json!([201, 102010])]);
+    let all = server.pull_until("select * from `tb_min_order`;", 250);
+    assert_eq!(all.len(), 250);
+    assert!(all.contains(&json!([1, 97])) && all.contains(&json!([150, 1500])));
+}
+
+#[test]
+fn event_join_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    debezium_topics(
+        dir.path(),
+        &["EVENT_MYSQL.EVENT.SUBMIT", "EVENT_MYSQL.EVENT.NAME"],
+    );
+    let server = Server::start(dir.path());
+    server.ksql(EVENT_JOIN);
+    let t0 = 1_710_921_600_000i64;
+    let name = |id: i64, name: &str, ts: i64| json!({"ROWTIME": ts, "after": {"id": id, "name": name}, "op": "r", "ts_ms": ts});
+    let acks = server.insert(
+        "stg_name",
+        &[
+            name(101, "봄맞이 이벤트", t0 - 60_000),
+            name(102, "한여름 이벤트", t0 - 50_000),
+            name(101, "봄 맞이 이벤트", t0 - 40_000),
+        ],
+    );
+    assert!(acks.iter().all(|a| a["status"] == "ok"), "{acks:?}");
+    // The names are in the table before the submits arrive.
+    server.pull_until(
+        "select * from `tb_event_name` where name = '봄 맞이 이벤트';",
+        1,
+    );
+    let submit = |op: &str, user: i64, event: Option<i64>, at: &str, ts: i64| json!({"ROWTIME": ts, "after": {"user_id": user, "event_id": event, "created_at": at}, "source": {"version": "3.0.8.Final", "ts_ms": ts}, "op": op, "ts_ms": ts});
+    server.insert(
+        "stg_submit",
+        &[
+            submit("c", 1, Some(101), "2024-03-20T10:00:00Z", t0),
+            submit("c", 2, Some(101), "2024-03-20T10:00:05Z", t0 + 5_000),
+            submit("c", 4, Some(999), "2024-03-20T10:00:12Z", t0 + 12_000),
+            submit("c", 3, Some(102), "2024-03-20T10:00:10Z", t0 + 10_000),
+        ],
+    );
+    let joined = server.push("select * from `stm_event_name_join` emit changes", 3);
+    assert_eq!(
+        joined,
+        vec![
+            json!([1, "봄 맞이 이벤트", "2024-03-20T10:00:00Z"]),
+            json!([2, "봄 맞이 이벤트", "2024-03-20T10:00:05Z"]),
+            json!([3, "한여름 이벤트", "2024-03-20T10:00:10Z"]),
+        ]
+    );
+}
+
+#[test]
+fn toggle_dedup_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    debezium_topics(dir.path(), &["SETTING_MONGO.SETTING.OPTION"]);
+    let server = Server::start(dir.path());
+    server.ksql(TOGGLE);
+    let event = |op: &str, user: i64, toggle: bool, ts: i64| {
+        let doc = json!({"_id": {"$oid": format!("38vhxu2ffa{user}")}, "user_id": {"$numberLong": user.to_string()}, "toggle": toggle});
+        json!({"ROWTIME": ts, "after": doc.to_string(), "op": op, "source": {"ts_ms": ts}})
+    };
+    server.insert(
+        "stg_option",
+        &[
+            event("c", 1, false, 1747120515000),
+            event("u", 1, false, 1747120567000),
+            event("u", 1, true, 1747120590000),
+            event("u", 1, true, 1747120600000),
+            event("c", 2, false, 1747123415000),
+            event("u", 2, true, 1747123416000),
+            event("u", 2, false, 1747123417000),
+        ],
+    );
+    // The article's output: the first value per user, then each change.
+    let toggles = server.push("select * from `stm_toggle` emit changes", 5);
+    assert_eq!(
+        toggles,
+        vec![
+            json!([1, false]),
+            json!([1, true]),
+            json!([2, false]),
+            json!([2, true]),
+            json!([2, false]),
+        ]
+    );
+}
+
+#[test]
+fn errors_are_ksqldb_shaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &["--max-request-bytes", "1000"]);
+    let agent = &server.agent;
+    // Malformed JSON.
+    let mut r = agent
+        .post(&format!("{}/ksql", server.url))
+        .send("{\"ksql\": ")
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body: Json = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["@type"], "generic_error");
+    assert_eq!(body["error_code"], 40000);
+    assert!(body["message"].as_str().unwrap().contains("malformed JSON"));
+    // An unknown endpoint.
+    let mut r = agent.get(&format!("{}/nope", server.url)).call().unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let body: Json = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["error_code"], 40400);
+    assert!(body["message"].as_str().unwrap().contains("GET /nope"));
+    // A body over the limit.
+    let (status, body) = server.post("/ksql", &json!({"ksql": "x".repeat(5000)}));
+    assert_eq!(status, 413);
+    assert_eq!(body["error_code"], 41300);
+    assert!(body["message"]
+        .as_str()
+        .unwrap()
+        .contains("--max-request-bytes"));
+    // Invalid SQL: a statement error naming line and column.
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "create stream s (id int key, v string)\n  with (kafka_topic='s', value_format='JSON', partitions=1);\nselect * fron s;"}),
+    );
+    assert_eq!(status, 400);
+    assert_eq!(body["@type"], "statement_error");
+    assert_eq!(body["error_code"], 40001);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 3, column 10"),
+        "{body}"
+    );
+    // Nothing of a failing request was executed.
+    let streams = server.ksql("show streams;");
+    assert_eq!(streams[0]["streams"], json!([]));
+    // SELECT belongs on /query.
+    server.ksql("create stream s (id int key, v string) with (kafka_topic='s', value_format='JSON', partitions=1);");
+    let (status, body) = server.post("/ksql", &json!({"ksql": "select * from s;"}));
+    assert_eq!(status, 400);
+    assert_eq!(body["error_code"], 40002);
+    // An unknown name gets a suggestion.
+    let (_, body) = server.post("/query", &json!({"ksql": "select * from ss;"}));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `S`"),
+        "{body}"
+    );
+    // Bad rows in /inserts-stream are acked as errors; the good ones land.
+    let acks = server.insert(
+        "s",
+        &[
+            json!({"ID": 1, "V": "a"}),
+            json!({"ID": "x"}),
+            json!({"ID": 2, "W": 1}),
+        ],
+    );
+    assert_eq!(acks[0], json!({"status": "ok", "seq": 0}));
+    assert_eq!(acks[1]["status"], "error");
+    assert_eq!(acks[1]["seq"], 1);
+    assert!(acks[2]["message"].as_str().unwrap().contains("no column W"));
+    assert_eq!(server.pull("select * from s;"), vec![json!([1, "a"])]);
+}
+
+#[test]
+fn persistent_queries_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = Server::start(dir.path());
+        server.ksql(
+            "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=2);
+             create table t as select id, sum(v) as total from s group by id;",
+        );
+        server.insert("s", &[json!({"ID": 1, "V": 1}), json!({"ID": 2, "V": 5})]);
+        server.pull_until("select * from t where total = 5;", 1);
+    }
+    let server = Server::start(dir.path());
+    let queries = server.ksql("show queries;");
+    assert_eq!(queries[0]["queries"][0]["id"], "CTAS_T_0");
+    server.insert("s", &[json!({"ID": 1, "V": 10})]);
+    let rows = server.pull_until("select * from t where id = 1 and total = 11;", 1);
+    assert_eq!(rows, vec![json!([1, 11])]);
+    // The table's changelog holds each update once: the restart replayed
+    // the topic without writing its results again.
+    drop(server);
+    let log = EmbeddedLog::open(dir.path()).unwrap();
+    let count: u64 = (0..2).map(|p| log.end_offset("T", p).unwrap()).sum();
+    assert_eq!(count, 3);
+}
+
+#[test]
+fn the_shell_renders_show_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut shell = Shell::new(Client::new(&server.url));
+    let mut out = Vec::new();
+    // A statement over several lines runs once its `;` arrives.
+    shell
+        .line(
+            "create stream pageviews (id int key, page string)",
+            &mut out,
+        )
+        .unwrap();
+    assert!(out.is_empty());
+    assert_eq!(shell.prompt(), ">     ");
+    shell
+        .line(
+            "  with (kafka_topic='pv', value_format='JSON', partitions=1);",
+            &mut out,
+        )
+        .unwrap();
+    shell.line("show streams;", &mut out).unwrap();
+    shell
+        .line(
+            "insert into pageviews (id, page) values (1, 'home');",
+            &mut out,
+        )
+        .unwrap();
+    shell.line("select * from pageviews;", &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let expected = "\
+ Stream Name | Kafka Topic | Key Format | Value Format | Windowed
+------------------------------------------------------------------
+ PAGEVIEWS   | pv          | KAFKA      | JSON         | false
+------------------------------------------------------------------";
+    assert!(text.contains(" Message\n"), "{text}");
+    assert!(text.contains("Stream created"), "{text}");
+    assert!(text.contains(expected), "{text}");
+    assert!(text.contains("| 1            | home         |"), "{text}");
+    assert!(text.contains("1 row returned"), "{text}");
+}
+
+#[test]
+fn the_cli_binary_runs_a_file_against_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let script = dir.path().join("s.sql");
+    std::fs::write(
+        &script,
+        "create stream a (id int key) with (kafka_topic='a', value_format='JSON', partitions=1);\nshow streams;\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .args(["cli", "--server", &server.url, "--file"])
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        out.contains(" A           | a           | KAFKA      | JSON         | false"),
+        "{out}"
+    );
+}
