@@ -360,46 +360,22 @@ impl Session {
         collect_pull(self.query(plan, &RunOptions::default())?, plan, limit)
     }
 
-    /// Appends rows given as JSON objects (column name to value, names
-    /// matched case-insensitively, `ROWTIME` optional) to `target`'s topic,
-    /// as `/inserts-stream` does. One result per row, in order.
-    pub fn insert_json(
-        &self,
-        target: &str,
-        rows: &[serde_json::Map<String, serde_json::Value>],
-    ) -> Result<Vec<Result<(), String>>, IoError> {
-        let source = self.insert_target(target).map_err(IoError::Other)?;
-        let codec = Formats.codec(source).map_err(IoError::Other)?;
+    /// Prepares appending rows to the stream `target` (named as written,
+    /// or upper-cased), as `/inserts-stream` does.
+    pub fn inserter(&self, target: &str) -> Result<RowInserter, String> {
+        let source = self.insert_target(target)?.clone();
+        let codec = Formats.codec(&source)?;
         let partitions = self
             .log
-            .partitions(&source.topic)?
-            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-        let mut results = Vec::with_capacity(rows.len());
-        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
-        let now = now_ms();
-        for row in rows {
-            let record = json_row(source, row).and_then(|(timestamp, columns)| {
-                let (key, value) = codec.encode(&columns)?;
-                Ok(Record {
-                    key,
-                    value,
-                    timestamp: timestamp.unwrap_or(now),
-                    headers: vec![],
-                })
-            });
-            results.push(record.map(|record| {
-                let p = self.log.partition_for(
-                    record.key.as_deref(),
-                    record.value.as_deref(),
-                    partitions,
-                );
-                by_partition.entry(p).or_default().push(record);
-            }));
-        }
-        for (p, records) in by_partition {
-            self.log.append(&source.topic, p, &records)?;
-        }
-        Ok(results)
+            .partitions(&source.topic)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("topic '{}' does not exist", source.topic))?;
+        Ok(RowInserter {
+            source,
+            codec,
+            partitions,
+            log: self.log.clone(),
+        })
     }
 
     /// The stream `target` names, for inserts.
@@ -696,6 +672,51 @@ impl Session {
     pub fn run_until_caught_up(&self, options: &RunOptions) -> Result<RunReport, EngineError> {
         let transport: Arc<dyn Transport> = self.log.clone();
         ddsql_engine::run(&self.catalog, transport, &Formats, options)
+    }
+}
+
+/// Appends rows to one stream's topic (see [`Session::inserter`]).
+pub struct RowInserter {
+    source: Source,
+    codec: Arc<dyn ddsql_engine::io::Codec>,
+    partitions: u32,
+    log: Arc<EmbeddedLog>,
+}
+
+impl RowInserter {
+    /// Appends rows given as JSON objects (column name to value, names
+    /// matched case-insensitively, `ROWTIME` optional), one append per
+    /// partition. One result per row, in order; an I/O error fails all.
+    pub fn insert(
+        &self,
+        rows: &[serde_json::Map<String, serde_json::Value>],
+    ) -> Result<Vec<Result<(), String>>, IoError> {
+        let mut results = Vec::with_capacity(rows.len());
+        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+        let now = now_ms();
+        for row in rows {
+            let record = json_row(&self.source, row).and_then(|(timestamp, columns)| {
+                let (key, value) = self.codec.encode(&columns)?;
+                Ok(Record {
+                    key,
+                    value,
+                    timestamp: timestamp.unwrap_or(now),
+                    headers: vec![],
+                })
+            });
+            results.push(record.map(|record| {
+                let p = self.log.partition_for(
+                    record.key.as_deref(),
+                    record.value.as_deref(),
+                    self.partitions,
+                );
+                by_partition.entry(p).or_default().push(record);
+            }));
+        }
+        for (p, records) in by_partition {
+            self.log.append(&self.source.topic, p, &records)?;
+        }
+        Ok(results)
     }
 }
 

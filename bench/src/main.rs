@@ -52,6 +52,17 @@ enum Bench {
         #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/qtt"))]
         corpus: std::path::PathBuf,
     },
+    /// Backfill through a server: rows per second into a stream over
+    /// POST /inserts-stream (acks read back), against the seed's one
+    /// INSERT VALUES request per row on POST /ksql.
+    Inserts {
+        /// Rows sent through /inserts-stream.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Rows sent one request each through /ksql, for comparison.
+        #[arg(long, default_value_t = 2_000)]
+        single_rows: u64,
+    },
     /// Seed pipeline 2 (first order) over a backlog of Debezium JSON order
     /// events on the embedded log: end-to-end throughput and peak memory.
     FirstOrder {
@@ -406,6 +417,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             corpus,
         } => parser_fuzz(inputs, seed, &corpus),
+        Bench::Inserts { rows, single_rows } => inserts(rows, single_rows),
         Bench::FirstOrder {
             events,
             users,
@@ -413,4 +425,138 @@ fn main() -> anyhow::Result<()> {
             batch,
         } => first_order(events, users, workers, batch),
     }
+}
+
+/// Starts a server on a scratch data directory; returns its URL.
+fn start_server(dir: &std::path::Path) -> anyhow::Result<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let config = ddsql::server::Config {
+        listen: "127.0.0.1:0".parse()?,
+        data_dir: dir.to_path_buf(),
+        workers: 1,
+        idle_ms: 500,
+        max_request_bytes: 16 << 20,
+    };
+    std::thread::spawn(move || {
+        if let Err(e) = ddsql::server::serve(config, |addr| {
+            let _ = tx.send(addr);
+        }) {
+            eprintln!("server: {e:#}");
+        }
+    });
+    let addr = rx.recv().context("the server did not start")?;
+    Ok(format!("http://{addr}"))
+}
+
+fn inserts(rows: u64, single_rows: u64) -> anyhow::Result<()> {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = tempfile::tempdir()?;
+    let url = start_server(dir.path())?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let ddl = "create stream `stm_order_candidate` (user_id bigint key, order_id bigint) \
+               with (kafka_topic='STREAM.ORDER.CANDIDATE', key_format='JSON', value_format='JSON', partitions=1);";
+    let r = agent
+        .post(&format!("{url}/ksql"))
+        .send_json(serde_json::json!({"ksql": ddl}))?;
+    anyhow::ensure!(r.status() == 200, "creating the stream failed");
+
+    // The request body is generated as it is sent: a reader of lines.
+    struct Rows {
+        next: u64,
+        end: u64,
+        line: Vec<u8>,
+        pos: usize,
+    }
+    impl Read for Rows {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.pos == self.line.len() {
+                if self.next == self.end {
+                    return Ok(0);
+                }
+                self.line.clear();
+                let n = self.next;
+                self.line.extend_from_slice(
+                    format!(
+                        "{{\"ROWTIME\":1740787200000,\"USER_ID\":{},\"ORDER_ID\":{n}}}\n",
+                        n % 100_000
+                    )
+                    .as_bytes(),
+                );
+                self.next += 1;
+                self.pos = 0;
+            }
+            let k = buf.len().min(self.line.len() - self.pos);
+            buf[..k].copy_from_slice(&self.line[self.pos..self.pos + k]);
+            self.pos += k;
+            Ok(k)
+        }
+    }
+    let body =
+        std::io::Cursor::new(b"{\"target\":\"stm_order_candidate\"}\n".to_vec()).chain(Rows {
+            next: 0,
+            end: rows,
+            line: Vec::new(),
+            pos: 0,
+        });
+    let started = Instant::now();
+    let response = agent
+        .post(&format!("{url}/inserts-stream"))
+        .send(ureq::SendBody::from_owned_reader(body))?;
+    let (mut ok, mut errors) = (0u64, 0u64);
+    for line in BufReader::new(response.into_body().into_reader()).lines() {
+        if line?.contains("\"ok\"") {
+            ok += 1;
+        } else {
+            errors += 1;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let stream_rate = rows as f64 / secs;
+    println!(
+        "inserts-stream: {rows} rows in {secs:.2} s: {stream_rate:.0} rows/s ({ok} acked ok, {errors} errors)"
+    );
+    anyhow::ensure!(ok == rows, "only {ok} of {rows} rows were acked ok");
+
+    let started = Instant::now();
+    for n in 0..single_rows {
+        let sql = format!(
+            "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {}, {n});",
+            n % 100_000
+        );
+        let r = agent
+            .post(&format!("{url}/ksql"))
+            .send_json(serde_json::json!({"ksql": sql}))?;
+        anyhow::ensure!(r.status() == 200, "INSERT VALUES failed");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let single = single_rows as f64 / secs;
+    println!("insert-values (one request per row): {single_rows} rows in {secs:.2} s: {single:.0} rows/s");
+    // Many INSERT VALUES statements per /ksql request.
+    let per_request = 1000;
+    let batched_rows = single_rows * 10;
+    let started = Instant::now();
+    for chunk in 0..batched_rows.div_ceil(per_request) {
+        let mut sql = String::new();
+        for n in chunk * per_request..((chunk + 1) * per_request).min(batched_rows) {
+            sql.push_str(&format!(
+                "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {}, {n});\n",
+                n % 100_000
+            ));
+        }
+        let r = agent
+            .post(&format!("{url}/ksql"))
+            .send_json(serde_json::json!({"ksql": sql}))?;
+        anyhow::ensure!(r.status() == 200, "INSERT VALUES failed");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let batched = batched_rows as f64 / secs;
+    println!("insert-values ({per_request} statements per request): {batched_rows} rows in {secs:.2} s: {batched:.0} rows/s");
+    println!(
+        "inserts: {stream_rate:.0} rows/s over /inserts-stream, {batched:.0} rows/s batched INSERT VALUES, {single:.0} rows/s one INSERT VALUES per request, peak RSS {:.0} MB",
+        peak_rss_mb()
+    );
+    Ok(())
 }

@@ -88,7 +88,15 @@ type Body_ = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A body fed from a channel: streamed responses (push queries, acks).
 /// The receiver's drop, when the client leaves, is what stops the sender.
-struct ChannelBody(mpsc::Receiver<Bytes>);
+///
+/// Query rows use a bounded channel: a slow client slows its query down.
+/// Insert acks use an unbounded one: a client that reads acks only after
+/// sending its whole body (most HTTP/1.1 clients) must never stop the
+/// server from reading that body.
+enum ChannelBody {
+    Bounded(mpsc::Receiver<Bytes>),
+    Unbounded(mpsc::UnboundedReceiver<Bytes>),
+}
 
 impl Body for ChannelBody {
     type Data = Bytes;
@@ -97,7 +105,11 @@ impl Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
+        let next = match &mut *self {
+            ChannelBody::Bounded(rx) => rx.poll_recv(cx),
+            ChannelBody::Unbounded(rx) => rx.poll_recv(cx),
+        };
+        next.map(|b| b.map(|b| Ok(Frame::data(b))))
     }
 }
 
@@ -126,12 +138,16 @@ fn status_of(code: u32) -> StatusCode {
 
 fn streamed(content_type: &str) -> (mpsc::Sender<Bytes>, Response<Body_>) {
     let (tx, rx) = mpsc::channel(64);
-    let mut r = Response::new(ChannelBody(rx).boxed());
+    (tx, body_response(ChannelBody::Bounded(rx), content_type))
+}
+
+fn body_response(body: ChannelBody, content_type: &str) -> Response<Body_> {
+    let mut r = Response::new(body.boxed());
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_str(content_type).expect("a valid content type"),
     );
-    (tx, r)
+    r
 }
 
 /// Runs the server until Ctrl-C; `ready` gets the bound address (useful
@@ -616,7 +632,11 @@ impl State {
     /// `/inserts-stream`: a target line, then one JSON row per line; one
     /// ack per row, streamed back as rows are appended.
     fn inserts_stream(self: &Arc<Self>, mut body: Incoming) -> Response<Body_> {
-        let (tx, response) = streamed("application/vnd.ksqlapi.delimited.v1");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let response = body_response(
+            ChannelBody::Unbounded(rx),
+            "application/vnd.ksqlapi.delimited.v1",
+        );
         let state = self.clone();
         tokio::spawn(async move {
             let limit = state.config.max_request_bytes;
@@ -628,19 +648,33 @@ impl State {
             };
             let mut buf: Vec<u8> = Vec::new();
             loop {
-                let done = match body.frame().await {
-                    Some(Ok(frame)) => {
-                        if let Ok(data) = frame.into_data() {
-                            buf.extend_from_slice(&data);
+                // Wait for a frame, then take whatever else has already
+                // arrived (up to a bound), so rows are appended in batches.
+                let mut done = false;
+                let mut waited = false;
+                while !done && buf.len() < (1 << 20) {
+                    let frame = if waited {
+                        match tokio::time::timeout(std::time::Duration::ZERO, body.frame()).await {
+                            Ok(frame) => frame,
+                            Err(_) => break,
                         }
-                        false
+                    } else {
+                        body.frame().await
+                    };
+                    waited = true;
+                    match frame {
+                        Some(Ok(frame)) => {
+                            if let Ok(data) = frame.into_data() {
+                                buf.extend_from_slice(&data);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            inserter.fail(&format!("reading the request: {e}"));
+                            done = true;
+                        }
+                        None => done = true,
                     }
-                    Some(Err(e)) => {
-                        inserter.fail(&format!("reading the request: {e}"));
-                        true
-                    }
-                    None => true,
-                };
+                }
                 let complete = if done {
                     buf.len()
                 } else {
@@ -653,8 +687,10 @@ impl State {
                 }
                 let lines: Vec<u8> = buf.drain(..complete).collect();
                 let ok = tokio::task::block_in_place(|| inserter.lines(&lines));
-                for ack in inserter.out.drain(..) {
-                    if tx.send(Bytes::from(ack)).await.is_err() {
+                if !inserter.out.is_empty() {
+                    let acks = Bytes::from(inserter.out.concat());
+                    inserter.out.clear();
+                    if tx.send(acks).is_err() {
                         return;
                     }
                 }
@@ -670,7 +706,7 @@ impl State {
 /// Parses and appends `/inserts-stream` lines, collecting acks in `out`.
 struct Inserter<'a> {
     state: &'a State,
-    target: Option<String>,
+    target: Option<crate::session::RowInserter>,
     seq: u64,
     out: Vec<String>,
 }
@@ -690,10 +726,16 @@ impl Inserter<'_> {
                     .ok()
                     .and_then(|m| m.get("target").and_then(Json::as_str).map(str::to_string))
                 {
-                    Some(t) => {
-                        self.target = Some(t);
-                        continue;
-                    }
+                    Some(t) => match self.state.session.lock().unwrap().inserter(&t) {
+                        Ok(inserter) => {
+                            self.target = Some(inserter);
+                            continue;
+                        }
+                        Err(message) => {
+                            self.fail(&message);
+                            return false;
+                        }
+                    },
                     None => {
                         self.fail("the first line must be a JSON object naming the stream: {\"target\": \"STREAM_NAME\"}");
                         return false;
@@ -713,14 +755,10 @@ impl Inserter<'_> {
         if rows.is_empty() {
             return true;
         }
-        let target = self.target.clone().unwrap_or_default();
-        let results = self
-            .state
-            .session
-            .lock()
-            .unwrap()
-            .insert_json(&target, &rows);
-        match results {
+        let Some(target) = &self.target else {
+            return false;
+        };
+        match target.insert(&rows) {
             Ok(results) => {
                 for (seq, r) in seqs.into_iter().zip(results) {
                     self.ack(seq, r);
