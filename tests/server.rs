@@ -438,13 +438,46 @@ fn the_shell_renders_show_streams() {
 }
 
 #[test]
+fn close_query_ends_a_push_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key) with (kafka_topic='s', value_format='JSON', partitions=1);",
+    );
+    let r = server
+        .agent
+        .post(&format!("{}/query-stream", server.url))
+        .send_json(json!({"sql": "select * from s emit changes;"}))
+        .unwrap();
+    let mut lines = BufReader::new(r.into_body().into_reader()).lines();
+    let header: Json = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let id = header["queryId"].as_str().unwrap().to_string();
+    // Rows inserted after the query started arrive (auto.offset.reset=latest).
+    server.insert("s", &[json!({"ID": 7})]);
+    let row: Json = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(row, json!([7]));
+    let (status, _) = server.post("/close-query", &json!({"queryId": id}));
+    assert_eq!(status, 200);
+    // The response ends.
+    assert!(lines.next().is_none());
+    let (status, body) = server.post("/close-query", &json!({"queryId": "nope"}));
+    assert_eq!((status, body["error_code"].clone()), (404, json!(40400)));
+}
+
+#[test]
 fn the_cli_binary_runs_a_file_against_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     let script = dir.path().join("s.sql");
+    let ddl = dir.path().join("ddl.sql");
+    std::fs::write(
+        &ddl,
+        "create stream a (id int key) with (kafka_topic='a', value_format='JSON', partitions=1);\n",
+    )
+    .unwrap();
     std::fs::write(
         &script,
-        "create stream a (id int key) with (kafka_topic='a', value_format='JSON', partitions=1);\nshow streams;\n",
+        format!("run script '{}';\nshow streams;\n", ddl.display()),
     )
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ddsql"))

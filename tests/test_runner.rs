@@ -145,3 +145,32 @@ fn missing_files_and_bad_json_name_the_file() {
         "{err}"
     );
 }
+
+#[test]
+fn the_binary_says_test_passed_or_shows_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_binary = |outputs: &[Json]| {
+        let [s, i, o] = files(dir.path(), STATEMENTS, &inputs(), outputs);
+        std::process::Command::new(env!("CARGO_BIN_EXE_ddsql"))
+            .args(["test-runner", "-s"])
+            .arg(&s)
+            .arg("-i")
+            .arg(&i)
+            .arg("-o")
+            .arg(&o)
+            .output()
+            .unwrap()
+    };
+    let passed = run_binary(&outputs());
+    assert!(passed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&passed.stdout).trim(),
+        "Test passed!"
+    );
+    let mut wrong = outputs();
+    wrong[1]["value"]["AMOUNT"] = json!(1.0);
+    let failed = run_binary(&wrong);
+    assert_eq!(failed.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&failed.stdout);
+    assert!(text.contains("Topic 'BIG_ORDERS', message 1"), "{text}");
+}

@@ -211,6 +211,8 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
 #[serde(rename_all = "camelCase")]
 struct KsqlRequest {
     ksql: String,
+    /// Read by push and pull queries (`auto.offset.reset`); `/ksql`
+    /// statements take none of ksqlDB's streams properties yet.
     #[serde(default)]
     streams_properties: Map<String, Json>,
     #[serde(default)]
@@ -424,7 +426,6 @@ impl State {
                 ),
             );
         }
-        let _ = &request.streams_properties;
         let mut entities = Vec::new();
         let mut restart = false;
         for (text, b) in checked.bound {
