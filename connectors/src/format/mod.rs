@@ -4,6 +4,7 @@
 //! the source's `KEY_FORMAT` / `VALUE_FORMAT`. Formats know nothing of
 //! where bytes travel (that is the transport's business).
 
+pub mod avro;
 pub mod delimited;
 pub mod json;
 pub mod kafka;
@@ -35,6 +36,8 @@ pub fn serde_for(
 ) -> Result<Box<dyn Serde>, String> {
     match format {
         Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
+        Format::Avro => Ok(Box::new(avro::AvroSerde::new(fields, wrap))),
+        Format::JsonSr => Ok(Box::new(json::JsonSrSerde::new(fields, wrap))),
         Format::Kafka => Ok(Box::new(kafka::KafkaSerde::new(fields, side)?)),
         Format::Delimited => Ok(Box::new(delimited::DelimitedSerde::new(
             fields, delimiter, side,
@@ -42,9 +45,9 @@ pub fn serde_for(
         Format::None if fields.is_empty() => Ok(Box::new(NoneSerde)),
         Format::None => Err(format!("{side} format NONE cannot carry columns")),
         other => Err(format!(
-            "{side} format {other} is not supported yet; use JSON or KAFKA{}",
-            if matches!(other, Format::Avro | Format::JsonSr | Format::Protobuf) {
-                " (Schema Registry formats are coming)"
+            "{side} format {other} is not supported yet; use JSON, AVRO or KAFKA{}",
+            if matches!(other, Format::Protobuf) {
+                " (PROTOBUF is coming)"
             } else {
                 ""
             }
