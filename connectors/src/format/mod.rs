@@ -8,6 +8,7 @@ pub mod avro;
 pub mod delimited;
 pub mod json;
 pub mod kafka;
+pub mod protobuf;
 
 use std::sync::Arc;
 
@@ -38,20 +39,14 @@ pub fn serde_for(
         Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
         Format::Avro => Ok(Box::new(avro::AvroSerde::new(fields, wrap))),
         Format::JsonSr => Ok(Box::new(json::JsonSrSerde::new(fields, wrap))),
+        Format::Protobuf => Ok(Box::new(protobuf::ProtobufSerde::new(fields, true))),
+        Format::ProtobufNoSr => Ok(Box::new(protobuf::ProtobufSerde::new(fields, false))),
         Format::Kafka => Ok(Box::new(kafka::KafkaSerde::new(fields, side)?)),
         Format::Delimited => Ok(Box::new(delimited::DelimitedSerde::new(
             fields, delimiter, side,
         )?)),
         Format::None if fields.is_empty() => Ok(Box::new(NoneSerde)),
         Format::None => Err(format!("{side} format NONE cannot carry columns")),
-        other => Err(format!(
-            "{side} format {other} is not supported yet; use JSON, AVRO or KAFKA{}",
-            if matches!(other, Format::Protobuf) {
-                " (PROTOBUF is coming)"
-            } else {
-                ""
-            }
-        )),
     }
 }
 
