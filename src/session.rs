@@ -730,12 +730,16 @@ pub fn collect_pull(
     let mut table: BTreeMap<Row, Row> = BTreeMap::new();
     let mut rows = Vec::new();
     let key_arity = plan.columns.iter().filter(|c| c.key).count();
+    // A windowed table's key includes the window (its rows end with it).
+    let window = if plan.plan.window().is_some() { 2 } else { 0 };
     for batch in subscription.changes.iter() {
         for change in batch {
             match (plan.kind, change) {
                 (SourceKind::Stream, Change::Row(row)) => rows.push(row),
                 (SourceKind::Table, Change::Row(row)) => {
-                    table.insert(row[1..1 + key_arity].to_vec(), row);
+                    let mut key = row[1..1 + key_arity].to_vec();
+                    key.extend_from_slice(&row[row.len() - window..]);
+                    table.insert(key, row);
                 }
                 (_, Change::Delete { key }) => {
                     table.remove(&key);

@@ -32,7 +32,7 @@ use crate::operators::changelog::changelog;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
 use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
 use crate::operators::upsert::upsert;
-use crate::operators::{complete_before, split_errors, take_complete};
+use crate::operators::{complete_before, in_time_order, split_errors, take_complete};
 use crate::time::{Diff, Time};
 use crate::{ProcessingError, Stats};
 use timely::dataflow::operators::generic::Operator as _;
@@ -147,6 +147,8 @@ struct Encoding {
     kind: SourceKind,
     key_arity: usize,
     partitions: u32,
+    /// A windowed table: rows end with `WINDOWSTART, WINDOWEND`.
+    windowed: bool,
 }
 
 /// Everything the workers need, built once before the dataflow starts.
@@ -283,6 +285,7 @@ fn prepare(
             kind: q.plan.kind,
             key_arity: sink.key_arity(),
             partitions,
+            windowed: sink.window.is_some(),
         });
         let job = sinks.entry(sink.topic.clone()).or_insert_with(|| SinkJob {
             topic: sink.topic.clone(),
@@ -703,7 +706,14 @@ impl<'s> Builder<'s, '_> {
         let flow = self.query(qi);
         let e = &self.job.encodings[qi];
         let id = self.job.catalog.queries()[qi].id.clone();
-        let records = self.encode(flow, e.codec.clone(), e.kind, e.key_arity, e.partitions, id);
+        let records = self.encode(
+            flow,
+            e.codec.clone(),
+            e.kind,
+            (e.key_arity, e.windowed),
+            e.partitions,
+            id,
+        );
         self.encoded.insert(qi, records.clone());
         records
     }
@@ -807,6 +817,36 @@ impl<'s> Builder<'s, '_> {
             Plan::Map { input, exprs } => {
                 let input = self.plan(input, origin);
                 self.project(input, exprs, origin)
+            }
+            Plan::Window { input, window } => {
+                let input = self.plan(input, origin);
+                let window = *window;
+                // Stream time is one for the whole input: the rows meet on
+                // one worker, in time order, so which rows are late does
+                // not depend on the worker count.
+                let mut stream_time = i64::MIN;
+                in_time_order(
+                    input,
+                    "Window",
+                    |_| 0,
+                    move |ready, out| {
+                        for (row, time, diff) in ready {
+                            let ts = rowtime(&row);
+                            stream_time = stream_time.max(ts);
+                            for start in window.starts(ts) {
+                                let end = start + window.size;
+                                if end.saturating_add(window.grace) <= stream_time {
+                                    continue; // the window has closed
+                                }
+                                let mut r = Vec::with_capacity(row.len() + 2);
+                                r.extend(row.iter().cloned());
+                                r.push(Value::BigInt(start));
+                                r.push(Value::BigInt(end));
+                                out.push((r, time, diff));
+                            }
+                        }
+                    },
+                )
             }
             Plan::Aggregate {
                 input,
@@ -957,7 +997,7 @@ impl<'s> Builder<'s, '_> {
         flow: Flow<'s>,
         codec: Arc<dyn Codec>,
         kind: SourceKind,
-        key_arity: usize,
+        (key_arity, windowed): (usize, bool),
         partitions: u32,
         origin: String,
     ) -> VecCollection<'s, Time, SinkRecord, Diff> {
@@ -983,15 +1023,27 @@ impl<'s> Builder<'s, '_> {
                 }
                 SourceKind::Table => {
                     let (codec, route) = (codec.clone(), route.clone());
-                    changelog(rows, key_arity).map(move |(key, row)| match row {
+                    // A windowed key is the key's bytes and the window's
+                    // start, 8 bytes big-endian (ksqlDB's time-windowed key).
+                    let window_start =
+                        move |k: Option<Vec<u8>>, key: &[Value]| match key.get(key_arity) {
+                            Some(Value::BigInt(start)) if windowed => {
+                                let mut k = k.unwrap_or_default();
+                                k.extend_from_slice(&start.to_be_bytes());
+                                Some(k)
+                            }
+                            _ => k,
+                        };
+                    let window = if windowed { 2 } else { 0 };
+                    changelog(rows, key_arity, window).map(move |(key, row)| match row {
                         Some(row) => codec
-                            .encode(&row[1..])
-                            .map(|(k, v)| route(k, v, rowtime(&row)))
+                            .encode(&row[1..row.len() - window])
+                            .map(|(k, v)| route(window_start(k, &key), v, rowtime(&row)))
                             .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
                         // A deletion has no row to take a timestamp from.
                         None => codec
-                            .encode_key(&key)
-                            .map(|k| route(k, None, 0))
+                            .encode_key(&key[..key_arity])
+                            .map(|k| route(window_start(k, &key), None, 0))
                             .map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
                     })
                 }
@@ -1017,7 +1069,12 @@ impl<'s> Builder<'s, '_> {
         let flow = self.flow(&t.plan.plan, "transient query");
         let changes = match t.plan.kind {
             SourceKind::Stream => flow.rows.map(Change::Row),
-            SourceKind::Table => changelog(flow.rows, t.key_arity).map(|(key, row)| match row {
+            SourceKind::Table => changelog(
+                flow.rows,
+                t.key_arity,
+                if t.plan.plan.window().is_some() { 2 } else { 0 },
+            )
+            .map(|(key, row)| match row {
                 Some(row) => Change::Row(row),
                 None => Change::Delete { key },
             }),

@@ -13,10 +13,10 @@ use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, S
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
 use crate::functions;
-use crate::plan::TableJoinKind;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
+use crate::plan::{TableJoinKind, Window};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -204,6 +204,16 @@ pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<B
             limit: q.limit,
         }),
     }
+}
+
+/// Where to point at a misplaced window bound: the HAVING clause, else
+/// the GROUP BY.
+fn pos_of_window_bound(q: &ast::Query) -> Pos {
+    q.having
+        .as_ref()
+        .map(|h| h.pos)
+        .or_else(|| q.group_by.first().map(|g| g.pos))
+        .unwrap_or_default()
 }
 
 /// The words that name a statement's kind, for messages.
@@ -969,6 +979,7 @@ impl Binder<'_> {
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column,
             sql: self.sql.to_string(),
+            window: None,
         };
         Ok(BoundStatement::CreateSource {
             source,
@@ -1044,6 +1055,7 @@ impl Binder<'_> {
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column: None,
             sql: self.sql.to_string(),
+            window: bound.plan.plan.window(),
         };
         let prefix = match c.kind {
             SourceKind::Stream => "CSAS",
@@ -1186,16 +1198,50 @@ impl Binder<'_> {
                 "EMIT FINAL needs a windowed aggregation, which is not supported yet",
             ));
         }
-        if q.window.is_some() {
-            // Refused rather than ignored: without windows the aggregate
-            // would silently span all time.
-            let pos = q.group_by.first().map(|g| g.pos).unwrap_or_default();
+        let pos = q.group_by.first().map(|g| g.pos).unwrap_or_default();
+        let window = match q.window.map(|w| (w.kind, w.grace)) {
+            None => None,
+            Some(_) if q.group_by.is_empty() => {
+                return Err(SqlError::new(
+                    pos,
+                    "WINDOW needs GROUP BY: a window groups an aggregation by time",
+                ))
+            }
+            Some((ast::WindowKind::Session { .. }, _)) => {
+                // Refused rather than ignored: without the window the
+                // aggregate would silently span all time.
+                return Err(SqlError::new(
+                    pos,
+                    "SESSION windows are not supported yet; TUMBLING and HOPPING are",
+                ));
+            }
+            Some((kind, grace)) => {
+                let (size, advance) = match kind {
+                    ast::WindowKind::Tumbling { size } => (size.millis(), size.millis()),
+                    ast::WindowKind::Hopping { size, advance } => (size.millis(), advance.millis()),
+                    ast::WindowKind::Session { .. } => unreachable!("refused above"),
+                };
+                let (size, advance) = (size as i64, advance as i64);
+                if size <= 0 || advance <= 0 || advance > size {
+                    return Err(SqlError::new(
+                        pos,
+                        "a window needs a positive SIZE, and a HOPPING window an ADVANCE BY no larger than its SIZE",
+                    ));
+                }
+                Some(Window {
+                    size,
+                    advance,
+                    grace: grace.map_or(Window::default_grace(size), |g| g.millis() as i64),
+                })
+            }
+        };
+        let from = self.from(&q.from)?;
+        if window.is_some() && from.kind == SourceKind::Table {
             return Err(SqlError::new(
                 pos,
-                "windowed aggregation (WINDOW TUMBLING/HOPPING/SESSION) is not supported yet",
+                "windowed aggregation needs a stream; a table has no event times to window",
             ));
         }
-        let from = self.from(&q.from)?;
         if from.kind == SourceKind::Table && !q.partition_by.is_empty() {
             return Err(SqlError::new(
                 q.partition_by[0].pos,
@@ -1219,7 +1265,15 @@ impl Binder<'_> {
         let items = expand_projection(self, &q.projection, &from.scope)?;
         if !q.group_by.is_empty() {
             let retracting = from.kind == SourceKind::Table;
-            return self.aggregate_query(q, plan, from.scope, items, from.left_source, retracting);
+            return self.aggregate_query(
+                q,
+                plan,
+                from.scope,
+                items,
+                from.left_source,
+                retracting,
+                window,
+            );
         }
         if let Some(h) = &q.having {
             return Err(SqlError::new(h.pos, "HAVING needs GROUP BY"));
@@ -1338,14 +1392,16 @@ impl Binder<'_> {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn aggregate_query<'s>(
         &'s self,
         q: &ast::Query,
-        input: Plan,
-        scope: Scope,
+        mut input: Plan,
+        mut scope: Scope,
         items: Vec<(Expr, Option<Ident>)>,
         left_source: &'s Source,
         retracting: bool,
+        window: Option<Window>,
     ) -> Result<BoundQuery<'s>> {
         let mut group = Vec::new();
         for g in &q.group_by {
@@ -1361,12 +1417,37 @@ impl Binder<'_> {
             }
             group.push(t);
         }
+        // A window adds WINDOWSTART and WINDOWEND to the input rows and to
+        // the grouping: state is per key and window.
+        let user_keys = group.len();
+        if let Some(w) = window {
+            input = Plan::Window {
+                input: Box::new(input),
+                window: w,
+            };
+            // Qualified like the input's own pseudo-columns (`s.WINDOWSTART`).
+            let qualifier = scope
+                .columns
+                .first()
+                .map(|c| c.qualifier.clone())
+                .unwrap_or_default();
+            for name in ["WINDOWSTART", "WINDOWEND"] {
+                let at = scope.columns.len();
+                scope.columns.push(ScopeColumn {
+                    qualifier: qualifier.clone(),
+                    name: name.into(),
+                    ty: SqlType::BigInt,
+                    system: true,
+                });
+                group.push(typed(ScalarExpr::Column(at), SqlType::BigInt));
+            }
+        }
         let mut ctx = AggContext {
             input: scope,
             group,
             aggregates: Vec::new(),
         };
-        let mut keys: Vec<Option<Column>> = vec![None; ctx.group.len()];
+        let mut keys: Vec<Option<Column>> = vec![None; user_keys];
         let mut values = Vec::new();
         let mut generated = 0;
         for (item, alias) in items.iter() {
@@ -1411,6 +1492,23 @@ impl Binder<'_> {
             }
             None => None,
         };
+        if window.is_some() {
+            // As in ksqlDB, the window bounds are results, not inputs.
+            let bounds_in =
+                |e: &ScalarExpr, first: usize| e.references(first) || e.references(first + 1);
+            let ws_input = ctx.input.columns.len() - 2;
+            let in_aggregate = ctx
+                .aggregates
+                .iter()
+                .filter_map(|a| a.arg.as_ref())
+                .any(|a| bounds_in(a, ws_input));
+            if in_aggregate || having.as_ref().is_some_and(|h| bounds_in(h, 1 + user_keys)) {
+                return Err(SqlError::new(
+                    pos_of_window_bound(q),
+                    "Window bounds column WINDOWSTART can only be used in the SELECT clause of windowed aggregations",
+                ));
+            }
+        }
         let mut exprs = vec![ScalarExpr::Column(0)];
         let mut columns = Vec::new();
         for (i, k) in keys.into_iter().enumerate() {
@@ -1455,6 +1553,11 @@ impl Binder<'_> {
                 predicate: h,
             };
         }
+        if window.is_some() {
+            // The window bounds ride after the columns.
+            exprs.push(ScalarExpr::Column(1 + user_keys));
+            exprs.push(ScalarExpr::Column(2 + user_keys));
+        }
         let plan = Plan::Map {
             input: Box::new(plan),
             exprs,
@@ -1473,6 +1576,15 @@ impl Binder<'_> {
         match r {
             Relation::Source { name, alias } => {
                 let source = self.lookup(name)?;
+                if source.window.is_some() {
+                    return Err(SqlError::new(
+                        name.pos,
+                        format!(
+                            "{} is a windowed table: reading a windowed table is not supported yet",
+                            source.name
+                        ),
+                    ));
+                }
                 let qualifier = alias.as_ref().unwrap_or(name).normalized();
                 let scope = Scope::for_source(source, &qualifier);
                 let key = (0..source.key_arity())

@@ -102,6 +102,11 @@ pub struct Source {
     pub timestamp_column: Option<usize>,
     /// The statement that created it.
     pub sql: String,
+    /// A windowed table (`WINDOW TUMBLING|HOPPING` aggregation): its rows
+    /// carry `WINDOWSTART, WINDOWEND` after the columns, and its record
+    /// keys end with the window start.
+    #[serde(default)]
+    pub window: Option<crate::plan::Window>,
 }
 
 impl Source {

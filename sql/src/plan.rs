@@ -38,6 +38,12 @@ pub enum Plan {
     },
     /// A table keyed by `group_key`: layout
     /// `ROWTIME (latest input's), group_key..., aggregates...`.
+    /// Rows of `input` (a stream), each copied into every time window that
+    /// contains its ROWTIME, with `WINDOWSTART, WINDOWEND` appended to its
+    /// layout. A row whose window closed before it arrived (its end plus
+    /// the grace period is at or before the stream time, the largest
+    /// ROWTIME seen at an earlier time) is dropped, as Kafka Streams drops it.
+    Window { input: Box<Plan>, window: Window },
     Aggregate {
         input: Box<Plan>,
         group_key: Vec<ScalarExpr>,
@@ -216,14 +222,61 @@ pub enum ScalarExpr {
     MakeStruct(Vec<ScalarExpr>),
 }
 
+/// A TUMBLING (`advance == size`) or HOPPING time window, in ms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub size: i64,
+    pub advance: i64,
+    pub grace: i64,
+}
+
+impl Window {
+    /// Kafka Streams' default grace: what is left of 24 hours after the window.
+    pub fn default_grace(size: i64) -> i64 {
+        (24 * 3_600_000 - size).max(0)
+    }
+
+    /// The starts of the windows that contain `ts`, earliest first.
+    ///
+    /// ```
+    /// use ddsql_sql::plan::Window;
+    /// let hopping = Window { size: 30, advance: 10, grace: 0 };
+    /// assert_eq!(hopping.starts(25), vec![0, 10, 20]);
+    /// assert_eq!(Window { size: 30, advance: 30, grace: 0 }.starts(30), vec![30]);
+    /// ```
+    pub fn starts(&self, ts: i64) -> Vec<i64> {
+        let last = ts - ts.rem_euclid(self.advance);
+        let mut starts = Vec::new();
+        let mut s = last;
+        while s > ts - self.size && s >= 0 {
+            starts.push(s);
+            s -= self.advance;
+        }
+        starts.reverse();
+        starts
+    }
+}
+
 impl Plan {
+    /// The window of a windowed aggregation's plan, if it is one.
+    pub fn window(&self) -> Option<Window> {
+        match self {
+            Plan::Window { window, .. } => Some(*window),
+            Plan::Filter { input, .. }
+            | Plan::Map { input, .. }
+            | Plan::Aggregate { input, .. } => input.window(),
+            _ => None,
+        }
+    }
+
     /// The sources the plan reads, leftmost first (with repeats).
     pub fn sources(&self) -> Vec<&str> {
         match self {
             Plan::Scan { source } => vec![source.as_str()],
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
-            | Plan::Aggregate { input, .. } => input.sources(),
+            | Plan::Aggregate { input, .. }
+            | Plan::Window { input, .. } => input.sources(),
             Plan::StreamTableJoin {
                 stream: left,
                 table: right,
@@ -244,7 +297,8 @@ impl Plan {
             Plan::Scan { source: s } => s == source,
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
-            | Plan::Aggregate { input, .. } => input.scans(source),
+            | Plan::Aggregate { input, .. }
+            | Plan::Window { input, .. } => input.scans(source),
             Plan::StreamTableJoin { stream, table, .. } => {
                 stream.scans(source) || table.scans(source)
             }

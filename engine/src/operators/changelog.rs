@@ -13,14 +13,21 @@ use ddsql_sql::types::Row;
 use super::in_time_order;
 use crate::time::{Diff, Time};
 
-/// `table` rows are `[rowtime, key..., values...]` with `key_arity` key
-/// columns. The output is `(key, Some(row))` for an upsert and
-/// `(key, None)` for a deletion, each with multiplicity one.
+/// `table` rows are `[rowtime, key..., values..., window...]` with
+/// `key_arity` key columns and `window` trailing window columns (2 for a
+/// windowed table, which are part of its key). The output is
+/// `(key, Some(row))` for an upsert and `(key, None)` for a deletion, each
+/// with multiplicity one; the key holds the key columns, then the window's.
 pub fn changelog<'s>(
     table: VecCollection<'s, Time, Row, Diff>,
     key_arity: usize,
+    window: usize,
 ) -> VecCollection<'s, Time, (Row, Option<Row>), Diff> {
-    let key_of = move |row: &Row| -> Row { row[1..1 + key_arity].to_vec() };
+    let key_of = move |row: &Row| -> Row {
+        let mut key = row[1..1 + key_arity].to_vec();
+        key.extend_from_slice(&row[row.len() - window..]);
+        key
+    };
     in_time_order(
         table,
         "Changelog",

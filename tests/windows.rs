@@ -1,0 +1,125 @@
+//! Windowed aggregations: TUMBLING and HOPPING windows over a stream, with
+//! windowed keys (the key's bytes, then the window start) and late records
+//! dropped once their window's grace period has passed.
+
+use ddsql_engine::io::Transport;
+use ddsql_engine::RunOptions;
+use serde_json::{json, Value as Json};
+
+mod common;
+
+use common::{json_record, session_with};
+
+const SCRIPT: &str = "
+create stream clicks (user_id bigint key, page string)
+  with (kafka_topic='clicks', key_format='JSON', value_format='JSON', partitions=1);
+create table per_minute with (kafka_topic='per_minute', key_format='JSON', value_format='JSON') as
+  select user_id, windowstart as ws, count(*) as n from clicks
+  window tumbling (size 1 minute, grace period 1 minute) group by user_id;
+create table sliding with (kafka_topic='sliding', key_format='JSON', value_format='JSON') as
+  select user_id, count(*) as n from clicks
+  window hopping (size 2 minutes, advance by 1 minute) group by user_id;
+";
+
+/// `(key, window start, value)` of each record of a windowed topic.
+fn windowed(session: &ddsql::Session, topic: &str) -> Vec<(Json, i64, Json)> {
+    let mut out = Vec::new();
+    session
+        .log()
+        .read(topic, 0, 0, usize::MAX, &mut out)
+        .unwrap();
+    out.into_iter()
+        .map(|f| {
+            let key = f.record.key.unwrap();
+            let (k, start) = key.split_at(key.len() - 8);
+            (
+                serde_json::from_slice(k).unwrap(),
+                i64::from_be_bytes(start.try_into().unwrap()),
+                serde_json::from_slice(&f.record.value.unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tumbling_and_hopping_windows_with_grace() {
+    for (workers, batch) in [(1, 1), (2, 3)] {
+        let (_dir, session) = session_with(SCRIPT);
+        let click = |user: i64, ts: i64| json_record(json!(user), Some(json!({"PAGE": "p"})), ts);
+        let minute = 60_000;
+        session
+            .log()
+            .append(
+                "clicks",
+                0,
+                &[
+                    click(1, 10_000),
+                    click(1, 70_000),
+                    click(2, 75_000),
+                    click(1, 100_000),
+                    // Stream time reaches 250 s: the first minute's window
+                    // (end 60 s + grace 60 s) has closed...
+                    click(1, 250_000),
+                    // ... so this late record is dropped from it, but still
+                    // counts in the open hopping windows it falls into.
+                    click(1, 50_000),
+                ],
+            )
+            .unwrap();
+        session
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            windowed(&session, "per_minute"),
+            vec![
+                (json!(1), 0, json!({"WS": 0, "N": 1})),
+                (json!(1), minute, json!({"WS": minute, "N": 1})),
+                (json!(2), minute, json!({"WS": minute, "N": 1})),
+                (json!(1), minute, json!({"WS": minute, "N": 2})),
+                (json!(1), 4 * minute, json!({"WS": 4 * minute, "N": 1})),
+            ],
+            "workers {workers}, batch {batch}"
+        );
+        // Hopping: each click counts in the two windows that contain it;
+        // the late click at 50 s counts in [0, 2 min), still open (the
+        // default grace is 24 hours less the size); no window starts
+        // before 0.
+        let sliding = windowed(&session, "sliding");
+        let last = |user: i64, start: i64| {
+            sliding
+                .iter()
+                .rev()
+                .find(|(k, s, _)| *k == json!(user) && *s == start)
+                .map(|(_, _, v)| v["N"].clone())
+        };
+        assert_eq!(last(1, 0), Some(json!(4)));
+        assert_eq!(last(1, minute), Some(json!(2)));
+        assert_eq!(last(2, 0), Some(json!(1)));
+        assert_eq!(last(1, 3 * minute), Some(json!(1)));
+        assert_eq!(last(1, 4 * minute), Some(json!(1)));
+    }
+}
+
+#[test]
+fn window_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = ddsql::Session::open(dir.path()).unwrap();
+    session
+        .execute_script("create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);")
+        .unwrap();
+    let mut err = |sql: &str| session.execute_script(sql).unwrap_err().to_string();
+    assert!(err(
+        "create table t as select id, count(*) from s window session (5 seconds) group by id;"
+    )
+    .contains("SESSION windows are not supported yet"));
+    assert!(err("create table t as select id, count(*) from s window tumbling (size 5 seconds) group by id having windowstart > 0;")
+        .contains("can only be used in the SELECT clause"));
+    assert!(
+        err("create stream t as select id from s window tumbling (size 5 seconds);")
+            .contains("WINDOW needs GROUP BY")
+    );
+}
