@@ -520,40 +520,32 @@ fn inserts(rows: u64, single_rows: u64) -> anyhow::Result<()> {
     );
     anyhow::ensure!(ok == rows, "only {ok} of {rows} rows were acked ok");
 
-    let started = Instant::now();
-    for n in 0..single_rows {
-        let sql = format!(
-            "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {}, {n});",
-            n % 100_000
-        );
-        let r = agent
-            .post(&format!("{url}/ksql"))
-            .send_json(serde_json::json!({"ksql": sql}))?;
-        anyhow::ensure!(r.status() == 200, "INSERT VALUES failed");
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let single = single_rows as f64 / secs;
-    println!("insert-values (one request per row): {single_rows} rows in {secs:.2} s: {single:.0} rows/s");
-    // Many INSERT VALUES statements per /ksql request.
-    let per_request = 1000;
-    let batched_rows = single_rows * 10;
-    let started = Instant::now();
-    for chunk in 0..batched_rows.div_ceil(per_request) {
-        let mut sql = String::new();
-        for n in chunk * per_request..((chunk + 1) * per_request).min(batched_rows) {
-            sql.push_str(&format!(
-                "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {}, {n});\n",
-                n % 100_000
-            ));
+    // INSERT VALUES over /ksql, `per_request` statements per request:
+    // rows per second.
+    let insert_values = |rows: u64, per_request: u64| -> anyhow::Result<f64> {
+        let started = Instant::now();
+        for chunk in 0..rows.div_ceil(per_request) {
+            let mut sql = String::new();
+            for n in chunk * per_request..((chunk + 1) * per_request).min(rows) {
+                sql.push_str(&format!(
+                    "insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, {}, {n});\n",
+                    n % 100_000
+                ));
+            }
+            let r = agent
+                .post(&format!("{url}/ksql"))
+                .send_json(serde_json::json!({"ksql": sql}))?;
+            anyhow::ensure!(r.status() == 200, "INSERT VALUES failed");
         }
-        let r = agent
-            .post(&format!("{url}/ksql"))
-            .send_json(serde_json::json!({"ksql": sql}))?;
-        anyhow::ensure!(r.status() == 200, "INSERT VALUES failed");
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let batched = batched_rows as f64 / secs;
-    println!("insert-values ({per_request} statements per request): {batched_rows} rows in {secs:.2} s: {batched:.0} rows/s");
+        Ok(rows as f64 / started.elapsed().as_secs_f64())
+    };
+    let single = insert_values(single_rows, 1)?;
+    println!("insert-values (one request per row): {single_rows} rows: {single:.0} rows/s");
+    let batched = insert_values(single_rows * 10, 1000)?;
+    println!(
+        "insert-values (1000 statements per request): {} rows: {batched:.0} rows/s",
+        single_rows * 10
+    );
     println!(
         "inserts: {stream_rate:.0} rows/s over /inserts-stream, {batched:.0} rows/s batched INSERT VALUES, {single:.0} rows/s one INSERT VALUES per request, peak RSS {:.0} MB",
         peak_rss_mb()

@@ -34,7 +34,7 @@ use serde_json::{json, Value as Json};
 
 use ddsql_sql::types::{SqlType, Value, F64};
 
-use super::{Field, Serde};
+use super::{decimal_from_bytes, decimal_to_bytes, rescale, Field, Serde};
 
 /// An Avro schema, as far as ksqlDB's types need one.
 #[derive(Clone, Debug, PartialEq)]
@@ -224,22 +224,6 @@ fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// `unscaled` at `from` scale, rescaled to `to` (exactly, or an error).
-fn rescale(unscaled: i128, from: u8, to: u8) -> Result<i128, String> {
-    if from <= to {
-        10i128
-            .checked_pow((to - from) as u32)
-            .and_then(|f| unscaled.checked_mul(f))
-            .ok_or_else(|| "the decimal overflows its type".to_string())
-    } else {
-        let f = 10i128.pow((from - to) as u32);
-        if unscaled % f != 0 {
-            return Err(format!("the decimal has more than {to} decimal places"));
-        }
-        Ok(unscaled / f)
-    }
-}
-
 fn write(out: &mut Vec<u8>, schema: &Schema, v: &Value) -> Result<(), String> {
     match (schema, v) {
         (Schema::Nullable(_), Value::Null) => write_long(out, 0),
@@ -259,15 +243,7 @@ fn write(out: &mut Vec<u8>, schema: &Schema, v: &Value) -> Result<(), String> {
         (Schema::String, Value::String(s)) => write_bytes(out, s.as_bytes()),
         (Schema::Bytes, Value::Bytes(b)) => write_bytes(out, b),
         (Schema::Decimal { scale, .. }, Value::Decimal(unscaled, s)) => {
-            let n = rescale(*unscaled, *s, *scale)?;
-            // Big-endian two's complement, minimal length.
-            let full = n.to_be_bytes();
-            let sign = if n < 0 { 0xff } else { 0 };
-            let mut start = 0;
-            while start < 15 && full[start] == sign && (full[start + 1] & 0x80) == (sign & 0x80) {
-                start += 1;
-            }
-            write_bytes(out, &full[start..]);
+            write_bytes(out, &decimal_to_bytes(rescale(*unscaled, *s, *scale)?));
         }
         (Schema::Array(items), Value::Array(vs)) => {
             if !vs.is_empty() {
@@ -384,18 +360,7 @@ impl Reader<'_> {
             ),
             Schema::Bytes => Value::Bytes(self.bytes()?),
             Schema::Decimal { scale, .. } => {
-                let b = self.bytes()?;
-                if b.len() > 16 {
-                    return Err("a decimal wider than 128 bits".into());
-                }
-                let fill = if b.first().is_some_and(|x| x & 0x80 != 0) {
-                    0xff
-                } else {
-                    0
-                };
-                let mut full = [fill; 16];
-                full[16 - b.len()..].copy_from_slice(&b);
-                Value::Decimal(i128::from_be_bytes(full), *scale)
+                Value::Decimal(decimal_from_bytes(&self.bytes()?)?, *scale)
             }
             Schema::Array(items) => {
                 let mut out = Vec::new();

@@ -50,6 +50,49 @@ pub fn serde_for(
     }
 }
 
+/// A DECIMAL's unscaled value at scale `from`, rescaled exactly to `to`.
+pub(crate) fn rescale(unscaled: i128, from: u8, to: u8) -> Result<i128, String> {
+    if from <= to {
+        10i128
+            .checked_pow((to - from) as u32)
+            .and_then(|f| unscaled.checked_mul(f))
+            .ok_or_else(|| "the decimal overflows its type".to_string())
+    } else {
+        let f = 10i128.pow((from - to) as u32);
+        if unscaled % f != 0 {
+            return Err(format!("the decimal has more than {to} decimal places"));
+        }
+        Ok(unscaled / f)
+    }
+}
+
+/// An unscaled decimal as big-endian two's complement, in the fewest bytes
+/// (how Avro's and Confluent's Protobuf decimals carry it).
+pub(crate) fn decimal_to_bytes(n: i128) -> Vec<u8> {
+    let full = n.to_be_bytes();
+    let sign = if n < 0 { 0xff } else { 0 };
+    let mut start = 0;
+    while start < 15 && full[start] == sign && (full[start + 1] & 0x80) == (sign & 0x80) {
+        start += 1;
+    }
+    full[start..].to_vec()
+}
+
+/// The inverse of [`decimal_to_bytes`].
+pub(crate) fn decimal_from_bytes(b: &[u8]) -> Result<i128, String> {
+    if b.len() > 16 {
+        return Err("a decimal wider than 128 bits".into());
+    }
+    let fill = if b.first().is_some_and(|x| x & 0x80 != 0) {
+        0xff
+    } else {
+        0
+    };
+    let mut full = [fill; 16];
+    full[16 - b.len()..].copy_from_slice(b);
+    Ok(i128::from_be_bytes(full))
+}
+
 struct NoneSerde;
 impl Serde for NoneSerde {
     fn decode(&self, _: &[u8]) -> Result<Vec<Value>, String> {

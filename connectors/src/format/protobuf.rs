@@ -29,7 +29,7 @@
 
 use ddsql_sql::types::{SqlType, Value, F64};
 
-use super::{Field, Serde};
+use super::{decimal_from_bytes, decimal_to_bytes, rescale, Field, Serde};
 
 pub struct ProtobufSerde {
     fields: Vec<Field>,
@@ -170,19 +170,12 @@ fn write_field(out: &mut Vec<u8>, n: u32, ty: &SqlType, v: &Value) -> Result<(),
         (SqlType::String, Value::String(s)) => len_delimited(out, n, s.as_bytes()),
         (SqlType::Bytes, Value::Bytes(b)) => len_delimited(out, n, b),
         (SqlType::Decimal { precision, scale }, Value::Decimal(unscaled, s)) => {
-            let unscaled = if s <= scale {
-                unscaled * 10i128.pow((scale - s) as u32)
-            } else {
-                unscaled / 10i128.pow((s - scale) as u32)
-            };
-            let full = unscaled.to_be_bytes();
-            let sign = if unscaled < 0 { 0xff } else { 0 };
-            let mut start = 0;
-            while start < 15 && full[start] == sign && (full[start + 1] & 0x80) == (sign & 0x80) {
-                start += 1;
-            }
             let mut body = Vec::new();
-            len_delimited(&mut body, 1, &full[start..]);
+            len_delimited(
+                &mut body,
+                1,
+                &decimal_to_bytes(rescale(*unscaled, *s, *scale)?),
+            );
             tag(&mut body, 2, VARINT);
             varint(&mut body, *precision as u64);
             tag(&mut body, 3, VARINT);
@@ -403,17 +396,7 @@ fn scalar(ty: &SqlType, r: &Raw) -> Result<Value, String> {
             let mut unscaled = 0i128;
             for (f, r) in fields_of(b)? {
                 if let (1, Raw::Len(v)) = (f, r) {
-                    if v.len() > 16 {
-                        return Err("a decimal wider than 128 bits".into());
-                    }
-                    let fill = if v.first().is_some_and(|x| x & 0x80 != 0) {
-                        0xff
-                    } else {
-                        0
-                    };
-                    let mut full = [fill; 16];
-                    full[16 - v.len()..].copy_from_slice(v);
-                    unscaled = i128::from_be_bytes(full);
+                    unscaled = decimal_from_bytes(v)?;
                 }
             }
             Value::Decimal(unscaled, *scale)
