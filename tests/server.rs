@@ -438,6 +438,56 @@ fn the_shell_renders_show_streams() {
 }
 
 #[test]
+fn info_health_status_and_session_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let get = |path: &str| -> (u16, Json) {
+        let mut r = server
+            .agent
+            .get(&format!("{}{path}", server.url))
+            .call()
+            .unwrap();
+        let text = r.body_mut().read_to_string().unwrap();
+        (r.status().as_u16(), serde_json::from_str(&text).unwrap())
+    };
+    let (status, info) = get("/info");
+    assert_eq!(status, 200);
+    assert_eq!(info["KsqlServerInfo"]["serverStatus"], "RUNNING");
+    // Variables are substituted for the request only.
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({
+            "ksql": "create stream s (id int key, v int) with (kafka_topic='${t}', value_format='JSON', partitions=1);\n\
+                     create table c as select id, count(*) as n from s group by id;",
+            "sessionVariables": {"t": "events"},
+        }),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[0]["commandStatus"]["message"], "Stream created");
+    assert_eq!(body[1]["commandSequenceNumber"], 2);
+    let streams = server.ksql("show streams;");
+    assert_eq!(streams[0]["streams"][0]["topic"], "events");
+    let (_, statuses) = get("/status");
+    assert_eq!(
+        statuses["commandStatuses"],
+        json!({"stream/S/create": "SUCCESS", "table/C/create": "SUCCESS"})
+    );
+    let (status, one) = get("/status/table/C/create");
+    assert_eq!(status, 200);
+    assert_eq!(
+        one,
+        json!({"status": "SUCCESS", "message": "Created query with ID CTAS_C_0"})
+    );
+    let (status, _) = get("/status/table/NOPE/create");
+    assert_eq!(status, 404);
+    // The persistent query runs: the health check says so.
+    let (status, health) = get("/healthcheck");
+    assert_eq!(status, 200);
+    assert_eq!(health["isHealthy"], true);
+    assert_eq!(health["details"]["commandRunner"]["isHealthy"], true);
+}
+
+#[test]
 fn close_query_ends_a_push_query() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());

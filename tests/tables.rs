@@ -385,3 +385,33 @@ fn streams_join_within_a_window() {
         assert_eq!(soon, vec![json!("u3")], "workers={workers} batch={batch}");
     }
 }
+
+#[test]
+fn a_pull_query_in_a_script_prints_the_table() {
+    let (_dir, mut session) = session_with(SCRIPT);
+    session
+        .log()
+        .append(
+            "users",
+            0,
+            &[
+                rec(json!(1), Some(json!({"NAME": "ann", "TIER": "gold"})), 10),
+                rec(json!(2), Some(json!({"NAME": "bob", "TIER": "gold"})), 11),
+                rec(json!(1), None, 12),
+            ],
+        )
+        .unwrap();
+    let done = session
+        .execute_script("select * from users where tier = 'gold';")
+        .unwrap();
+    let table = done[0].output.as_deref().unwrap();
+    assert_eq!(
+        table,
+        " ID | NAME | TIER\n------------------\n 2  | bob  | gold\n------------------"
+    );
+    // A push query runs until stopped: not in a script.
+    let err = session
+        .execute_script("select * from users emit changes;")
+        .unwrap_err();
+    assert!(err.to_string().contains("ddsql cli"), "{err}");
+}

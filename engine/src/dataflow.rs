@@ -833,15 +833,25 @@ impl<'s> Builder<'s, '_> {
                         for (row, time, diff) in ready {
                             let ts = rowtime(&row);
                             stream_time = stream_time.max(ts);
-                            for start in window.starts(ts) {
-                                let end = start + window.size;
-                                if end.saturating_add(window.grace) <= stream_time {
-                                    continue; // the window has closed
-                                }
-                                let mut r = Vec::with_capacity(row.len() + 2);
-                                r.extend(row.iter().cloned());
+                            let open: Vec<i64> = window
+                                .starts(ts)
+                                .into_iter()
+                                // Closed: its end plus the grace has passed.
+                                .filter(|s| {
+                                    (s + window.size).saturating_add(window.grace) > stream_time
+                                })
+                                .collect();
+                            // The row itself goes to the last open window;
+                            // copies to the others (hopping windows only).
+                            let mut row = Some(row);
+                            for (i, &start) in open.iter().enumerate() {
+                                let mut r = if i + 1 == open.len() {
+                                    row.take().expect("moved once")
+                                } else {
+                                    row.clone().expect("not moved yet")
+                                };
                                 r.push(Value::BigInt(start));
-                                r.push(Value::BigInt(end));
+                                r.push(Value::BigInt(start + window.size));
                                 out.push((r, time, diff));
                             }
                         }

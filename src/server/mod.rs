@@ -254,14 +254,16 @@ async fn read_json<T: for<'de> Deserialize<'de>>(
         .map_err(|e| error_response(40000, &format!("malformed JSON in the request body: {e}")))
 }
 
-fn strings(m: &Map<String, Json>) -> BTreeMap<String, String> {
+/// A request's `sessionVariables`, named as DEFINE names them (variable
+/// names are case-insensitive).
+fn variables(m: &Map<String, Json>) -> BTreeMap<String, String> {
     m.iter()
         .map(|(k, v)| {
             let v = match v {
                 Json::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            (k.clone(), v)
+            (k.to_uppercase(), v)
         })
         .collect()
 }
@@ -396,7 +398,7 @@ impl State {
 
     /// `POST /ksql`: checks every statement, then executes them in order.
     fn ksql(self: &Arc<Self>, request: KsqlRequest) -> Response<Body_> {
-        let variables = strings(&request.session_variables);
+        let variables = variables(&request.session_variables);
         let mut session = self.session.lock().unwrap();
         let checked = session.check(&request.ksql, &variables);
         if let Some(e) = checked.errors.first() {
@@ -526,11 +528,11 @@ impl State {
         self: &Arc<Self>,
         sql: String,
         properties: Map<String, Json>,
-        variables: Map<String, Json>,
+        session_variables: Map<String, Json>,
         wire: Wire,
     ) -> Response<Body_> {
         let session = self.session.lock().unwrap();
-        let checked = session.check(&sql, &strings(&variables));
+        let checked = session.check(&sql, &variables(&session_variables));
         if let Some(e) = checked.errors.first() {
             return json_response(
                 StatusCode::BAD_REQUEST,
@@ -846,8 +848,10 @@ impl RowWriter<'_> {
         let (columns, tombstone) = match change {
             Change::Row(row) => (row_json(self.plan, row), false),
             Change::Delete { key } => {
+                // A windowed table's key ends with its window: not a column.
+                let key_arity = self.plan.columns.iter().filter(|c| c.key).count();
                 let mut row = vec![ddsql_sql::types::Value::Null];
-                row.extend(key.iter().cloned());
+                row.extend(key.iter().take(key_arity).cloned());
                 row.resize(self.plan.columns.len() + 1, ddsql_sql::types::Value::Null);
                 (row_json(self.plan, &row), true)
             }

@@ -401,39 +401,11 @@ mod tests {
     }
 
     #[test]
-    fn every_type_round_trips() {
-        round_trip(SqlType::Boolean, Value::Boolean(true));
-        round_trip(SqlType::Int, Value::Int(i32::MIN));
-        round_trip(SqlType::BigInt, Value::BigInt(i64::MAX));
-        round_trip(SqlType::Double, Value::Double(F64(-1.5)));
-        round_trip(
-            SqlType::Decimal {
-                precision: 10,
-                scale: 2,
-            },
-            Value::Decimal(-12345, 2),
-        );
-        round_trip(SqlType::String, Value::String("봄".into()));
-        round_trip(SqlType::Bytes, Value::Bytes(vec![0, 255]));
-        round_trip(SqlType::Date, Value::Date(19_000));
-        round_trip(SqlType::Time, Value::Time(3_600_000));
-        round_trip(SqlType::Timestamp, Value::Timestamp(1_710_921_600_000));
+    fn arrays_hold_nulls() {
         round_trip(
             SqlType::Array(Box::new(SqlType::Int)),
             Value::Array(vec![Value::Int(1), Value::Null]),
         );
-        round_trip(
-            SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::BigInt)),
-            Value::Map(vec![(Value::String("k".into()), Value::BigInt(2))]),
-        );
-        round_trip(
-            SqlType::Struct(vec![
-                ("A".into(), SqlType::String),
-                ("B".into(), SqlType::Int),
-            ]),
-            Value::Struct(vec![Value::String("x".into()), Value::Null]),
-        );
-        round_trip(SqlType::String, Value::Null);
     }
 
     #[test]
