@@ -21,6 +21,8 @@
 
 pub mod dataflow;
 pub mod io;
+#[cfg(feature = "mutation")]
+pub mod mutation;
 pub mod operators;
 pub mod time;
 

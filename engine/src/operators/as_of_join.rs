@@ -59,7 +59,14 @@ pub fn as_of_join<'s>(
                         let mut table_updates = table_ready.into_iter().peekable();
                         for ((key, row), time, diff) in stream_ready {
                             // Table updates up to and including this time first.
-                            while let Some(((k, r), _, d)) = table_updates.next_if(|u| u.1 <= time)
+                            #[cfg(feature = "mutation")]
+                            let inclusive = !crate::mutation::active(
+                                crate::mutation::Mutation::AsOfJoinExclusive,
+                            );
+                            #[cfg(not(feature = "mutation"))]
+                            let inclusive = true;
+                            while let Some(((k, r), _, d)) = table_updates
+                                .next_if(|u| u.1 < time || (inclusive && u.1 == time))
                             {
                                 apply(&mut state, k, r, d);
                             }

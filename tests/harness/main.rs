@@ -1,0 +1,459 @@
+//! The correctness harness: ddsql equals a batch SQL engine, time by time.
+//!
+//! For every scenario (see `scenarios.rs`) the harness generates a random
+//! backlog of inputs, runs the scenario's script on ddsql with 1, 2 and 4
+//! workers and random physical batching, and compares each output with
+//! PostgreSQL's answer over the inputs up to each logical time, at every
+//! time (see `compare.rs`). A difference is shrunk to a minimal input and
+//! saved under `tests/harness/regressions/`, and every file there runs
+//! first on every run. Last, a self-check switches on a deliberate bug in
+//! the stream-table join and makes sure the harness catches and shrinks it.
+//!
+//! ```text
+//! cargo test --release --test harness                      # everything
+//! cargo test --release --test harness -- --only first      # scenarios whose name has "first"
+//! cargo test --release --test harness -- --seed 7          # other random inputs
+//! cargo test --release --test harness -- --mutate          # every scenario with the bug on
+//! ```
+//!
+//! It ends with `harness: N scenarios, N times compared, N differences`
+//! and fails if there is a difference.
+
+mod compare;
+mod ddsql;
+mod oracle;
+mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ddsql_engine::mutation::{self, Mutation};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use compare::{compare, from_ddsql, from_oracle, Difference, Timeline};
+use ddsql::RunConfig;
+use oracle::Postgres;
+use scenarios::{Input, Oracle, Rng, Scenario};
+
+const USAGE: &str = "usage: cargo test --release --test harness -- [--only NAME] [--seed N] [--mutate]
+  --only NAME  run only the scenarios whose name contains NAME (regressions still run)
+  --seed N     the seed of the random inputs and batching (default 1)
+  --mutate     switch the stream-table join's deliberate bug on for every scenario:
+               the harness must then fail with a minimal counterexample";
+
+struct Args {
+    only: Option<String>,
+    seed: u64,
+    mutate: bool,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        only: None,
+        seed: 1,
+        mutate: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--only" => args.only = it.next(),
+            "--seed" => {
+                args.seed = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or_else(|| fail_usage("--seed needs a number"))
+            }
+            "--mutate" => args.mutate = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            // What cargo's test runner passes to every test binary.
+            "--nocapture" | "--quiet" | "-q" => {}
+            other => fail_usage(&format!("unknown argument {other}")),
+        }
+    }
+    args
+}
+
+fn fail_usage(message: &str) -> ! {
+    eprintln!("harness: {message}\n{USAGE}");
+    std::process::exit(2)
+}
+
+/// A saved counterexample: it runs first on every run.
+#[derive(Serialize, Deserialize)]
+struct Regression {
+    scenario: String,
+    config: RunConfig,
+    /// What it caught, for the reader.
+    note: String,
+    inputs: Vec<Input>,
+}
+
+/// One run compared.
+struct Outcome {
+    times: u64,
+    differences: Vec<Difference>,
+    problems: Vec<String>,
+    seq: Vec<u64>,
+}
+
+impl Outcome {
+    fn failed(&self) -> bool {
+        !self.differences.is_empty() || !self.problems.is_empty()
+    }
+}
+
+/// Runs ddsql on `inputs` and compares it with the oracle, whose answer is
+/// computed on the first call and kept in `expected` for later runs over
+/// the same inputs.
+fn check(
+    pg: &mut Postgres,
+    scenario: &Scenario,
+    inputs: &[Input],
+    config: RunConfig,
+    expected: &mut Option<Vec<Timeline>>,
+) -> Result<Outcome, String> {
+    let observed = ddsql::run(scenario, inputs, config)?;
+    if expected.is_none() {
+        let rows: Vec<(&str, serde_json::Value)> = inputs
+            .iter()
+            .zip(&observed.seq)
+            .filter_map(|(input, seq)| {
+                let mut row = input.row.clone()?;
+                row["seq"] = json!(seq);
+                row["rowtime"] = json!(input.timestamp);
+                Some((scenario.table_of(&input.topic)?, row))
+            })
+            .collect();
+        pg.load(scenario, &rows)?;
+        let mut timelines = Vec::new();
+        for (output, (keys, _)) in scenario.outputs.iter().zip(&observed.outputs) {
+            let answer = pg.answer(&output.oracle, inputs.len() as u64)?;
+            timelines.push(from_oracle(answer, keys));
+        }
+        if let Some(i) = timelines.iter().position(|t| t.len() == 0) {
+            return Err(format!(
+                "the oracle expects nothing of {}: a scenario that checks nothing is a defect",
+                scenario.outputs[i].source
+            ));
+        }
+        *expected = Some(timelines);
+    }
+    let actual: Vec<Timeline> = scenario
+        .outputs
+        .iter()
+        .zip(&observed.outputs)
+        .map(|(o, (_, records))| from_ddsql(records, !matches!(o.oracle, Oracle::Stream(_))))
+        .collect();
+    let times = inputs.len() as u64;
+    Ok(Outcome {
+        times,
+        differences: compare(expected.as_ref().expect("computed above"), &actual, times),
+        problems: observed.problems,
+        seq: observed.seq,
+    })
+}
+
+/// Removes inputs while the run still fails (delta debugging: chunks of
+/// halving size), until no single input can go or `budget` is spent.
+fn shrink(
+    pg: &mut Postgres,
+    scenario: &Scenario,
+    inputs: &[Input],
+    config: RunConfig,
+    budget: Duration,
+) -> (Vec<Input>, bool) {
+    let started = Instant::now();
+    let mut current = inputs.to_vec();
+    let mut chunk = current.len().div_ceil(2);
+    let fails = |pg: &mut Postgres, candidate: &[Input]| {
+        check(pg, scenario, candidate, config, &mut None).is_ok_and(|o| o.failed())
+    };
+    while chunk >= 1 {
+        let mut i = 0;
+        while i < current.len() {
+            if started.elapsed() > budget {
+                return (current, false);
+            }
+            let candidate: Vec<Input> = current[..i]
+                .iter()
+                .chain(&current[(i + chunk).min(current.len())..])
+                .cloned()
+                .collect();
+            if !candidate.is_empty() && fails(pg, &candidate) {
+                current = candidate;
+            } else {
+                i += chunk;
+            }
+        }
+        if chunk == 1 {
+            break;
+        }
+        chunk = chunk.div_ceil(2).min(current.len().div_ceil(2)).max(1);
+    }
+    (current, true)
+}
+
+/// The counterexample, in logical time order, and what went wrong first.
+fn describe(scenario: &Scenario, inputs: &[Input], outcome: &Outcome) -> String {
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    order.sort_by_key(|&i| outcome.seq[i]);
+    let mut s = String::new();
+    for i in order {
+        let input = &inputs[i];
+        let value = match (&input.malformed, &input.value) {
+            (Some(m), _) => format!("{m:?} (malformed)"),
+            (None, Some(v)) => v.to_string(),
+            (None, None) => "(tombstone)".to_string(),
+        };
+        s += &format!(
+            "    time {:>3}: {}[{}] ts={} key={} value={}\n",
+            outcome.seq[i],
+            input.topic,
+            input.partition,
+            input.timestamp,
+            input.key.as_ref().map_or("null".into(), |k| k.to_string()),
+            value
+        );
+    }
+    for p in outcome.problems.iter().take(3) {
+        s += &format!("  problem: {p}\n");
+    }
+    if let Some(d) = outcome.differences.first() {
+        s += &format!(
+            "  at time {}, {}:\n    batch SQL says: {}\n    ddsql wrote:    {}\n",
+            d.time,
+            scenario.outputs[d.output].source,
+            if d.expected.is_empty() { "(nothing)".to_string() } else { d.expected.join("; ") },
+            if d.actual.is_empty() { "(nothing)".to_string() } else { d.actual.join("; ") },
+        );
+    }
+    s
+}
+
+fn regressions_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/regressions")
+}
+
+/// Shrinks a failing run, prints it, and saves it as a regression file
+/// (unless `save` is off); returns the minimal input's size.
+fn report_failure(
+    pg: &mut Postgres,
+    scenario: &Scenario,
+    inputs: &[Input],
+    config: RunConfig,
+    save: bool,
+) -> usize {
+    let (minimal, done) = shrink(pg, scenario, inputs, config, Duration::from_secs(180));
+    let outcome = match check(pg, scenario, &minimal, config, &mut None) {
+        Ok(o) => o,
+        Err(e) => {
+            println!("  the shrunk input no longer runs: {e}");
+            return minimal.len();
+        }
+    };
+    println!(
+        "  minimal counterexample ({} of {} inputs{}; workers {}, batch {}, drift {} ms):\n{}",
+        minimal.len(),
+        inputs.len(),
+        if done { "" } else { ", shrinking stopped by its time budget" },
+        config.workers,
+        config.batch,
+        config.max_drift_ms,
+        describe(scenario, &minimal, &outcome)
+    );
+    if save {
+        let regression = Regression {
+            scenario: scenario.name.to_string(),
+            config,
+            note: describe(scenario, &minimal, &outcome),
+            inputs: minimal.clone(),
+        };
+        let text = serde_json::to_string_pretty(&regression).expect("serialises");
+        let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
+        let path = regressions_dir().join(format!("{}-{hash:016x}.json", scenario.name));
+        match std::fs::write(&path, text) {
+            Ok(()) => println!("  saved as {}", path.display()),
+            Err(e) => println!("  could not save {}: {e}", path.display()),
+        }
+    }
+    minimal.len()
+}
+
+#[derive(Default)]
+struct Totals {
+    scenarios: u64,
+    times: u64,
+    differences: u64,
+    errors: u64,
+}
+
+fn main() {
+    let args = args();
+    let started = Instant::now();
+    let mut pg = match Postgres::start() {
+        Ok(pg) => pg,
+        Err(e) => {
+            eprintln!("harness: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("harness: oracle is PostgreSQL {}", pg.version());
+    if args.mutate {
+        println!("harness: --mutate: the stream-table join reads the table as of just before each record");
+        mutation::set(Some(Mutation::AsOfJoinExclusive));
+    }
+    let mut all = scenarios::all();
+    all.push(scenarios::first_order_small());
+    let mut totals = Totals::default();
+
+    // Saved counterexamples first.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(regressions_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let regression: Regression = match std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                println!("regression {name}: ERROR unreadable: {e}");
+                totals.errors += 1;
+                continue;
+            }
+        };
+        let Some(scenario) = all.iter().find(|s| s.name == regression.scenario) else {
+            println!("regression {name}: ERROR no scenario {}", regression.scenario);
+            totals.errors += 1;
+            continue;
+        };
+        totals.scenarios += 1;
+        match check(&mut pg, scenario, &regression.inputs, regression.config, &mut None) {
+            Ok(o) => {
+                totals.times += o.times;
+                totals.differences += (o.differences.len() + o.problems.len()) as u64;
+                if o.failed() {
+                    println!("regression {name}: DIFFERENT\n{}", describe(scenario, &regression.inputs, &o));
+                } else {
+                    println!("regression {name}: same at all {} times", o.times);
+                }
+            }
+            Err(e) => {
+                println!("regression {name}: ERROR {e}");
+                totals.errors += 1;
+            }
+        }
+    }
+
+    let mut rng = Rng(args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    for scenario in all.iter().filter(|s| s.name != "seed_first_order_small") {
+        if args.only.as_ref().is_some_and(|o| !scenario.name.contains(o.as_str())) {
+            continue;
+        }
+        totals.scenarios += 1;
+        let began = Instant::now();
+        let inputs = (scenario.generate)(&mut Rng(rng.next() | 1), scenario.size);
+        let mut expected = None;
+        let mut line = Vec::new();
+        let mut differences = 0;
+        for workers in [1, 2, 4] {
+            let config = RunConfig {
+                workers,
+                batch: rng.pick(&[1, 3, 16, 250, 4096]),
+                max_drift_ms: rng.pick(&[1, 100, 10_000]),
+            };
+            match check(&mut pg, scenario, &inputs, config, &mut expected) {
+                Ok(outcome) => {
+                    totals.times += outcome.times;
+                    let n = (outcome.differences.len() + outcome.problems.len()) as u64;
+                    totals.differences += n;
+                    differences += n;
+                    line.push(format!("{workers}w/b{}: {n}", config.batch));
+                    if outcome.failed() {
+                        println!(
+                            "{}: DIFFERENT with {workers} workers, batch {}: {} times differ, {} problems; shrinking...",
+                            scenario.name,
+                            config.batch,
+                            outcome.differences.len(),
+                            outcome.problems.len()
+                        );
+                        report_failure(&mut pg, scenario, &inputs, config, !args.mutate);
+                        break;
+                    }
+                }
+                Err(e) => {
+                    println!("{}: ERROR {e}", scenario.name);
+                    totals.errors += 1;
+                    break;
+                }
+            }
+        }
+        let changes: Vec<String> = expected
+            .iter()
+            .flatten()
+            .zip(scenario.outputs)
+            .map(|(t, o)| format!("{} {}", t.len(), o.source))
+            .collect();
+        println!(
+            "{}: {} inputs -> {}: {} at every time ({}) in {:.1}s",
+            scenario.name,
+            inputs.len(),
+            changes.join(", "),
+            if differences == 0 { "same" } else { "DIFFERENT" },
+            line.join(", "),
+            began.elapsed().as_secs_f64()
+        );
+    }
+
+    // The harness must be able to fail: switch a bug on and see it caught.
+    let mut self_check_ok = true;
+    if !args.mutate {
+        let scenario = scenarios::first_order_small();
+        let inputs = (scenario.generate)(&mut Rng(args.seed | 1), scenario.size);
+        let config = RunConfig {
+            workers: 2,
+            batch: 16,
+            max_drift_ms: 10_000,
+        };
+        mutation::set(Some(Mutation::AsOfJoinExclusive));
+        let caught = check(&mut pg, &scenario, &inputs, config, &mut None).is_ok_and(|o| o.failed());
+        println!(
+            "self-check: with the stream-table join made exclusive (the race ksqlDB has), {}",
+            if caught { "the harness finds differences" } else { "the harness finds NO difference" }
+        );
+        if caught {
+            let minimal = report_failure(&mut pg, &scenario, &inputs, config, false);
+            self_check_ok = minimal <= 4;
+            if !self_check_ok {
+                println!("self-check: FAILED: shrinking left {minimal} inputs; two suffice");
+            }
+        } else {
+            self_check_ok = false;
+        }
+        mutation::set(None);
+    }
+
+    println!(
+        "harness: {} scenarios, {} times compared, {} differences ({} errors, {:.0}s)",
+        totals.scenarios,
+        totals.times,
+        totals.differences,
+        totals.errors,
+        started.elapsed().as_secs_f64()
+    );
+    if totals.differences > 0 || totals.errors > 0 || !self_check_ok {
+        std::process::exit(1);
+    }
+}
