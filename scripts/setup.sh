@@ -8,12 +8,19 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
-# Debian packages the build needs. None yet: the build is pure Rust. The
-# Kafka transport adds cmake and libcurl4-openssl-dev for librdkafka here.
-packages=()
+# Debian packages: postgresql is the correctness harness's oracle
+# (tests/harness; it starts a throwaway cluster of its own, so the
+# package's default cluster is never used). The Kafka transport will add
+# cmake and libcurl4-openssl-dev for librdkafka here.
+packages=(postgresql)
 need=()
 for pkg in "${packages[@]}"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+    dpkg -s "$pkg" >/dev/null 2>&1 && continue
+    # A PostgreSQL from elsewhere, on PATH, serves the harness as well.
+    if [ "$pkg" = postgresql ] && command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+        continue
+    fi
+    need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"

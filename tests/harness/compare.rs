@@ -91,7 +91,9 @@ fn table_changes(
     let mut out: BTreeMap<u64, Vec<(String, Option<String>)>> = BTreeMap::new();
     let mut group: Vec<(String, Option<String>)> = Vec::new();
     let mut group_time = None;
-    let mut flush = |t: Option<u64>, group: &mut Vec<(String, Option<String>)>, state: &mut HashMap<String, String>| {
+    let mut flush = |t: Option<u64>,
+                     group: &mut Vec<(String, Option<String>)>,
+                     state: &mut HashMap<String, String>| {
         let Some(t) = t else { return };
         // The last update of a key at a time wins; only real changes count.
         let mut last: BTreeMap<String, Option<String>> = BTreeMap::new();

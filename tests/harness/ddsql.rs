@@ -41,7 +41,8 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
     let mut session = Session::open(dir.path()).map_err(|e| e.to_string())?;
     let log = session.log().clone();
     for t in scenario.topics {
-        log.create_topic(t.name, t.partitions).map_err(|e| e.to_string())?;
+        log.create_topic(t.name, t.partitions)
+            .map_err(|e| e.to_string())?;
     }
     session
         .execute_script(scenario.sql)
@@ -94,7 +95,10 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         let mut plain = source.clone();
         plain.window = None;
         let codec = Formats.codec(&plain)?;
-        let mut key_names: Vec<String> = source.key_columns().map(|c| c.name.to_lowercase()).collect();
+        let mut key_names: Vec<String> = source
+            .key_columns()
+            .map(|c| c.name.to_lowercase())
+            .collect();
         if source.window.is_some() {
             key_names.push("windowstart".into());
         }
@@ -144,10 +148,14 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
                 let decoded = codec
                     .decode(key_bytes, f.record.value.as_deref())
                     .map_err(|e| format!("{at}: ddsql wrote a record it cannot read back: {e}"))?;
-                let object = |values: &[ddsql_sql::types::Value], cols: &[ddsql_sql::catalog::Column]| {
+                let object = |values: &[ddsql_sql::types::Value],
+                              cols: &[ddsql_sql::catalog::Column]| {
                     let mut m = Map::new();
                     for (v, c) in values.iter().zip(cols) {
-                        m.insert(c.name.to_lowercase(), to_json(v, &c.ty).unwrap_or(Json::Null));
+                        m.insert(
+                            c.name.to_lowercase(),
+                            to_json(v, &c.ty).unwrap_or(Json::Null),
+                        );
                     }
                     if let Some(start) = &window_start {
                         m.insert("windowstart".into(), start.clone());

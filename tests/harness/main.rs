@@ -36,7 +36,8 @@ use ddsql::RunConfig;
 use oracle::Postgres;
 use scenarios::{Input, Oracle, Rng, Scenario};
 
-const USAGE: &str = "usage: cargo test --release --test harness -- [--only NAME] [--seed N] [--mutate]
+const USAGE: &str =
+    "usage: cargo test --release --test harness -- [--only NAME] [--seed N] [--mutate]
   --only NAME  run only the scenarios whose name contains NAME (regressions still run)
   --seed N     the seed of the random inputs and batching (default 1)
   --mutate     switch the stream-table join's deliberate bug on for every scenario:
@@ -227,8 +228,16 @@ fn describe(scenario: &Scenario, inputs: &[Input], outcome: &Outcome) -> String 
             "  at time {}, {}:\n    batch SQL says: {}\n    ddsql wrote:    {}\n",
             d.time,
             scenario.outputs[d.output].source,
-            if d.expected.is_empty() { "(nothing)".to_string() } else { d.expected.join("; ") },
-            if d.actual.is_empty() { "(nothing)".to_string() } else { d.actual.join("; ") },
+            if d.expected.is_empty() {
+                "(nothing)".to_string()
+            } else {
+                d.expected.join("; ")
+            },
+            if d.actual.is_empty() {
+                "(nothing)".to_string()
+            } else {
+                d.actual.join("; ")
+            },
         );
     }
     s
@@ -238,14 +247,20 @@ fn regressions_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/harness/regressions")
 }
 
-/// Shrinks a failing run, prints it, and saves it as a regression file
-/// (unless `save` is off); returns the minimal input's size.
+/// Where counterexamples of deliberate bugs go: not among the regressions
+/// unless someone moves them there.
+fn mutations_dir() -> PathBuf {
+    std::env::temp_dir().join("ddsql-harness-mutations")
+}
+
+/// Shrinks a failing run, prints it, and saves it in `save_to` (if any);
+/// returns the minimal input's size.
 fn report_failure(
     pg: &mut Postgres,
     scenario: &Scenario,
     inputs: &[Input],
     config: RunConfig,
-    save: bool,
+    save_to: Option<PathBuf>,
 ) -> usize {
     let (minimal, done) = shrink(pg, scenario, inputs, config, Duration::from_secs(180));
     let outcome = match check(pg, scenario, &minimal, config, &mut None) {
@@ -259,13 +274,17 @@ fn report_failure(
         "  minimal counterexample ({} of {} inputs{}; workers {}, batch {}, drift {} ms):\n{}",
         minimal.len(),
         inputs.len(),
-        if done { "" } else { ", shrinking stopped by its time budget" },
+        if done {
+            ""
+        } else {
+            ", shrinking stopped by its time budget"
+        },
         config.workers,
         config.batch,
         config.max_drift_ms,
         describe(scenario, &minimal, &outcome)
     );
-    if save {
+    if let Some(dir) = save_to {
         let regression = Regression {
             scenario: scenario.name.to_string(),
             config,
@@ -276,8 +295,8 @@ fn report_failure(
         let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
         });
-        let path = regressions_dir().join(format!("{}-{hash:016x}.json", scenario.name));
-        match std::fs::write(&path, text) {
+        let path = dir.join(format!("{}-{hash:016x}.json", scenario.name));
+        match std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text)) {
             Ok(()) => println!("  saved as {}", path.display()),
             Err(e) => println!("  could not save {}: {e}", path.display()),
         }
@@ -322,7 +341,11 @@ fn main() {
         .collect();
     files.sort();
     for file in files {
-        let name = file.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = file
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let regression: Regression = match std::fs::read_to_string(&file)
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
@@ -335,17 +358,29 @@ fn main() {
             }
         };
         let Some(scenario) = all.iter().find(|s| s.name == regression.scenario) else {
-            println!("regression {name}: ERROR no scenario {}", regression.scenario);
+            println!(
+                "regression {name}: ERROR no scenario {}",
+                regression.scenario
+            );
             totals.errors += 1;
             continue;
         };
         totals.scenarios += 1;
-        match check(&mut pg, scenario, &regression.inputs, regression.config, &mut None) {
+        match check(
+            &mut pg,
+            scenario,
+            &regression.inputs,
+            regression.config,
+            &mut None,
+        ) {
             Ok(o) => {
                 totals.times += o.times;
                 totals.differences += (o.differences.len() + o.problems.len()) as u64;
                 if o.failed() {
-                    println!("regression {name}: DIFFERENT\n{}", describe(scenario, &regression.inputs, &o));
+                    println!(
+                        "regression {name}: DIFFERENT\n{}",
+                        describe(scenario, &regression.inputs, &o)
+                    );
                 } else {
                     println!("regression {name}: same at all {} times", o.times);
                 }
@@ -359,7 +394,11 @@ fn main() {
 
     let mut rng = Rng(args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     for scenario in all.iter().filter(|s| s.name != "seed_first_order_small") {
-        if args.only.as_ref().is_some_and(|o| !scenario.name.contains(o.as_str())) {
+        if args
+            .only
+            .as_ref()
+            .is_some_and(|o| !scenario.name.contains(o.as_str()))
+        {
             continue;
         }
         totals.scenarios += 1;
@@ -389,7 +428,12 @@ fn main() {
                             outcome.differences.len(),
                             outcome.problems.len()
                         );
-                        report_failure(&mut pg, scenario, &inputs, config, !args.mutate);
+                        let dir = if args.mutate {
+                            mutations_dir()
+                        } else {
+                            regressions_dir()
+                        };
+                        report_failure(&mut pg, scenario, &inputs, config, Some(dir));
                         break;
                     }
                 }
@@ -411,7 +455,11 @@ fn main() {
             scenario.name,
             inputs.len(),
             changes.join(", "),
-            if differences == 0 { "same" } else { "DIFFERENT" },
+            if differences == 0 {
+                "same"
+            } else {
+                "DIFFERENT"
+            },
             line.join(", "),
             began.elapsed().as_secs_f64()
         );
@@ -428,13 +476,18 @@ fn main() {
             max_drift_ms: 10_000,
         };
         mutation::set(Some(Mutation::AsOfJoinExclusive));
-        let caught = check(&mut pg, &scenario, &inputs, config, &mut None).is_ok_and(|o| o.failed());
+        let caught =
+            check(&mut pg, &scenario, &inputs, config, &mut None).is_ok_and(|o| o.failed());
         println!(
             "self-check: with the stream-table join made exclusive (the race ksqlDB has), {}",
-            if caught { "the harness finds differences" } else { "the harness finds NO difference" }
+            if caught {
+                "the harness finds differences"
+            } else {
+                "the harness finds NO difference"
+            }
         );
         if caught {
-            let minimal = report_failure(&mut pg, &scenario, &inputs, config, false);
+            let minimal = report_failure(&mut pg, &scenario, &inputs, config, None);
             self_check_ok = minimal <= 4;
             if !self_check_ok {
                 println!("self-check: FAILED: shrinking left {minimal} inputs; two suffice");

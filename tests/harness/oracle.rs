@@ -31,8 +31,12 @@ impl Postgres {
             .map_err(|e| format!("creating the oracle's directory: {e}"))?;
         let as_postgres = is_root();
         if as_postgres {
-            run(Command::new("chown").arg("postgres:postgres").arg(dir.path()))
-                .map_err(|e| format!("{e} (is there a `postgres` user? Debian's postgresql package creates it)"))?;
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(dir.path()))
+            .map_err(|e| {
+                format!("{e} (is there a `postgres` user? Debian's postgresql package creates it)")
+            })?;
         }
         let data = dir.path().join("data");
         let pg = |program: &str| {
@@ -45,10 +49,16 @@ impl Postgres {
                 Command::new(path)
             }
         };
-        run(pg("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"]))?;
+        run(pg("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ]))?;
         let options = format!(
             "-c listen_addresses='' -k {} -c fsync=off -c synchronous_commit=off \
              -c full_page_writes=off -c max_connections=8 -c shared_buffers=256MB",
@@ -84,16 +94,23 @@ impl Postgres {
     /// Loads a scenario's inputs, `(table, row)` with `seq` and `rowtime`
     /// in every row, into a fresh schema, then runs the scenario's setup.
     pub fn load(&mut self, scenario: &Scenario, rows: &[(&str, Json)]) -> Result<(), String> {
-        let mut ddl = String::from("DROP SCHEMA IF EXISTS h CASCADE; CREATE SCHEMA h; SET search_path TO h;");
+        let mut ddl =
+            String::from("DROP SCHEMA IF EXISTS h CASCADE; CREATE SCHEMA h; SET search_path TO h;");
         for t in scenario.topics {
             ddl += &format!(
                 "CREATE TABLE {} (seq bigint NOT NULL, rowtime bigint NOT NULL, {});",
                 t.table, t.columns
             );
         }
-        self.client.batch_execute(&ddl).map_err(|e| pg_error("creating the input tables", e))?;
+        self.client
+            .batch_execute(&ddl)
+            .map_err(|e| pg_error("creating the input tables", e))?;
         for t in scenario.topics {
-            let mine: Vec<&Json> = rows.iter().filter(|(n, _)| *n == t.table).map(|(_, r)| r).collect();
+            let mine: Vec<&Json> = rows
+                .iter()
+                .filter(|(n, _)| *n == t.table)
+                .map(|(_, r)| r)
+                .collect();
             let json = serde_json::to_string(&mine).expect("rows serialise");
             self.client
                 .execute(
@@ -139,7 +156,10 @@ impl Postgres {
                     .map_err(|e| pg_error(sql, e))?;
                 let mut states = Vec::with_capacity(times as usize);
                 for t in 1..=times as i64 {
-                    let rows = self.client.query(&statement, &[&t]).map_err(|e| pg_error(sql, e))?;
+                    let rows = self
+                        .client
+                        .query(&statement, &[&t])
+                        .map_err(|e| pg_error(sql, e))?;
                     states.push(rows.iter().map(|r| parse(r.get(0))).collect());
                 }
                 Ok(Answer::TableAt(states))
@@ -160,7 +180,8 @@ impl Drop for Postgres {
     fn drop(&mut self) {
         let mut c = if self.as_postgres {
             let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(self.bin.join("pg_ctl"));
+            c.args(["-u", "postgres", "--"])
+                .arg(self.bin.join("pg_ctl"));
             c
         } else {
             Command::new(self.bin.join("pg_ctl"))

@@ -21,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 /// One input record, in the order it is appended to its partition.
@@ -84,7 +83,10 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn table_of(&self, topic: &str) -> Option<&'static str> {
-        self.topics.iter().find(|t| t.name == topic).map(|t| t.table)
+        self.topics
+            .iter()
+            .find(|t| t.name == topic)
+            .map(|t| t.table)
     }
 }
 
@@ -138,11 +140,19 @@ const EPOCH: i64 = 1_700_000_000_000;
 /// Kafka keeps a key in one partition; any fixed rule will do here.
 fn partition_of(key: &Option<Json>, partitions: u32) -> u32 {
     let text = key.as_ref().map(Json::to_string).unwrap_or_default();
-    let h = text.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let h = text
+        .bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
     h % partitions
 }
 
-fn record(topic: &Topic, timestamp: i64, key: Option<Json>, value: Option<Json>, row: Json) -> Input {
+fn record(
+    topic: &Topic,
+    timestamp: i64,
+    key: Option<Json>,
+    value: Option<Json>,
+    row: Json,
+) -> Input {
     Input {
         topic: topic.name.to_string(),
         partition: partition_of(&key, topic.partitions),
@@ -215,12 +225,15 @@ const SHIPMENTS: Topic = Topic {
     columns: "id bigint, carrier text",
 };
 
-
 fn click(rng: &mut Rng, ts: i64) -> Input {
     if rng.chance(2) {
         return malformed(&CLICKS, ts, Some(json!(rng.below(16))));
     }
-    let user = if rng.chance(3) { Json::Null } else { json!(rng.below(16)) };
+    let user = if rng.chance(3) {
+        Json::Null
+    } else {
+        json!(rng.below(16))
+    };
     let page = maybe(rng, 8, |rng| rng.pick(&["home", "cart", "pay", "help"]));
     let amount = maybe(rng, 20, |rng| rng.below(100));
     let key = (!user.is_null()).then(|| user.clone());
@@ -236,7 +249,13 @@ fn click(rng: &mut Rng, ts: i64) -> Input {
 fn user(rng: &mut Rng, ts: i64) -> Input {
     let id = rng.below(16);
     if rng.chance(15) {
-        return record(&USERS, ts, Some(json!(id)), None, json!({"id": id, "deleted": true}));
+        return record(
+            &USERS,
+            ts,
+            Some(json!(id)),
+            None,
+            json!({"id": id, "deleted": true}),
+        );
     }
     let city = maybe(rng, 10, |rng| rng.pick(&["Seoul", "Busan", "Jeju"]));
     let age = maybe(rng, 10, |rng| 10 + rng.below(40));
@@ -252,7 +271,13 @@ fn user(rng: &mut Rng, ts: i64) -> Input {
 fn account(rng: &mut Rng, ts: i64) -> Input {
     let id = rng.below(16);
     if rng.chance(15) {
-        return record(&ACCOUNTS, ts, Some(json!(id)), None, json!({"id": id, "deleted": true}));
+        return record(
+            &ACCOUNTS,
+            ts,
+            Some(json!(id)),
+            None,
+            json!({"id": id, "deleted": true}),
+        );
     }
     let balance = rng.below(1000);
     record(
@@ -330,11 +355,23 @@ fn users_and_accounts(rng: &mut Rng, n: usize) -> Vec<Input> {
     mix(rng, n, &[(1, user), (1, account)])
 }
 fn two_channels(rng: &mut Rng, n: usize) -> Vec<Input> {
-    mix(rng, n, &[(2, |r, t| channel_order(&WEB, r, t)), (1, |r, t| channel_order(&APP, r, t))])
+    mix(
+        rng,
+        n,
+        &[
+            (2, |r, t| channel_order(&WEB, r, t)),
+            (1, |r, t| channel_order(&APP, r, t)),
+        ],
+    )
 }
 /// Spread over seconds, so that WITHIN 1 SECOND leaves pairs out.
 fn orders_and_shipments(rng: &mut Rng, n: usize) -> Vec<Input> {
-    mix_at(rng, n, 20, &[(1, |r, t| channel_order(&WEB, r, t)), (1, shipment)])
+    mix_at(
+        rng,
+        n,
+        20,
+        &[(1, |r, t| channel_order(&WEB, r, t)), (1, shipment)],
+    )
 }
 
 /// A table source's contents as of a time, in the oracle.
@@ -349,7 +386,6 @@ CREATE FUNCTION users_at(t bigint) RETURNS SETOF users LANGUAGE sql STABLE AS $$
 CREATE FUNCTION accounts_at(t bigint) RETURNS SETOF accounts LANGUAGE sql STABLE AS $$
   SELECT a.* FROM (SELECT DISTINCT ON (id) * FROM accounts WHERE seq <= t ORDER BY id, seq DESC) a
   WHERE NOT a.deleted $$;";
-
 
 const SMALL: usize = 300;
 
@@ -398,7 +434,9 @@ fn event_join_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
             &SUBMIT,
             ts,
             Some(json!({"id": rng.below(1000)})),
-            Some(json!({"before": before, "after": after, "source": {"version": "2.5", "ts_ms": ts}, "op": op, "ts_ms": ts})),
+            Some(
+                json!({"before": before, "after": after, "source": {"version": "2.5", "ts_ms": ts}, "op": op, "ts_ms": ts}),
+            ),
             row,
         )
     };
@@ -459,10 +497,19 @@ fn first_order_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
             }
             next_order += 1 + rng.below(3);
             // Now and then an order id from the past: first orders change.
-            let order = if rng.chance(5) { rng.below(next_order) } else { next_order };
+            let order = if rng.chance(5) {
+                rng.below(next_order)
+            } else {
+                next_order
+            };
             let user = maybe(rng, 2, |_| user);
-            let (op, before, after) = debezium_ops(rng, json!({"order_id": order, "user_id": user}));
-            let flat = if after.is_null() { json!({"order_id": null, "user_id": null}) } else { after.clone() };
+            let (op, before, after) =
+                debezium_ops(rng, json!({"order_id": order, "user_id": user}));
+            let flat = if after.is_null() {
+                json!({"order_id": null, "user_id": null})
+            } else {
+                after.clone()
+            };
             record(
                 &ORDER,
                 ts,
@@ -511,22 +558,30 @@ const OPTION: Topic = Topic {
 
 /// MongoDB Debezium events: `after` is a JSON document in a string.
 fn toggle_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
-    mix(rng, n, &[(1, |rng, ts| {
-        let op = rng.pick(&["c", "u", "u", "u", "d", "r"]);
-        let after = if op == "d" || rng.chance(3) {
-            Json::Null
-        } else {
-            let toggle = if rng.chance(5) { Json::Null } else { json!(rng.chance(50)) };
-            json!(json!({"_id": {"$oid": "x"}, "user_id": format!("u-{:04}", rng.below(12)), "toggle": toggle}).to_string())
-        };
-        record(
-            &OPTION,
-            ts,
-            Some(json!({"id": rng.below(12)})),
-            Some(json!({"after": after, "op": op, "source": {"ts_ms": ts}})),
-            json!({"op": op, "after": after, "source_ts_ms": ts}),
-        )
-    })])
+    mix(
+        rng,
+        n,
+        &[(1, |rng, ts| {
+            let op = rng.pick(&["c", "u", "u", "u", "d", "r"]);
+            let after = if op == "d" || rng.chance(3) {
+                Json::Null
+            } else {
+                let toggle = if rng.chance(5) {
+                    Json::Null
+                } else {
+                    json!(rng.chance(50))
+                };
+                json!(json!({"_id": {"$oid": "x"}, "user_id": format!("u-{:04}", rng.below(12)), "toggle": toggle}).to_string())
+            };
+            record(
+                &OPTION,
+                ts,
+                Some(json!({"id": rng.below(12)})),
+                Some(json!({"after": after, "op": op, "source": {"ts_ms": ts}})),
+                json!({"op": op, "after": after, "source_ts_ms": ts}),
+            )
+        })],
+    )
 }
 
 pub fn all() -> Vec<Scenario> {

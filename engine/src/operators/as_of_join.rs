@@ -65,8 +65,8 @@ pub fn as_of_join<'s>(
                             );
                             #[cfg(not(feature = "mutation"))]
                             let inclusive = true;
-                            while let Some(((k, r), _, d)) = table_updates
-                                .next_if(|u| u.1 < time || (inclusive && u.1 == time))
+                            while let Some(((k, r), _, d)) =
+                                table_updates.next_if(|u| u.1 < time || (inclusive && u.1 == time))
                             {
                                 apply(&mut state, k, r, d);
                             }
