@@ -499,12 +499,18 @@ fn main() {
     }
 
     println!(
-        "harness: {} scenarios, {} times compared, {} differences ({} errors, {:.0}s)",
-        totals.scenarios,
-        totals.times,
-        totals.differences,
+        "harness: {} errors, {}, {:.0}s",
         totals.errors,
+        if self_check_ok {
+            "self-check passed"
+        } else {
+            "self-check FAILED"
+        },
         started.elapsed().as_secs_f64()
+    );
+    println!(
+        "harness: {} scenarios, {} times compared, {} differences",
+        totals.scenarios, totals.times, totals.differences
     );
     if totals.differences > 0 || totals.errors > 0 || !self_check_ok {
         std::process::exit(1);

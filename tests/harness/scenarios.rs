@@ -113,18 +113,31 @@ impl Rng {
 }
 
 /// Record timestamps: mostly rising by up to `step - 1` ms, with ties (two
-/// records in one millisecond) and late records up to two seconds back.
+/// records in one millisecond), bursts (up to 40 records in one
+/// millisecond) and late records up to two seconds back.
 struct Clock {
     now: i64,
     step: u64,
+    burst: u64,
 }
 
 impl Clock {
     fn new(step: u64) -> Clock {
-        Clock { now: EPOCH, step }
+        Clock {
+            now: EPOCH,
+            step,
+            burst: 0,
+        }
     }
 
     fn tick(&mut self, rng: &mut Rng) -> i64 {
+        if self.burst > 0 {
+            self.burst -= 1;
+            return self.now;
+        }
+        if rng.chance(2) {
+            self.burst = 10 + rng.below(30);
+        }
         self.now += rng.below(self.step) as i64;
         let ts = self.now;
         if rng.chance(10) {
