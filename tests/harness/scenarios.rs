@@ -387,18 +387,23 @@ fn orders_and_shipments(rng: &mut Rng, n: usize) -> Vec<Input> {
     )
 }
 
-/// A table source's contents as of a time, in the oracle.
-const USERS_AT: &str = "
-CREATE FUNCTION users_at(t bigint) RETURNS SETOF users LANGUAGE sql STABLE AS $$
-  SELECT u.* FROM (SELECT DISTINCT ON (id) * FROM users WHERE seq <= t ORDER BY id, seq DESC) u
-  WHERE NOT u.deleted $$;";
-const USERS_AND_ACCOUNTS_AT: &str = "
-CREATE FUNCTION users_at(t bigint) RETURNS SETOF users LANGUAGE sql STABLE AS $$
-  SELECT u.* FROM (SELECT DISTINCT ON (id) * FROM users WHERE seq <= t ORDER BY id, seq DESC) u
-  WHERE NOT u.deleted $$;
-CREATE FUNCTION accounts_at(t bigint) RETURNS SETOF accounts LANGUAGE sql STABLE AS $$
-  SELECT a.* FROM (SELECT DISTINCT ON (id) * FROM accounts WHERE seq <= t ORDER BY id, seq DESC) a
-  WHERE NOT a.deleted $$;";
+/// A table source's contents as of a time `t`, in the oracle: each key's
+/// latest record up to `t`, unless it is a tombstone.
+macro_rules! table_at {
+    ($name:literal) => {
+        concat!(
+            "CREATE FUNCTION ",
+            $name,
+            "_at(t bigint) RETURNS SETOF ",
+            $name,
+            " LANGUAGE sql STABLE AS $$ SELECT x.* FROM (SELECT DISTINCT ON (id) * FROM ",
+            $name,
+            " WHERE seq <= t ORDER BY id, seq DESC) x WHERE NOT x.deleted $$;\n"
+        )
+    };
+}
+const USERS_AT: &str = table_at!("users");
+const USERS_AND_ACCOUNTS_AT: &str = concat!(table_at!("users"), table_at!("accounts"));
 
 const SMALL: usize = 300;
 
@@ -602,7 +607,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "stream_count",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_COUNT,
+            sql: scripts::CLICKS_COUNT,
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_COUNTS",
@@ -617,7 +622,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "stream_sum_min_max",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_SUM_MIN_MAX,
+            sql: scripts::CLICKS_SUM_MIN_MAX,
             oracle_setup: "",
             outputs: &[Output {
                 source: "USER_AMOUNTS",
@@ -632,7 +637,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "stream_latest_earliest",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_LATEST,
+            sql: scripts::CLICKS_LATEST,
             oracle_setup: "",
             outputs: &[Output {
                 source: "USER_PAGES",
@@ -650,7 +655,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "stream_avg",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_AVG,
+            sql: scripts::CLICKS_AVG,
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_MEANS",
@@ -665,7 +670,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "stream_two_key_group_having",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_TWO_KEYS,
+            sql: scripts::CLICKS_TWO_KEYS,
             oracle_setup: "",
             outputs: &[Output {
                 source: "REPEAT_VISITS",
@@ -681,7 +686,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "tumbling_window",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_TUMBLING,
+            sql: scripts::CLICKS_TUMBLING,
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_WINDOWS",
@@ -700,7 +705,7 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "hopping_window_grace",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_HOPPING,
+            sql: scripts::CLICKS_HOPPING,
             // A record joins each window that holds its ROWTIME and is not
             // yet closed: closed once stream time (the greatest ROWTIME
             // so far) reaches the window's end plus the grace.
@@ -723,7 +728,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_filter_nulls",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_FILTER,
+            sql: scripts::CLICKS_FILTER,
             oracle_setup: "",
             outputs: &[Output {
                 source: "BIG_OR_UNKNOWN",
@@ -737,7 +742,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_expressions",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_PROJECT,
+            sql: scripts::CLICKS_PROJECT,
             oracle_setup: "",
             outputs: &[Output {
                 source: "SHAPED",
@@ -755,7 +760,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "partition_by",
             topics: &[CLICKS],
-            sql: const_format_sql::CLICKS_PARTITION,
+            sql: scripts::CLICKS_PARTITION,
             oracle_setup: "",
             outputs: &[Output {
                 source: "CLICKS_BY_PAGE",
@@ -767,7 +772,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "insert_into_from_two_queries",
             topics: &[WEB, APP],
-            sql: const_format_sql::UNION,
+            sql: scripts::UNION,
             oracle_setup: "CREATE VIEW all_orders AS \
                 SELECT seq, id, amount, 'web' AS channel FROM web \
                 UNION ALL SELECT seq, id, amount, 'app' AS channel FROM app",
@@ -790,7 +795,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "table_aggregate_regroup",
             topics: &[USERS],
-            sql: const_format_sql::USERS_PER_CITY,
+            sql: scripts::USERS_PER_CITY,
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "PER_CITY",
@@ -808,7 +813,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "table_filter_project",
             topics: &[USERS],
-            sql: const_format_sql::USERS_ADULTS,
+            sql: scripts::USERS_ADULTS,
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ADULTS",
@@ -822,7 +827,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_table_inner_join",
             topics: &[CLICKS, USERS],
-            sql: const_format_sql::ENRICH_INNER,
+            sql: scripts::ENRICH_INNER,
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ENRICHED",
@@ -837,7 +842,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_table_left_join",
             topics: &[CLICKS, USERS],
-            sql: const_format_sql::ENRICH_LEFT,
+            sql: scripts::ENRICH_LEFT,
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ENRICHED",
@@ -853,8 +858,8 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_table_join_then_aggregate",
             topics: &[CLICKS, USERS],
-            sql: const_format_sql::CITY_CLICKS,
-            oracle_setup: const_format_sql::CITY_CLICKS_SETUP,
+            sql: scripts::CITY_CLICKS,
+            oracle_setup: scripts::CITY_CLICKS_SETUP,
             outputs: &[Output {
                 source: "CITY_CLICKS",
                 oracle: Oracle::TableAt(
@@ -867,7 +872,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "table_table_inner_join",
             topics: &[USERS, ACCOUNTS],
-            sql: const_format_sql::TT_INNER,
+            sql: scripts::TT_INNER,
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "USER_ACCOUNTS",
@@ -882,7 +887,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "table_table_left_join",
             topics: &[USERS, ACCOUNTS],
-            sql: const_format_sql::TT_LEFT,
+            sql: scripts::TT_LEFT,
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "USER_ACCOUNTS",
@@ -897,7 +902,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "table_table_right_join",
             topics: &[USERS, ACCOUNTS],
-            sql: const_format_sql::TT_RIGHT,
+            sql: scripts::TT_RIGHT,
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "ACCOUNT_USERS",
@@ -912,7 +917,7 @@ CREATE TABLE hops AS
         Scenario {
             name: "stream_stream_join_within",
             topics: &[WEB, SHIPMENTS],
-            sql: const_format_sql::SS_JOIN,
+            sql: scripts::SS_JOIN,
             oracle_setup: "",
             outputs: &[Output {
                 source: "SHIPPED",
@@ -1014,68 +1019,78 @@ pub fn first_order_small() -> Scenario {
 }
 
 /// The ddsql scripts, next to each other so their shared DDL is visible.
-mod const_format_sql {
+mod scripts {
     macro_rules! clicks {
-        ($($rest:literal),*) => {
-            concat!(
-                "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \
-                 WITH (kafka_topic='clicks', format='JSON');\n",
-                $($rest),*
-            )
+        () => {
+            "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \
+             WITH (kafka_topic='clicks', format='JSON');\n"
         };
     }
     macro_rules! users {
-        ($($rest:literal),*) => {
-            concat!(
-                "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-                 WITH (kafka_topic='users', format='JSON');\n",
-                $($rest),*
-            )
+        () => {
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
+             WITH (kafka_topic='users', format='JSON');\n"
+        };
+    }
+    macro_rules! accounts {
+        () => {
+            "CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT) \
+             WITH (kafka_topic='accounts', format='JSON');\n"
         };
     }
 
-    pub const CLICKS_COUNT: &str = clicks!(
+    pub const CLICKS_COUNT: &str = concat!(
+        clicks!(),
         "CREATE TABLE page_counts AS SELECT page, COUNT(*) AS n, COUNT(amount) AS with_amount \
          FROM clicks GROUP BY page;"
     );
-    pub const CLICKS_SUM_MIN_MAX: &str = clicks!(
+    pub const CLICKS_SUM_MIN_MAX: &str = concat!(
+        clicks!(),
         "CREATE TABLE user_amounts AS SELECT user_id, SUM(amount) AS total, MIN(amount) AS lo, \
          MAX(amount) AS hi FROM clicks GROUP BY user_id;"
     );
-    pub const CLICKS_LATEST: &str = clicks!(
+    pub const CLICKS_LATEST: &str = concat!(
+        clicks!(),
         "CREATE TABLE user_pages AS SELECT user_id, LATEST_BY_OFFSET(page) AS last_page, \
          EARLIEST_BY_OFFSET(page) AS first_page, LATEST_BY_OFFSET(amount, false) AS last_amount \
          FROM clicks GROUP BY user_id;"
     );
-    pub const CLICKS_AVG: &str = clicks!(
+    pub const CLICKS_AVG: &str = concat!(
+        clicks!(),
         "CREATE TABLE page_means AS SELECT page, AVG(amount) AS mean FROM clicks \
          WHERE amount IS NOT NULL GROUP BY page;"
     );
-    pub const CLICKS_TWO_KEYS: &str = clicks!(
+    pub const CLICKS_TWO_KEYS: &str = concat!(
+        clicks!(),
         "CREATE TABLE repeat_visits AS SELECT user_id, page, COUNT(*) AS n FROM clicks \
          GROUP BY user_id, page HAVING COUNT(*) > 1;"
     );
-    pub const CLICKS_TUMBLING: &str = clicks!(
+    pub const CLICKS_TUMBLING: &str = concat!(
+        clicks!(),
         "CREATE TABLE page_windows AS SELECT page, COUNT(*) AS n, SUM(amount) AS total FROM clicks \
          WINDOW TUMBLING (SIZE 50 MILLISECONDS) GROUP BY page;"
     );
-    pub const CLICKS_HOPPING: &str = clicks!(
+    pub const CLICKS_HOPPING: &str = concat!(
+        clicks!(),
         "CREATE TABLE page_hops AS SELECT page, COUNT(*) AS n, SUM(amount) AS total FROM clicks \
          WINDOW HOPPING (SIZE 100 MILLISECONDS, ADVANCE BY 50 MILLISECONDS, \
          GRACE PERIOD 300 MILLISECONDS) GROUP BY page;"
     );
-    pub const CLICKS_FILTER: &str = clicks!(
+    pub const CLICKS_FILTER: &str = concat!(
+        clicks!(),
         "CREATE STREAM big_or_unknown AS SELECT user_id, page, amount FROM clicks \
          WHERE amount > 50 OR page IS NULL;"
     );
-    pub const CLICKS_PROJECT: &str = clicks!(
+    pub const CLICKS_PROJECT: &str = concat!(
+        clicks!(),
         "CREATE STREAM shaped AS SELECT user_id, \
            CASE WHEN amount IS NULL THEN 'none' WHEN amount < 10 THEN 'small' ELSE 'large' END AS size, \
            COALESCE(amount, -1) * 2 + 1 AS x, UCASE(page) AS up, LEN(page) AS l, \
            amount BETWEEN 20 AND 40 AS mid, page IN ('home', 'cart') AS shop \
          FROM clicks;"
     );
-    pub const CLICKS_PARTITION: &str = clicks!(
+    pub const CLICKS_PARTITION: &str = concat!(
+        clicks!(),
         "CREATE STREAM clicks_by_page AS SELECT page, user_id, amount FROM clicks PARTITION BY page;"
     );
     pub const UNION: &str = "
@@ -1086,64 +1101,53 @@ CREATE STREAM all_orders (id BIGINT KEY, amount BIGINT, channel STRING)
 INSERT INTO all_orders SELECT id, amount, 'web' AS channel FROM orders_web;
 INSERT INTO all_orders SELECT id, amount, 'app' AS channel FROM orders_app;
 CREATE TABLE totals AS SELECT channel, SUM(amount) AS total, COUNT(*) AS n FROM all_orders GROUP BY channel;";
-    pub const USERS_PER_CITY: &str = users!(
+    pub const USERS_PER_CITY: &str = concat!(
+        users!(),
         "CREATE TABLE per_city AS SELECT city, COUNT(*) AS n, SUM(age) AS total_age, \
          MIN(age) AS youngest, MAX(age) AS oldest FROM users GROUP BY city;"
     );
-    pub const USERS_ADULTS: &str = users!(
+    pub const USERS_ADULTS: &str = concat!(
+        users!(),
         "CREATE TABLE adults AS SELECT id, city, age * 2 AS double_age FROM users WHERE age >= 18;"
     );
     pub const ENRICH_INNER: &str = concat!(
-        "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \
-         WITH (kafka_topic='clicks', format='JSON');\n",
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
+        clicks!(),
+        users!(),
         "CREATE STREAM enriched AS SELECT c.user_id AS user_id, c.page AS page, u.city AS city \
          FROM clicks c JOIN users u ON c.user_id = u.id;"
     );
     pub const ENRICH_LEFT: &str = concat!(
-        "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \
-         WITH (kafka_topic='clicks', format='JSON');\n",
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
+        clicks!(),
+        users!(),
         "CREATE STREAM enriched AS SELECT c.user_id AS user_id, c.page AS page, u.city AS city, \
          u.age AS age FROM clicks c LEFT JOIN users u ON c.user_id = u.id;"
     );
     pub const CITY_CLICKS: &str = concat!(
-        "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \
-         WITH (kafka_topic='clicks', format='JSON');\n",
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
+        clicks!(),
+        users!(),
         "CREATE TABLE city_clicks AS SELECT u.city AS city, COUNT(*) AS n \
          FROM clicks c JOIN users u ON c.user_id = u.id GROUP BY u.city;"
     );
-    pub const CITY_CLICKS_SETUP: &str = "
-CREATE FUNCTION users_at(t bigint) RETURNS SETOF users LANGUAGE sql STABLE AS $$
-  SELECT u.* FROM (SELECT DISTINCT ON (id) * FROM users WHERE seq <= t ORDER BY id, seq DESC) u
-  WHERE NOT u.deleted $$;
-CREATE TABLE joined AS
-  SELECT c.seq, u.city FROM clicks c JOIN LATERAL users_at(c.seq) u ON u.id = c.user_id;";
+    pub const CITY_CLICKS_SETUP: &str = concat!(
+        table_at!("users"),
+        "CREATE TABLE joined AS \
+           SELECT c.seq, u.city FROM clicks c JOIN LATERAL users_at(c.seq) u ON u.id = c.user_id;"
+    );
     pub const TT_INNER: &str = concat!(
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
-        "CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT) \
-         WITH (kafka_topic='accounts', format='JSON');\n",
+        users!(),
+        accounts!(),
         "CREATE TABLE user_accounts AS SELECT u.id AS id, u.city AS city, a.balance AS balance \
          FROM users u JOIN accounts a ON u.id = a.id;"
     );
     pub const TT_LEFT: &str = concat!(
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
-        "CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT) \
-         WITH (kafka_topic='accounts', format='JSON');\n",
+        users!(),
+        accounts!(),
         "CREATE TABLE user_accounts AS SELECT u.id AS id, u.city AS city, a.balance AS balance \
          FROM users u LEFT JOIN accounts a ON u.id = a.id;"
     );
     pub const TT_RIGHT: &str = concat!(
-        "CREATE TABLE users (id BIGINT PRIMARY KEY, city STRING, age INT) \
-         WITH (kafka_topic='users', format='JSON');\n",
-        "CREATE TABLE accounts (id BIGINT PRIMARY KEY, balance BIGINT) \
-         WITH (kafka_topic='accounts', format='JSON');\n",
+        users!(),
+        accounts!(),
         "CREATE TABLE account_users AS SELECT a.id AS id, u.city AS city, a.balance AS balance \
          FROM users u RIGHT JOIN accounts a ON u.id = a.id;"
     );
