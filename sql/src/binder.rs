@@ -2325,12 +2325,23 @@ impl Binder<'_> {
         let Some(first) = args.first() else {
             return Err(wrong("needs an argument".into()));
         };
-        let arg = self.expr(&ctx.input, first)?;
+        let mut arg = self.expr(&ctx.input, first)?;
         let arg_ty = arg.ty.clone();
+        // TOPK(value, col0, col1, ..., k) ranks by `value` and carries the
+        // other columns along: each kept item is a STRUCT<sort_col, col0, ...>.
+        let mut literals = &args[1..];
+        let mut carried = Vec::new();
+        if func == A::TopK && args.len() > 2 {
+            let (middle, last) = args[1..].split_at(args.len() - 2);
+            for c in middle {
+                carried.push(self.expr(&ctx.input, c)?);
+            }
+            literals = last;
+        }
         // Literal parameters after the value: an INT count and/or a BOOLEAN.
         let mut n = None;
         let mut ignore_nulls = true;
-        for extra in &args[1..] {
+        for extra in literals {
             match literal_value_of(extra) {
                 Some(Value::Int(k))
                     if n.is_none()
@@ -2389,6 +2400,19 @@ impl Binder<'_> {
                 return Err(wrong(format!("does not accept {}", show_ty(&arg_ty))))
             }
             A::Min | A::Max => known(&arg_ty)?,
+            A::TopK if !carried.is_empty() => {
+                let mut fields = vec![("sort_col".to_string(), known(&arg_ty)?)];
+                let mut exprs = vec![arg.expr];
+                for (i, c) in carried.into_iter().enumerate() {
+                    fields.push((format!("col{i}"), known(&c.ty)?));
+                    exprs.push(c.expr);
+                }
+                arg = typed(
+                    ScalarExpr::MakeStruct(exprs),
+                    SqlType::Struct(fields.clone()),
+                );
+                array(SqlType::Struct(fields))
+            }
             A::TopK | A::TopKDistinct | A::CollectList | A::CollectSet => array(known(&arg_ty)?),
             A::LatestByOffset | A::EarliestByOffset if n.is_some() => array(known(&arg_ty)?),
             A::LatestByOffset | A::EarliestByOffset => known(&arg_ty)?,

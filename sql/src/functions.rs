@@ -391,7 +391,7 @@ pub fn registry() -> &'static [FunctionInfo] {
             info!(
                 "TOPK",
                 Aggregate,
-                ["TOPK(value, INT k)"],
+                ["TOPK(value, INT k)", "TOPK(value, col0, ..., INT k)"],
                 "The k largest values, largest first."
             ),
             info!(

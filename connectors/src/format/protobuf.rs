@@ -8,9 +8,11 @@
 //! `uint32 precision = 2`, `int32 scale = 3`), DATE `google.type.Date`,
 //! TIME `google.type.TimeOfDay`, TIMESTAMP `google.protobuf.Timestamp`,
 //! ARRAY a `repeated` field, MAP repeated entries `{key = 1, value = 2}`,
-//! STRUCT a nested message. A NULL column is an absent field and an absent
-//! field reads as NULL, which is how ksqlDB's nullable representation
-//! round-trips; an array cannot hold a NULL element.
+//! STRUCT a nested message. A NULL column is an absent field. As in ksqlDB
+//! (without a nullable representation), an absent scalar reads as its
+//! proto3 default (0, "", false, empty bytes), an absent message (STRUCT,
+//! DECIMAL, DATE, TIME, TIMESTAMP) as NULL, an absent repeated field as an
+//! empty ARRAY or MAP; an array cannot hold a NULL element.
 //!
 //! PROTOBUF frames the message as Confluent's serializer does (magic byte
 //! 0, a 4-byte schema id, the message index list `[0]` as one zero byte);
@@ -21,10 +23,10 @@
 //! use ddsql_connectors::format::{protobuf::ProtobufSerde, Serde};
 //! use ddsql_sql::types::{SqlType, Value};
 //! let serde = ProtobufSerde::new(vec![("ID".into(), SqlType::BigInt), ("NAME".into(), SqlType::String)], false);
-//! let row = vec![Value::BigInt(150), Value::Null];
-//! let bytes = serde.encode(&row).unwrap();
+//! let bytes = serde.encode(&[Value::BigInt(150), Value::Null]).unwrap();
 //! assert_eq!(bytes, vec![0x08, 0x96, 0x01]); // field 1, varint 150; NAME absent
-//! assert_eq!(serde.decode(&bytes).unwrap(), row);
+//! // A proto3 string has no presence: the NULL comes back as "".
+//! assert_eq!(serde.decode(&bytes).unwrap(), vec![Value::BigInt(150), Value::String("".into())]);
 //! ```
 
 use ddsql_sql::types::{SqlType, Value, F64};
@@ -278,6 +280,22 @@ enum Raw<'a> {
     Fixed32([u8; 4]),
 }
 
+/// What an absent field reads as. A proto3 scalar has no presence, so it
+/// reads as its default (ksqlDB's PROTOBUF without a nullable
+/// representation: a NULL written comes back as 0, "" or false); a field
+/// that is a message (STRUCT, DECIMAL, DATE, TIME, TIMESTAMP) reads as NULL.
+pub(crate) fn absent(ty: &SqlType) -> Value {
+    match ty {
+        SqlType::Boolean => Value::Boolean(false),
+        SqlType::Int => Value::Int(0),
+        SqlType::BigInt => Value::BigInt(0),
+        SqlType::Double => Value::Double(F64(0.0)),
+        SqlType::String => Value::String(String::new()),
+        SqlType::Bytes => Value::Bytes(Vec::new()),
+        _ => Value::Null,
+    }
+}
+
 fn fields_of(bytes: &[u8]) -> Result<Vec<(u32, Raw<'_>)>, String> {
     let mut r = Reader(bytes);
     let mut out = Vec::new();
@@ -372,7 +390,7 @@ fn read_field<'a>(
         }
         // The last occurrence wins, as in Protocol Buffers.
         _ => match all.last() {
-            None => Ok(Value::Null),
+            None => Ok(absent(ty)),
             Some(r) => scalar(ty, r),
         },
     }

@@ -115,6 +115,14 @@ pub fn aggregate_retracting<'s>(
         .map(|(_key, row)| row)
 }
 
+/// What TOPK ranks a value by: the value, or a struct's first field.
+fn topk_rank(v: &Value, by_first_field: bool) -> &Value {
+    match v {
+        Value::Struct(fields) if by_first_field => fields.first().unwrap_or(&Value::Null),
+        v => v,
+    }
+}
+
 fn output_row(rowtime: i64, key: &Row, accs: &[Accumulator]) -> Row {
     let mut row = Vec::with_capacity(1 + key.len() + accs.len());
     row.push(Value::BigInt(rowtime));
@@ -157,11 +165,14 @@ pub enum Accumulator {
         order: Vec<Value>,
         seen: BTreeSet<Value>,
     },
-    /// The largest values, largest first.
+    /// The largest values, largest first; ties keep arrival order.
     TopK {
         values: Vec<Value>,
         k: usize,
         distinct: bool,
+        /// `TOPK(value, col0, ..., k)`: the values are structs ranked by
+        /// their first field (`sort_col`), and a NULL there is skipped.
+        by_first_field: bool,
     },
     CountDistinct(BTreeSet<Value>),
 }
@@ -206,6 +217,9 @@ impl Accumulator {
                 values: Vec::new(),
                 k: keep,
                 distinct: call.func == AggregateFunc::TopKDistinct,
+                // Only TOPK's multi-column form ranks structs: the binder
+                // refuses a STRUCT as the ranked value.
+                by_first_field: matches!(&call.ty, SqlType::Array(t) if matches!(**t, SqlType::Struct(_))),
             },
             AggregateFunc::CountDistinct => Accumulator::CountDistinct(BTreeSet::new()),
         }
@@ -285,11 +299,19 @@ impl Accumulator {
                 values,
                 k,
                 distinct,
+                by_first_field,
             } => {
                 if *distinct && values.contains(v) {
                     return;
                 }
-                let at = values.partition_point(|x| eval::compare(x, v) != Some(Ordering::Less));
+                let by_first = *by_first_field;
+                let key = topk_rank(v, by_first);
+                if key.is_null() {
+                    return;
+                }
+                let at = values.partition_point(|x| {
+                    eval::compare(topk_rank(x, by_first), key) != Some(Ordering::Less)
+                });
                 if at < *k {
                     values.insert(at, v.clone());
                     values.truncate(*k);
@@ -329,5 +351,49 @@ impl Accumulator {
             Accumulator::TopK { values, .. } => Value::Array(values.clone()),
             Accumulator::CountDistinct(seen) => Value::BigInt(seen.len() as i64),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ddsql_sql::plan::ScalarExpr;
+
+    fn item(sort: Option<i64>, name: &str) -> Value {
+        Value::Struct(vec![
+            sort.map_or(Value::Null, Value::BigInt),
+            Value::String(name.into()),
+        ])
+    }
+
+    /// `TOPK(value, name, 2)`: ranked by the value alone, ties in arrival
+    /// order, a NULL value skipped, the carried column along for the ride.
+    #[test]
+    fn topk_with_carried_columns_ranks_by_the_first_field() {
+        let ty = SqlType::Array(Box::new(SqlType::Struct(vec![
+            ("sort_col".into(), SqlType::BigInt),
+            ("col0".into(), SqlType::String),
+        ])));
+        let call = AggregateCall {
+            func: AggregateFunc::TopK,
+            arg: Some(ScalarExpr::Column(0)),
+            ty,
+            n: Some(2),
+            ignore_nulls: true,
+        };
+        let mut acc = Accumulator::new(&call);
+        // "z" would rank first if whole structs were compared.
+        for v in [
+            item(Some(5), "a"),
+            item(None, "z"),
+            item(Some(7), "b"),
+            item(Some(5), "c"),
+        ] {
+            acc.add(&v);
+        }
+        assert_eq!(
+            acc.value(),
+            Value::Array(vec![item(Some(7), "b"), item(Some(5), "a")])
+        );
     }
 }
