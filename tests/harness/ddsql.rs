@@ -106,6 +106,7 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
             .partitions(&source.topic)
             .map_err(|e| e.to_string())?
             .unwrap_or(0);
+        let keys: Vec<_> = source.key_columns().cloned().collect();
         let mut records = Vec::new();
         for partition in 0..partitions {
             let mut fetched = Vec::new();
@@ -162,7 +163,6 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
                     }
                     Json::Object(m)
                 };
-                let keys: Vec<_> = source.key_columns().cloned().collect();
                 match decoded {
                     Decoded::Row(values) => {
                         let key = object(&values[..keys.len()], &keys);

@@ -57,14 +57,14 @@ pub fn as_of_join<'s>(
                     if let Some(cap) = cap.as_ref() {
                         let mut session = output.session(cap);
                         let mut table_updates = table_ready.into_iter().peekable();
+                        // Always inclusive, but for the harness's deliberate bug.
+                        #[cfg(feature = "mutation")]
+                        let inclusive =
+                            !crate::mutation::active(crate::mutation::Mutation::AsOfJoinExclusive);
+                        #[cfg(not(feature = "mutation"))]
+                        let inclusive = true;
                         for ((key, row), time, diff) in stream_ready {
                             // Table updates up to and including this time first.
-                            #[cfg(feature = "mutation")]
-                            let inclusive = !crate::mutation::active(
-                                crate::mutation::Mutation::AsOfJoinExclusive,
-                            );
-                            #[cfg(not(feature = "mutation"))]
-                            let inclusive = true;
                             while let Some(((k, r), _, d)) =
                                 table_updates.next_if(|u| u.1 < time || (inclusive && u.1 == time))
                             {
