@@ -10,9 +10,10 @@ fi
 
 # Debian packages: postgresql is the correctness harness's oracle
 # (tests/harness; it starts a throwaway cluster of its own, so the
-# package's default cluster is never used). The Kafka transport will add
-# cmake and libcurl4-openssl-dev for librdkafka here.
-packages=(postgresql)
+# package's default cluster is never used). cmake and libcurl4-openssl-dev
+# build librdkafka from source (rdkafka's `cmake-build` feature), which the
+# Kafka transport links statically.
+packages=(postgresql cmake libcurl4-openssl-dev)
 need=()
 for pkg in "${packages[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 && continue

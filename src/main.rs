@@ -14,21 +14,22 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value as Json};
 
-use ddsql::session::{check_script, now_ms, ScriptError, Session};
-use ddsql_connectors::embedded::EmbeddedLog;
+use ddsql::session::{check_script, now_ms, Connections, RegistryTopics, ScriptError, Session};
+use ddsql_connectors::kafka::KafkaConfig;
 use ddsql_engine::dataflow::produce;
-use ddsql_engine::io::{Fetched, Record, Transport};
+use ddsql_engine::io::{Fetched, Record};
 use ddsql_engine::RunOptions;
-use ddsql_sql::catalog::{Catalog, UnknownTopics};
+use ddsql_sql::catalog::Catalog;
 
 /// A streaming SQL engine with ksqlDB's dialect on differential dataflow.
 ///
 /// Statements run against topics in an embedded, durable log kept in the
-/// data directory.
+/// data directory, or on a Kafka cluster with --kafka-bootstrap.
 #[derive(Parser)]
 #[command(name = "ddsql", version, about, long_about = None)]
 struct Cli {
-    /// Where topics and state live; created if missing.
+    /// Where topics and state live when no Kafka cluster is named; created
+    /// if missing.
     #[arg(
         long,
         global = true,
@@ -36,8 +37,44 @@ struct Cli {
         default_value = "./ddsql-data"
     )]
     data_dir: PathBuf,
+    /// Use the Kafka cluster at HOST:PORT[,HOST:PORT...] instead of the
+    /// embedded log: sources, sinks, the processing log and the server's
+    /// catalog (topic _ddsql_commands) all live there.
+    #[arg(long, global = true, env = "DDSQL_KAFKA_BOOTSTRAP", value_name = "HOST:PORT")]
+    kafka_bootstrap: Option<String>,
+    /// A properties file (key=value lines) of librdkafka settings for every
+    /// Kafka client: security.protocol, sasl.*, ssl.*, group.id, ...
+    #[arg(long, global = true, env = "DDSQL_KAFKA_CONFIG", value_name = "FILE")]
+    kafka_config: Option<PathBuf>,
+    /// The Confluent Schema Registry for AVRO: columns of sources declared
+    /// without them are inferred from subject <topic>-value (and -key),
+    /// records are read with their writer's schema, and sinks register
+    /// theirs.
+    #[arg(long, global = true, env = "DDSQL_SCHEMA_REGISTRY_URL", value_name = "URL")]
+    schema_registry_url: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    fn connections(&self) -> anyhow::Result<Connections> {
+        let kafka = match (&self.kafka_bootstrap, &self.kafka_config) {
+            (Some(bootstrap), config) => {
+                let k = KafkaConfig::new(bootstrap);
+                Some(match config {
+                    Some(path) => k.with_properties_file(path).map_err(|e| anyhow!(e))?,
+                    None => k,
+                })
+            }
+            (None, Some(_)) => bail!("--kafka-config needs --kafka-bootstrap"),
+            (None, None) => None,
+        };
+        Ok(Connections {
+            data_dir: self.data_dir.clone(),
+            kafka,
+            schema_registry: self.schema_registry_url.clone(),
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -209,6 +246,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let connections = cli.connections()?;
     match cli.command {
         Command::Run {
             file,
@@ -222,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             ddsql_sql::parser::parse(&substituted)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
-            let mut session = Session::open(&cli.data_dir)?;
+            let mut session = Session::connect(&connections)?;
             for done in session
                 .execute_script(&sql)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?
@@ -262,15 +300,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = ddsql::server::Config {
                 listen,
-                data_dir: cli.data_dir.clone(),
+                connections: connections.clone(),
                 workers: workers.max(1),
                 idle_ms: idle_ms.max(0),
                 max_request_bytes,
             };
             ddsql::server::serve(config, |addr| {
                 println!(
-                    "ddsql server listening on http://{addr} (data directory {})",
-                    cli.data_dir.display()
+                    "ddsql server listening on http://{addr} (topics in {})",
+                    connections.describe()
                 );
                 let _ = std::io::stdout().flush();
             })
@@ -315,9 +353,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check { file } => {
             let sql = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
+            // Only the registry is consulted: topics are taken to exist.
             let checked = check_script(
                 &Catalog::default(),
-                &UnknownTopics,
+                &RegistryTopics(connections.formats()),
                 &Default::default(),
                 &sql,
                 true,
@@ -353,7 +392,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             key_encoding,
             value_encoding,
         }) => {
-            let log = EmbeddedLog::open(&cli.data_dir)?;
+            let (log, _) = connections.open()?;
             if log.partitions(&topic)?.is_none() {
                 log.create_topic(&topic, partitions)?;
             }
@@ -374,7 +413,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         log.append(&topic, p, &[record])?;
                     }
                     None => {
-                        produce(&log, &topic, record)?;
+                        produce(log.as_ref(), &topic, record)?;
                     }
                 }
                 count += 1;
@@ -390,7 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             value_encoding,
             headers,
         }) => {
-            let log = EmbeddedLog::open(&cli.data_dir)?;
+            let (log, _) = connections.open()?;
             let partitions = log.partitions(&topic)?.ok_or_else(|| {
                 anyhow!("topic '{topic}' does not exist; `ddsql topic list` shows the topics")
             })?;
@@ -400,11 +439,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 let mut offset = 0;
                 loop {
                     let mut batch: Vec<Fetched> = Vec::new();
-                    log.read(&topic, p, offset, 1024, &mut batch)?;
-                    if batch.is_empty() {
+                    let next = log.read(&topic, p, offset, 1024, &mut batch)?;
+                    if batch.is_empty() || next <= offset {
                         break;
                     }
-                    offset += batch.len() as u64;
+                    offset = next;
                     for f in batch {
                         if max.is_some_and(|m| printed >= m) {
                             return Ok(());
@@ -444,8 +483,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Topic(TopicCommand::List) => {
-            let log = EmbeddedLog::open(&cli.data_dir)?;
-            for (name, partitions) in log.topics() {
+            let (log, _) = connections.open()?;
+            for (name, partitions) in log.topics()? {
                 let records: u64 = (0..partitions)
                     .map(|p| log.end_offset(&name, p).unwrap_or(0))
                     .sum();

@@ -25,7 +25,7 @@ use serde_json::{Map, Value as Json};
 
 use ddsql_connectors::format::json::{from_json, to_json};
 use ddsql_connectors::format::Formats;
-use ddsql_engine::io::{CodecFactory, Decoded, Fetched, Record, Transport};
+use ddsql_engine::io::{CodecFactory, Decoded, Fetched, Record};
 use ddsql_engine::operators::sink::written_time;
 use ddsql_engine::RunOptions;
 use ddsql_sql::catalog::{Format, Source};
@@ -313,7 +313,7 @@ pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Ver
         let Some(source) = reader_of(session, topic) else {
             continue;
         };
-        let codec = Formats.codec(source).map_err(Verdict::Skip)?;
+        let codec = Formats::default().codec(source).map_err(Verdict::Skip)?;
         let keys: Vec<_> = source.key_columns().collect();
         let key_values: Vec<Value> =
             match (keys.len(), &input["key"]) {
@@ -443,7 +443,7 @@ fn as_json(source: &Source, f: &Fetched) -> Result<Produced, String> {
         let (k, v, ts) = as_json(&plain, &inner)?;
         return Ok((windowed_key(k, start, start + window.size), v, ts));
     }
-    let codec = Formats.codec(source)?;
+    let codec = Formats::default().codec(source)?;
     let keys: Vec<_> = source.key_columns().collect();
     let delimited_key = source.key_format == Format::Delimited;
     let raw_key = || {

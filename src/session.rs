@@ -1,4 +1,5 @@
-//! A session: a catalog and the embedded log it lives beside.
+//! A session: a catalog and the topics it lives beside, on the embedded
+//! log or a Kafka cluster ([`Connections`]).
 //!
 //! [`Session::execute_script`] checks a whole script before doing anything:
 //! every statement is parsed and bound against a scratch copy of the
@@ -8,18 +9,21 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ddsql_connectors::embedded::EmbeddedLog;
 use ddsql_connectors::format::json::from_json;
 use ddsql_connectors::format::Formats;
+use ddsql_connectors::kafka::{KafkaConfig, KafkaTransport};
+use ddsql_connectors::schema_registry::SchemaRegistry;
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
 use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
-use ddsql_sql::catalog::{Catalog, Source, SourceKind, Topics};
+use ddsql_sql::catalog::{Catalog, Format, Source, SourceKind, Topics};
+use ddsql_sql::types::SqlType;
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
 use ddsql_sql::types::{Row, Value};
@@ -94,12 +98,88 @@ impl Topics for ScriptTopics<'_> {
     }
 }
 
-/// The embedded log's topics, for the binder.
-struct LogTopics<'a>(&'a EmbeddedLog);
+/// A session's topics and registered schemas, for the binder.
+struct LogTopics<'a>(&'a dyn Transport, &'a Formats);
 
 impl Topics for LogTopics<'_> {
     fn partitions(&self, topic: &str) -> Option<u32> {
         self.0.partitions(topic).ok().flatten()
+    }
+    fn registered_columns(
+        &self,
+        topic: &str,
+        side: &str,
+        format: Format,
+    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
+        self.1.registered_columns(topic, side, format)
+    }
+}
+
+/// Topics unknown (every topic is taken to exist), with the columns a
+/// Schema Registry has: what `ddsql check` binds against.
+pub struct RegistryTopics(pub Formats);
+
+impl Topics for RegistryTopics {
+    fn partitions(&self, _: &str) -> Option<u32> {
+        None
+    }
+    fn complete(&self) -> bool {
+        false
+    }
+    fn registered_columns(
+        &self,
+        topic: &str,
+        side: &str,
+        format: Format,
+    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
+        self.0.registered_columns(topic, side, format)
+    }
+}
+
+/// Where a session's topics live and which Schema Registry its formats
+/// use: the embedded log in `data_dir` unless `kafka` names a cluster.
+#[derive(Clone, Debug)]
+pub struct Connections {
+    pub data_dir: PathBuf,
+    pub kafka: Option<KafkaConfig>,
+    /// The Schema Registry's URL.
+    pub schema_registry: Option<String>,
+}
+
+impl Connections {
+    /// The embedded log in `data_dir`, without a Schema Registry.
+    pub fn embedded(data_dir: &Path) -> Connections {
+        Connections {
+            data_dir: data_dir.to_path_buf(),
+            kafka: None,
+            schema_registry: None,
+        }
+    }
+
+    /// Opens the transport and the formats.
+    pub fn open(&self) -> Result<(Arc<dyn Transport>, Formats), IoError> {
+        let transport: Arc<dyn Transport> = match &self.kafka {
+            Some(kafka) => Arc::new(KafkaTransport::connect(kafka.clone())?),
+            None => Arc::new(EmbeddedLog::open(&self.data_dir)?),
+        };
+        Ok((transport, self.formats()))
+    }
+
+    /// The formats alone, with the Schema Registry if one is configured
+    /// (no transport is opened).
+    pub fn formats(&self) -> Formats {
+        match &self.schema_registry {
+            Some(url) => Formats::with_registry(Arc::new(SchemaRegistry::new(url))),
+            None => Formats::default(),
+        }
+    }
+
+    /// Where the topics are, for messages.
+    pub fn describe(&self) -> String {
+        match &self.kafka {
+            Some(k) => format!("Kafka at {}", k.bootstrap),
+            None => format!("data directory {}", self.data_dir.display()),
+        }
     }
 }
 
@@ -169,7 +249,7 @@ pub fn check_script(
             if let BoundStatement::CreateSource { source, .. }
             | BoundStatement::CreateAs { source, .. } = &b
             {
-                Formats
+                Formats::default()
                     .codec(source)
                     .map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
             }
@@ -219,7 +299,8 @@ pub const COMMAND_TOPIC: &str = "_ddsql_commands";
 
 pub struct Session {
     catalog: Catalog,
-    log: Arc<EmbeddedLog>,
+    log: Arc<dyn Transport>,
+    formats: Formats,
     /// `DEFINE`d variables.
     variables: BTreeMap<String, String>,
     /// `SET` properties.
@@ -231,19 +312,44 @@ pub struct Session {
 impl Session {
     /// Opens the embedded log in `data_dir` with an empty catalog.
     pub fn open(data_dir: &Path) -> Result<Session, IoError> {
-        Ok(Session {
+        Session::connect(&Connections::embedded(data_dir))
+    }
+
+    /// A session on `connections`' topics with an empty catalog.
+    pub fn connect(connections: &Connections) -> Result<Session, IoError> {
+        let (log, formats) = connections.open()?;
+        Ok(Session::with_transport(log, formats))
+    }
+
+    /// A session on a transport opened by the caller.
+    pub fn with_transport(log: Arc<dyn Transport>, formats: Formats) -> Session {
+        Session {
             catalog: Catalog::default(),
-            log: Arc::new(EmbeddedLog::open(data_dir)?),
+            log,
+            formats,
             variables: BTreeMap::new(),
             properties: BTreeMap::new(),
             durable: false,
-        })
+        }
     }
 
     /// Opens `data_dir` and restores the catalog its earlier sessions
     /// built; from now on every catalog change is recorded there too.
     pub fn open_durable(data_dir: &Path) -> Result<Session, ScriptError> {
-        let mut session = Session::open(data_dir).map_err(ScriptError::Io)?;
+        Session::connect_durable(&Connections::embedded(data_dir))
+    }
+
+    /// [`Session::open_durable`] on any transport: the catalog lives in
+    /// [`COMMAND_TOPIC`] beside the data, on Kafka as ksqlDB keeps its
+    /// command topic.
+    pub fn connect_durable(connections: &Connections) -> Result<Session, ScriptError> {
+        Session::connect(connections)
+            .map_err(ScriptError::Io)?
+            .restore()
+    }
+
+    fn restore(mut self) -> Result<Session, ScriptError> {
+        let session = &mut self;
         let log = session.log.clone();
         if log
             .partitions(COMMAND_TOPIC)
@@ -255,8 +361,16 @@ impl Session {
         }
         let end = log.end_offset(COMMAND_TOPIC, 0).map_err(ScriptError::Io)?;
         let mut commands = Vec::new();
-        log.read(COMMAND_TOPIC, 0, 0, end as usize, &mut commands)
-            .map_err(ScriptError::Io)?;
+        let mut offset = 0;
+        while offset < end {
+            let next = log
+                .read(COMMAND_TOPIC, 0, offset, (end - offset) as usize, &mut commands)
+                .map_err(ScriptError::Io)?;
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
         for f in commands {
             let text = String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default());
             session.execute_script(&text).map_err(|e| match e {
@@ -274,15 +388,20 @@ impl Session {
             })?;
         }
         session.durable = true;
-        Ok(session)
+        Ok(self)
     }
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
-    pub fn log(&self) -> &Arc<EmbeddedLog> {
+    /// The transport the session's topics live on.
+    pub fn log(&self) -> &Arc<dyn Transport> {
         &self.log
+    }
+
+    pub fn formats(&self) -> &Formats {
+        &self.formats
     }
 
     /// `SET` properties.
@@ -311,7 +430,13 @@ impl Session {
     /// Parses and binds every statement of `sql` against the catalog
     /// without executing anything (see [`check_script`]).
     pub fn check(&self, sql: &str, variables: &BTreeMap<String, String>) -> Checked {
-        check_script(&self.catalog, &LogTopics(&self.log), variables, sql, false)
+        check_script(
+            &self.catalog,
+            &LogTopics(self.log.as_ref(), &self.formats),
+            variables,
+            sql,
+            false,
+        )
     }
 
     /// Executes one statement checked by [`Session::check`]; `text` is
@@ -329,11 +454,17 @@ impl Session {
                 | BoundStatement::Drop { name: Some(_) }
                 | BoundStatement::Terminate { .. }
         );
+        // A source whose columns were inferred records them, so a restart
+        // does not infer again from a newer schema.
+        let recorded = match &b {
+            BoundStatement::CreateSource { source, .. } => source.sql.clone(),
+            _ => text.to_string(),
+        };
         let done = self.execute(b)?;
         if self.durable && changes_catalog {
             let record = Record {
                 key: None,
-                value: Some(text.as_bytes().to_vec()),
+                value: Some(recorded.into_bytes()),
                 timestamp: now_ms(),
                 headers: vec![],
             };
@@ -350,8 +481,13 @@ impl Session {
         plan: &QueryPlan,
         options: &RunOptions,
     ) -> Result<Subscription, EngineError> {
-        let transport: Arc<dyn Transport> = self.log.clone();
-        ddsql_engine::subscribe(&self.catalog, plan, transport, &Formats, options)
+        ddsql_engine::subscribe(
+            &self.catalog,
+            plan,
+            self.log.clone(),
+            &self.formats,
+            options,
+        )
     }
 
     /// A pull query's answer: a table's current rows by key, or every row
@@ -364,7 +500,7 @@ impl Session {
     /// or upper-cased), as `/inserts-stream` does.
     pub fn inserter(&self, target: &str) -> Result<RowInserter, String> {
         let source = self.insert_target(target)?.clone();
-        let codec = Formats.codec(&source)?;
+        let codec = self.formats.codec(&source)?;
         let partitions = self
             .log
             .partitions(&source.topic)
@@ -427,7 +563,7 @@ impl Session {
                     .catalog
                     .source(source)
                     .expect("bound against this catalog");
-                let codec = Formats.codec(source).map_err(IoError::Other)?;
+                let codec = self.formats.codec(source).map_err(IoError::Other)?;
                 let (key, value) = codec
                     .encode(row)
                     .map_err(|e| IoError::Other(format!("INSERT INTO {}: {e}", source.name)))?;
@@ -556,9 +692,11 @@ impl Session {
                 &sources(SourceKind::Table),
             ),
             ShowKind::Topics { .. } => {
-                let rows: Vec<Vec<String>> = self
-                    .log
-                    .topics()
+                let topics = match self.log.topics() {
+                    Ok(topics) => topics,
+                    Err(e) => return format!("cannot list the topics: {e}"),
+                };
+                let rows: Vec<Vec<String>> = topics
                     .into_iter()
                     // Internal topics (the command log) are not the user's.
                     .filter(|(t, _)| !t.starts_with('_'))
@@ -670,8 +808,7 @@ impl Session {
 
     /// Runs the persistent queries over everything in the log now.
     pub fn run_until_caught_up(&self, options: &RunOptions) -> Result<RunReport, EngineError> {
-        let transport: Arc<dyn Transport> = self.log.clone();
-        ddsql_engine::run(&self.catalog, transport, &Formats, options)
+        ddsql_engine::run(&self.catalog, self.log.clone(), &self.formats, options)
     }
 }
 
@@ -680,7 +817,7 @@ pub struct RowInserter {
     source: Source,
     codec: Arc<dyn ddsql_engine::io::Codec>,
     partitions: u32,
-    log: Arc<EmbeddedLog>,
+    log: Arc<dyn Transport>,
 }
 
 impl RowInserter {

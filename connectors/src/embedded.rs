@@ -134,16 +134,6 @@ impl EmbeddedLog {
         })
     }
 
-    /// The topics, with their partition counts.
-    pub fn topics(&self) -> Vec<(String, u32)> {
-        self.topics
-            .read()
-            .unwrap()
-            .values()
-            .map(|t| (t.meta.name.clone(), t.meta.partitions))
-            .collect()
-    }
-
     fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Mutex<PartitionLog>>, IoError> {
         let topics = self.topics.read().unwrap();
         let t = topics
@@ -368,6 +358,16 @@ impl Transport for EmbeddedLog {
             .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))
     }
 
+    fn topics(&self) -> Result<Vec<(String, u32)>, IoError> {
+        Ok(self
+            .topics
+            .read()
+            .unwrap()
+            .values()
+            .map(|t| (t.meta.name.clone(), t.meta.partitions))
+            .collect())
+    }
+
     fn partitions(&self, topic: &str) -> Result<Option<u32>, IoError> {
         Ok(self
             .topics
@@ -450,12 +450,12 @@ impl Transport for EmbeddedLog {
         offset: u64,
         max: usize,
         out: &mut Vec<Fetched>,
-    ) -> Result<(), IoError> {
+    ) -> Result<u64, IoError> {
         let p = self.partition(topic, partition)?;
         let (mut pos, mut current, end, count, file) = {
             let log = p.lock().unwrap();
             if offset >= log.count || max == 0 {
-                return Ok(());
+                return Ok(offset);
             }
             let slot = (offset / INDEX_EVERY) as usize;
             let file = log.file.try_clone().map_err(|e| io_err(topic, e))?;
@@ -493,7 +493,7 @@ impl Transport for EmbeddedLog {
             current = o + 1;
             pos = p + len as u64;
         }
-        Ok(())
+        Ok(last)
     }
 
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError> {

@@ -54,12 +54,18 @@ pub trait Transport: Send + Sync {
     /// A small integer naming `topic` that never changes for the life of the
     /// data: it breaks timestamp ties between topics (see [`crate::time`]).
     fn topic_index(&self, topic: &str) -> Result<u16, IoError>;
+    /// Every topic, with its partition count.
+    fn topics(&self) -> Result<Vec<(String, u32)>, IoError>;
     /// The partition count of `topic`, or `None` if it does not exist.
     fn partitions(&self, topic: &str) -> Result<Option<u32>, IoError>;
     fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), IoError>;
     /// The offset the next appended record will get.
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError>;
-    /// Appends to `out` up to `max` records from `offset` on.
+    /// Appends to `out` up to `max` records from `offset` on, and returns
+    /// the offset to read from next. Offsets may have gaps (a compacted
+    /// topic, a Kafka transaction's markers), so the next offset is not
+    /// always `offset + records read`; a read that returns no records and
+    /// `offset` itself found nothing below the end.
     fn read(
         &self,
         topic: &str,
@@ -67,7 +73,7 @@ pub trait Transport: Send + Sync {
         offset: u64,
         max: usize,
         out: &mut Vec<Fetched>,
-    ) -> Result<(), IoError>;
+    ) -> Result<u64, IoError>;
     /// Appends records to a partition; returns the offset of the first.
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError>;
     /// Makes everything appended so far durable.

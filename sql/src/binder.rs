@@ -850,6 +850,68 @@ impl Binder<'_> {
         }
     }
 
+    /// The declared columns, plus those a Schema Registry has for a side
+    /// (key or value) that declares none and whose format registers schemas.
+    fn infer_columns(
+        &self,
+        c: &ast::CreateSource,
+        topic: &str,
+        key_format: Format,
+        explicit_key_format: bool,
+        value_format: Format,
+    ) -> Result<Vec<ast::ColumnDef>> {
+        let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
+        let mut columns = c.columns.clone();
+        let declared = |key: bool| {
+            c.columns
+                .iter()
+                .any(|col| (col.constraint != ColumnConstraint::None) == key)
+        };
+        let registered = |side: &str, format: Format| {
+            self.topics
+                .registered_columns(topic, side, format)
+                .map_err(|e| SqlError::new(c.name.pos, format!("inferring the {side} columns of {}: {e}", c.name.normalized())))
+        };
+        let column = |name: String, ty: SqlType, constraint| ast::ColumnDef {
+            name: Ident { value: name, quoted: true, pos: c.name.pos },
+            data_type: ty,
+            constraint,
+        };
+        if !declared(false) && registers(value_format) {
+            match registered("value", value_format)? {
+                Some(fields) => {
+                    for (name, ty) in fields {
+                        if !columns.iter().any(|d| d.name.normalized() == name) {
+                            columns.push(column(name, ty, ColumnConstraint::None));
+                        }
+                    }
+                }
+                None if c.columns.is_empty() => {
+                    return Err(SqlError::new(
+                        c.name.pos,
+                        format!(
+                            "{} {} declares no columns and no {value_format} schema is registered under subject '{topic}-value': declare the columns, register the schema, or point --schema-registry-url at the registry that has it",
+                            c.kind,
+                            c.name.normalized()
+                        ),
+                    ))
+                }
+                None => {}
+            }
+        }
+        if !declared(true) && explicit_key_format && registers(key_format) {
+            let constraint = match c.kind {
+                SourceKind::Stream => ColumnConstraint::Key,
+                SourceKind::Table => ColumnConstraint::PrimaryKey,
+            };
+            if let Some(fields) = registered("key", key_format)? {
+                let keys = fields.into_iter().map(|(n, t)| column(n, t, constraint));
+                columns.splice(0..0, keys);
+            }
+        }
+        Ok(columns)
+    }
+
     fn create_source(&self, c: &ast::CreateSource) -> Result<BoundStatement> {
         self.check_new_name(&c.name, c.or_replace)?;
         let props = Properties::new(&c.properties)?;
@@ -859,11 +921,13 @@ impl Binder<'_> {
         })?;
         let explicit_key_format = key_format.is_some();
         let mut key_format = key_format.unwrap_or(Format::Kafka);
-        if c.columns.is_empty() {
+        let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
+        let columns = self.infer_columns(c, &topic, key_format, explicit_key_format, value_format)?;
+        if columns.is_empty() {
             return Err(SqlError::new(
                 c.name.pos,
                 format!(
-                    "{} {} declares no columns: list them, e.g. (ID BIGINT KEY, NAME STRING); inferring columns from a Schema Registry is not supported yet",
+                    "{} {} declares no columns: list them, e.g. (ID BIGINT KEY, NAME STRING), or use VALUE_FORMAT 'AVRO' with a schema registered under subject '{topic}-value' in the Schema Registry (--schema-registry-url)",
                     c.kind,
                     c.name.normalized()
                 ),
@@ -871,7 +935,7 @@ impl Binder<'_> {
         }
         let mut keys = Vec::new();
         let mut values = Vec::new();
-        for col in &c.columns {
+        for col in &columns {
             let name = col.name.normalized();
             if SYSTEM_COLUMNS.iter().any(|(n, _)| *n == name) {
                 return Err(SqlError::new(
@@ -933,7 +997,6 @@ impl Binder<'_> {
                 "KEY_FORMAT 'NONE' cannot be used with KEY columns",
             ));
         }
-        let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         let wrap_single_value = props.wrap_single_value(values.len())?;
         keys.extend(values);
         let timestamp_column = match props.string("TIMESTAMP")? {
@@ -978,7 +1041,19 @@ impl Binder<'_> {
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column,
-            sql: self.sql.to_string(),
+            // With inferred columns, the statement as if they were declared,
+            // so a restart does not infer again from a newer schema.
+            sql: if columns.len() == c.columns.len() {
+                self.sql.to_string()
+            } else {
+                format!(
+                    "{};",
+                    ast::Statement::CreateSource(ast::CreateSource {
+                        columns: columns.clone(),
+                        ..c.clone()
+                    })
+                )
+            },
             window: None,
         };
         Ok(BoundStatement::CreateSource {

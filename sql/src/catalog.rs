@@ -141,6 +141,18 @@ pub trait Topics {
     fn complete(&self) -> bool {
         true
     }
+    /// The columns of one side (`"key"` or `"value"`) of `topic` as a
+    /// Schema Registry has them for `format`, for a source declared without
+    /// them: `None` when there is no registry, no schema or the format
+    /// registers none.
+    fn registered_columns(
+        &self,
+        _topic: &str,
+        _side: &str,
+        _format: Format,
+    ) -> std::result::Result<Option<Vec<(String, SqlType)>>, String> {
+        Ok(None)
+    }
 }
 
 /// No topics at all; for checking scripts that create everything they use.

@@ -142,6 +142,7 @@ fn show(session: &Session, what: ShowKind) -> Json {
             let topics: Vec<Json> = session
                 .log()
                 .topics()
+                .unwrap_or_default()
                 .into_iter()
                 .filter(|(t, _)| !t.starts_with('_'))
                 .map(|(name, p)| json!({"name": name, "replicaInfo": vec![1; p as usize]}))

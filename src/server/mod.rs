@@ -21,7 +21,6 @@ pub mod entities;
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -51,7 +50,9 @@ use entities::{error, statement_error};
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub data_dir: PathBuf,
+    /// Where the topics live (the embedded log or Kafka) and the Schema
+    /// Registry.
+    pub connections: crate::session::Connections,
     /// Timely workers for the persistent queries' dataflow.
     pub workers: usize,
     /// The bounded wait for idle partitions (ksqlDB's `max.task.idle.ms`).
@@ -66,7 +67,8 @@ struct State {
     config: Config,
     session: Mutex<Session>,
     /// The session's log, reachable without its lock.
-    log: Arc<ddsql_connectors::embedded::EmbeddedLog>,
+    log: Arc<dyn ddsql_engine::io::Transport>,
+    formats: ddsql_connectors::format::Formats,
     runner: Mutex<Option<Runner>>,
     /// Running push queries, by id: the flag that stops each.
     push_queries: Mutex<HashMap<String, Arc<AtomicBool>>>,
@@ -153,10 +155,12 @@ fn body_response(body: ChannelBody, content_type: &str) -> Response<Body_> {
 /// Runs the server until Ctrl-C; `ready` gets the bound address (useful
 /// with port 0) once requests are accepted.
 pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
-    let session = Session::open_durable(&config.data_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let session =
+        Session::connect_durable(&config.connections).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = Arc::new(State {
         config: config.clone(),
         log: session.log().clone(),
+        formats: session.formats().clone(),
         session: Mutex::new(session),
         runner: Mutex::new(None),
         push_queries: Mutex::new(HashMap::new()),
@@ -481,7 +485,8 @@ impl State {
         if catalog.queries().is_empty() {
             return;
         }
-        let transport: Arc<dyn ddsql_engine::io::Transport> = self.log.clone();
+        let transport = self.log.clone();
+        let formats = self.formats.clone();
         let live = Live::new(self.config.idle_ms);
         let options = RunOptions {
             workers: self.config.workers,
@@ -494,7 +499,7 @@ impl State {
                 let result = ddsql_engine::run(
                     &catalog,
                     transport,
-                    &ddsql_connectors::format::Formats,
+                    &formats,
                     &options,
                 );
                 if let Err(e) = &result {

@@ -1,19 +1,28 @@
 //! The AVRO format: Avro's binary encoding in Confluent's wire format
 //! (a zero magic byte, a 4-byte big-endian schema id, then the datum).
 //!
-//! The schema is derived from the columns as ksqlDB derives it: a record
-//! `KsqlDataSourceSchema` of nullable fields (`["null", T]`), DECIMAL as
-//! `bytes` with the `decimal` logical type, DATE/TIME/TIMESTAMP as
-//! `date`/`time-millis`/`timestamp-millis`, maps with string keys. A single
-//! unwrapped column (a key, or `WRAP_SINGLE_VALUE=false`) is the bare
-//! nullable type.
+//! The schema ddsql writes is derived from the columns as ksqlDB derives
+//! it: a record `KsqlDataSourceSchema` of nullable fields (`["null", T]`),
+//! DECIMAL as `bytes` with the `decimal` logical type, DATE/TIME/TIMESTAMP
+//! as `date`/`time-millis`/`timestamp-millis`, maps with string keys. A
+//! single unwrapped column (a key, or `WRAP_SINGLE_VALUE=false`) is the
+//! bare nullable type.
 //!
-//! Until the Schema Registry client lands, a record is read with the
-//! source's own schema (the writer's id is not looked up), and schema ids
-//! are assigned in this process, one per distinct schema. The encoding is
-//! written here rather than through the `apache-avro` crate because it goes
-//! straight from our values to bytes with no intermediate tree: this is the
-//! hot path of every Debezium pipeline.
+//! With a Schema Registry ([`crate::schema_registry`]), the written schema
+//! is registered under the topic's subject and its id goes in each record;
+//! a record written by anyone else (Debezium, say) is read with its
+//! writer's schema, fetched by id once, and resolved against the columns by
+//! name, case-insensitively, as Avro's schema resolution does: fields the
+//! columns lack are skipped, columns the writer lacks are NULL, and ints
+//! widen. [`Schema::parse`] reads a registered schema and
+//! [`Schema::columns`] infers a source's columns from it, upper-casing
+//! field names as ksqlDB does.
+//!
+//! Without a registry, records are read with the source's own schema and
+//! schema ids are assigned in this process, one per distinct schema. The
+//! encoding is written here rather than through the `apache-avro` crate
+//! because it goes straight between our values and bytes with no
+//! intermediate tree: this is the hot path of every Debezium pipeline.
 //!
 //! ```
 //! use ddsql_connectors::format::{avro::AvroSerde, Serde};
@@ -28,13 +37,14 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{json, Value as Json};
 
 use ddsql_sql::types::{SqlType, Value, F64};
 
 use super::{decimal_from_bytes, decimal_to_bytes, rescale, Field, Serde};
+use crate::schema_registry::{SchemaRegistry, SchemaType};
 
 /// An Avro schema, as far as ksqlDB's types need one.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,16 +53,25 @@ pub enum Schema {
     Boolean,
     Int,
     Long,
+    Float,
     Double,
     String,
     Bytes,
+    /// Read as its symbol, a STRING.
+    Enum(Vec<String>),
+    /// Read as BYTES.
+    Fixed(usize),
     Decimal {
         precision: u8,
         scale: u8,
     },
     Date,
     TimeMillis,
+    /// Read as TIME, truncated to milliseconds.
+    TimeMicros,
     TimestampMillis,
+    /// Read as TIMESTAMP, truncated to milliseconds.
+    TimestampMicros,
     Array(Box<Schema>),
     /// String keys.
     Map(Box<Schema>),
@@ -62,6 +81,8 @@ pub enum Schema {
     },
     /// `["null", T]`
     Nullable(Box<Schema>),
+    /// Any other union.
+    Union(Vec<Schema>),
 }
 
 impl Schema {
@@ -102,9 +123,15 @@ impl Schema {
             Schema::Boolean => json!("boolean"),
             Schema::Int => json!("int"),
             Schema::Long => json!("long"),
+            Schema::Float => json!("float"),
             Schema::Double => json!("double"),
             Schema::String => json!("string"),
             Schema::Bytes => json!("bytes"),
+            Schema::Enum(symbols) => json!({"type": "enum", "name": "Enum", "symbols": symbols}),
+            Schema::Fixed(size) => json!({"type": "fixed", "name": "Fixed", "size": size}),
+            Schema::TimeMicros => json!({"type": "long", "logicalType": "time-micros"}),
+            Schema::TimestampMicros => json!({"type": "long", "logicalType": "timestamp-micros"}),
+            Schema::Union(branches) => Json::Array(branches.iter().map(Schema::to_json).collect()),
             Schema::Decimal { precision, scale } => {
                 json!({"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale})
             }
@@ -122,6 +149,158 @@ impl Schema {
             Schema::Nullable(inner) => json!(["null", inner.to_json()]),
         }
     }
+
+    /// Parses a schema in Avro's JSON form. Named types may be referred to
+    /// by full or short name after their definition; recursive types are
+    /// not supported (no SQL type could hold them).
+    pub fn parse(text: &str) -> Result<Schema, String> {
+        let json: Json =
+            serde_json::from_str(text).map_err(|e| format!("the Avro schema is not JSON: {e}"))?;
+        Schema::from_json(&json, &mut HashMap::new(), "")
+    }
+
+    fn from_json(j: &Json, named: &mut HashMap<String, Schema>, namespace: &str) -> Result<Schema, String> {
+        let primitive = |name: &str| -> Option<Schema> {
+            Some(match name {
+                "null" => Schema::Null,
+                "boolean" => Schema::Boolean,
+                "int" => Schema::Int,
+                "long" => Schema::Long,
+                "float" => Schema::Float,
+                "double" => Schema::Double,
+                "string" => Schema::String,
+                "bytes" => Schema::Bytes,
+                _ => return None,
+            })
+        };
+        match j {
+            Json::String(name) => primitive(name)
+                .or_else(|| named.get(name).cloned())
+                .or_else(|| named.get(&format!("{namespace}.{name}")).cloned())
+                .ok_or_else(|| format!("the Avro schema refers to an unknown (or recursive) type '{name}'")),
+            Json::Array(branches) => {
+                let branches = branches
+                    .iter()
+                    .map(|b| Schema::from_json(b, named, namespace))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(match branches.as_slice() {
+                    [Schema::Null, t] => Schema::Nullable(Box::new(t.clone())),
+                    _ => Schema::Union(branches),
+                })
+            }
+            Json::Object(o) => {
+                let ty = o.get("type").ok_or("an Avro schema object without a type")?;
+                let logical = o.get("logicalType").and_then(Json::as_str);
+                let name = o.get("name").and_then(Json::as_str);
+                let full_name = |ns: &str| match name {
+                    Some(n) if n.contains('.') || ns.is_empty() => n.to_string(),
+                    Some(n) => format!("{ns}.{n}"),
+                    None => String::new(),
+                };
+                let ns = o.get("namespace").and_then(Json::as_str).unwrap_or(namespace).to_string();
+                let schema = match (ty.as_str(), logical) {
+                    (Some("int"), Some("date")) => Schema::Date,
+                    (Some("int"), Some("time-millis")) => Schema::TimeMillis,
+                    (Some("long"), Some("time-micros")) => Schema::TimeMicros,
+                    (Some("long"), Some("timestamp-millis" | "local-timestamp-millis")) => Schema::TimestampMillis,
+                    (Some("long"), Some("timestamp-micros" | "local-timestamp-micros")) => Schema::TimestampMicros,
+                    (Some("bytes"), Some("decimal")) => {
+                        let number = |k: &str| o.get(k).and_then(Json::as_u64).unwrap_or(0) as u8;
+                        Schema::Decimal { precision: number("precision"), scale: number("scale") }
+                    }
+                    (Some("record" | "error"), _) => {
+                        let fields = o
+                            .get("fields")
+                            .and_then(Json::as_array)
+                            .ok_or("an Avro record without fields")?
+                            .iter()
+                            .map(|f| {
+                                let fname = f["name"].as_str().ok_or("an Avro field without a name")?;
+                                let fty = Schema::from_json(&f["type"], named, &ns)
+                                    .map_err(|e| format!("field {fname}: {e}"))?;
+                                Ok((fname.to_string(), fty))
+                            })
+                            .collect::<Result<Vec<_>, String>>()?;
+                        Schema::Record { name: name.unwrap_or("Record").to_string(), fields }
+                    }
+                    (Some("enum"), _) => Schema::Enum(
+                        o.get("symbols")
+                            .and_then(Json::as_array)
+                            .ok_or("an Avro enum without symbols")?
+                            .iter()
+                            .map(|s| s.as_str().unwrap_or_default().to_string())
+                            .collect(),
+                    ),
+                    (Some("fixed"), Some("decimal")) => {
+                        return Err("fixed-size Avro decimals are not supported; use bytes".into())
+                    }
+                    (Some("fixed"), _) => Schema::Fixed(o.get("size").and_then(Json::as_u64).ok_or("an Avro fixed without a size")? as usize),
+                    (Some("array"), _) => Schema::Array(Box::new(Schema::from_json(o.get("items").ok_or("an Avro array without items")?, named, &ns)?)),
+                    (Some("map"), _) => Schema::Map(Box::new(Schema::from_json(o.get("values").ok_or("an Avro map without values")?, named, &ns)?)),
+                    // A primitive with an unknown or absent logical type
+                    // (e.g. Debezium's io.debezium.time.Timestamp: a long).
+                    _ => Schema::from_json(ty, named, &ns)?,
+                };
+                if matches!(ty.as_str(), Some("record" | "error" | "enum" | "fixed")) {
+                    let full = full_name(&ns);
+                    if let Some(short) = name {
+                        named.insert(short.rsplit('.').next().unwrap_or(short).to_string(), schema.clone());
+                    }
+                    named.insert(full, schema.clone());
+                }
+                Ok(schema)
+            }
+            other => Err(format!("'{other}' is not an Avro schema")),
+        }
+    }
+
+    /// The SQL type of values of this schema, as ksqlDB maps Avro: record
+    /// fields upper-cased, nullable unions as their type, enums as STRING.
+    pub fn sql_type(&self) -> Result<SqlType, String> {
+        Ok(match self {
+            Schema::Null => return Err("a field that is always null has no SQL type".into()),
+            Schema::Boolean => SqlType::Boolean,
+            Schema::Int => SqlType::Int,
+            Schema::Long => SqlType::BigInt,
+            Schema::Float | Schema::Double => SqlType::Double,
+            Schema::String | Schema::Enum(_) => SqlType::String,
+            Schema::Bytes | Schema::Fixed(_) => SqlType::Bytes,
+            Schema::Decimal { precision, scale } => SqlType::Decimal { precision: *precision, scale: *scale },
+            Schema::Date => SqlType::Date,
+            Schema::TimeMillis | Schema::TimeMicros => SqlType::Time,
+            Schema::TimestampMillis | Schema::TimestampMicros => SqlType::Timestamp,
+            Schema::Array(items) => SqlType::Array(Box::new(items.sql_type()?)),
+            Schema::Map(values) => SqlType::Map(Box::new(SqlType::String), Box::new(values.sql_type()?)),
+            Schema::Record { fields, .. } => SqlType::Struct(
+                fields
+                    .iter()
+                    .map(|(n, f)| Ok((n.to_uppercase(), f.sql_type().map_err(|e| format!("{n}: {e}"))?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            Schema::Nullable(t) => t.sql_type()?,
+            Schema::Union(branches) => {
+                let mut types = branches.iter().filter(|b| **b != Schema::Null);
+                match (types.next(), types.next()) {
+                    (Some(t), None) => t.sql_type()?,
+                    _ => return Err(format!("the union {} has no SQL type: declare the columns instead", self.to_json())),
+                }
+            }
+        })
+    }
+
+    /// A source's columns from its registered schema: a record's fields,
+    /// or one column named `single` for any other schema (ksqlDB's
+    /// `ROWKEY`/`ROWVAL`).
+    pub fn columns(&self, single: &str) -> Result<Vec<Field>, String> {
+        match self {
+            Schema::Record { fields, .. } => fields
+                .iter()
+                .map(|(n, f)| Ok((n.to_uppercase(), f.sql_type().map_err(|e| format!("field {n}: {e}"))?)))
+                .collect(),
+            Schema::Nullable(inner) if matches!(**inner, Schema::Record { .. }) => inner.columns(single),
+            other => Ok(vec![(single.to_string(), other.sql_type()?)]),
+        }
+    }
 }
 
 /// Schema ids handed out in this process, by schema text.
@@ -136,7 +315,15 @@ fn schema_id(schema: &Schema) -> u32 {
 pub struct AvroSerde {
     schema: Schema,
     wrapped: bool,
-    id: u32,
+    /// Where the written schema is registered, and the writers' schemas
+    /// looked up.
+    registry: Option<(Arc<SchemaRegistry>, String)>,
+    /// The written schema's id, once known.
+    id: Mutex<Option<u32>>,
+    /// Writers' schemas by id, parsed.
+    writers: RwLock<HashMap<u32, Arc<Schema>>>,
+    /// The columns, to resolve a writer's record against.
+    fields: Vec<Field>,
 }
 
 impl AvroSerde {
@@ -158,46 +345,120 @@ impl AvroSerde {
         } else {
             Schema::of(&fields[0].1, "KsqlDataSourceSchema")
         };
-        let id = schema_id(&schema);
         AvroSerde {
             schema,
             wrapped,
-            id,
+            registry: None,
+            id: Mutex::new(None),
+            writers: RwLock::default(),
+            fields,
         }
+    }
+
+    /// Registers the written schema under `subject` and reads records
+    /// with their writers' schemas.
+    pub fn with_registry(mut self, registry: Arc<SchemaRegistry>, subject: String) -> AvroSerde {
+        self.registry = Some((registry, subject));
+        self
     }
 
     pub fn schema(&self) -> &Schema {
         &self.schema
     }
+
+    /// The written schema's id: registered on first use, or without a
+    /// registry assigned in this process.
+    fn id(&self) -> Result<u32, String> {
+        let mut id = self.id.lock().unwrap();
+        if let Some(id) = *id {
+            return Ok(id);
+        }
+        let text = self.schema.to_json().to_string();
+        let assigned = match &self.registry {
+            Some((registry, subject)) => registry.register(subject, SchemaType::Avro, &text)?,
+            None => schema_id(&self.schema),
+        };
+        *id = Some(assigned);
+        Ok(assigned)
+    }
+
+    /// The schema a record with schema id `id` was written with, if it is
+    /// not ours.
+    fn writer(&self, id: u32) -> Result<Option<Arc<Schema>>, String> {
+        let Some((registry, _)) = &self.registry else {
+            return Ok(None);
+        };
+        if *self.id.lock().unwrap() == Some(id) {
+            return Ok(None);
+        }
+        if let Some(w) = self.writers.read().unwrap().get(&id) {
+            return Ok(Some(w.clone()));
+        }
+        let registered = registry.by_id(id)?;
+        if registered.schema_type != SchemaType::Avro {
+            return Err(format!("schema id {id} is a {:?} schema, not Avro", registered.schema_type));
+        }
+        let schema = Arc::new(Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?);
+        if *schema == self.schema {
+            *self.id.lock().unwrap() = Some(id);
+            return Ok(None);
+        }
+        self.writers.write().unwrap().insert(id, schema.clone());
+        Ok(Some(schema))
+    }
 }
 
 impl Serde for AvroSerde {
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String> {
-        let datum = match bytes {
-            [0, _, _, _, _, rest @ ..] => rest,
+        let (id, datum) = match bytes {
+            [0, a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]), rest),
             _ => {
                 return Err("not in Confluent's wire format (no magic byte 0 and schema id)".into())
             }
         };
         let mut reader = Reader { bytes: datum };
-        let value = reader.value(&self.schema)?;
+        let values = match self.writer(id)? {
+            // Resolve the writer's record against the columns by name.
+            Some(writer) => match (&*writer, self.wrapped) {
+                (Schema::Record { fields, .. }, true) => {
+                    let mut row = vec![Value::Null; self.fields.len()];
+                    for (name, schema) in fields {
+                        match self.fields.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                            Some(i) => row[i] = reader.value_as(schema, &self.fields[i].1).map_err(|e| format!("{name}: {e}"))?,
+                            None => {
+                                reader.value(schema)?;
+                            }
+                        }
+                    }
+                    row
+                }
+                (writer, false) => vec![reader.value_as(writer, &self.fields[0].1)?],
+                (writer, true) => {
+                    return Err(format!(
+                        "the writer's schema (id {id}) is {}, not a record of the columns",
+                        writer.to_json()
+                    ))
+                }
+            },
+            None => match (self.wrapped, reader.value(&self.schema)?) {
+                (true, Value::Struct(fields)) => fields,
+                (true, Value::Null) => return Err("a null record".into()),
+                (_, v) => vec![v],
+            },
+        };
         if !reader.bytes.is_empty() {
             return Err(format!(
                 "{} bytes left after the record",
                 reader.bytes.len()
             ));
         }
-        Ok(match (self.wrapped, value) {
-            (true, Value::Struct(fields)) => fields,
-            (true, Value::Null) => return Err("a null record".into()),
-            (_, v) => vec![v],
-        })
+        Ok(values)
     }
 
     fn encode(&self, values: &[Value]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(64);
         out.push(0);
-        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&self.id()?.to_be_bytes());
         match &self.schema {
             Schema::Record { fields, .. } if self.wrapped => {
                 for ((name, schema), v) in fields.iter().zip(values) {
@@ -208,6 +469,18 @@ impl Serde for AvroSerde {
         }
         Ok(out)
     }
+}
+
+/// A datum of `schema` in Confluent's wire format under schema id `id`:
+/// how a producer such as Debezium's converter writes a record. `value`
+/// follows the schema's shape (a record is a `Value::Struct` of its fields
+/// in order).
+pub fn encode_with_id(schema: &Schema, id: u32, value: &Value) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(64);
+    out.push(0);
+    out.extend_from_slice(&id.to_be_bytes());
+    write(&mut out, schema, value)?;
+    Ok(out)
 }
 
 fn write_long(out: &mut Vec<u8>, n: i64) {
@@ -232,6 +505,26 @@ fn write(out: &mut Vec<u8>, schema: &Schema, v: &Value) -> Result<(), String> {
             write(out, inner, v)?;
         }
         (Schema::Null, Value::Null) => {}
+        (Schema::Union(branches), v) => {
+            // The first branch that takes the value.
+            for (i, b) in branches.iter().enumerate() {
+                let mut datum = Vec::new();
+                if write(&mut datum, b, v).is_ok() {
+                    write_long(out, i as i64);
+                    out.extend_from_slice(&datum);
+                    return Ok(());
+                }
+            }
+            return Err(format!("no branch of the union {} takes {v:?}", schema.to_json()));
+        }
+        (Schema::Float, Value::Double(d)) => out.extend_from_slice(&(d.0 as f32).to_le_bytes()),
+        (Schema::Enum(symbols), Value::String(s)) => match symbols.iter().position(|x| x == s) {
+            Some(i) => write_long(out, i as i64),
+            None => return Err(format!("'{s}' is not a symbol of the enum")),
+        },
+        (Schema::Fixed(n), Value::Bytes(b)) if b.len() == *n => out.extend_from_slice(b),
+        (Schema::TimeMicros, Value::Time(t)) => write_long(out, *t as i64 * 1000),
+        (Schema::TimestampMicros, Value::Timestamp(t)) => write_long(out, t * 1000),
         (Schema::Boolean, Value::Boolean(b)) => out.push(*b as u8),
         (Schema::Int, Value::Int(i)) | (Schema::Date, Value::Date(i)) => write_long(out, *i as i64),
         (Schema::TimeMillis, Value::Time(i)) => write_long(out, *i as i64),
@@ -351,6 +644,31 @@ impl Reader<'_> {
             Schema::TimeMillis => Value::Time(self.int()?),
             Schema::Long => Value::BigInt(self.long()?),
             Schema::TimestampMillis => Value::Timestamp(self.long()?),
+            Schema::TimeMicros => Value::Time(i32::try_from(self.long()?.div_euclid(1000)).map_err(|_| "a time out of range")?),
+            Schema::TimestampMicros => Value::Timestamp(self.long()?.div_euclid(1000)),
+            Schema::Float => {
+                let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
+                Value::Double(F64(f32::from_le_bytes(b) as f64))
+            }
+            Schema::Enum(symbols) => {
+                let i = self.long()?;
+                Value::String(
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| symbols.get(i))
+                        .ok_or_else(|| format!("enum symbol {i} of {}", symbols.len()))?
+                        .clone(),
+                )
+            }
+            Schema::Fixed(n) => Value::Bytes(self.take(*n)?.to_vec()),
+            Schema::Union(branches) => {
+                let b = self.long()?;
+                let branch = usize::try_from(b)
+                    .ok()
+                    .and_then(|b| branches.get(b))
+                    .ok_or_else(|| format!("union branch {b} of {}", branches.len()))?;
+                self.value(branch)?
+            }
             Schema::Double => {
                 let b: [u8; 8] = self.take(8)?.try_into().expect("8 bytes");
                 Value::Double(F64(f64::from_le_bytes(b)))
@@ -386,6 +704,89 @@ impl Reader<'_> {
                     .collect::<Result<_, _>>()?,
             ),
         })
+    }
+}
+
+impl Reader<'_> {
+    /// Reads a value written with schema `writer` as SQL type `ty`: Avro's
+    /// schema resolution, by field name for records.
+    fn value_as(&mut self, writer: &Schema, ty: &SqlType) -> Result<Value, String> {
+        match (writer, ty) {
+            (Schema::Nullable(inner), _) => match self.long()? {
+                0 => Ok(Value::Null),
+                1 => self.value_as(inner, ty),
+                b => Err(format!("union branch {b} of a nullable type")),
+            },
+            (Schema::Union(branches), _) => {
+                let b = self.long()?;
+                let branch = usize::try_from(b)
+                    .ok()
+                    .and_then(|b| branches.get(b))
+                    .ok_or_else(|| format!("union branch {b} of {}", branches.len()))?;
+                self.value_as(branch, ty)
+            }
+            (Schema::Record { fields, .. }, SqlType::Struct(wanted)) => {
+                let mut out = vec![Value::Null; wanted.len()];
+                for (name, schema) in fields {
+                    match wanted.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                        Some(i) => out[i] = self.value_as(schema, &wanted[i].1).map_err(|e| format!("{name}: {e}"))?,
+                        None => {
+                            self.value(schema)?;
+                        }
+                    }
+                }
+                Ok(Value::Struct(out))
+            }
+            (Schema::Array(items), SqlType::Array(t)) => {
+                let mut out = Vec::new();
+                self.blocks(|r| {
+                    out.push(r.value_as(items, t)?);
+                    Ok(())
+                })?;
+                Ok(Value::Array(out))
+            }
+            (Schema::Map(values), SqlType::Map(_, t)) => {
+                let mut out = Vec::new();
+                self.blocks(|r| {
+                    let k = String::from_utf8(r.bytes()?).map_err(|_| "a key that is not UTF-8")?;
+                    out.push((Value::String(k), r.value_as(values, t)?));
+                    Ok(())
+                })?;
+                Ok(Value::Map(out))
+            }
+            (writer, ty) => {
+                let v = self.value(writer)?;
+                Ok(match (v, ty) {
+                    (v @ Value::Null, _) => v,
+                    (Value::Int(i), SqlType::BigInt) => Value::BigInt(i as i64),
+                    (Value::Int(i), SqlType::Double) => Value::Double(F64(i as f64)),
+                    (Value::BigInt(i), SqlType::Double) => Value::Double(F64(i as f64)),
+                    (Value::BigInt(i), SqlType::Timestamp) | (Value::Timestamp(i), SqlType::BigInt) => {
+                        if matches!(ty, SqlType::Timestamp) { Value::Timestamp(i) } else { Value::BigInt(i) }
+                    }
+                    (Value::Bytes(b), SqlType::String) => Value::String(String::from_utf8(b).map_err(|_| "bytes that are not UTF-8")?),
+                    (Value::String(s), SqlType::Bytes) => Value::Bytes(s.into_bytes()),
+                    (Value::Decimal(u, s), SqlType::Decimal { scale, .. }) => Value::Decimal(rescale(u, s, *scale)?, *scale),
+                    (v, ty)
+                        if matches!(
+                            (&v, ty),
+                            (Value::Boolean(_), SqlType::Boolean)
+                                | (Value::Int(_), SqlType::Int)
+                                | (Value::BigInt(_), SqlType::BigInt)
+                                | (Value::Double(_), SqlType::Double)
+                                | (Value::String(_), SqlType::String)
+                                | (Value::Bytes(_), SqlType::Bytes)
+                                | (Value::Date(_), SqlType::Date)
+                                | (Value::Time(_), SqlType::Time)
+                                | (Value::Timestamp(_), SqlType::Timestamp)
+                        ) =>
+                    {
+                        v
+                    }
+                    (v, ty) => return Err(format!("the writer's {} cannot be read as {ty} ({v:?})", writer.to_json())),
+                })
+            }
+        }
     }
 }
 

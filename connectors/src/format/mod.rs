@@ -12,6 +12,7 @@ pub mod protobuf;
 
 use std::sync::Arc;
 
+use crate::schema_registry::{SchemaRegistry, SchemaType};
 use ddsql_engine::io::{Codec, CodecFactory, Decoded, KeyValue};
 use ddsql_sql::catalog::{Format, Source};
 use ddsql_sql::types::{SqlType, Value};
@@ -27,17 +28,25 @@ pub type Field = (String, SqlType);
 
 /// Builds the serde for `format` over `fields`. `wrap` says whether a
 /// single column is wrapped in an object/record (values by default) or
-/// stands alone (keys).
+/// stands alone (keys). `registry` is the Schema Registry and the subject
+/// of this side of the topic, when one is configured.
 pub fn serde_for(
     format: Format,
     fields: Vec<Field>,
     wrap: bool,
     delimiter: char,
     side: &str,
+    registry: Option<(&Arc<SchemaRegistry>, String)>,
 ) -> Result<Box<dyn Serde>, String> {
     match format {
         Format::Json => Ok(Box::new(json::JsonSerde::new(fields, wrap))),
-        Format::Avro => Ok(Box::new(avro::AvroSerde::new(fields, wrap))),
+        Format::Avro => {
+            let serde = avro::AvroSerde::new(fields, wrap);
+            Ok(Box::new(match registry {
+                Some((registry, subject)) => serde.with_registry(registry.clone(), subject),
+                None => serde,
+            }))
+        }
         Format::JsonSr => Ok(Box::new(json::JsonSrSerde::new(fields, wrap))),
         Format::Protobuf => Ok(Box::new(protobuf::ProtobufSerde::new(fields, true))),
         Format::ProtobufNoSr => Ok(Box::new(protobuf::ProtobufSerde::new(fields, false))),
@@ -112,7 +121,7 @@ pub struct SourceCodec {
 }
 
 impl SourceCodec {
-    pub fn new(source: &Source) -> Result<SourceCodec, String> {
+    pub fn new(source: &Source, registry: Option<&Arc<SchemaRegistry>>) -> Result<SourceCodec, String> {
         let keys: Vec<Field> = source
             .key_columns()
             .map(|c| (c.name.clone(), c.ty.clone()))
@@ -131,6 +140,7 @@ impl SourceCodec {
                 wrap_key,
                 source.key_delimiter,
                 "key",
+                registry.map(|r| (r, format!("{}-key", source.topic))),
             )?,
             value: serde_for(
                 source.value_format,
@@ -138,6 +148,7 @@ impl SourceCodec {
                 source.wrap_single_value,
                 source.value_delimiter,
                 "value",
+                registry.map(|r| (r, format!("{}-value", source.topic))),
             )?,
             key_arity,
         })
@@ -174,13 +185,62 @@ impl Codec for SourceCodec {
     }
 }
 
-/// The formats this build supports.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Formats;
+/// The formats this build supports, with the Schema Registry they use
+/// when one is configured.
+#[derive(Clone, Debug, Default)]
+pub struct Formats {
+    registry: Option<Arc<SchemaRegistry>>,
+}
+
+impl Formats {
+    pub fn with_registry(registry: Arc<SchemaRegistry>) -> Formats {
+        Formats {
+            registry: Some(registry),
+        }
+    }
+
+    pub fn registry(&self) -> Option<&Arc<SchemaRegistry>> {
+        self.registry.as_ref()
+    }
+
+    /// The columns of one side (`key` or `value`) of `topic`, inferred from
+    /// the latest schema registered under `<topic>-<side>`: `None` when the
+    /// format has no registered schemas, no registry is configured or the
+    /// subject does not exist.
+    pub fn registered_columns(
+        &self,
+        topic: &str,
+        side: &str,
+        format: Format,
+    ) -> Result<Option<Vec<Field>>, String> {
+        let Some(registry) = &self.registry else {
+            return Ok(None);
+        };
+        if !matches!(format, Format::Avro | Format::JsonSr | Format::Protobuf) {
+            return Ok(None);
+        }
+        let subject = format!("{topic}-{side}");
+        let Some(schema) = registry.latest(&subject)? else {
+            return Ok(None);
+        };
+        match (format, schema.schema_type) {
+            (Format::Avro, SchemaType::Avro) => {
+                let single = if side == "key" { "ROWKEY" } else { "ROWVAL" };
+                avro::Schema::parse(&schema.text)
+                    .and_then(|s| s.columns(single))
+                    .map(Some)
+                    .map_err(|e| format!("subject {subject} (schema id {}): {e}", schema.id))
+            }
+            (format, ty) => Err(format!(
+                "subject {subject} holds a {ty:?} schema; inferring {format} columns from it is not supported: declare the columns"
+            )),
+        }
+    }
+}
 
 impl CodecFactory for Formats {
     fn codec(&self, source: &Source) -> Result<Arc<dyn Codec>, String> {
-        Ok(Arc::new(SourceCodec::new(source)?))
+        Ok(Arc::new(SourceCodec::new(source, self.registry.as_ref())?))
     }
 }
 
@@ -260,7 +320,8 @@ mod tests {
         ] {
             for (ty, v) in every_type() {
                 let serde =
-                    serde_for(format, vec![("C".into(), ty.clone())], true, ',', "value").unwrap();
+                    serde_for(format, vec![("C".into(), ty.clone())], true, ',', "value", None)
+                        .unwrap();
                 let bytes = serde.encode(std::slice::from_ref(&v)).unwrap();
                 let expected = match format {
                     Format::Protobuf | Format::ProtobufNoSr => proto3_view(&v, &ty),

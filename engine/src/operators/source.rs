@@ -199,20 +199,19 @@ pub fn read_topic<'s>(
                     if p.buffer.is_empty() && p.next < p.end {
                         let mut fetched = Vec::new();
                         let want = reader.batch.min((p.end - p.next) as usize);
-                        if let Err(e) =
-                            transport.read(&reader.topic, p.partition, p.next, want, &mut fetched)
+                        match transport.read(&reader.topic, p.partition, p.next, want, &mut fetched)
                         {
-                            stats.fail(format!(
-                                "reading topic '{}' partition {}: {e}",
-                                reader.topic, p.partition
-                            ));
-                            p.end = p.next;
-                        }
-                        if fetched.is_empty() {
+                            Ok(next) if next > p.next => p.next = next,
                             // The log ended early (truncated); stop here.
-                            p.end = p.next;
+                            Ok(_) => p.end = p.next,
+                            Err(e) => {
+                                stats.fail(format!(
+                                    "reading topic '{}' partition {}: {e}",
+                                    reader.topic, p.partition
+                                ));
+                                p.end = p.next;
+                            }
                         }
-                        p.next += fetched.len() as u64;
                         p.buffer
                             .extend(fetched.into_iter().filter(|f| f.offset < p.end));
                     }

@@ -1,0 +1,363 @@
+//! A Confluent Schema Registry client, and a small in-memory registry that
+//! speaks the same REST contract.
+//!
+//! Records in AVRO, JSON_SR and PROTOBUF carry Confluent's wire format: a
+//! zero magic byte, then the 4-byte big-endian id under which the writer
+//! registered its schema. ddsql uses the registry three ways:
+//!
+//! - **inference**: `CREATE STREAM s WITH (kafka_topic='t',
+//!   value_format='AVRO')` without columns takes them from the latest
+//!   schema of subject `t-value` (and `t-key` for the key), as ksqlDB does;
+//! - **reading**: a record's schema id names the writer's schema, fetched
+//!   once by id and cached, and the record is read with it (Avro needs the
+//!   writer's schema to read anything);
+//! - **writing**: a sink registers the schema of its rows under
+//!   `<topic>-value` / `<topic>-key` (the topic name strategy) and writes
+//!   the id it gets.
+//!
+//! [`MemoryRegistry`] is a registry of the calls the client makes, kept in
+//! memory and served over HTTP on a local port: tests and demos use it as
+//! they would use Confluent's.
+//!
+//! ```
+//! use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry, SchemaType};
+//! let server = MemoryRegistry::start().unwrap();
+//! let client = SchemaRegistry::new(&server.url());
+//! let id = client.register("orders-value", SchemaType::Avro, r#""long""#).unwrap();
+//! assert_eq!(client.by_id(id).unwrap().text, r#""long""#);
+//! assert_eq!(client.latest("orders-value").unwrap().unwrap().id, id);
+//! assert!(client.latest("users-value").unwrap().is_none());
+//! ```
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::{json, Value as Json};
+
+/// The kind of a registered schema (`schemaType`; AVRO when absent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SchemaType {
+    Avro,
+    Json,
+    Protobuf,
+}
+
+impl SchemaType {
+    fn name(self) -> &'static str {
+        match self {
+            SchemaType::Avro => "AVRO",
+            SchemaType::Json => "JSON",
+            SchemaType::Protobuf => "PROTOBUF",
+        }
+    }
+
+    fn parse(name: Option<&str>) -> SchemaType {
+        match name {
+            Some("JSON") => SchemaType::Json,
+            Some("PROTOBUF") => SchemaType::Protobuf,
+            _ => SchemaType::Avro,
+        }
+    }
+}
+
+/// A schema as the registry holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredSchema {
+    pub id: u32,
+    pub schema_type: SchemaType,
+    /// The schema's text (for Avro, its JSON).
+    pub text: String,
+}
+
+/// A client of a Confluent Schema Registry, with ids cached.
+pub struct SchemaRegistry {
+    url: String,
+    agent: ureq::Agent,
+    by_id: RwLock<HashMap<u32, Arc<RegisteredSchema>>>,
+    registered: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl std::fmt::Debug for SchemaRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SchemaRegistry({})", self.url)
+    }
+}
+
+impl SchemaRegistry {
+    pub fn new(url: &str) -> SchemaRegistry {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        SchemaRegistry {
+            url: url.trim_end_matches('/').to_string(),
+            agent,
+            by_id: RwLock::default(),
+            registered: Mutex::default(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Json>) -> Result<(u16, Json), String> {
+        let url = format!("{}{path}", self.url);
+        let unreachable = |e: ureq::Error| {
+            format!(
+                "cannot reach the Schema Registry at {}: {e} (check --schema-registry-url)",
+                self.url
+            )
+        };
+        let mut response = match body {
+            Some(body) => self
+                .agent
+                .post(&url)
+                .header("Content-Type", "application/vnd.schemaregistry.v1+json")
+                .send_json(body)
+                .map_err(unreachable)?,
+            None => self.agent.get(&url).call().map_err(unreachable)?,
+        };
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("reading the Schema Registry's answer to {method} {path}: {e}"))?;
+        let json = serde_json::from_str(&text).unwrap_or(Json::String(text));
+        Ok((status, json))
+    }
+
+    fn failure(method: &str, path: &str, status: u16, body: &Json) -> String {
+        let message = body["message"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
+        format!("the Schema Registry answered {method} {path} with {status}: {message}")
+    }
+
+    /// The schema registered under `id`, fetched once.
+    pub fn by_id(&self, id: u32) -> Result<Arc<RegisteredSchema>, String> {
+        if let Some(s) = self.by_id.read().unwrap().get(&id) {
+            return Ok(s.clone());
+        }
+        let path = format!("/schemas/ids/{id}");
+        let (status, body) = self.call("GET", &path, None)?;
+        if status != 200 {
+            return Err(Self::failure("GET", &path, status, &body));
+        }
+        let schema = Arc::new(RegisteredSchema {
+            id,
+            schema_type: SchemaType::parse(body["schemaType"].as_str()),
+            text: body["schema"]
+                .as_str()
+                .ok_or_else(|| format!("GET {path}: the answer has no schema"))?
+                .to_string(),
+        });
+        self.by_id.write().unwrap().insert(id, schema.clone());
+        Ok(schema)
+    }
+
+    /// The latest schema of `subject`, or `None` if there is no such subject.
+    pub fn latest(&self, subject: &str) -> Result<Option<RegisteredSchema>, String> {
+        let path = format!("/subjects/{subject}/versions/latest");
+        let (status, body) = self.call("GET", &path, None)?;
+        match status {
+            200 => Ok(Some(RegisteredSchema {
+                id: body["id"]
+                    .as_u64()
+                    .ok_or_else(|| format!("GET {path}: the answer has no id"))?
+                    as u32,
+                schema_type: SchemaType::parse(body["schemaType"].as_str()),
+                text: body["schema"]
+                    .as_str()
+                    .ok_or_else(|| format!("GET {path}: the answer has no schema"))?
+                    .to_string(),
+            })),
+            404 => Ok(None),
+            _ => Err(Self::failure("GET", &path, status, &body)),
+        }
+    }
+
+    /// Registers `text` under `subject` (a no-op if it is already there)
+    /// and returns its id.
+    pub fn register(&self, subject: &str, ty: SchemaType, text: &str) -> Result<u32, String> {
+        let key = (subject.to_string(), text.to_string());
+        if let Some(id) = self.registered.lock().unwrap().get(&key) {
+            return Ok(*id);
+        }
+        let path = format!("/subjects/{subject}/versions");
+        let mut body = json!({ "schema": text });
+        if ty != SchemaType::Avro {
+            body["schemaType"] = json!(ty.name());
+        }
+        let (status, answer) = self.call("POST", &path, Some(body))?;
+        if status != 200 {
+            return Err(Self::failure("POST", &path, status, &answer));
+        }
+        let id = answer["id"]
+            .as_u64()
+            .ok_or_else(|| format!("POST {path}: the answer has no id"))? as u32;
+        self.registered.lock().unwrap().insert(key, id);
+        Ok(id)
+    }
+}
+
+/// The registry's state: schemas by id, and each subject's versions.
+#[derive(Default)]
+struct Store {
+    schemas: Vec<(SchemaType, String)>,
+    subjects: HashMap<String, Vec<u32>>,
+}
+
+impl Store {
+    fn handle(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Json) {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let not_found = |code: u32, message: String| (404, json!({"error_code": code, "message": message}));
+        match (method, parts.as_slice()) {
+            ("GET", ["subjects"]) => {
+                let mut names: Vec<&String> = self.subjects.keys().collect();
+                names.sort();
+                (200, json!(names))
+            }
+            ("GET", ["schemas", "ids", id]) => match id.parse::<usize>().ok().and_then(|i| self.schemas.get(i.wrapping_sub(1))) {
+                Some((ty, text)) => (200, json!({"schema": text, "schemaType": ty.name()})),
+                None => not_found(40403, format!("Schema {id} not found")),
+            },
+            ("GET", ["subjects", subject, "versions", version]) => {
+                let Some(versions) = self.subjects.get(*subject) else {
+                    return not_found(40401, format!("Subject '{subject}' not found."));
+                };
+                let index = match *version {
+                    "latest" => versions.len().checked_sub(1),
+                    v => v.parse::<usize>().ok().and_then(|v| v.checked_sub(1)),
+                };
+                match index.and_then(|i| versions.get(i).map(|id| (i, *id))) {
+                    Some((i, id)) => {
+                        let (ty, text) = &self.schemas[id as usize - 1];
+                        (200, json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name()}))
+                    }
+                    None => not_found(40402, format!("Version {version} not found.")),
+                }
+            }
+            ("POST", ["subjects", subject, "versions"]) => {
+                let Ok(request) = serde_json::from_slice::<Json>(body) else {
+                    return (422, json!({"error_code": 42201, "message": "the body is not JSON"}));
+                };
+                let Some(text) = request["schema"].as_str() else {
+                    return (422, json!({"error_code": 42201, "message": "the body has no schema"}));
+                };
+                let ty = SchemaType::parse(request["schemaType"].as_str());
+                let id = match self.schemas.iter().position(|(t, s)| *t == ty && s == text) {
+                    Some(i) => i as u32 + 1,
+                    None => {
+                        self.schemas.push((ty, text.to_string()));
+                        self.schemas.len() as u32
+                    }
+                };
+                let versions = self.subjects.entry(subject.to_string()).or_default();
+                if !versions.contains(&id) {
+                    versions.push(id);
+                }
+                (200, json!({"id": id}))
+            }
+            _ => not_found(404, format!("no route for {method} {path}")),
+        }
+    }
+}
+
+/// An in-memory Schema Registry on a local port (see the module docs).
+/// It stops when dropped.
+pub struct MemoryRegistry {
+    port: u16,
+    store: Arc<Mutex<Store>>,
+}
+
+impl MemoryRegistry {
+    pub fn start() -> std::io::Result<MemoryRegistry> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let store = Arc::new(Mutex::new(Store::default()));
+        let weak = Arc::downgrade(&store);
+        std::thread::Builder::new()
+            .name("schema-registry".into())
+            .spawn(move || {
+                for conn in listener.incoming() {
+                    let Some(store) = weak.upgrade() else { break };
+                    let Ok(conn) = conn else { continue };
+                    std::thread::spawn(move || serve(conn, store));
+                }
+            })?;
+        Ok(MemoryRegistry { port, store })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Registers a schema directly, as a producer such as Debezium would.
+    pub fn register(&self, subject: &str, ty: SchemaType, text: &str) -> u32 {
+        let body = json!({"schema": text, "schemaType": ty.name()}).to_string();
+        let (_, answer) = self.store.lock().unwrap().handle(
+            "POST",
+            &format!("/subjects/{subject}/versions"),
+            body.as_bytes(),
+        );
+        answer["id"].as_u64().expect("a registered id") as u32
+    }
+}
+
+impl Drop for MemoryRegistry {
+    fn drop(&mut self) {
+        // Wake the accept loop so it sees the store is gone.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Serves one connection's requests (HTTP/1.1 with keep-alive).
+fn serve(conn: TcpStream, store: Arc<Mutex<Store>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
+    let Ok(mut out) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut words = line.split_whitespace();
+        let (Some(method), Some(target)) = (words.next(), words.next()) else {
+            return;
+        };
+        let (method, path) = (method.to_string(), target.split('?').next().unwrap_or("").to_string());
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (status, answer) = store.lock().unwrap().handle(&method, &path, &body);
+        let answer = answer.to_string();
+        let response = format!(
+            "HTTP/1.1 {status} {}\r\nContent-Type: application/vnd.schemaregistry.v1+json\r\nContent-Length: {}\r\n\r\n{answer}",
+            if status == 200 { "OK" } else { "Error" },
+            answer.len()
+        );
+        if out.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
