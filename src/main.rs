@@ -40,7 +40,12 @@ struct Cli {
     /// Use the Kafka cluster at HOST:PORT[,HOST:PORT...] instead of the
     /// embedded log: sources, sinks, the processing log and the server's
     /// catalog (topic _ddsql_commands) all live there.
-    #[arg(long, global = true, env = "DDSQL_KAFKA_BOOTSTRAP", value_name = "HOST:PORT")]
+    #[arg(
+        long,
+        global = true,
+        env = "DDSQL_KAFKA_BOOTSTRAP",
+        value_name = "HOST:PORT"
+    )]
     kafka_bootstrap: Option<String>,
     /// A properties file (key=value lines) of librdkafka settings for every
     /// Kafka client: security.protocol, sasl.*, ssl.*, group.id, ...
@@ -50,7 +55,12 @@ struct Cli {
     /// without them are inferred from subject <topic>-value (and -key),
     /// records are read with their writer's schema, and sinks register
     /// theirs.
-    #[arg(long, global = true, env = "DDSQL_SCHEMA_REGISTRY_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "DDSQL_SCHEMA_REGISTRY_URL",
+        value_name = "URL"
+    )]
     schema_registry_url: Option<String>,
     #[command(subcommand)]
     command: Command,

@@ -23,9 +23,9 @@ use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
 use ddsql_sql::catalog::{Catalog, Format, Source, SourceKind, Topics};
-use ddsql_sql::types::SqlType;
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
+use ddsql_sql::types::SqlType;
 use ddsql_sql::types::{Row, Value};
 
 use crate::render;
@@ -95,6 +95,14 @@ impl Topics for ScriptTopics<'_> {
     }
     fn complete(&self) -> bool {
         self.existing.complete()
+    }
+    fn registered_columns(
+        &self,
+        topic: &str,
+        side: &str,
+        format: Format,
+    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
+        self.existing.registered_columns(topic, side, format)
     }
 }
 
@@ -345,10 +353,13 @@ impl Session {
     pub fn connect_durable(connections: &Connections) -> Result<Session, ScriptError> {
         Session::connect(connections)
             .map_err(ScriptError::Io)?
-            .restore()
+            .into_durable()
     }
 
-    fn restore(mut self) -> Result<Session, ScriptError> {
+    /// Restores the catalog recorded in [`COMMAND_TOPIC`] of this session's
+    /// transport (creating the topic if needed) and records every catalog
+    /// change there from now on.
+    pub fn into_durable(mut self) -> Result<Session, ScriptError> {
         let session = &mut self;
         let log = session.log.clone();
         if log
@@ -364,7 +375,13 @@ impl Session {
         let mut offset = 0;
         while offset < end {
             let next = log
-                .read(COMMAND_TOPIC, 0, offset, (end - offset) as usize, &mut commands)
+                .read(
+                    COMMAND_TOPIC,
+                    0,
+                    offset,
+                    (end - offset) as usize,
+                    &mut commands,
+                )
                 .map_err(ScriptError::Io)?;
             if next <= offset {
                 break;

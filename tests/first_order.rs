@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use ddsql::Session;
-use ddsql_engine::io::{Fetched, Record, Transport};
+use ddsql_engine::io::{Fetched, Record};
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 

@@ -5,7 +5,7 @@
 //! The expected outputs are the article's.
 
 use ddsql::Session;
-use ddsql_engine::io::{Record, Transport};
+use ddsql_engine::io::Record;
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 

@@ -2,7 +2,6 @@
 //! deletes it; a stream joins the table as of each stream record.
 
 use ddsql::Session;
-use ddsql_engine::io::Transport;
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 

@@ -2,7 +2,6 @@
 //! windowed keys (the key's bytes, then the window start) and late records
 //! dropped once their window's grace period has passed.
 
-use ddsql_engine::io::Transport;
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 

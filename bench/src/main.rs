@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use ddsql::Session;
-use ddsql_engine::io::{Record, Transport};
+use ddsql_engine::io::Record;
 use ddsql_engine::RunOptions;
 
 #[derive(Parser)]
@@ -432,7 +432,7 @@ fn start_server(dir: &std::path::Path) -> anyhow::Result<String> {
     let (tx, rx) = std::sync::mpsc::channel();
     let config = ddsql::server::Config {
         listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.to_path_buf(),
+        connections: ddsql::session::Connections::embedded(dir),
         workers: 1,
         idle_ms: 500,
         max_request_bytes: 16 << 20,

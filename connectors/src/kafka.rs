@@ -128,6 +128,8 @@ struct PartitionReader {
     last_commit: Instant,
 }
 
+type SharedReader = Arc<Mutex<PartitionReader>>;
+
 /// Topics on a Kafka cluster (see the module docs).
 pub struct KafkaTransport {
     config: KafkaConfig,
@@ -135,7 +137,7 @@ pub struct KafkaTransport {
     /// Metadata and watermarks.
     meta: BaseConsumer,
     admin: AdminClient<DefaultClientContext>,
-    readers: Mutex<HashMap<(String, u32), Arc<Mutex<PartitionReader>>>>,
+    readers: Mutex<HashMap<(String, u32), SharedReader>>,
     indexes: Mutex<HashMap<String, u16>>,
     creator: Option<TopicCreator>,
 }
@@ -184,7 +186,7 @@ impl KafkaTransport {
         &self.config.bootstrap
     }
 
-    fn reader(&self, topic: &str, partition: u32) -> Result<Arc<Mutex<PartitionReader>>, IoError> {
+    fn reader(&self, topic: &str, partition: u32) -> Result<SharedReader, IoError> {
         let mut readers = self.readers.lock().unwrap();
         if let Some(r) = readers.get(&(topic.to_string(), partition)) {
             return Ok(r.clone());
@@ -265,10 +267,9 @@ impl Transport for KafkaTransport {
             )));
         }
         indexes.extend(ranks);
-        indexes
-            .get(topic)
-            .copied()
-            .ok_or_else(|| IoError::Other(format!("{TOPIC_INDEX_TOPIC} lost the claim for {topic}")))
+        indexes.get(topic).copied().ok_or_else(|| {
+            IoError::Other(format!("{TOPIC_INDEX_TOPIC} lost the claim for {topic}"))
+        })
     }
 
     fn topics(&self) -> Result<Vec<(String, u32)>, IoError> {
@@ -297,7 +298,7 @@ impl Transport for KafkaTransport {
         match t.error() {
             None if t.partitions().is_empty() => Ok(None),
             None => Ok(Some(t.partitions().len() as u32)),
-            Some(e) if e == RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART => Ok(None),
+            Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) => Ok(None),
             Some(e) => Err(IoError::Other(format!(
                 "reading the metadata of topic '{topic}': {}",
                 RDKafkaErrorCode::from(e)
@@ -307,9 +308,8 @@ impl Transport for KafkaTransport {
 
     fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), IoError> {
         if let Some(create) = &self.creator {
-            create(topic, partitions).map_err(|e| {
-                IoError::Other(format!("creating topic '{topic}': {e}"))
-            })?;
+            create(topic, partitions)
+                .map_err(|e| IoError::Other(format!("creating topic '{topic}': {e}")))?;
         } else {
             let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(-1));
             let options = AdminOptions::new().operation_timeout(Some(self.config.timeout));
@@ -470,14 +470,20 @@ impl Transport for KafkaTransport {
                         record = back;
                         std::thread::sleep(Duration::from_millis(1));
                     }
-                    Err((e, _)) => return Err(kafka_err(format!("producing to {topic}/{partition}"), e)),
+                    Err((e, _)) => {
+                        return Err(kafka_err(format!("producing to {topic}/{partition}"), e))
+                    }
                 }
             }
         }
         let mut first = None;
         for d in deliveries {
             let delivered = futures_executor::block_on(d)
-                .map_err(|_| IoError::Other(format!("producing to {topic}/{partition}: the producer went away")))?
+                .map_err(|_| {
+                    IoError::Other(format!(
+                        "producing to {topic}/{partition}: the producer went away"
+                    ))
+                })?
                 .map_err(|(e, _)| kafka_err(format!("producing to {topic}/{partition}"), e))?;
             first.get_or_insert(delivered.offset.max(0) as u64);
         }

@@ -13,8 +13,8 @@
 //! [`partitioner`] is Kafka's default partitioner, shared by every
 //! transport so records land where Java clients would put them.
 
-pub mod embedded;
 pub mod debezium;
+pub mod embedded;
 pub mod format;
 pub mod kafka;
 pub mod partitioner;

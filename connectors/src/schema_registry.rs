@@ -132,7 +132,10 @@ impl SchemaRegistry {
     }
 
     fn failure(method: &str, path: &str, status: u16, body: &Json) -> String {
-        let message = body["message"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
+        let message = body["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string());
         format!("the Schema Registry answered {method} {path} with {status}: {message}")
     }
 
@@ -213,14 +216,19 @@ struct Store {
 impl Store {
     fn handle(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Json) {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let not_found = |code: u32, message: String| (404, json!({"error_code": code, "message": message}));
+        let not_found =
+            |code: u32, message: String| (404, json!({"error_code": code, "message": message}));
         match (method, parts.as_slice()) {
             ("GET", ["subjects"]) => {
                 let mut names: Vec<&String> = self.subjects.keys().collect();
                 names.sort();
                 (200, json!(names))
             }
-            ("GET", ["schemas", "ids", id]) => match id.parse::<usize>().ok().and_then(|i| self.schemas.get(i.wrapping_sub(1))) {
+            ("GET", ["schemas", "ids", id]) => match id
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| self.schemas.get(i.wrapping_sub(1)))
+            {
                 Some((ty, text)) => (200, json!({"schema": text, "schemaType": ty.name()})),
                 None => not_found(40403, format!("Schema {id} not found")),
             },
@@ -235,17 +243,26 @@ impl Store {
                 match index.and_then(|i| versions.get(i).map(|id| (i, *id))) {
                     Some((i, id)) => {
                         let (ty, text) = &self.schemas[id as usize - 1];
-                        (200, json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name()}))
+                        (
+                            200,
+                            json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name()}),
+                        )
                     }
                     None => not_found(40402, format!("Version {version} not found.")),
                 }
             }
             ("POST", ["subjects", subject, "versions"]) => {
                 let Ok(request) = serde_json::from_slice::<Json>(body) else {
-                    return (422, json!({"error_code": 42201, "message": "the body is not JSON"}));
+                    return (
+                        422,
+                        json!({"error_code": 42201, "message": "the body is not JSON"}),
+                    );
                 };
                 let Some(text) = request["schema"].as_str() else {
-                    return (422, json!({"error_code": 42201, "message": "the body has no schema"}));
+                    return (
+                        422,
+                        json!({"error_code": 42201, "message": "the body has no schema"}),
+                    );
                 };
                 let ty = SchemaType::parse(request["schemaType"].as_str());
                 let id = match self.schemas.iter().position(|(t, s)| *t == ty && s == text) {
@@ -317,7 +334,9 @@ impl Drop for MemoryRegistry {
 /// Serves one connection's requests (HTTP/1.1 with keep-alive).
 fn serve(conn: TcpStream, store: Arc<Mutex<Store>>) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    let Ok(mut out) = conn.try_clone() else { return };
+    let Ok(mut out) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(conn);
     loop {
         let mut line = String::new();
@@ -328,7 +347,10 @@ fn serve(conn: TcpStream, store: Arc<Mutex<Store>>) {
         let (Some(method), Some(target)) = (words.next(), words.next()) else {
             return;
         };
-        let (method, path) = (method.to_string(), target.split('?').next().unwrap_or("").to_string());
+        let (method, path) = (
+            method.to_string(),
+            target.split('?').next().unwrap_or("").to_string(),
+        );
         let mut length = 0;
         loop {
             let mut header = String::new();

@@ -111,7 +111,10 @@ fn topic_indexes_are_stable_across_clients() {
     let names: Vec<String> = (0..3).map(|i| format!("{prefix}i{i}")).collect();
     let first: Vec<u16> = names.iter().map(|n| t.topic_index(n).unwrap()).collect();
     assert_eq!(
-        first.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        first
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         3,
         "distinct indexes"
     );
@@ -183,5 +186,8 @@ fn an_unreachable_cluster_is_a_clear_error() {
     config.timeout = std::time::Duration::from_millis(500);
     let err = KafkaTransport::connect(config).err().expect("no broker");
     let text = err.to_string();
-    assert!(text.contains("127.0.0.1:1") && text.contains("--kafka-bootstrap"), "{text}");
+    assert!(
+        text.contains("127.0.0.1:1") && text.contains("--kafka-bootstrap"),
+        "{text}"
+    );
 }

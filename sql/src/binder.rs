@@ -870,10 +870,22 @@ impl Binder<'_> {
         let registered = |side: &str, format: Format| {
             self.topics
                 .registered_columns(topic, side, format)
-                .map_err(|e| SqlError::new(c.name.pos, format!("inferring the {side} columns of {}: {e}", c.name.normalized())))
+                .map_err(|e| {
+                    SqlError::new(
+                        c.name.pos,
+                        format!(
+                            "inferring the {side} columns of {}: {e}",
+                            c.name.normalized()
+                        ),
+                    )
+                })
         };
         let column = |name: String, ty: SqlType, constraint| ast::ColumnDef {
-            name: Ident { value: name, quoted: true, pos: c.name.pos },
+            name: Ident {
+                value: name,
+                quoted: true,
+                pos: c.name.pos,
+            },
             data_type: ty,
             constraint,
         };
@@ -922,7 +934,8 @@ impl Binder<'_> {
         let explicit_key_format = key_format.is_some();
         let mut key_format = key_format.unwrap_or(Format::Kafka);
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
-        let columns = self.infer_columns(c, &topic, key_format, explicit_key_format, value_format)?;
+        let columns =
+            self.infer_columns(c, &topic, key_format, explicit_key_format, value_format)?;
         if columns.is_empty() {
             return Err(SqlError::new(
                 c.name.pos,

@@ -496,12 +496,7 @@ impl State {
         let thread = std::thread::Builder::new()
             .name("ddsql-persistent".into())
             .spawn(move || {
-                let result = ddsql_engine::run(
-                    &catalog,
-                    transport,
-                    &formats,
-                    &options,
-                );
+                let result = ddsql_engine::run(&catalog, transport, &formats, &options);
                 if let Err(e) = &result {
                     tracing::error!("the persistent queries stopped: {e}");
                 }

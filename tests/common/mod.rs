@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use ddsql::Session;
-use ddsql_engine::io::{Record, Transport};
+use ddsql_engine::io::Record;
 use serde_json::{json, Value as Json};
 
 /// A record with JSON key and value (`None`: a tombstone).

@@ -159,7 +159,11 @@ impl Schema {
         Schema::from_json(&json, &mut HashMap::new(), "")
     }
 
-    fn from_json(j: &Json, named: &mut HashMap<String, Schema>, namespace: &str) -> Result<Schema, String> {
+    fn from_json(
+        j: &Json,
+        named: &mut HashMap<String, Schema>,
+        namespace: &str,
+    ) -> Result<Schema, String> {
         let primitive = |name: &str| -> Option<Schema> {
             Some(match name {
                 "null" => Schema::Null,
@@ -177,7 +181,9 @@ impl Schema {
             Json::String(name) => primitive(name)
                 .or_else(|| named.get(name).cloned())
                 .or_else(|| named.get(&format!("{namespace}.{name}")).cloned())
-                .ok_or_else(|| format!("the Avro schema refers to an unknown (or recursive) type '{name}'")),
+                .ok_or_else(|| {
+                    format!("the Avro schema refers to an unknown (or recursive) type '{name}'")
+                }),
             Json::Array(branches) => {
                 let branches = branches
                     .iter()
@@ -189,7 +195,9 @@ impl Schema {
                 })
             }
             Json::Object(o) => {
-                let ty = o.get("type").ok_or("an Avro schema object without a type")?;
+                let ty = o
+                    .get("type")
+                    .ok_or("an Avro schema object without a type")?;
                 let logical = o.get("logicalType").and_then(Json::as_str);
                 let name = o.get("name").and_then(Json::as_str);
                 let full_name = |ns: &str| match name {
@@ -197,16 +205,27 @@ impl Schema {
                     Some(n) => format!("{ns}.{n}"),
                     None => String::new(),
                 };
-                let ns = o.get("namespace").and_then(Json::as_str).unwrap_or(namespace).to_string();
+                let ns = o
+                    .get("namespace")
+                    .and_then(Json::as_str)
+                    .unwrap_or(namespace)
+                    .to_string();
                 let schema = match (ty.as_str(), logical) {
                     (Some("int"), Some("date")) => Schema::Date,
                     (Some("int"), Some("time-millis")) => Schema::TimeMillis,
                     (Some("long"), Some("time-micros")) => Schema::TimeMicros,
-                    (Some("long"), Some("timestamp-millis" | "local-timestamp-millis")) => Schema::TimestampMillis,
-                    (Some("long"), Some("timestamp-micros" | "local-timestamp-micros")) => Schema::TimestampMicros,
+                    (Some("long"), Some("timestamp-millis" | "local-timestamp-millis")) => {
+                        Schema::TimestampMillis
+                    }
+                    (Some("long"), Some("timestamp-micros" | "local-timestamp-micros")) => {
+                        Schema::TimestampMicros
+                    }
                     (Some("bytes"), Some("decimal")) => {
                         let number = |k: &str| o.get(k).and_then(Json::as_u64).unwrap_or(0) as u8;
-                        Schema::Decimal { precision: number("precision"), scale: number("scale") }
+                        Schema::Decimal {
+                            precision: number("precision"),
+                            scale: number("scale"),
+                        }
                     }
                     (Some("record" | "error"), _) => {
                         let fields = o
@@ -215,13 +234,17 @@ impl Schema {
                             .ok_or("an Avro record without fields")?
                             .iter()
                             .map(|f| {
-                                let fname = f["name"].as_str().ok_or("an Avro field without a name")?;
+                                let fname =
+                                    f["name"].as_str().ok_or("an Avro field without a name")?;
                                 let fty = Schema::from_json(&f["type"], named, &ns)
                                     .map_err(|e| format!("field {fname}: {e}"))?;
                                 Ok((fname.to_string(), fty))
                             })
                             .collect::<Result<Vec<_>, String>>()?;
-                        Schema::Record { name: name.unwrap_or("Record").to_string(), fields }
+                        Schema::Record {
+                            name: name.unwrap_or("Record").to_string(),
+                            fields,
+                        }
                     }
                     (Some("enum"), _) => Schema::Enum(
                         o.get("symbols")
@@ -234,9 +257,22 @@ impl Schema {
                     (Some("fixed"), Some("decimal")) => {
                         return Err("fixed-size Avro decimals are not supported; use bytes".into())
                     }
-                    (Some("fixed"), _) => Schema::Fixed(o.get("size").and_then(Json::as_u64).ok_or("an Avro fixed without a size")? as usize),
-                    (Some("array"), _) => Schema::Array(Box::new(Schema::from_json(o.get("items").ok_or("an Avro array without items")?, named, &ns)?)),
-                    (Some("map"), _) => Schema::Map(Box::new(Schema::from_json(o.get("values").ok_or("an Avro map without values")?, named, &ns)?)),
+                    (Some("fixed"), _) => Schema::Fixed(
+                        o.get("size")
+                            .and_then(Json::as_u64)
+                            .ok_or("an Avro fixed without a size")?
+                            as usize,
+                    ),
+                    (Some("array"), _) => Schema::Array(Box::new(Schema::from_json(
+                        o.get("items").ok_or("an Avro array without items")?,
+                        named,
+                        &ns,
+                    )?)),
+                    (Some("map"), _) => Schema::Map(Box::new(Schema::from_json(
+                        o.get("values").ok_or("an Avro map without values")?,
+                        named,
+                        &ns,
+                    )?)),
                     // A primitive with an unknown or absent logical type
                     // (e.g. Debezium's io.debezium.time.Timestamp: a long).
                     _ => Schema::from_json(ty, named, &ns)?,
@@ -244,7 +280,10 @@ impl Schema {
                 if matches!(ty.as_str(), Some("record" | "error" | "enum" | "fixed")) {
                     let full = full_name(&ns);
                     if let Some(short) = name {
-                        named.insert(short.rsplit('.').next().unwrap_or(short).to_string(), schema.clone());
+                        named.insert(
+                            short.rsplit('.').next().unwrap_or(short).to_string(),
+                            schema.clone(),
+                        );
                     }
                     named.insert(full, schema.clone());
                 }
@@ -265,16 +304,26 @@ impl Schema {
             Schema::Float | Schema::Double => SqlType::Double,
             Schema::String | Schema::Enum(_) => SqlType::String,
             Schema::Bytes | Schema::Fixed(_) => SqlType::Bytes,
-            Schema::Decimal { precision, scale } => SqlType::Decimal { precision: *precision, scale: *scale },
+            Schema::Decimal { precision, scale } => SqlType::Decimal {
+                precision: *precision,
+                scale: *scale,
+            },
             Schema::Date => SqlType::Date,
             Schema::TimeMillis | Schema::TimeMicros => SqlType::Time,
             Schema::TimestampMillis | Schema::TimestampMicros => SqlType::Timestamp,
             Schema::Array(items) => SqlType::Array(Box::new(items.sql_type()?)),
-            Schema::Map(values) => SqlType::Map(Box::new(SqlType::String), Box::new(values.sql_type()?)),
+            Schema::Map(values) => {
+                SqlType::Map(Box::new(SqlType::String), Box::new(values.sql_type()?))
+            }
             Schema::Record { fields, .. } => SqlType::Struct(
                 fields
                     .iter()
-                    .map(|(n, f)| Ok((n.to_uppercase(), f.sql_type().map_err(|e| format!("{n}: {e}"))?)))
+                    .map(|(n, f)| {
+                        Ok((
+                            n.to_uppercase(),
+                            f.sql_type().map_err(|e| format!("{n}: {e}"))?,
+                        ))
+                    })
                     .collect::<Result<_, String>>()?,
             ),
             Schema::Nullable(t) => t.sql_type()?,
@@ -282,7 +331,12 @@ impl Schema {
                 let mut types = branches.iter().filter(|b| **b != Schema::Null);
                 match (types.next(), types.next()) {
                     (Some(t), None) => t.sql_type()?,
-                    _ => return Err(format!("the union {} has no SQL type: declare the columns instead", self.to_json())),
+                    _ => {
+                        return Err(format!(
+                            "the union {} has no SQL type: declare the columns instead",
+                            self.to_json()
+                        ))
+                    }
                 }
             }
         })
@@ -295,9 +349,16 @@ impl Schema {
         match self {
             Schema::Record { fields, .. } => fields
                 .iter()
-                .map(|(n, f)| Ok((n.to_uppercase(), f.sql_type().map_err(|e| format!("field {n}: {e}"))?)))
+                .map(|(n, f)| {
+                    Ok((
+                        n.to_uppercase(),
+                        f.sql_type().map_err(|e| format!("field {n}: {e}"))?,
+                    ))
+                })
                 .collect(),
-            Schema::Nullable(inner) if matches!(**inner, Schema::Record { .. }) => inner.columns(single),
+            Schema::Nullable(inner) if matches!(**inner, Schema::Record { .. }) => {
+                inner.columns(single)
+            }
             other => Ok(vec![(single.to_string(), other.sql_type()?)]),
         }
     }
@@ -396,9 +457,13 @@ impl AvroSerde {
         }
         let registered = registry.by_id(id)?;
         if registered.schema_type != SchemaType::Avro {
-            return Err(format!("schema id {id} is a {:?} schema, not Avro", registered.schema_type));
+            return Err(format!(
+                "schema id {id} is a {:?} schema, not Avro",
+                registered.schema_type
+            ));
         }
-        let schema = Arc::new(Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?);
+        let schema =
+            Arc::new(Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?);
         if *schema == self.schema {
             *self.id.lock().unwrap() = Some(id);
             return Ok(None);
@@ -423,8 +488,16 @@ impl Serde for AvroSerde {
                 (Schema::Record { fields, .. }, true) => {
                     let mut row = vec![Value::Null; self.fields.len()];
                     for (name, schema) in fields {
-                        match self.fields.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                            Some(i) => row[i] = reader.value_as(schema, &self.fields[i].1).map_err(|e| format!("{name}: {e}"))?,
+                        match self
+                            .fields
+                            .iter()
+                            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+                        {
+                            Some(i) => {
+                                row[i] = reader
+                                    .value_as(schema, &self.fields[i].1)
+                                    .map_err(|e| format!("{name}: {e}"))?
+                            }
                             None => {
                                 reader.value(schema)?;
                             }
@@ -515,7 +588,10 @@ fn write(out: &mut Vec<u8>, schema: &Schema, v: &Value) -> Result<(), String> {
                     return Ok(());
                 }
             }
-            return Err(format!("no branch of the union {} takes {v:?}", schema.to_json()));
+            return Err(format!(
+                "no branch of the union {} takes {v:?}",
+                schema.to_json()
+            ));
         }
         (Schema::Float, Value::Double(d)) => out.extend_from_slice(&(d.0 as f32).to_le_bytes()),
         (Schema::Enum(symbols), Value::String(s)) => match symbols.iter().position(|x| x == s) {
@@ -644,7 +720,9 @@ impl Reader<'_> {
             Schema::TimeMillis => Value::Time(self.int()?),
             Schema::Long => Value::BigInt(self.long()?),
             Schema::TimestampMillis => Value::Timestamp(self.long()?),
-            Schema::TimeMicros => Value::Time(i32::try_from(self.long()?.div_euclid(1000)).map_err(|_| "a time out of range")?),
+            Schema::TimeMicros => Value::Time(
+                i32::try_from(self.long()?.div_euclid(1000)).map_err(|_| "a time out of range")?,
+            ),
             Schema::TimestampMicros => Value::Timestamp(self.long()?.div_euclid(1000)),
             Schema::Float => {
                 let b: [u8; 4] = self.take(4)?.try_into().expect("4 bytes");
@@ -728,8 +806,15 @@ impl Reader<'_> {
             (Schema::Record { fields, .. }, SqlType::Struct(wanted)) => {
                 let mut out = vec![Value::Null; wanted.len()];
                 for (name, schema) in fields {
-                    match wanted.iter().position(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                        Some(i) => out[i] = self.value_as(schema, &wanted[i].1).map_err(|e| format!("{name}: {e}"))?,
+                    match wanted
+                        .iter()
+                        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+                    {
+                        Some(i) => {
+                            out[i] = self
+                                .value_as(schema, &wanted[i].1)
+                                .map_err(|e| format!("{name}: {e}"))?
+                        }
                         None => {
                             self.value(schema)?;
                         }
@@ -761,12 +846,21 @@ impl Reader<'_> {
                     (Value::Int(i), SqlType::BigInt) => Value::BigInt(i as i64),
                     (Value::Int(i), SqlType::Double) => Value::Double(F64(i as f64)),
                     (Value::BigInt(i), SqlType::Double) => Value::Double(F64(i as f64)),
-                    (Value::BigInt(i), SqlType::Timestamp) | (Value::Timestamp(i), SqlType::BigInt) => {
-                        if matches!(ty, SqlType::Timestamp) { Value::Timestamp(i) } else { Value::BigInt(i) }
+                    (Value::BigInt(i), SqlType::Timestamp)
+                    | (Value::Timestamp(i), SqlType::BigInt) => {
+                        if matches!(ty, SqlType::Timestamp) {
+                            Value::Timestamp(i)
+                        } else {
+                            Value::BigInt(i)
+                        }
                     }
-                    (Value::Bytes(b), SqlType::String) => Value::String(String::from_utf8(b).map_err(|_| "bytes that are not UTF-8")?),
+                    (Value::Bytes(b), SqlType::String) => {
+                        Value::String(String::from_utf8(b).map_err(|_| "bytes that are not UTF-8")?)
+                    }
                     (Value::String(s), SqlType::Bytes) => Value::Bytes(s.into_bytes()),
-                    (Value::Decimal(u, s), SqlType::Decimal { scale, .. }) => Value::Decimal(rescale(u, s, *scale)?, *scale),
+                    (Value::Decimal(u, s), SqlType::Decimal { scale, .. }) => {
+                        Value::Decimal(rescale(u, s, *scale)?, *scale)
+                    }
                     (v, ty)
                         if matches!(
                             (&v, ty),
@@ -783,7 +877,12 @@ impl Reader<'_> {
                     {
                         v
                     }
-                    (v, ty) => return Err(format!("the writer's {} cannot be read as {ty} ({v:?})", writer.to_json())),
+                    (v, ty) => {
+                        return Err(format!(
+                            "the writer's {} cannot be read as {ty} ({v:?})",
+                            writer.to_json()
+                        ))
+                    }
                 })
             }
         }

@@ -121,7 +121,10 @@ pub struct SourceCodec {
 }
 
 impl SourceCodec {
-    pub fn new(source: &Source, registry: Option<&Arc<SchemaRegistry>>) -> Result<SourceCodec, String> {
+    pub fn new(
+        source: &Source,
+        registry: Option<&Arc<SchemaRegistry>>,
+    ) -> Result<SourceCodec, String> {
         let keys: Vec<Field> = source
             .key_columns()
             .map(|c| (c.name.clone(), c.ty.clone()))
@@ -319,9 +322,15 @@ mod tests {
             Format::ProtobufNoSr,
         ] {
             for (ty, v) in every_type() {
-                let serde =
-                    serde_for(format, vec![("C".into(), ty.clone())], true, ',', "value", None)
-                        .unwrap();
+                let serde = serde_for(
+                    format,
+                    vec![("C".into(), ty.clone())],
+                    true,
+                    ',',
+                    "value",
+                    None,
+                )
+                .unwrap();
                 let bytes = serde.encode(std::slice::from_ref(&v)).unwrap();
                 let expected = match format {
                     Format::Protobuf | Format::ProtobufNoSr => proto3_view(&v, &ty),
