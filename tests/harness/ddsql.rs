@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use ddsql::Session;
 use ddsql_connectors::format::json::to_json;
 use ddsql_connectors::format::Formats;
-use ddsql_engine::io::{CodecFactory, Decoded, Record, Transport};
+use ddsql_engine::io::{CodecFactory, Decoded, Record};
 use ddsql_engine::operators::sink::written_time;
 use ddsql_engine::RunOptions;
 use serde_json::{Map, Value as Json};
@@ -94,7 +94,7 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         // in 8 bytes: it becomes a WINDOWSTART key column here.
         let mut plain = source.clone();
         plain.window = None;
-        let codec = Formats.codec(&plain)?;
+        let codec = Formats::default().codec(&plain)?;
         let mut key_names: Vec<String> = source
             .key_columns()
             .map(|c| c.name.to_lowercase())
