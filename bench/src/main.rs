@@ -63,6 +63,18 @@ enum Bench {
         #[arg(long, default_value_t = 2_000)]
         single_rows: u64,
     },
+    /// Consume and decode Debezium AVRO order events from librdkafka's
+    /// mock cluster through the Kafka transport, with their schema in a
+    /// Schema Registry: records per second, and per CPU-second of this
+    /// process (the in-process mock broker's work included).
+    KafkaDecode {
+        /// Order events produced, then consumed.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Partitions of the topic; one reading thread each.
+        #[arg(long, default_value_t = 2)]
+        partitions: u32,
+    },
     /// Seed pipeline 2 (first order) over a backlog of Debezium JSON order
     /// events on the embedded log: end-to-end throughput and peak memory.
     FirstOrder {
@@ -79,6 +91,170 @@ enum Bench {
         #[arg(long, default_value_t = 4096)]
         batch: usize,
     },
+}
+
+/// CPU time (user + system) this process has used so far, in seconds.
+fn cpu_seconds() -> f64 {
+    // /proc/self/stat fields 14 and 15, in clock ticks (100 per second on Linux).
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(f64::NAN)
+}
+
+fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
+    use ddsql_connectors::debezium::MysqlTable;
+    use ddsql_connectors::format::avro::{encode_with_id, Schema};
+    use ddsql_connectors::format::Formats;
+    use ddsql_connectors::kafka::MockKafka;
+    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry, SchemaType};
+    use ddsql_engine::io::{CodecFactory, Decoded, Transport};
+    use ddsql_sql::types::Value;
+    use std::sync::Arc;
+
+    let kafka = Arc::new(MockKafka::start(1).map_err(anyhow::Error::msg)?);
+    let transport: Arc<dyn Transport> = Arc::new(kafka.transport()?);
+    let registry = MemoryRegistry::start()?;
+    let orders = MysqlTable::new(
+        "TRADE_MYSQL.TRADE.ORDER",
+        &[
+            ("order_id", "long"),
+            ("user_id", "long"),
+            ("status", "string"),
+            (
+                "amount",
+                r#"{"type": "bytes", "logicalType": "decimal", "precision": 12, "scale": 2}"#,
+            ),
+            (
+                "created_at",
+                r#"{"type": "string", "connect.name": "io.debezium.time.ZonedTimestamp"}"#,
+            ),
+        ],
+    );
+    let text = orders.schema();
+    let id = registry.register("TRADE_MYSQL.TRADE.ORDER-value", SchemaType::Avro, &text);
+    let schema = Schema::parse(&text).map_err(anyhow::Error::msg)?;
+    transport.create_topic(&orders.topic, partitions)?;
+
+    // The source as the seed declares it: columns inferred from the registry.
+    let mut session = ddsql::Session::with_transport(
+        transport.clone(),
+        Formats::with_registry(Arc::new(SchemaRegistry::new(&registry.url()))),
+    );
+    session
+        .execute_script("create stream `stg_order` with (kafka_topic='TRADE_MYSQL.TRADE.ORDER', value_format='AVRO');")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = session
+        .catalog()
+        .source("stg_order")
+        .expect("created")
+        .clone();
+    let codec = session
+        .formats()
+        .codec(&source)
+        .map_err(anyhow::Error::msg)?;
+
+    // The mock broker keeps only the newest 100,000 records or 5 MB of a
+    // partition, so the events go in rounds: produce a round (not timed),
+    // then consume it, once without decoding and once with (timed).
+    const ROUND: u64 = 20_000;
+    let base_ts = 1_741_168_800_000i64;
+    let mut produced = 0u64;
+    let mut produce_time = std::time::Duration::ZERO;
+    // (records, wall seconds, CPU seconds) for consume alone, then consume + decode.
+    let mut totals = [(0u64, 0f64, 0f64); 2];
+    while produced < events {
+        let started = Instant::now();
+        let starts: Vec<u64> = (0..partitions)
+            .map(|p| transport.end_offset(&orders.topic, p))
+            .collect::<Result<_, _>>()?;
+        let n = (ROUND * partitions as u64).min(events - produced);
+        let mut chunks: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
+        for i in produced..produced + n {
+            let ts = base_ts + i as i64;
+            let row = vec![
+                Value::BigInt(i as i64),
+                Value::BigInt((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as i64 % 100_000),
+                Value::String(if i % 7 == 0 { "CANCELLED" } else { "PAID" }.into()),
+                Value::Decimal((i % 100_000) as i128 * 10, 2),
+                Value::String("2025-03-05T10:00:00Z".into()),
+            ];
+            let event = orders.event(if i % 5 == 0 { "r" } else { "c" }, None, Some(row), ts);
+            chunks[(i % partitions as u64) as usize].push(Record {
+                key: None,
+                value: Some(encode_with_id(&schema, id, &event).map_err(anyhow::Error::msg)?),
+                timestamp: ts,
+                headers: vec![],
+            });
+        }
+        for (p, chunk) in chunks.iter().enumerate() {
+            transport.append(&orders.topic, p as u32, chunk)?;
+        }
+        transport.flush()?;
+        produced += n;
+        produce_time += started.elapsed();
+        for (decode, total) in totals.iter_mut().enumerate() {
+            let decode = decode == 1;
+            let (cpu0, started) = (cpu_seconds(), Instant::now());
+            let threads: Vec<_> = (0..partitions)
+                .map(|p| {
+                    let (transport, codec, topic) =
+                        (transport.clone(), codec.clone(), orders.topic.clone());
+                    let start = starts[p as usize];
+                    std::thread::spawn(move || -> anyhow::Result<u64> {
+                        let end = transport.end_offset(&topic, p)?;
+                        let (mut next, mut rows) = (start, 0u64);
+                        let mut batch = Vec::with_capacity(10_000);
+                        while next < end {
+                            batch.clear();
+                            next = transport.read(&topic, p, next, 10_000, &mut batch)?;
+                            for f in &batch {
+                                let ok = !decode
+                                    || matches!(
+                                        codec.decode(
+                                            f.record.key.as_deref(),
+                                            f.record.value.as_deref()
+                                        ),
+                                        Ok(Decoded::Row(_))
+                                    );
+                                rows += ok as u64;
+                            }
+                        }
+                        Ok(rows)
+                    })
+                })
+                .collect();
+            let mut rows = 0;
+            for t in threads {
+                rows += t.join().expect("reader thread")?;
+            }
+            anyhow::ensure!(
+                rows == n,
+                "read {rows} of a round's {n} records (decode: {decode})"
+            );
+            *total = (
+                total.0 + rows,
+                total.1 + started.elapsed().as_secs_f64(),
+                total.2 + cpu_seconds() - cpu0,
+            );
+        }
+    }
+    eprintln!("produced {events} Debezium AVRO events to the mock cluster in {produce_time:.2?}");
+    let [(_, cw, cc), (n, wall, cpu)] = totals;
+    println!(
+        "kafka-decode: {:.0} records/s, {:.0} records/s per core ({events} Debezium AVRO events, {partitions} partitions, {wall:.2}s wall, {cpu:.2}s CPU); consume alone {:.0} records/s, {:.0} per core",
+        n as f64 / wall,
+        n as f64 / cpu,
+        n as f64 / cw,
+        n as f64 / cc,
+    );
+    Ok(())
 }
 
 /// Peak resident memory of this process, in MB (Linux's VmHWM).
@@ -418,6 +594,7 @@ fn main() -> anyhow::Result<()> {
             corpus,
         } => parser_fuzz(inputs, seed, &corpus),
         Bench::Inserts { rows, single_rows } => inserts(rows, single_rows),
+        Bench::KafkaDecode { events, partitions } => kafka_decode(events, partitions),
         Bench::FirstOrder {
             events,
             users,

@@ -107,6 +107,22 @@ impl KafkaConfig {
         c
     }
 
+    /// A consumer's configuration: no auto-commit, in `group.id`.
+    fn consumer(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", &self.bootstrap);
+        // A caught-up reader's fetch waits at most this long for new
+        // records: librdkafka's 500 ms default would be the latency floor of
+        // every live result. The properties file may set it back.
+        c.set("fetch.wait.max.ms", "10");
+        for (k, v) in &self.properties {
+            c.set(k, v);
+        }
+        c.set("group.id", self.group_id());
+        c.set("enable.auto.commit", "false");
+        c
+    }
+
     fn group_id(&self) -> String {
         self.properties
             .iter()
@@ -152,12 +168,7 @@ impl KafkaTransport {
             .set("linger.ms", "5")
             .create()
             .map_err(connecting)?;
-        let meta: BaseConsumer = config
-            .client()
-            .set("group.id", config.group_id())
-            .set("enable.auto.commit", "false")
-            .create()
-            .map_err(connecting)?;
+        let meta: BaseConsumer = config.consumer().create().map_err(connecting)?;
         let admin = config.client().create().map_err(connecting)?;
         meta.fetch_metadata(None, config.timeout).map_err(|e| {
             IoError::Other(format!(
@@ -193,9 +204,7 @@ impl KafkaTransport {
         }
         let consumer: BaseConsumer = self
             .config
-            .client()
-            .set("group.id", self.config.group_id())
-            .set("enable.auto.commit", "false")
+            .consumer()
             .set("enable.auto.offset.store", "false")
             // An offset deleted by retention: go on from the oldest kept.
             .set("auto.offset.reset", "earliest")
