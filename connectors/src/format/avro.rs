@@ -930,3 +930,133 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod resolution {
+    //! Reading records written with another schema (a Debezium connector's)
+    //! through the Schema Registry.
+    use super::*;
+    use crate::schema_registry::MemoryRegistry;
+
+    const WRITER: &str = r#"{"type": "record", "name": "Row", "namespace": "db.t", "fields": [
+        {"name": "extra", "type": {"type": "array", "items": "string"}},
+        {"name": "amount", "type": "float"},
+        {"name": "id", "type": "int"},
+        {"name": "state", "type": {"type": "enum", "name": "State", "symbols": ["NEW", "DONE"]}},
+        {"name": "note", "type": ["string", "null"]},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "tags", "type": {"type": "map", "values": "State"}},
+        {"name": "nested", "type": ["null", {"type": "record", "name": "N", "fields": [
+            {"name": "b", "type": "long"}, {"name": "a", "type": "string"}]}]}
+    ]}"#;
+
+    #[test]
+    fn records_are_read_with_the_writers_schema_and_resolved_by_name() {
+        let registry = MemoryRegistry::start().unwrap();
+        let writer = Schema::parse(WRITER).unwrap();
+        let id = registry.register("t-value", SchemaType::Avro, WRITER);
+        let columns = writer.columns("ROWVAL").unwrap();
+        assert_eq!(
+            columns
+                .iter()
+                .map(|(n, t)| format!("{n} {t}"))
+                .collect::<Vec<_>>(),
+            [
+                "EXTRA ARRAY<STRING>",
+                "AMOUNT DOUBLE",
+                "ID INTEGER",
+                "STATE STRING",
+                "NOTE STRING",
+                "AT TIMESTAMP",
+                "TAGS MAP<STRING, STRING>",
+                "NESTED STRUCT<`B` BIGINT, `A` STRING>",
+            ]
+        );
+        // A reader that declares fewer columns, in another order, wider.
+        let reader = AvroSerde::new(
+            vec![
+                ("ID".into(), SqlType::BigInt),
+                (
+                    "NESTED".into(),
+                    SqlType::Struct(vec![
+                        ("A".into(), SqlType::String),
+                        ("C".into(), SqlType::Int),
+                    ]),
+                ),
+                ("NOTE".into(), SqlType::String),
+                ("STATE".into(), SqlType::String),
+                ("AT".into(), SqlType::Timestamp),
+                (
+                    "TAGS".into(),
+                    SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::String)),
+                ),
+                ("MISSING".into(), SqlType::Int),
+            ],
+            true,
+        )
+        .with_registry(
+            Arc::new(SchemaRegistry::new(&registry.url())),
+            "t-value".into(),
+        );
+        let datum = Value::Struct(vec![
+            Value::Array(vec![Value::String("x".into())]),
+            Value::Double(F64(1.5)),
+            Value::Int(7),
+            Value::String("DONE".into()),
+            Value::Null,
+            Value::Timestamp(1_710_921_600_123),
+            Value::Map(vec![(
+                Value::String("k".into()),
+                Value::String("NEW".into()),
+            )]),
+            Value::Struct(vec![Value::BigInt(2), Value::String("a".into())]),
+        ]);
+        let bytes = encode_with_id(&writer, id, &datum).unwrap();
+        assert_eq!(
+            reader.decode(&bytes).unwrap(),
+            vec![
+                Value::BigInt(7),
+                Value::Struct(vec![Value::String("a".into()), Value::Null]),
+                Value::Null,
+                Value::String("DONE".into()),
+                Value::Timestamp(1_710_921_600_123),
+                Value::Map(vec![(
+                    Value::String("k".into()),
+                    Value::String("NEW".into())
+                )]),
+                Value::Null,
+            ]
+        );
+        // A schema id the registry does not know is an error naming it.
+        let mut unknown = bytes.clone();
+        unknown[1..5].copy_from_slice(&77u32.to_be_bytes());
+        let err = reader.decode(&unknown).unwrap_err();
+        assert!(err.contains("77"), "{err}");
+        // The reader's own records still round-trip, under a registered id.
+        let own = vec![
+            Value::BigInt(1),
+            Value::Null,
+            Value::String("n".into()),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Int(3),
+        ];
+        let encoded = reader.encode(&own).unwrap();
+        assert_eq!(reader.decode(&encoded).unwrap(), own);
+        assert_ne!(&encoded[1..5], &id.to_be_bytes());
+    }
+
+    #[test]
+    fn schemas_that_no_sql_type_holds_are_clear_errors() {
+        let union = Schema::parse(r#"{"type": "record", "name": "R", "fields": [{"name": "u", "type": ["int", "string"]}]}"#).unwrap();
+        let err = union.columns("ROWVAL").unwrap_err();
+        assert!(
+            err.contains("field u") && err.contains("declare the columns"),
+            "{err}"
+        );
+        let err = Schema::parse(r#"{"type": "record", "name": "L", "fields": [{"name": "next", "type": ["null", "L"]}]}"#).unwrap_err();
+        assert!(err.contains("unknown (or recursive) type 'L'"), "{err}");
+        assert!(Schema::parse("{").unwrap_err().contains("not JSON"));
+    }
+}
