@@ -414,3 +414,90 @@ fn a_pull_query_in_a_script_prints_the_table() {
         .unwrap_err();
     assert!(err.to_string().contains("ddsql cli"), "{err}");
 }
+
+/// `ENVELOPE='DEBEZIUM'` (a ddsql extension): a Debezium topic read as the
+/// database table it describes. Creates and snapshot reads insert, updates
+/// replace the row (retraction and insertion downstream), deletes delete,
+/// and the tombstone Debezium writes after a delete changes nothing.
+#[test]
+fn a_debezium_topic_read_directly_as_a_table() {
+    let (_dir, session) = session_with(
+        "create table users (id bigint primary key, name string, tier string)
+           with (kafka_topic='app.db.users', value_format='JSON', envelope='debezium', partitions=1);
+         create table tiers with (kafka_topic='tiers', key_format='JSON', value_format='JSON', partitions=1) as
+           select tier, count(*) as n from users group by tier;",
+    );
+    let row = |id: i64, name: &str, tier: &str| json!({"id": id, "name": name, "tier": tier});
+    let event = |op: &str, before: Json, after: Json, ts: i64| {
+        rec(
+            json!({"id": after.get("id").or(before.get("id")).cloned().unwrap()}),
+            Some(
+                json!({"before": before, "after": after, "op": op, "ts_ms": ts,
+                        "source": {"connector": "mysql", "db": "db", "table": "users"}}),
+            ),
+            ts,
+        )
+    };
+    let records = [
+        event("r", Json::Null, row(1, "ann", "gold"), 10),
+        event("c", Json::Null, row(2, "bob", "silver"), 20),
+        event("u", row(2, "bob", "silver"), row(2, "bob", "gold"), 30),
+        event("d", row(1, "ann", "gold"), Json::Null, 40),
+        // Debezium's tombstone for compaction, after the delete.
+        rec(json!({"id": 1}), None, 41),
+        event("c", Json::Null, row(3, "cy", "silver"), 50),
+    ];
+    session.log().append("app.db.users", 0, &records).unwrap();
+    let report = session.run_until_caught_up(&RunOptions::default()).unwrap();
+    assert_eq!(report.processing_errors, 0);
+
+    // The tier counts follow every change of the database table.
+    assert_eq!(
+        read(&session, "tiers"),
+        vec![
+            (json!("gold"), json!({"N": 1})),
+            (json!("silver"), json!({"N": 1})),
+            // One update, two groups: both at the update's time.
+            (json!("gold"), json!({"N": 2})),
+            (json!("silver"), json!({"N": 0})),
+            (json!("gold"), json!({"N": 1})),
+            (json!("silver"), json!({"N": 1})),
+        ]
+    );
+    // The table itself, as a pull query sees it now.
+    let (_, bound) = session
+        .check("select * from users;", &Default::default())
+        .bound
+        .remove(0);
+    let ddsql_sql::binder::BoundStatement::Select { plan, .. } = bound else {
+        panic!("a pull query")
+    };
+    let mut rows: Vec<String> = session
+        .pull(&plan, None)
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{:?}", &r[1..]))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            r#"[BigInt(2), String("bob"), String("gold")]"#,
+            r#"[BigInt(3), String("cy"), String("silver")]"#
+        ]
+    );
+}
+
+#[test]
+fn the_debezium_envelope_is_for_tables_with_declared_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut session = Session::open(dir.path()).unwrap();
+    let mut err = |sql: &str| match session.execute_script(sql) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("accepted: {sql}"),
+    };
+    let stream = err("create stream s (id bigint key, v string) with (kafka_topic='t', value_format='JSON', envelope='debezium', partitions=1);");
+    assert!(stream.contains("use CREATE TABLE"), "{stream}");
+    let unknown = err("create table t (id bigint primary key, v string) with (kafka_topic='t', value_format='JSON', envelope='maxwell', partitions=1);");
+    assert!(unknown.contains("unknown ENVELOPE 'maxwell'"), "{unknown}");
+}

@@ -9,7 +9,9 @@ use crate::ast::{
     self, ColumnConstraint, Expr, ExprKind, Ident, JoinKind, Literal, Parsed, Relation, SelectItem,
     SourceKind, Statement,
 };
-use crate::catalog::{Catalog, Column, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS};
+use crate::catalog::{
+    Catalog, Column, Envelope, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS,
+};
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
 use crate::functions;
@@ -270,6 +272,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
     "VALUE_DELIMITER",
     "WINDOW_TYPE",
     "WINDOW_SIZE",
+    "ENVELOPE",
     "KEY_PROTOBUF_NULLABLE_REPRESENTATION",
     "VALUE_PROTOBUF_NULLABLE_REPRESENTATION",
     "SOURCE_CONNECTOR",
@@ -931,8 +934,35 @@ impl Binder<'_> {
         let value_format = value_format.ok_or_else(|| {
             SqlError::new(c.name.pos, "missing property VALUE_FORMAT: say how values are serialised, e.g. WITH (VALUE_FORMAT='JSON')")
         })?;
+        let envelope = match props.string("ENVELOPE")? {
+            None => Envelope::None,
+            Some((e, _)) if e.eq_ignore_ascii_case("NONE") => Envelope::None,
+            Some((e, pos)) if e.eq_ignore_ascii_case("DEBEZIUM") => {
+                if c.kind != SourceKind::Table {
+                    return Err(SqlError::new(pos, "ENVELOPE='DEBEZIUM' reads a Debezium topic as the database table it describes: use CREATE TABLE"));
+                }
+                if !c
+                    .columns
+                    .iter()
+                    .any(|col| col.constraint == ColumnConstraint::None)
+                {
+                    return Err(SqlError::new(pos, format!("ENVELOPE='DEBEZIUM': declare the columns of the database table, e.g. {} (ID BIGINT PRIMARY KEY, NAME STRING)", c.name.normalized())));
+                }
+                Envelope::Debezium
+            }
+            Some((e, pos)) => {
+                return Err(SqlError::new(
+                    pos,
+                    format!("unknown ENVELOPE '{e}': ddsql knows 'NONE' and 'DEBEZIUM'"),
+                ))
+            }
+        };
         let explicit_key_format = key_format.is_some();
-        let mut key_format = key_format.unwrap_or(Format::Kafka);
+        // A Debezium key is a record of the primary key, in the value's format.
+        let mut key_format = key_format.unwrap_or(match envelope {
+            Envelope::Debezium => value_format,
+            Envelope::None => Format::Kafka,
+        });
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         let columns =
             self.infer_columns(c, &topic, key_format, explicit_key_format, value_format)?;
@@ -1068,6 +1098,7 @@ impl Binder<'_> {
                 )
             },
             window: None,
+            envelope,
         };
         Ok(BoundStatement::CreateSource {
             source,
@@ -1144,6 +1175,7 @@ impl Binder<'_> {
             timestamp_column: None,
             sql: self.sql.to_string(),
             window: bound.plan.plan.window(),
+            envelope: Envelope::None,
         };
         let prefix = match c.kind {
             SourceKind::Stream => "CSAS",

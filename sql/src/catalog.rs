@@ -107,6 +107,24 @@ pub struct Source {
     /// keys end with the window start.
     #[serde(default)]
     pub window: Option<crate::plan::Window>,
+    /// How a record's value carries the row (`ENVELOPE`, a ddsql
+    /// extension).
+    #[serde(default)]
+    pub envelope: Envelope,
+}
+
+/// How a record's value carries a source's row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Envelope {
+    /// The value is the row's value columns (ksqlDB's only way).
+    #[default]
+    None,
+    /// `ENVELOPE='DEBEZIUM'` (a ddsql extension, as in Materialize): the
+    /// value is a Debezium change event, and the table is the database
+    /// table it describes. `after` upserts the row (an update retracts the
+    /// old row and inserts the new), a delete (`op` = `d`, only `before`)
+    /// deletes it; the row's columns, keys included, come from the event.
+    Debezium,
 }
 
 impl Source {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::schema_registry::{SchemaRegistry, SchemaType};
 use ddsql_engine::io::{Codec, CodecFactory, Decoded, KeyValue};
-use ddsql_sql::catalog::{Format, Source};
+use ddsql_sql::catalog::{Envelope, Format, Source};
 use ddsql_sql::types::{SqlType, Value};
 
 /// One side (key or value) of a record.
@@ -118,6 +118,9 @@ pub struct SourceCodec {
     key: Box<dyn Serde>,
     value: Box<dyn Serde>,
     key_arity: usize,
+    /// Values are Debezium change events of the row (`ENVELOPE='DEBEZIUM'`):
+    /// the value serde reads `BEFORE`, `AFTER` and `OP`.
+    debezium: bool,
 }
 
 impl SourceCodec {
@@ -134,8 +137,26 @@ impl SourceCodec {
             .map(|c| (c.name.clone(), c.ty.clone()))
             .collect();
         let key_arity = keys.len();
-        // Multi-column keys are wrapped; single keys stand alone.
-        let wrap_key = key_arity > 1;
+        let debezium = source.envelope == Envelope::Debezium;
+        // Multi-column keys are wrapped; single keys stand alone, but for
+        // Debezium, whose key is a record of the primary key.
+        let wrap_key = key_arity > 1 || debezium;
+        let values = if debezium {
+            let row = SqlType::Struct(
+                source
+                    .columns
+                    .iter()
+                    .map(|c| (c.name.clone(), c.ty.clone()))
+                    .collect(),
+            );
+            vec![
+                ("BEFORE".to_string(), row.clone()),
+                ("AFTER".to_string(), row),
+                ("OP".to_string(), SqlType::String),
+            ]
+        } else {
+            values
+        };
         Ok(SourceCodec {
             key: serde_for(
                 source.key_format,
@@ -154,6 +175,7 @@ impl SourceCodec {
                 registry.map(|r| (r, format!("{}-value", source.topic))),
             )?,
             key_arity,
+            debezium,
         })
     }
 }
@@ -167,6 +189,25 @@ impl Codec for SourceCodec {
         let Some(value) = value else {
             return Ok(Decoded::Tombstone(row));
         };
+        if self.debezium {
+            // [BEFORE, AFTER, OP]: the row after the change, or for a
+            // delete the key of the row before it.
+            let event = self
+                .value
+                .decode(value)
+                .map_err(|e| format!("value: {e}"))?;
+            return match (&event[0], &event[1], &event[2]) {
+                (_, Value::Struct(after), op) if *op != Value::String("d".into()) => {
+                    Ok(Decoded::Row(after.clone()))
+                }
+                (Value::Struct(before), _, _) => {
+                    Ok(Decoded::Tombstone(before[..self.key_arity].to_vec()))
+                }
+                (_, _, op) => Err(format!(
+                    "a Debezium event (op {op:?}) with neither a row after nor a row before"
+                )),
+            };
+        }
         row.extend(
             self.value
                 .decode(value)
@@ -176,6 +217,9 @@ impl Codec for SourceCodec {
     }
 
     fn encode(&self, columns: &[Value]) -> Result<KeyValue, String> {
+        if self.debezium {
+            return Err("a table with ENVELOPE='DEBEZIUM' is read-only: Debezium writes it".into());
+        }
         let (keys, values) = columns.split_at(self.key_arity);
         Ok((self.encode_key(keys)?, Some(self.value.encode(values)?)))
     }
