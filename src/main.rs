@@ -51,6 +51,10 @@ struct Cli {
     /// Kafka client: security.protocol, sasl.*, ssl.*, group.id, ...
     #[arg(long, global = true, env = "DDSQL_KAFKA_CONFIG", value_name = "FILE")]
     kafka_config: Option<PathBuf>,
+    /// How long (ms) a Kafka metadata, admin or produce request, or the
+    /// read of records the broker says exist, may take before it fails.
+    #[arg(long, global = true, default_value_t = 10_000, value_name = "MS")]
+    kafka_timeout_ms: u64,
     /// The Confluent Schema Registry for AVRO: columns of sources declared
     /// without them are inferred from subject <topic>-value (and -key),
     /// records are read with their writer's schema, and sinks register
@@ -70,7 +74,8 @@ impl Cli {
     fn connections(&self) -> anyhow::Result<Connections> {
         let kafka = match (&self.kafka_bootstrap, &self.kafka_config) {
             (Some(bootstrap), config) => {
-                let k = KafkaConfig::new(bootstrap);
+                let mut k = KafkaConfig::new(bootstrap);
+                k.timeout = std::time::Duration::from_millis(self.kafka_timeout_ms.max(1));
                 Some(match config {
                     Some(path) => k.with_properties_file(path).map_err(|e| anyhow!(e))?,
                     None => k,

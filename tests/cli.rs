@@ -432,3 +432,86 @@ fn ksqldb_own_tests_pass_at_least_the_recorded_figure() {
     // The floor only rises; the README has the current figure.
     assert!(counts[0] >= 817, "{summary}");
 }
+
+/// `--kafka-bootstrap`: the same commands against a Kafka cluster (here
+/// librdkafka's mock cluster, listening on a local port). The mock has no
+/// admin API, so the topics exist beforehand, as an operator would create
+/// them; a missing one is an error that says what to do.
+#[test]
+fn run_produce_and_consume_against_a_kafka_cluster() {
+    use ddsql_connectors::kafka::MockKafka;
+    let kafka = MockKafka::start(1).unwrap();
+    for (topic, partitions) in [
+        ("orders", 2),
+        ("BIG", 1),
+        ("_ddsql_topic_indexes", 1),
+        ("ddsql_processing_log", 1),
+    ] {
+        kafka.create_topic(topic, partitions).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("big.sql");
+    std::fs::write(
+        &script,
+        "create stream orders (id bigint key, amount int) with (kafka_topic='orders', key_format='JSON', value_format='JSON');
+         create stream big with (kafka_topic='BIG', key_format='JSON', value_format='JSON') as
+           select id, amount from orders where amount > 10;",
+    )
+    .unwrap();
+    let on_kafka = |args: &[&str], stdin: Option<&str>| {
+        let mut all = vec![
+            "--kafka-bootstrap",
+            kafka.bootstrap(),
+            "--kafka-timeout-ms",
+            "2000",
+        ];
+        all.extend_from_slice(args);
+        ddsql(dir.path(), &all, stdin)
+    };
+    let out = on_kafka(
+        &["topic", "produce", "orders"],
+        Some("{\"key\": 1, \"value\": {\"AMOUNT\": 5}, \"timestamp\": 1}\n{\"key\": 2, \"value\": {\"AMOUNT\": 50}, \"timestamp\": 2}\n{\"key\": 3, \"value\": {\"AMOUNT\": 70}, \"timestamp\": 3}\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = on_kafka(&["run", script.to_str().unwrap(), "--workers", "2"], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("read 3 records, wrote 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = on_kafka(&["topic", "consume", "BIG"], None);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(serde_json::Value, serde_json::Value)> = lines
+        .iter()
+        .map(|l| (l["key"].clone(), l["value"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (serde_json::json!(2), serde_json::json!({"AMOUNT": 50})),
+            (serde_json::json!(3), serde_json::json!({"AMOUNT": 70})),
+        ]
+    );
+    // Nothing was written to the data directory: the topics are on Kafka.
+    assert!(!dir.path().join("topics").exists());
+
+    // A sink topic the cluster lacks, on a cluster without the admin API.
+    std::fs::write(
+        &script,
+        "create stream orders (id bigint key, amount int) with (kafka_topic='orders', key_format='JSON', value_format='JSON');
+         create stream small with (kafka_topic='SMALL', partitions=1) as select id, amount from orders;",
+    )
+    .unwrap();
+    let out = on_kafka(&["run", script.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("creating topic 'SMALL'")
+            && err.contains("create the topic with 1 partition(s) first"),
+        "{err}"
+    );
+}

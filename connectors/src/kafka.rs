@@ -321,7 +321,9 @@ impl Transport for KafkaTransport {
                 .map_err(|e| IoError::Other(format!("creating topic '{topic}': {e}")))?;
         } else {
             let new = NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(-1));
-            let options = AdminOptions::new().operation_timeout(Some(self.config.timeout));
+            let options = AdminOptions::new()
+                .operation_timeout(Some(self.config.timeout))
+                .request_timeout(Some(self.config.timeout));
             let results = futures_executor::block_on(self.admin.create_topics([&new], &options))
                 .map_err(|e| {
                     IoError::Other(format!(

@@ -181,6 +181,26 @@ fn interoperates_with_plain_kafka_clients() {
 }
 
 #[test]
+fn a_cluster_without_the_admin_api_is_a_clear_error() {
+    let mock = MockKafka::start(1).unwrap();
+    let mut config = KafkaConfig::new(mock.bootstrap());
+    config.timeout = std::time::Duration::from_secs(1);
+    let t = KafkaTransport::connect(config).unwrap();
+    let started = std::time::Instant::now();
+    let err = t.create_topic("x", 3).unwrap_err().to_string();
+    assert!(
+        err.contains("creating topic 'x'")
+            && err.contains("create the topic with 3 partition(s) first"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn an_unreachable_cluster_is_a_clear_error() {
     let mut config = KafkaConfig::new("127.0.0.1:1");
     config.timeout = std::time::Duration::from_millis(500);
