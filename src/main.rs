@@ -114,7 +114,9 @@ enum Command {
     /// error with its line and column, and exit non-zero if there is one.
     ///
     /// Topics are not looked up: each topic the script names is taken to
-    /// exist. Use it to lint scripts in CI.
+    /// exist. With --schema-registry-url, sources declared without columns
+    /// get them from the registry, as when the script runs. Use it to lint
+    /// scripts in CI.
     Check {
         /// The script: ksqlDB statements separated by `;`.
         file: PathBuf,

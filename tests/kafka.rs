@@ -23,56 +23,7 @@ use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
 
 /// The article's statements for pipeline 1, as it prints them.
-const SEED_EVENT_JOIN: &str = r#"
-create stream `stg_submit`
-with (
-    kafka_topic='EVENT_MYSQL.EVENT.SUBMIT',
-    value_format='AVRO'
-);
-
-create stream `stg_name`
-with (
-    kafka_topic='EVENT_MYSQL.EVENT.NAME',
-    value_format='AVRO'
-);
-
-create table `tb_event_name`
-with (
-    kafka_topic='TABLE.EVENT.NAME',
-    key_format='AVRO',
-    value_format='AVRO',
-    partitions=1
-) as
-select
-    after->id as event_id,
-    latest_by_offset(after->name) as name
-from `stg_name`
-where
-    after->id is not null
-group by after->id
-emit changes;
-
-create stream `stm_event_name_join`
-with (
-    kafka_topic='STREAM.EVENT.JOIN',
-    key_format='JSON',
-    value_format='JSON',
-    partitions=1
-) as
-select
-    s.after->user_id as `user_id`,
-    e.name as `event_name`,
-    s.after->created_at as `event_time`,
-from `stg_submit` s
-left join `tb_event_name` e
-    on s.after->event_id = e.event_id
-where
-    (s.op = 'r' or s.op = 'c')
-    and s.after->event_id is not null
-    and e.event_id is not null
-partition by s.after->user_id
-emit changes;
-"#;
+const SEED_EVENT_JOIN: &str = include_str!("../examples/event-join/pipeline.sql");
 
 /// A consumed record's key, value and timestamp.
 type Consumed = (Option<Vec<u8>>, Option<Vec<u8>>, i64);
