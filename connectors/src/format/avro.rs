@@ -37,7 +37,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use serde_json::{json, Value as Json};
 
@@ -379,8 +379,9 @@ pub struct AvroSerde {
     /// Where the written schema is registered, and the writers' schemas
     /// looked up.
     registry: Option<(Arc<SchemaRegistry>, String)>,
-    /// The written schema's id, once known.
-    id: Mutex<Option<u32>>,
+    /// The written schema's id, once known (read on every record, so not
+    /// behind a lock).
+    id: OnceLock<u32>,
     /// Writers' schemas by id, parsed.
     writers: RwLock<HashMap<u32, Arc<Schema>>>,
     /// The columns, to resolve a writer's record against.
@@ -410,7 +411,7 @@ impl AvroSerde {
             schema,
             wrapped,
             registry: None,
-            id: Mutex::new(None),
+            id: OnceLock::new(),
             writers: RwLock::default(),
             fields,
         }
@@ -430,17 +431,17 @@ impl AvroSerde {
     /// The written schema's id: registered on first use, or without a
     /// registry assigned in this process.
     fn id(&self) -> Result<u32, String> {
-        let mut id = self.id.lock().unwrap();
-        if let Some(id) = *id {
-            return Ok(id);
+        if let Some(id) = self.id.get() {
+            return Ok(*id);
         }
         let text = self.schema.to_json().to_string();
         let assigned = match &self.registry {
+            // Two threads may both register: the registry gives both the
+            // same id.
             Some((registry, subject)) => registry.register(subject, SchemaType::Avro, &text)?,
             None => schema_id(&self.schema),
         };
-        *id = Some(assigned);
-        Ok(assigned)
+        Ok(*self.id.get_or_init(|| assigned))
     }
 
     /// The schema a record with schema id `id` was written with, if it is
@@ -449,7 +450,7 @@ impl AvroSerde {
         let Some((registry, _)) = &self.registry else {
             return Ok(None);
         };
-        if *self.id.lock().unwrap() == Some(id) {
+        if self.id.get() == Some(&id) {
             return Ok(None);
         }
         if let Some(w) = self.writers.read().unwrap().get(&id) {
@@ -464,8 +465,7 @@ impl AvroSerde {
         }
         let schema =
             Arc::new(Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?);
-        if *schema == self.schema {
-            *self.id.lock().unwrap() = Some(id);
+        if *schema == self.schema && self.id.set(id).is_ok() {
             return Ok(None);
         }
         self.writers.write().unwrap().insert(id, schema.clone());
