@@ -14,7 +14,7 @@ use base64::Engine as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{json, Value as Json};
 
-use ddsql::session::{check_script, now_ms, Connections, RegistryTopics, ScriptError, Session};
+use ddsql::session::{check_script, now_ms, Connections, ScriptError, Session, TransportTopics};
 use ddsql_connectors::kafka::KafkaConfig;
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{Fetched, Record};
@@ -373,7 +373,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Only the registry is consulted: topics are taken to exist.
             let checked = check_script(
                 &Catalog::default(),
-                &RegistryTopics(connections.formats()),
+                &TransportTopics {
+                    transport: None,
+                    formats: &connections.formats(),
+                },
                 &Default::default(),
                 &sql,
                 true,
@@ -453,11 +456,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             let mut printed = 0;
             for p in 0..partitions {
+                // Up to the end as it is now: on Kafka a read at the end
+                // would wait for records that may never come.
+                let end = log.end_offset(&topic, p)?;
                 let mut offset = 0;
-                loop {
+                while offset < end {
                     let mut batch: Vec<Fetched> = Vec::new();
                     let next = log.read(&topic, p, offset, 1024, &mut batch)?;
-                    if batch.is_empty() || next <= offset {
+                    if next <= offset {
                         break;
                     }
                     offset = next;

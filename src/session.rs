@@ -25,8 +25,7 @@ use ddsql_sql::binder::{bind, BoundStatement};
 use ddsql_sql::catalog::{Catalog, Format, Source, SourceKind, Topics};
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
-use ddsql_sql::types::SqlType;
-use ddsql_sql::types::{Row, Value};
+use ddsql_sql::types::{Row, SqlType, Value};
 
 use crate::render;
 use ddsql_sql::parser::parse;
@@ -106,33 +105,20 @@ impl Topics for ScriptTopics<'_> {
     }
 }
 
-/// A session's topics and registered schemas, for the binder.
-struct LogTopics<'a>(&'a dyn Transport, &'a Formats);
-
-impl Topics for LogTopics<'_> {
-    fn partitions(&self, topic: &str) -> Option<u32> {
-        self.0.partitions(topic).ok().flatten()
-    }
-    fn registered_columns(
-        &self,
-        topic: &str,
-        side: &str,
-        format: Format,
-    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
-        self.1.registered_columns(topic, side, format)
-    }
+/// Topics and registered schemas as the binder sees them: a transport's
+/// topics, or with none (`ddsql check`) every topic taken to exist; and
+/// the columns the formats' Schema Registry has.
+pub struct TransportTopics<'a> {
+    pub transport: Option<&'a dyn Transport>,
+    pub formats: &'a Formats,
 }
 
-/// Topics unknown (every topic is taken to exist), with the columns a
-/// Schema Registry has: what `ddsql check` binds against.
-pub struct RegistryTopics(pub Formats);
-
-impl Topics for RegistryTopics {
-    fn partitions(&self, _: &str) -> Option<u32> {
-        None
+impl Topics for TransportTopics<'_> {
+    fn partitions(&self, topic: &str) -> Option<u32> {
+        self.transport?.partitions(topic).ok().flatten()
     }
     fn complete(&self) -> bool {
-        false
+        self.transport.is_some()
     }
     fn registered_columns(
         &self,
@@ -140,7 +126,7 @@ impl Topics for RegistryTopics {
         side: &str,
         format: Format,
     ) -> Result<Option<Vec<(String, SqlType)>>, String> {
-        self.0.registered_columns(topic, side, format)
+        self.formats.registered_columns(topic, side, format)
     }
 }
 
@@ -372,22 +358,8 @@ impl Session {
         }
         let end = log.end_offset(COMMAND_TOPIC, 0).map_err(ScriptError::Io)?;
         let mut commands = Vec::new();
-        let mut offset = 0;
-        while offset < end {
-            let next = log
-                .read(
-                    COMMAND_TOPIC,
-                    0,
-                    offset,
-                    (end - offset) as usize,
-                    &mut commands,
-                )
-                .map_err(ScriptError::Io)?;
-            if next <= offset {
-                break;
-            }
-            offset = next;
-        }
+        log.read_range(COMMAND_TOPIC, 0, 0, end, &mut commands)
+            .map_err(ScriptError::Io)?;
         for f in commands {
             let text = String::from_utf8_lossy(f.record.value.as_deref().unwrap_or_default());
             session.execute_script(&text).map_err(|e| match e {
@@ -449,7 +421,10 @@ impl Session {
     pub fn check(&self, sql: &str, variables: &BTreeMap<String, String>) -> Checked {
         check_script(
             &self.catalog,
-            &LogTopics(self.log.as_ref(), &self.formats),
+            &TransportTopics {
+                transport: Some(self.log.as_ref()),
+                formats: &self.formats,
+            },
             variables,
             sql,
             false,

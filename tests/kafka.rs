@@ -450,3 +450,64 @@ fn a_durable_catalog_lives_in_the_command_topic_on_kafka() {
         "STRUCT<`ID` BIGINT, `USER_ID` BIGINT, `EVENT_ID` BIGINT, `CREATED_AT` STRING>"
     );
 }
+
+/// Retention deletes a partition's oldest records (the mock broker keeps
+/// 5 MB of each), so reading from offset 0 starts at a later offset: reads
+/// follow the offsets the broker returns, and a pipeline reads each kept
+/// record once.
+#[test]
+fn offsets_deleted_by_retention_are_skipped_and_each_record_read_once() {
+    let env = Env::start();
+    env.transport.create_topic("blobs", 1).unwrap();
+    let padding = "x".repeat(100_000);
+    for chunk in (0..70i64).collect::<Vec<_>>().chunks(5) {
+        let records: Vec<Record> = chunk
+            .iter()
+            .map(|id| Record {
+                key: Some(id.to_string().into_bytes()),
+                value: Some(json!({"PAD": padding}).to_string().into_bytes()),
+                timestamp: 1_000 + id,
+                headers: vec![],
+            })
+            .collect();
+        env.transport.append("blobs", 0, &records).unwrap();
+    }
+    let end = env.transport.end_offset("blobs", 0).unwrap();
+    assert_eq!(end, 70);
+    let mut out = Vec::new();
+    env.transport
+        .read_range("blobs", 0, 0, end, &mut out)
+        .unwrap();
+    let first = out[0].offset;
+    assert!(
+        first > 0,
+        "retention deleted nothing: the test proves nothing"
+    );
+    assert_eq!(
+        out.iter().map(|f| f.offset).collect::<Vec<_>>(),
+        (first..70).collect::<Vec<_>>()
+    );
+
+    let mut session = env.session();
+    session
+        .execute_script(
+            "create stream blobs (id bigint key, pad string) with (kafka_topic='blobs', key_format='JSON', value_format='JSON');
+             create stream ids with (kafka_topic='IDS', key_format='JSON', value_format='JSON', partitions=1) as
+               select id, len(pad) as n from blobs;",
+        )
+        .unwrap();
+    let report = session
+        .run_until_caught_up(&RunOptions {
+            batch: 4,
+            ..Default::default()
+        })
+        .unwrap();
+    let kept = 70 - first;
+    assert_eq!((report.records_read, report.records_written), (kept, kept));
+    let keys: Vec<Json> = env
+        .consume("IDS", kept as usize)
+        .iter()
+        .map(|(k, _, _)| json_of(k))
+        .collect();
+    assert_eq!(keys, (first..70).map(|i| json!(i)).collect::<Vec<_>>());
+}

@@ -223,14 +223,7 @@ impl KafkaTransport {
     fn claims(&self) -> Result<Vec<String>, IoError> {
         let end = self.end_offset(TOPIC_INDEX_TOPIC, 0)?;
         let mut out = Vec::new();
-        let mut offset = 0;
-        while offset < end {
-            let before = out.len();
-            offset = self.read(TOPIC_INDEX_TOPIC, 0, offset, 1024, &mut out)?;
-            if out.len() == before {
-                break;
-            }
-        }
+        self.read_range(TOPIC_INDEX_TOPIC, 0, 0, end, &mut out)?;
         Ok(out
             .into_iter()
             .filter_map(|f| f.record.key.and_then(|k| String::from_utf8(k).ok()))

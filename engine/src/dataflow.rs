@@ -232,7 +232,7 @@ fn last_written(
     while offset > 0 {
         let from = offset.saturating_sub(256);
         buf.clear();
-        transport.read(topic, partition, from, (offset - from) as usize, &mut buf)?;
+        transport.read_range(topic, partition, from, offset, &mut buf)?;
         if let Some(t) = buf.iter().rev().find_map(|f| written_time(&f.record)) {
             return Ok(Some(t));
         }

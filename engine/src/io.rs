@@ -74,6 +74,31 @@ pub trait Transport: Send + Sync {
         max: usize,
         out: &mut Vec<Fetched>,
     ) -> Result<u64, IoError>;
+    /// Appends to `out` every record from `from` up to `end` (exclusive),
+    /// however many reads it takes (a Kafka read returns what has arrived);
+    /// stops early if the log ends first.
+    fn read_range(
+        &self,
+        topic: &str,
+        partition: u32,
+        from: u64,
+        end: u64,
+        out: &mut Vec<Fetched>,
+    ) -> Result<(), IoError> {
+        let mut offset = from;
+        while offset < end {
+            let start = out.len();
+            let next = self.read(topic, partition, offset, (end - offset) as usize, out)?;
+            // Past a gap, a read of `end - offset` records may reach beyond `end`.
+            let kept = out[start..].iter().take_while(|f| f.offset < end).count();
+            out.truncate(start + kept);
+            if next <= offset {
+                break;
+            }
+            offset = next;
+        }
+        Ok(())
+    }
     /// Appends records to a partition; returns the offset of the first.
     fn append(&self, topic: &str, partition: u32, records: &[Record]) -> Result<u64, IoError>;
     /// Makes everything appended so far durable.

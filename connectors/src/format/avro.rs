@@ -382,8 +382,10 @@ pub struct AvroSerde {
     /// The written schema's id, once known (read on every record, so not
     /// behind a lock).
     id: OnceLock<u32>,
-    /// Writers' schemas by id, parsed.
-    writers: RwLock<HashMap<u32, Arc<Schema>>>,
+    /// The first foreign writer schema met (a topic usually has one), read
+    /// without a lock; any others by id. Each resolved against the columns.
+    first_writer: OnceLock<(u32, Plan)>,
+    writers: RwLock<HashMap<u32, Arc<Plan>>>,
     /// The columns, to resolve a writer's record against.
     fields: Vec<Field>,
 }
@@ -412,6 +414,7 @@ impl AvroSerde {
             wrapped,
             registry: None,
             id: OnceLock::new(),
+            first_writer: OnceLock::new(),
             writers: RwLock::default(),
             fields,
         }
@@ -444,17 +447,22 @@ impl AvroSerde {
         Ok(*self.id.get_or_init(|| assigned))
     }
 
-    /// The schema a record with schema id `id` was written with, if it is
-    /// not ours.
-    fn writer(&self, id: u32) -> Result<Option<Arc<Schema>>, String> {
+    /// How to read a record written under schema id `id`: `None` when it
+    /// is the serde's own schema.
+    fn writer(&self, id: u32) -> Result<Option<Writer<'_>>, String> {
         let Some((registry, _)) = &self.registry else {
             return Ok(None);
         };
         if self.id.get() == Some(&id) {
             return Ok(None);
         }
-        if let Some(w) = self.writers.read().unwrap().get(&id) {
-            return Ok(Some(w.clone()));
+        if let Some((first, plan)) = self.first_writer.get() {
+            if *first == id {
+                return Ok(Some(Writer::First(plan)));
+            }
+        }
+        if let Some(plan) = self.writers.read().unwrap().get(&id) {
+            return Ok(Some(Writer::Other(plan.clone())));
         }
         let registered = registry.by_id(id)?;
         if registered.schema_type != SchemaType::Avro {
@@ -463,13 +471,42 @@ impl AvroSerde {
                 registered.schema_type
             ));
         }
-        let schema =
-            Arc::new(Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?);
-        if *schema == self.schema && self.id.set(id).is_ok() {
+        let schema = Schema::parse(&registered.text).map_err(|e| format!("schema id {id}: {e}"))?;
+        if schema == self.schema && self.id.set(id).is_ok() {
             return Ok(None);
         }
-        self.writers.write().unwrap().insert(id, schema.clone());
-        Ok(Some(schema))
+        let plan = Plan::new(&schema, &self.row_type());
+        if self.first_writer.set((id, plan)).is_ok() {
+            return self.writer(id);
+        }
+        let plan = Arc::new(Plan::new(&schema, &self.row_type()));
+        self.writers.write().unwrap().insert(id, plan.clone());
+        Ok(Some(Writer::Other(plan)))
+    }
+
+    /// What a record holds: the row as a struct of the columns, or the
+    /// single unwrapped column.
+    fn row_type(&self) -> SqlType {
+        if self.wrapped {
+            SqlType::Struct(self.fields.clone())
+        } else {
+            self.fields[0].1.clone()
+        }
+    }
+}
+
+/// A foreign writer's resolution plan.
+enum Writer<'a> {
+    First(&'a Plan),
+    Other(Arc<Plan>),
+}
+
+impl Writer<'_> {
+    fn plan(&self) -> &Plan {
+        match self {
+            Writer::First(p) => p,
+            Writer::Other(p) => p,
+        }
     }
 }
 
@@ -483,33 +520,14 @@ impl Serde for AvroSerde {
         };
         let mut reader = Reader { bytes: datum };
         let values = match self.writer(id)? {
-            // Resolve the writer's record against the columns by name.
-            Some(writer) => match (&*writer, self.wrapped) {
-                (Schema::Record { fields, .. }, true) => {
-                    let mut row = vec![Value::Null; self.fields.len()];
-                    for (name, schema) in fields {
-                        match self
-                            .fields
-                            .iter()
-                            .position(|(n, _)| n.eq_ignore_ascii_case(name))
-                        {
-                            Some(i) => {
-                                row[i] = reader
-                                    .value_as(schema, &self.fields[i].1)
-                                    .map_err(|e| format!("{name}: {e}"))?
-                            }
-                            None => {
-                                reader.value(schema)?;
-                            }
-                        }
-                    }
-                    row
-                }
-                (writer, false) => vec![reader.value_as(writer, &self.fields[0].1)?],
-                (writer, true) => {
+            // The writer's record resolved against the columns by name.
+            Some(writer) => match (reader.resolved(writer.plan())?, self.wrapped) {
+                (Value::Struct(row), true) => row,
+                (Value::Null, true) => return Err("a null record".into()),
+                (v, false) => vec![v],
+                (v, true) => {
                     return Err(format!(
-                        "the writer's schema (id {id}) is {}, not a record of the columns",
-                        writer.to_json()
+                        "the writer's schema (id {id}) holds {v:?}, not a record of the columns"
                     ))
                 }
             },
@@ -785,75 +803,110 @@ impl Reader<'_> {
     }
 }
 
-impl Reader<'_> {
-    /// Reads a value written with schema `writer` as SQL type `ty`: Avro's
-    /// schema resolution, by field name for records.
-    fn value_as(&mut self, writer: &Schema, ty: &SqlType) -> Result<Value, String> {
+/// A writer's schema resolved against the SQL type it is read as: Avro's
+/// schema resolution, done once per writer schema id so that reading a
+/// record compares no names.
+#[derive(Debug)]
+enum Plan {
+    /// Read with the writer's schema, then convert to the type.
+    Leaf(Schema, SqlType),
+    /// A field no column wants: read past it.
+    Skip(Schema),
+    Nullable(Box<Plan>),
+    Union(Vec<Plan>),
+    /// Per writer field, the column (struct field) it fills, if any; then
+    /// the number of columns.
+    Record(Vec<(String, Option<usize>, Plan)>, usize),
+    Array(Box<Plan>),
+    Map(Box<Plan>),
+}
+
+impl Plan {
+    fn new(writer: &Schema, ty: &SqlType) -> Plan {
         match (writer, ty) {
-            (Schema::Nullable(inner), _) => match self.long()? {
+            (Schema::Nullable(inner), _) => Plan::Nullable(Box::new(Plan::new(inner, ty))),
+            (Schema::Union(branches), _) => {
+                Plan::Union(branches.iter().map(|b| Plan::new(b, ty)).collect())
+            }
+            (Schema::Record { fields, .. }, SqlType::Struct(wanted)) => Plan::Record(
+                fields
+                    .iter()
+                    .map(|(name, schema)| {
+                        match wanted
+                            .iter()
+                            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+                        {
+                            Some(i) => (name.clone(), Some(i), Plan::new(schema, &wanted[i].1)),
+                            None => (name.clone(), None, Plan::Skip(schema.clone())),
+                        }
+                    })
+                    .collect(),
+                wanted.len(),
+            ),
+            (Schema::Array(items), SqlType::Array(t)) => Plan::Array(Box::new(Plan::new(items, t))),
+            (Schema::Map(values), SqlType::Map(_, t)) => Plan::Map(Box::new(Plan::new(values, t))),
+            (writer, ty) => Plan::Leaf(writer.clone(), ty.clone()),
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Reads a value by a resolution [`Plan`].
+    fn resolved(&mut self, plan: &Plan) -> Result<Value, String> {
+        match plan {
+            Plan::Nullable(inner) => match self.long()? {
                 0 => Ok(Value::Null),
-                1 => self.value_as(inner, ty),
+                1 => self.resolved(inner),
                 b => Err(format!("union branch {b} of a nullable type")),
             },
-            (Schema::Union(branches), _) => {
+            Plan::Union(branches) => {
                 let b = self.long()?;
                 let branch = usize::try_from(b)
                     .ok()
                     .and_then(|b| branches.get(b))
                     .ok_or_else(|| format!("union branch {b} of {}", branches.len()))?;
-                self.value_as(branch, ty)
+                self.resolved(branch)
             }
-            (Schema::Record { fields, .. }, SqlType::Struct(wanted)) => {
-                let mut out = vec![Value::Null; wanted.len()];
-                for (name, schema) in fields {
-                    match wanted
-                        .iter()
-                        .position(|(n, _)| n.eq_ignore_ascii_case(name))
-                    {
-                        Some(i) => {
-                            out[i] = self
-                                .value_as(schema, &wanted[i].1)
-                                .map_err(|e| format!("{name}: {e}"))?
-                        }
-                        None => {
-                            self.value(schema)?;
-                        }
+            Plan::Record(fields, width) => {
+                let mut out = vec![Value::Null; *width];
+                for (name, target, plan) in fields {
+                    let v = self.resolved(plan).map_err(|e| format!("{name}: {e}"))?;
+                    if let Some(i) = target {
+                        out[*i] = v;
                     }
                 }
                 Ok(Value::Struct(out))
             }
-            (Schema::Array(items), SqlType::Array(t)) => {
+            Plan::Array(items) => {
                 let mut out = Vec::new();
                 self.blocks(|r| {
-                    out.push(r.value_as(items, t)?);
+                    out.push(r.resolved(items)?);
                     Ok(())
                 })?;
                 Ok(Value::Array(out))
             }
-            (Schema::Map(values), SqlType::Map(_, t)) => {
+            Plan::Map(values) => {
                 let mut out = Vec::new();
                 self.blocks(|r| {
                     let k = String::from_utf8(r.bytes()?).map_err(|_| "a key that is not UTF-8")?;
-                    out.push((Value::String(k), r.value_as(values, t)?));
+                    out.push((Value::String(k), r.resolved(values)?));
                     Ok(())
                 })?;
                 Ok(Value::Map(out))
             }
-            (writer, ty) => {
+            Plan::Skip(writer) => {
+                self.value(writer)?;
+                Ok(Value::Null)
+            }
+            Plan::Leaf(writer, ty) => {
                 let v = self.value(writer)?;
                 Ok(match (v, ty) {
                     (v @ Value::Null, _) => v,
                     (Value::Int(i), SqlType::BigInt) => Value::BigInt(i as i64),
                     (Value::Int(i), SqlType::Double) => Value::Double(F64(i as f64)),
                     (Value::BigInt(i), SqlType::Double) => Value::Double(F64(i as f64)),
-                    (Value::BigInt(i), SqlType::Timestamp)
-                    | (Value::Timestamp(i), SqlType::BigInt) => {
-                        if matches!(ty, SqlType::Timestamp) {
-                            Value::Timestamp(i)
-                        } else {
-                            Value::BigInt(i)
-                        }
-                    }
+                    (Value::BigInt(i), SqlType::Timestamp) => Value::Timestamp(i),
+                    (Value::Timestamp(i), SqlType::BigInt) => Value::BigInt(i),
                     (Value::Bytes(b), SqlType::String) => {
                         Value::String(String::from_utf8(b).map_err(|_| "bytes that are not UTF-8")?)
                     }

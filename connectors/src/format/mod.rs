@@ -196,14 +196,17 @@ impl Codec for SourceCodec {
                 .value
                 .decode(value)
                 .map_err(|e| format!("value: {e}"))?;
-            return match (&event[0], &event[1], &event[2]) {
-                (_, Value::Struct(after), op) if *op != Value::String("d".into()) => {
-                    Ok(Decoded::Row(after.clone()))
+            let Ok([before, after, op]) = <[Value; 3]>::try_from(event) else {
+                unreachable!("the envelope serde reads three columns")
+            };
+            let delete = matches!(&op, Value::String(op) if op == "d");
+            return match (before, after) {
+                (_, Value::Struct(after)) if !delete => Ok(Decoded::Row(after)),
+                (Value::Struct(mut before), _) => {
+                    before.truncate(self.key_arity);
+                    Ok(Decoded::Tombstone(before))
                 }
-                (Value::Struct(before), _, _) => {
-                    Ok(Decoded::Tombstone(before[..self.key_arity].to_vec()))
-                }
-                (_, _, op) => Err(format!(
+                _ => Err(format!(
                     "a Debezium event (op {op:?}) with neither a row after nor a row before"
                 )),
             };
