@@ -7,6 +7,10 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod first_order;
+mod gen;
+mod sys;
+
 use std::time::Instant;
 
 use anyhow::Context;
@@ -75,37 +79,126 @@ enum Bench {
         #[arg(long, default_value_t = 2)]
         partitions: u32,
     },
-    /// Seed pipeline 2 (first order) over a backlog of Debezium JSON order
-    /// events on the embedded log: end-to-end throughput and peak memory.
+    /// Seed pipeline 2 (first order) over generated Debezium order events
+    /// on the embedded log: ddsql against the hand-written, differential
+    /// and dbsp baselines on the same input, each in a process of its own.
+    /// Ends with `first-order: E events/s, peak RSS M MB, vs-handwritten
+    /// X.XXx, vs-dd Y.YYx, vs-dbsp Z.ZZx` (ddsql's time over each one's).
     FirstOrder {
-        /// Order events in the backlog.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// Distinct users placing them.
-        #[arg(long, default_value_t = 100_000)]
-        users: u64,
-        /// Dataflow worker threads.
+        #[command(flatten)]
+        scale: Scale,
+        /// Dataflow worker threads (ddsql, dd, dbsp).
         #[arg(long, default_value_t = 2)]
         workers: usize,
         /// Records read per partition per step.
         #[arg(long, default_value_t = 4096)]
         batch: usize,
+        /// The systems to run, comma-separated; dbsp needs the bench's
+        /// `dbsp` feature and is left out without it.
+        #[arg(long, value_enum, value_delimiter = ',', default_values_t = first_order::System::available())]
+        systems: Vec<first_order::System>,
+        /// Keep the generated log here (an empty or new directory) instead
+        /// of a temporary one.
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+    },
+    /// One system of `first-order` over an existing log (what the
+    /// first-order bench runs in each child process); prints its outcome
+    /// as a JSON line.
+    #[command(hide = true)]
+    FirstOrderSystem {
+        #[arg(long, value_enum)]
+        system: first_order::System,
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        schema_registry_url: Option<String>,
+        #[arg(long, value_enum)]
+        encoding: gen::Encoding,
+        #[arg(long)]
+        workers: usize,
+        #[arg(long)]
+        batch: usize,
+    },
+    /// Writes a seed workload's Debezium change events to a data directory
+    /// (the embedded log) or a Kafka cluster, for ddsql or anything else.
+    Gen {
+        /// Which seed pipeline's input.
+        #[arg(long, value_enum)]
+        workload: Workload,
+        #[command(flatten)]
+        scale: Scale,
+        /// The embedded log's directory (without --kafka-bootstrap).
+        #[arg(long, default_value = "ddsql-data")]
+        data_dir: std::path::PathBuf,
+        /// Write to this Kafka cluster instead.
+        #[arg(long)]
+        kafka_bootstrap: Option<String>,
+        /// The Schema Registry that AVRO schemas are registered in.
+        #[arg(long)]
+        schema_registry_url: Option<String>,
     },
 }
 
-/// CPU time (user + system) this process has used so far, in seconds.
-fn cpu_seconds() -> f64 {
-    // /proc/self/stat fields 14 and 15, in clock ticks (100 per second on Linux).
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let after = s.rsplit_once(')')?.1;
-            let fields: Vec<&str> = after.split_whitespace().collect();
-            let ticks =
-                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-            Some(ticks / 100.0)
-        })
-        .unwrap_or(f64::NAN)
+/// How much input a benchmark generates (see `gen.rs`).
+#[derive(clap::Args, Clone, Debug)]
+struct Scale {
+    /// Events to generate; takes k, m and g suffixes (`--scale 100m`).
+    #[arg(long = "events", visible_alias = "scale", default_value = "1m", value_parser = count)]
+    events: u64,
+    /// Distinct users (the grouping key); a tenth of the events by default.
+    #[arg(long, value_parser = count)]
+    users: Option<u64>,
+    /// Key skew in [0, 1): 0 spreads events evenly over users, 0.9 gives a
+    /// few users most of them.
+    #[arg(long, default_value_t = 0.0)]
+    skew: f64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Encoding of the input records (AVRO uses a Schema Registry).
+    #[arg(long, value_enum, default_value_t = gen::Encoding::Avro)]
+    encoding: gen::Encoding,
+    /// Partitions of each input topic.
+    #[arg(long, default_value_t = 2)]
+    partitions: u32,
+}
+
+impl Scale {
+    fn shape(&self) -> gen::Shape {
+        gen::Shape {
+            events: self.events,
+            users: self.users.unwrap_or((self.events / 10).max(1)),
+            skew: self.skew,
+            seed: self.seed,
+        }
+    }
+}
+
+/// `1000`, `10k`, `1m`, `2g`.
+fn count(s: &str) -> Result<u64, String> {
+    let lower = s.trim().to_ascii_lowercase();
+    let (digits, factor) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1_000),
+        Some('m') => (&lower[..lower.len() - 1], 1_000_000),
+        Some('g') => (&lower[..lower.len() - 1], 1_000_000_000),
+        _ => (&lower[..], 1),
+    };
+    digits
+        .replace('_', "")
+        .parse::<u64>()
+        .map(|n| n * factor)
+        .map_err(|_| format!("'{s}' is not a count (say 1000, 10k, 1m or 2g)"))
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Workload {
+    /// MySQL trade.order (seed pipeline 2).
+    Orders,
+    /// MySQL event.submit and event.name (seed pipeline 1).
+    EventJoin,
+    /// MongoDB setting.option (seed pipeline 3).
+    Toggles,
 }
 
 fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
@@ -201,7 +294,7 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
         produce_time += started.elapsed();
         for (decode, total) in totals.iter_mut().enumerate() {
             let decode = decode == 1;
-            let (cpu0, started) = (cpu_seconds(), Instant::now());
+            let (cpu0, started) = (sys::cpu_seconds(), Instant::now());
             let threads: Vec<_> = (0..partitions)
                 .map(|p| {
                     let (transport, codec, topic) =
@@ -241,7 +334,7 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
             *total = (
                 total.0 + rows,
                 total.1 + started.elapsed().as_secs_f64(),
-                total.2 + cpu_seconds() - cpu0,
+                total.2 + sys::cpu_seconds() - cpu0,
             );
         }
     }
@@ -253,76 +346,6 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
         n as f64 / cpu,
         n as f64 / cw,
         n as f64 / cc,
-    );
-    Ok(())
-}
-
-/// Peak resident memory of this process, in MB (Linux's VmHWM).
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn first_order(events: u64, users: u64, workers: usize, batch: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let mut session = Session::open(dir.path())?;
-    session.log().create_topic("TRADE_MYSQL.TRADE.ORDER", 1)?;
-    session
-        .execute_script(include_str!("../../examples/first-order/pipeline.sql"))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-
-    let started = Instant::now();
-    let mut chunk = Vec::with_capacity(10_000);
-    let base_ts = 1_741_168_800_000i64;
-    // Users are visited in a scrambled order so keys arrive unsorted.
-    for i in 0..events {
-        let user = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) % users.max(1);
-        let order = 1000 + i;
-        let ts = base_ts + i as i64;
-        let value = format!(
-            r#"{{"before":null,"after":{{"order_id":{order},"user_id":{user}}},"op":"c","ts_ms":{ts}}}"#
-        );
-        chunk.push(Record {
-            key: Some(format!(r#"{{"order_id":{order}}}"#).into_bytes()),
-            value: Some(value.into_bytes()),
-            timestamp: ts,
-            headers: vec![],
-        });
-        if chunk.len() == chunk.capacity() {
-            session.log().append("TRADE_MYSQL.TRADE.ORDER", 0, &chunk)?;
-            chunk.clear();
-        }
-    }
-    session.log().append("TRADE_MYSQL.TRADE.ORDER", 0, &chunk)?;
-    session.log().flush()?;
-    let generated = started.elapsed();
-
-    let started = Instant::now();
-    let report = session
-        .run_until_caught_up(&RunOptions {
-            workers,
-            batch,
-            ..Default::default()
-        })
-        .context("running the pipeline")?;
-    let elapsed = started.elapsed().as_secs_f64();
-    let rate = events as f64 / elapsed;
-    eprintln!(
-        "generated {events} events for {users} users in {generated:.2?}; ran with {workers} workers, batch {batch}: {:.2}s, read {}, wrote {}",
-        elapsed, report.records_read, report.records_written
-    );
-    println!(
-        "first-order: {:.0} events/s ({:.0} per core), peak RSS {:.0} MB",
-        rate,
-        rate / workers as f64,
-        peak_rss_mb()
     );
     Ok(())
 }
@@ -561,7 +584,7 @@ fn aggregate(events: u64, keys: u64, workers: usize) -> anyhow::Result<()> {
     }
     session.log().flush()?;
     let generated = started.elapsed();
-    let rss_before = peak_rss_mb();
+    let rss_before = sys::peak_rss_mb();
     let started = Instant::now();
     let report = session.run_until_caught_up(&RunOptions {
         workers,
@@ -576,7 +599,48 @@ fn aggregate(events: u64, keys: u64, workers: usize) -> anyhow::Result<()> {
     println!(
         "aggregate: {:.0} events/s, peak RSS {:.0} MB ({events} events, {keys} keys, {workers} workers)",
         events as f64 / elapsed,
-        peak_rss_mb()
+        sys::peak_rss_mb()
+    );
+    Ok(())
+}
+
+fn generate(
+    workload: Workload,
+    scale: &Scale,
+    data_dir: &std::path::Path,
+    kafka_bootstrap: Option<String>,
+    schema_registry_url: Option<String>,
+) -> anyhow::Result<()> {
+    let connections = ddsql::session::Connections {
+        data_dir: data_dir.to_path_buf(),
+        kafka: kafka_bootstrap.map(|b| ddsql_connectors::kafka::KafkaConfig::new(&b)),
+        schema_registry: schema_registry_url.clone(),
+    };
+    let (transport, _) = connections.open()?;
+    let registry = schema_registry_url.map(|u| std::sync::Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(&u)));
+    let sink = gen::Sink {
+        transport: transport.as_ref(),
+        registry: registry.as_ref(),
+        encoding: scale.encoding,
+        partitions: scale.partitions,
+    };
+    let shape = scale.shape();
+    let started = Instant::now();
+    let progress = |n: u64| eprintln!("  {n} of {} events", shape.events);
+    let bytes = match workload {
+        Workload::Orders => gen::orders(&sink, &shape, &progress)?,
+        Workload::EventJoin => gen::submits_and_names(&sink, &shape, &progress)?,
+        Workload::Toggles => gen::toggles(&sink, &shape, &progress)?,
+    };
+    println!(
+        "gen: {} {workload:?} events ({} users, skew {}, {:?}) to {}: {:.1} MB in {:.1?}",
+        shape.events,
+        shape.users,
+        shape.skew,
+        scale.encoding,
+        connections.describe(),
+        bytes as f64 / 1e6,
+        started.elapsed()
     );
     Ok(())
 }
@@ -596,11 +660,35 @@ fn main() -> anyhow::Result<()> {
         Bench::Inserts { rows, single_rows } => inserts(rows, single_rows),
         Bench::KafkaDecode { events, partitions } => kafka_decode(events, partitions),
         Bench::FirstOrder {
-            events,
-            users,
+            scale,
             workers,
             batch,
-        } => first_order(events, users, workers, batch),
+            systems,
+            data_dir,
+        } => first_order::bench(&scale.shape(), scale.encoding, scale.partitions, workers, batch, &systems, data_dir),
+        Bench::FirstOrderSystem {
+            system,
+            data_dir,
+            schema_registry_url,
+            encoding,
+            workers,
+            batch,
+        } => {
+            let connections = ddsql::session::Connections {
+                schema_registry: schema_registry_url,
+                ..ddsql::session::Connections::embedded(&data_dir)
+            };
+            let outcome = first_order::run_system(system, &connections, encoding, workers, batch)?;
+            println!("{}", serde_json::to_string(&outcome)?);
+            Ok(())
+        }
+        Bench::Gen {
+            workload,
+            scale,
+            data_dir,
+            kafka_bootstrap,
+            schema_registry_url,
+        } => generate(workload, &scale, &data_dir, kafka_bootstrap, schema_registry_url),
     }
 }
 
@@ -725,7 +813,7 @@ fn inserts(rows: u64, single_rows: u64) -> anyhow::Result<()> {
     );
     println!(
         "inserts: {stream_rate:.0} rows/s over /inserts-stream, {batched:.0} rows/s batched INSERT VALUES, {single:.0} rows/s one INSERT VALUES per request, peak RSS {:.0} MB",
-        peak_rss_mb()
+        sys::peak_rss_mb()
     );
     Ok(())
 }
