@@ -33,7 +33,7 @@ use ddsql_engine::RunOptions;
 use crate::gen::Encoding;
 use crate::sys;
 
-pub const INPUT: &str = "TRADE_MYSQL.TRADE.ORDER";
+pub const INPUT: &str = crate::gen::INPUT_ORDERS;
 
 /// The pipeline's backfill (its two INSERT VALUES): user, order, ROWTIME.
 /// The baselines hold them as data, as the SQL script does.

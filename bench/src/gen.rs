@@ -139,7 +139,7 @@ impl<'a> Writer<'a> {
 }
 
 /// A MySQL table's change events in either encoding.
-struct MysqlEncoder {
+pub struct MysqlEncoder {
     table: MysqlTable,
     avro: Option<(Schema, u32)>,
 }
@@ -197,10 +197,13 @@ fn value_json(v: Value) -> serde_json::Value {
     }
 }
 
+/// The orders workload's topic.
+pub const INPUT_ORDERS: &str = "TRADE_MYSQL.TRADE.ORDER";
+
 /// The MySQL `trade.order` table of pipeline 2.
 pub fn order_table() -> MysqlTable {
     MysqlTable::new(
-        "TRADE_MYSQL.TRADE.ORDER",
+        INPUT_ORDERS,
         &[
             ("order_id", "long"),
             ("user_id", "long"),
@@ -222,11 +225,17 @@ pub fn order_event(shape: &Shape, i: u64) -> (i64, i64, &'static str) {
     }
 }
 
-/// Writes the orders workload; returns the bytes written.
-pub fn orders(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Result<u64> {
-    let encoder = MysqlEncoder::new(order_table(), sink)?;
-    let mut out = Writer::new(sink.transport, &encoder.table.topic, sink.partitions)?;
-    for i in 0..shape.events {
+/// Encodes events of the orders workload.
+pub struct Orders(MysqlEncoder);
+
+impl Orders {
+    /// Registers the schema for AVRO.
+    pub fn new(sink: &Sink) -> anyhow::Result<Orders> {
+        Ok(Orders(MysqlEncoder::new(order_table(), sink)?))
+    }
+
+    /// Event `i`'s key and value.
+    pub fn encode(&self, shape: &Shape, i: u64, ts: i64) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let (order, user, op) = order_event(shape, i);
         let row = vec![
             Value::BigInt(order),
@@ -234,8 +243,17 @@ pub fn orders(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Res
             Value::String(if op == "d" { "EXPIRED" } else { "CREATED" }.into()),
             Value::String("2025-03-05T10:00:00Z".into()),
         ];
+        self.0.encode(op, &json!({ "order_id": order }), row, ts)
+    }
+}
+
+/// Writes the orders workload; returns the bytes written.
+pub fn orders(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Result<u64> {
+    let orders = Orders::new(sink)?;
+    let mut out = Writer::new(sink.transport, INPUT_ORDERS, sink.partitions)?;
+    for i in 0..shape.events {
         let ts = BASE_TS + i as i64;
-        let (key, value) = encoder.encode(op, &json!({ "order_id": order }), row, ts)?;
+        let (key, value) = orders.encode(shape, i, ts)?;
         out.push(i, key, value, ts)?;
         if i % 1_000_000 == 999_999 {
             progress(i + 1);

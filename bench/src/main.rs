@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod first_order;
 mod gen;
+mod latency;
 mod sys;
 
 use std::time::Instant;
@@ -119,6 +120,33 @@ enum Bench {
         workers: usize,
         #[arg(long)]
         batch: usize,
+    },
+    /// Seed pipeline 2 live: order events appended at a fixed rate, each
+    /// stamped with the wall clock; prints p50 and p99 from append to
+    /// output for each output topic.
+    Latency {
+        /// Events appended per second.
+        #[arg(long, default_value = "50k", value_parser = count)]
+        rate: u64,
+        /// How long to append, in seconds (the first two are warm-up).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Distinct users.
+        #[arg(long, default_value = "100k", value_parser = count)]
+        users: u64,
+        /// Encoding of the input records.
+        #[arg(long, value_enum, default_value_t = gen::Encoding::Avro)]
+        encoding: gen::Encoding,
+        /// Partitions of the input topic.
+        #[arg(long, default_value_t = 2)]
+        partitions: u32,
+        /// Dataflow worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// How long a caught-up partition holds the others back, in ms
+        /// (the server's --idle-ms; ksqlDB's max.task.idle.ms).
+        #[arg(long, default_value_t = 0)]
+        idle_ms: i64,
     },
     /// Writes a seed workload's Debezium change events to a data directory
     /// (the embedded log) or a Kafka cluster, for ddsql or anything else.
@@ -682,6 +710,15 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&outcome)?);
             Ok(())
         }
+        Bench::Latency {
+            rate,
+            seconds,
+            users,
+            encoding,
+            partitions,
+            workers,
+            idle_ms,
+        } => latency::run(rate, seconds, users, encoding, partitions, workers, idle_ms),
         Bench::Gen {
             workload,
             scale,
