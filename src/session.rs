@@ -83,6 +83,41 @@ pub struct Executed {
 struct ScriptTopics<'a> {
     existing: &'a dyn Topics,
     created: HashMap<String, u32>,
+    /// The AVRO columns that the script's queries register for their
+    /// sinks' topics, by (topic, side): a later statement of the same
+    /// script infers from them, as it would once the query runs.
+    registering: HashMap<(String, &'static str), Vec<(String, SqlType)>>,
+}
+
+impl ScriptTopics<'_> {
+    /// Notes the schemas `sink` (a query's output) registers.
+    fn registers(&mut self, sink: &Source) {
+        let side = |format: Format, columns: Vec<(String, SqlType)>, single: &str, wrap: bool| {
+            (format == Format::Avro && !columns.is_empty()).then(|| match columns.len() {
+                1 if !wrap => vec![(single.to_string(), columns[0].1.clone())],
+                _ => columns,
+            })
+        };
+        let key = sink
+            .key_columns()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        let value = sink
+            .value_columns()
+            .map(|c| (c.name.clone(), c.ty.clone()))
+            .collect();
+        for (name, columns) in [
+            ("key", side(sink.key_format, key, "ROWKEY", false)),
+            (
+                "value",
+                side(sink.value_format, value, "ROWVAL", sink.wrap_single_value),
+            ),
+        ] {
+            if let Some(columns) = columns {
+                self.registering.insert((sink.topic.clone(), name), columns);
+            }
+        }
+    }
 }
 
 impl Topics for ScriptTopics<'_> {
@@ -101,7 +136,10 @@ impl Topics for ScriptTopics<'_> {
         side: &str,
         format: Format,
     ) -> Result<Option<Vec<(String, SqlType)>>, String> {
-        self.existing.registered_columns(topic, side, format)
+        match self.registering.get(&(topic.to_string(), side)) {
+            Some(columns) if format == Format::Avro => Ok(Some(columns.clone())),
+            _ => self.existing.registered_columns(topic, side, format),
+        }
     }
 }
 
@@ -229,6 +267,7 @@ pub fn check_script(
     let mut topics = ScriptTopics {
         existing,
         created: HashMap::new(),
+        registering: HashMap::new(),
     };
     let mut bound = Vec::new();
     if !errors.is_empty() && !keep_going {
@@ -267,6 +306,9 @@ pub fn check_script(
                         .created
                         .entry(source.topic.clone())
                         .or_insert(source.partitions);
+                }
+                if let BoundStatement::CreateAs { source, .. } = &b {
+                    topics.registers(source);
                 }
                 scratch.apply(&b);
                 bound.push((p.text.clone(), b));
@@ -536,6 +578,9 @@ impl Session {
             } => {
                 if *create_topic {
                     self.log.create_topic(&source.topic, source.partitions)?;
+                }
+                if matches!(b, BoundStatement::CreateAs { .. }) {
+                    self.formats.register_schemas(source).map_err(IoError::Other)?;
                 }
                 match &b {
                     BoundStatement::CreateAs { query, .. } => {

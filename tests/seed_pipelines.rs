@@ -299,3 +299,112 @@ fn seed_pipeline_3_toggle_dedup() {
         json!({"BEFORE_TOGGLE": false, "AFTER_TOGGLE": null})
     );
 }
+
+/// Seed pipeline 3 exactly as the article prints it: AVRO everywhere and no
+/// declared columns, so `stm_toggle_changes` infers its columns from the
+/// schemas that `tb_toggle_changes` registers for its topic. They are known
+/// when the script is checked and registered when the table is created,
+/// before any record flows, as ksqlDB does.
+#[test]
+fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
+    use ddsql_connectors::debezium::MongoCollection;
+    use ddsql_connectors::format::avro::{encode_with_id, Schema};
+    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaType};
+
+    let registry = MemoryRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let connections = ddsql::session::Connections {
+        schema_registry: Some(registry.url()),
+        ..ddsql::session::Connections::embedded(dir.path())
+    };
+    let mut session = Session::connect(&connections).unwrap();
+    let options = MongoCollection::new("SETTING_MONGO.SETTING.OPTION");
+    let id = registry.register(
+        "SETTING_MONGO.SETTING.OPTION-value",
+        SchemaType::Avro,
+        &options.schema(),
+    );
+    let schema = Schema::parse(&options.schema()).unwrap();
+    let event = |op: &str, user: i64, toggle: Option<bool>, ts: i64| {
+        let doc = toggle.map(|t| {
+            format!(r#"{{"_id": {{"$oid": "38vhxu2ffa{user}"}}, "user_id": {{"$numberLong": "{user}"}}, "toggle": {t}, "toggle2": false}}"#)
+        });
+        let doc = match (op, doc) {
+            ("d", _) => None,
+            (_, Some(d)) => Some(d),
+            (_, None) => Some(format!(r#"{{"user_id": {{"$numberLong": "{user}"}}}}"#)),
+        };
+        Record {
+            key: Some(
+                json!({"id": format!("{{\"$oid\": \"38vhxu2ffa{user}\"}}")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            value: Some(
+                encode_with_id(&schema, id, &options.event(op, doc.as_deref(), ts)).unwrap(),
+            ),
+            timestamp: ts,
+            headers: vec![],
+        }
+    };
+    session
+        .log()
+        .create_topic("SETTING_MONGO.SETTING.OPTION", 1)
+        .unwrap();
+    let events = [
+        event("c", 1, Some(false), 1747120515000),
+        event("u", 1, Some(false), 1747120567000),
+        event("u", 1, Some(true), 1747120590000),
+        event("u", 1, Some(true), 1747120600000),
+        event("c", 2, Some(false), 1747123415000),
+        event("u", 2, Some(true), 1747123416000),
+        event("u", 2, Some(false), 1747123417000),
+        event("c", 3, Some(false), 1747123420000),
+        event("d", 3, None, 1747123421000),
+        event("u", 3, None, 1747123422000),
+    ];
+    session
+        .log()
+        .append("SETTING_MONGO.SETTING.OPTION", 0, &events)
+        .unwrap();
+    session
+        .execute_script(include_str!("../examples/toggle/pipeline.sql"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let changes = session.catalog().source("stm_toggle_changes").unwrap();
+    let columns: Vec<String> = changes
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.ty))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "ROWKEY BIGINT",
+            "BEFORE_TOGGLE BOOLEAN",
+            "AFTER_TOGGLE BOOLEAN"
+        ]
+    );
+    let report = session
+        .run_until_caught_up(&RunOptions {
+            workers: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(report.processing_errors, 0);
+    // The article's `select * from stm_toggle emit changes`.
+    let toggles: Vec<(Json, Json)> = topic(&session, "STREAM.TOGGLE")
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
+        .collect();
+    assert_eq!(
+        toggles,
+        vec![
+            (json!(1), json!({"toggle": false})),
+            (json!(1), json!({"toggle": true})),
+            (json!(2), json!({"toggle": false})),
+            (json!(2), json!({"toggle": true})),
+            (json!(2), json!({"toggle": false})),
+            (json!(3), json!({"toggle": false})),
+        ]
+    );
+}

@@ -90,7 +90,9 @@ pub fn pipeline_sql(encoding: Encoding) -> String {
     match encoding {
         Encoding::Json => sql.to_string(),
         Encoding::Avro => {
-            let start = sql.find("create stream `stg_order`").expect("the source statement");
+            let start = sql
+                .find("create stream `stg_order`")
+                .expect("the source statement");
             let end = start + sql[start..].find(';').expect("its end") + 1;
             format!(
                 "{}create stream `stg_order`\nwith (\n    kafka_topic='TRADE_MYSQL.TRADE.ORDER',\n    value_format='AVRO'\n);{}",
@@ -161,15 +163,28 @@ pub fn bench(
             .arg("--data-dir")
             .arg(&dir)
             .args(["--encoding", &format!("{encoding:?}").to_lowercase()])
-            .args(["--workers", &workers.to_string(), "--batch", &batch.to_string()]);
+            .args([
+                "--workers",
+                &workers.to_string(),
+                "--batch",
+                &batch.to_string(),
+            ]);
         if let Some(url) = &connections.schema_registry {
             command.args(["--schema-registry-url", url]);
         }
         eprintln!("running {system:?} ...");
         let output = command.stderr(std::process::Stdio::inherit()).output()?;
-        anyhow::ensure!(output.status.success(), "{system:?} failed ({})", output.status);
-        let outcome: Outcome = serde_json::from_slice(&output.stdout)
-            .with_context(|| format!("{system:?}'s outcome: {}", String::from_utf8_lossy(&output.stdout)))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "{system:?} failed ({})",
+            output.status
+        );
+        let outcome: Outcome = serde_json::from_slice(&output.stdout).with_context(|| {
+            format!(
+                "{system:?}'s outcome: {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })?;
         eprintln!(
             "  {system:?}: {:.2}s ({:.2}s CPU), {:.0} events/s, peak RSS {:.0} MB, {} records written, {} first orders",
             outcome.seconds,
@@ -265,7 +280,8 @@ fn finish(
 ) -> anyhow::Result<Outcome> {
     let seconds = started.elapsed().as_secs_f64();
     let cpu_seconds = sys::cpu_seconds() - cpu0;
-    let (first_orders, digest) = digest_users(log, &format!("{}STREAM.MIN_ORDER", system.prefix()))?;
+    let (first_orders, digest) =
+        digest_users(log, &format!("{}STREAM.MIN_ORDER", system.prefix()))?;
     Ok(Outcome {
         system,
         seconds,
@@ -287,8 +303,15 @@ fn digest_users(log: &dyn Transport, topic: &str) -> anyhow::Result<(u64, u64)> 
         batch.clear();
         next = log.read(topic, 0, next, 65_536, &mut batch)?;
         for f in &batch {
-            let key = f.record.key.as_deref().context("a first order without a key")?;
-            let user: i64 = std::str::from_utf8(key)?.trim().parse().context("a non-integer key")?;
+            let key = f
+                .record
+                .key
+                .as_deref()
+                .context("a first order without a key")?;
+            let user: i64 = std::str::from_utf8(key)?
+                .trim()
+                .parse()
+                .context("a non-integer key")?;
             count += 1;
             digest = digest.wrapping_add(crate::gen::mix(user as u64));
         }
@@ -401,7 +424,11 @@ pub struct Emitter {
 impl Emitter {
     pub fn new(log: &dyn Transport, system: System) -> anyhow::Result<Emitter> {
         let prefix = system.prefix();
-        for t in ["STREAM.ORDER.CANDIDATE", "TABLE.MIN_ORDER", "STREAM.MIN_ORDER"] {
+        for t in [
+            "STREAM.ORDER.CANDIDATE",
+            "TABLE.MIN_ORDER",
+            "STREAM.MIN_ORDER",
+        ] {
             log.create_topic(&format!("{prefix}{t}"), 1)?;
         }
         Ok(Emitter {
@@ -425,18 +452,27 @@ impl Emitter {
     }
 
     pub fn candidate(&mut self, user: i64, order: i64, ts: i64) {
-        self.candidates
-            .push(Self::record(user, format_args!(r#"{{"ORDER_ID":{order}}}"#), ts));
+        self.candidates.push(Self::record(
+            user,
+            format_args!(r#"{{"ORDER_ID":{order}}}"#),
+            ts,
+        ));
     }
 
     pub fn table(&mut self, user: i64, min: i64, ts: i64) {
-        self.table
-            .push(Self::record(user, format_args!(r#"{{"MIN_ORDER_ID":{min}}}"#), ts));
+        self.table.push(Self::record(
+            user,
+            format_args!(r#"{{"MIN_ORDER_ID":{min}}}"#),
+            ts,
+        ));
     }
 
     pub fn first(&mut self, user: i64, ts: i64) {
-        self.first
-            .push(Self::record(user, format_args!(r#"{{"MIN_ORDER":true}}"#), ts));
+        self.first.push(Self::record(
+            user,
+            format_args!(r#"{{"MIN_ORDER":true}}"#),
+            ts,
+        ));
     }
 
     /// Appends what is buffered, in the order it was emitted.
@@ -600,23 +636,31 @@ pub mod dd {
                 let mut session = output.session(c);
                 if std::mem::take(&mut backfill) {
                     for (i, (user, order, ts)) in BACKFILL.into_iter().enumerate() {
-                        session.give(((user, order, ts), event_time(ts, backfill_topic, 0, i as u64), 1));
+                        session.give((
+                            (user, order, ts),
+                            event_time(ts, backfill_topic, 0, i as u64),
+                            1,
+                        ));
                     }
                 }
                 // One batch from the partition that is furthest behind.
-                if let Some((p, next, end, last_ts)) = parts
-                    .iter_mut()
-                    .filter(|p| p.1 < p.2)
-                    .min_by_key(|p| p.3)
+                if let Some((p, next, end, last_ts)) =
+                    parts.iter_mut().filter(|p| p.1 < p.2).min_by_key(|p| p.3)
                 {
                     fetched.clear();
-                    *next = log.read(INPUT, *p, *next, batch, &mut fetched).expect("reading the log");
+                    *next = log
+                        .read(INPUT, *p, *next, batch, &mut fetched)
+                        .expect("reading the log");
                     let _ = end;
                     for f in &fetched {
                         let ts = f.record.timestamp.max(*last_ts);
                         *last_ts = ts;
                         if let Some((user, order)) = f.record.value.as_deref().and_then(decode) {
-                            session.give(((user, order, ts), event_time(ts, topic, *p, f.offset), 1));
+                            session.give((
+                                (user, order, ts),
+                                event_time(ts, topic, *p, f.offset),
+                                1,
+                            ));
                         }
                     }
                 }
@@ -648,15 +692,17 @@ pub mod dd {
     ) {
         let mut pending = Vec::new();
         let mut out = Emitter::new(log.as_ref(), System::Dd).expect("topics");
-        records.inner.sink(Exchange::new(|_| 0), "Write", move |(input, frontier)| {
-            input.for_each(|_, data| pending.append(data));
-            for (d, _, _) in complete(&mut pending, bound(&[frontier])) {
-                encode(&d, &mut out);
-            }
-            let before = out.written;
-            out.flush(log.as_ref()).expect("writing the log");
-            written.fetch_add(out.written - before, std::sync::atomic::Ordering::Relaxed);
-        });
+        records
+            .inner
+            .sink(Exchange::new(|_| 0), "Write", move |(input, frontier)| {
+                input.for_each(|_, data| pending.append(data));
+                for (d, _, _) in complete(&mut pending, bound(&[frontier])) {
+                    encode(&d, &mut out);
+                }
+                let before = out.written;
+                out.flush(log.as_ref()).expect("writing the log");
+                written.fetch_add(out.written - before, std::sync::atomic::Ordering::Relaxed);
+            });
     }
 
     pub fn run(
@@ -675,7 +721,12 @@ pub mod dd {
             let (log, written) = (shared.clone(), counters.clone());
             worker.dataflow::<Time, _, _>(|scope| {
                 let candidates = candidates(scope, log.clone(), decode, batch).expect("the input");
-                sink(candidates.clone(), log.clone(), |&(u, o, ts), out| out.candidate(u, o, ts), written[0].clone());
+                sink(
+                    candidates.clone(),
+                    log.clone(),
+                    |&(u, o, ts), out| out.candidate(u, o, ts),
+                    written[0].clone(),
+                );
                 let by_user = |u: &((i64, i64, i64), Time, Diff)| (u.0).0.hashed();
                 // Min per user, one table update per input (state per key).
                 let table = candidates
@@ -700,39 +751,58 @@ pub mod dd {
                         }
                     })
                     .as_collection();
-                sink(table.clone(), log.clone(), |&(u, m, ts), out| out.table(u, m, ts), written[1].clone());
+                sink(
+                    table.clone(),
+                    log.clone(),
+                    |&(u, m, ts), out| out.table(u, m, ts),
+                    written[1].clone(),
+                );
                 // The stream-table join as of each candidate's time
                 // (inclusive: the table already has the candidate).
                 let firsts = candidates
                     .inner
-                    .binary_frontier(table.inner.clone(), Exchange::new(by_user), Pipeline, "AsOfJoin", |cap, _| {
-                        let mut cap = Some(cap);
-                        let (mut stream, mut updates) = (Vec::new(), Vec::new());
-                        let mut state: HashMap<i64, i64> = HashMap::new();
-                        move |(s_in, s_frontier), (t_in, t_frontier), output| {
-                            s_in.for_each(|_, data| stream.append(data));
-                            t_in.for_each(|_, data| updates.append(data));
-                            let b = bound(&[s_frontier, t_frontier]);
-                            let mut updates_ready = complete(&mut updates, b).into_iter().peekable();
-                            if let Some(c) = cap.as_ref() {
-                                let mut session = output.session(c);
-                                for ((user, order, ts), t, d) in complete(&mut stream, b) {
-                                    while let Some(((u, m, _), _, _)) = updates_ready.next_if(|u| u.1 <= t) {
-                                        state.insert(u, m);
-                                    }
-                                    if state.get(&user).is_none_or(|&m| m == order) {
-                                        session.give(((user, ts), t, d));
+                    .binary_frontier(
+                        table.inner.clone(),
+                        Exchange::new(by_user),
+                        Pipeline,
+                        "AsOfJoin",
+                        |cap, _| {
+                            let mut cap = Some(cap);
+                            let (mut stream, mut updates) = (Vec::new(), Vec::new());
+                            let mut state: HashMap<i64, i64> = HashMap::new();
+                            move |(s_in, s_frontier), (t_in, t_frontier), output| {
+                                s_in.for_each(|_, data| stream.append(data));
+                                t_in.for_each(|_, data| updates.append(data));
+                                let b = bound(&[s_frontier, t_frontier]);
+                                let mut updates_ready =
+                                    complete(&mut updates, b).into_iter().peekable();
+                                if let Some(c) = cap.as_ref() {
+                                    let mut session = output.session(c);
+                                    for ((user, order, ts), t, d) in complete(&mut stream, b) {
+                                        while let Some(((u, m, _), _, _)) =
+                                            updates_ready.next_if(|u| u.1 <= t)
+                                        {
+                                            state.insert(u, m);
+                                        }
+                                        if state.get(&user).is_none_or(|&m| m == order) {
+                                            session.give(((user, ts), t, d));
+                                        }
                                     }
                                 }
+                                for ((u, m, _), _, _) in updates_ready {
+                                    state.insert(u, m);
+                                }
+                                hold(&mut cap, b);
                             }
-                            for ((u, m, _), _, _) in updates_ready {
-                                state.insert(u, m);
-                            }
-                            hold(&mut cap, b);
-                        }
-                    })
+                        },
+                    )
                     .as_collection();
-                sink(firsts, log.clone(), |&(u, ts), out| out.first(u, ts), written[2].clone());
+                sink(
+                    firsts,
+                    log.clone(),
+                    |&(u, ts), out| out.first(u, ts),
+                    written[2].clone(),
+                );
             });
         })
         .map_err(anyhow::Error::msg)?;
@@ -740,6 +810,9 @@ pub mod dd {
             r.map_err(anyhow::Error::msg)?;
         }
         log.flush()?;
-        Ok(written.iter().map(|w| w.load(std::sync::atomic::Ordering::Relaxed)).sum())
+        Ok(written
+            .iter()
+            .map(|w| w.load(std::sync::atomic::Ordering::Relaxed))
+            .sum())
     }
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::json;
 
-use ddsql_connectors::debezium::MysqlTable;
+use ddsql_connectors::debezium::{MongoCollection, MysqlTable};
 use ddsql_connectors::format::avro::{encode_with_id, Schema};
 use ddsql_connectors::schema_registry::{SchemaRegistry, SchemaType};
 use ddsql_engine::io::{Record, Transport};
@@ -122,7 +122,8 @@ impl<'a> Writer<'a> {
             headers: vec![],
         });
         if self.chunks[p].len() == 8192 {
-            self.transport.append(&self.topic, p as u32, &self.chunks[p])?;
+            self.transport
+                .append(&self.topic, p as u32, &self.chunks[p])?;
             self.chunks[p].clear();
         }
         Ok(())
@@ -163,11 +164,21 @@ impl MysqlEncoder {
     }
 
     /// Key and value of one change; `row` is the columns' values.
-    fn encode(&self, op: &str, key: &serde_json::Value, row: Vec<Value>, ts: i64) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
+    fn encode(
+        &self,
+        op: &str,
+        key: &serde_json::Value,
+        row: Vec<Value>,
+        ts: i64,
+    ) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
         let deleted = op == "d";
         let value = match &self.avro {
             Some((schema, id)) => {
-                let (before, after) = if deleted { (Some(row), None) } else { (None, Some(row)) };
+                let (before, after) = if deleted {
+                    (Some(row), None)
+                } else {
+                    (None, Some(row))
+                };
                 let event = self.table.event(op, before, after, ts);
                 encode_with_id(schema, *id, &event).map_err(anyhow::Error::msg)?
             }
@@ -180,8 +191,14 @@ impl MysqlEncoder {
                     .map(|((name, _), v)| (name.clone(), value_json(v)))
                     .collect();
                 let row = serde_json::Value::Object(fields);
-                let (before, after) = if deleted { (row, json!(null)) } else { (json!(null), row) };
-                serde_json::to_vec(&json!({"before": before, "after": after, "op": op, "ts_ms": ts}))?
+                let (before, after) = if deleted {
+                    (row, json!(null))
+                } else {
+                    (json!(null), row)
+                };
+                serde_json::to_vec(
+                    &json!({"before": before, "after": after, "op": op, "ts_ms": ts}),
+                )?
             }
         };
         Ok((key.to_string().into_bytes(), value))
@@ -269,15 +286,26 @@ pub fn event_ids(shape: &Shape) -> i64 {
 
 /// Writes the submits-and-names workload: a snapshot of every event's
 /// name, then `shape.events` submissions with a rename every hundredth.
-pub fn submits_and_names(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Result<u64> {
+pub fn submits_and_names(
+    sink: &Sink,
+    shape: &Shape,
+    progress: &dyn Fn(u64),
+) -> anyhow::Result<u64> {
     let names = MysqlEncoder::new(
-        MysqlTable::new("EVENT_MYSQL.EVENT.NAME", &[("id", "long"), ("name", "string")]),
+        MysqlTable::new(
+            "EVENT_MYSQL.EVENT.NAME",
+            &[("id", "long"), ("name", "string")],
+        ),
         sink,
     )?;
     let submits = MysqlEncoder::new(
         MysqlTable::new(
             "EVENT_MYSQL.EVENT.SUBMIT",
-            &[("user_id", "long"), ("event_id", "long"), ("created_at", "string")],
+            &[
+                ("user_id", "long"),
+                ("event_id", "long"),
+                ("created_at", "string"),
+            ],
         ),
         sink,
     )?;
@@ -295,7 +323,10 @@ pub fn submits_and_names(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> 
         let ts = BASE_TS + i as i64;
         let event = 1 + (splitmix(shape.seed ^ i) % ids as u64) as i64;
         if i % 100 == 99 {
-            let row = vec![Value::BigInt(event), Value::String(format!("event {event} (rev {i})"))];
+            let row = vec![
+                Value::BigInt(event),
+                Value::String(format!("event {event} (rev {i})")),
+            ];
             let (k, v) = names.encode("u", &json!({ "id": event }), row, ts)?;
             name_out.push(i, k, v, ts)?;
         } else {
@@ -305,7 +336,8 @@ pub fn submits_and_names(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> 
                 Value::BigInt(event),
                 Value::String("2025-03-05 10:00:00".into()),
             ];
-            let (k, v) = submits.encode("c", &json!({ "user_id": user, "event_id": event }), row, ts)?;
+            let (k, v) =
+                submits.encode("c", &json!({ "user_id": user, "event_id": event }), row, ts)?;
             submit_out.push(i, k, v, ts)?;
         }
         if i % 1_000_000 == 999_999 {
@@ -315,39 +347,18 @@ pub fn submits_and_names(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> 
     Ok(name_out.finish()? + submit_out.finish()?)
 }
 
-/// The MongoDB `setting.option` change events' Avro schema, as
-/// Debezium's MongoDB connector registers it (`after` is JSON text).
-pub fn toggle_schema() -> String {
-    json!({
-        "type": "record", "name": "Envelope", "namespace": "SETTING_MONGO.SETTING.OPTION",
-        "fields": [
-            {"name": "after", "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}], "default": null},
-            {"name": "patch", "type": ["null", "string"], "default": null},
-            {"name": "filter", "type": ["null", "string"], "default": null},
-            {"name": "source", "type": {"type": "record", "name": "Source", "namespace": "io.debezium.connector.mongo", "fields": [
-                {"name": "version", "type": "string"},
-                {"name": "connector", "type": "string"},
-                {"name": "name", "type": "string"},
-                {"name": "ts_ms", "type": "long"},
-                {"name": "db", "type": "string"},
-                {"name": "collection", "type": "string"}
-            ]}},
-            {"name": "op", "type": ["null", "string"], "default": null},
-            {"name": "ts_ms", "type": ["null", "long"], "default": null}
-        ]
-    })
-    .to_string()
-}
-
 /// Writes the toggles workload: each user's document is created, then
 /// saved again with `toggle` flipped (one save in three) or unchanged.
 pub fn toggles(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Result<u64> {
     const TOPIC: &str = "SETTING_MONGO.SETTING.OPTION";
+    let collection = MongoCollection::new(TOPIC);
     let avro = match sink.encoding {
         Encoding::Json => None,
         Encoding::Avro => {
-            let registry = sink.registry.context("AVRO needs a Schema Registry (--schema-registry-url)")?;
-            let text = toggle_schema();
+            let registry = sink
+                .registry
+                .context("AVRO needs a Schema Registry (--schema-registry-url)")?;
+            let text = collection.schema();
             let id = registry
                 .register(&format!("{TOPIC}-value"), SchemaType::Avro, &text)
                 .map_err(anyhow::Error::msg)?;
@@ -371,24 +382,12 @@ pub fn toggles(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Re
         let key = json!({ "id": format!(r#"{{"$oid": "38vhxu2ffa{user:014x}"}}"#) });
         let value = match &avro {
             Some((schema, id)) => {
-                let event = Value::Struct(vec![
-                    Value::String(doc),
-                    Value::Null,
-                    Value::Null,
-                    Value::Struct(vec![
-                        Value::String("2.5.4.Final".into()),
-                        Value::String("mongodb".into()),
-                        Value::String("setting_mongo".into()),
-                        Value::BigInt(ts),
-                        Value::String("setting".into()),
-                        Value::String("option".into()),
-                    ]),
-                    Value::String(op.into()),
-                    Value::BigInt(ts),
-                ]);
+                let event = collection.event(op, Some(&doc), ts);
                 encode_with_id(schema, *id, &event).map_err(anyhow::Error::msg)?
             }
-            None => serde_json::to_vec(&json!({"after": doc, "op": op, "source": {"ts_ms": ts}, "ts_ms": ts}))?,
+            None => serde_json::to_vec(
+                &json!({"after": doc, "op": op, "source": {"ts_ms": ts}, "ts_ms": ts}),
+            )?,
         };
         out.push(i, key.to_string().into_bytes(), value, ts)?;
         if i % 1_000_000 == 999_999 {

@@ -19,7 +19,11 @@ use ddsql_engine::{Live, RunOptions};
 use crate::first_order::{pipeline_sql, INPUT};
 use crate::gen::{Encoding, Orders, Shape, Sink};
 
-const OUTPUTS: [&str; 3] = ["STREAM.ORDER.CANDIDATE", "TABLE.MIN_ORDER", "STREAM.MIN_ORDER"];
+const OUTPUTS: [&str; 3] = [
+    "STREAM.ORDER.CANDIDATE",
+    "TABLE.MIN_ORDER",
+    "STREAM.MIN_ORDER",
+];
 const WARM_UP_MS: i64 = 2_000;
 
 fn now_ms() -> i64 {
@@ -138,7 +142,10 @@ pub fn run(
         ms.retain(|&(ts, _)| ts >= t0 + WARM_UP_MS);
         let mut ms: Vec<i64> = ms.into_iter().map(|(_, l)| l).collect();
         ms.sort_unstable();
-        let pct = |p: f64| ms.get(((ms.len() as f64 * p) as usize).min(ms.len().saturating_sub(1))).copied();
+        let pct = |p: f64| {
+            ms.get(((ms.len() as f64 * p) as usize).min(ms.len().saturating_sub(1)))
+                .copied()
+        };
         match (pct(0.5), pct(0.99)) {
             (Some(p50), Some(p99)) => {
                 eprintln!(
@@ -176,7 +183,11 @@ fn read_latencies(log: &dyn Transport, done: &AtomicBool) -> anyhow::Result<Vec<
                 fetched.clear();
                 next[t] = log.read(topic, 0, next[t], 65_536, &mut fetched)?;
                 let now = now_ms();
-                out[t].extend(fetched.iter().map(|f| (f.record.timestamp, now - f.record.timestamp)));
+                out[t].extend(
+                    fetched
+                        .iter()
+                        .map(|f| (f.record.timestamp, now - f.record.timestamp)),
+                );
             }
         }
         if finishing {

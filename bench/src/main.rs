@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod first_order;
 mod gen;
 mod latency;
+mod pipelines;
 mod sys;
 
 use std::time::Instant;
@@ -119,6 +120,21 @@ enum Bench {
         #[arg(long)]
         workers: usize,
         #[arg(long)]
+        batch: usize,
+    },
+    /// Seed pipeline 1 (event-join) or 3 (toggle) over a generated backlog
+    /// on the embedded log: throughput and peak memory.
+    Seed {
+        /// Which pipeline.
+        #[arg(value_enum)]
+        pipeline: pipelines::Pipeline,
+        #[command(flatten)]
+        scale: Scale,
+        /// Dataflow worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Records read per partition per step.
+        #[arg(long, default_value_t = 4096)]
         batch: usize,
     },
     /// Seed pipeline 2 live: order events appended at a fixed rate, each
@@ -645,7 +661,8 @@ fn generate(
         schema_registry: schema_registry_url.clone(),
     };
     let (transport, _) = connections.open()?;
-    let registry = schema_registry_url.map(|u| std::sync::Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(&u)));
+    let registry = schema_registry_url
+        .map(|u| std::sync::Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(&u)));
     let sink = gen::Sink {
         transport: transport.as_ref(),
         registry: registry.as_ref(),
@@ -693,7 +710,15 @@ fn main() -> anyhow::Result<()> {
             batch,
             systems,
             data_dir,
-        } => first_order::bench(&scale.shape(), scale.encoding, scale.partitions, workers, batch, &systems, data_dir),
+        } => first_order::bench(
+            &scale.shape(),
+            scale.encoding,
+            scale.partitions,
+            workers,
+            batch,
+            &systems,
+            data_dir,
+        ),
         Bench::FirstOrderSystem {
             system,
             data_dir,
@@ -710,6 +735,19 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&outcome)?);
             Ok(())
         }
+        Bench::Seed {
+            pipeline,
+            scale,
+            workers,
+            batch,
+        } => pipelines::run(
+            pipeline,
+            &scale.shape(),
+            scale.encoding,
+            scale.partitions,
+            workers,
+            batch,
+        ),
         Bench::Latency {
             rate,
             seconds,
@@ -725,7 +763,13 @@ fn main() -> anyhow::Result<()> {
             data_dir,
             kafka_bootstrap,
             schema_registry_url,
-        } => generate(workload, &scale, &data_dir, kafka_bootstrap, schema_registry_url),
+        } => generate(
+            workload,
+            &scale,
+            &data_dir,
+            kafka_bootstrap,
+            schema_registry_url,
+        ),
     }
 }
 

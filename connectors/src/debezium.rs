@@ -144,3 +144,78 @@ impl MysqlTable {
         ])
     }
 }
+
+/// A MongoDB collection as Debezium's MongoDB connector describes it: the
+/// document is JSON text in `after` (null for a delete), so ksqlDB reads
+/// its fields with `extractjsonfield(after, '$.field')`.
+///
+/// ```
+/// use ddsql_connectors::debezium::MongoCollection;
+/// use ddsql_connectors::format::avro::{encode_with_id, Schema};
+/// let options = MongoCollection::new("SETTING_MONGO.SETTING.OPTION");
+/// let schema = Schema::parse(&options.schema()).unwrap();
+/// let columns: Vec<String> = schema.columns("ROWVAL").unwrap().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(columns, ["AFTER", "PATCH", "FILTER", "SOURCE", "OP", "TS_MS"]);
+/// let event = options.event("c", Some(r#"{"user_id": 1, "toggle": true}"#), 1_747_120_515_000);
+/// assert!(encode_with_id(&schema, 1, &event).is_ok());
+/// ```
+#[derive(Clone, Debug)]
+pub struct MongoCollection {
+    /// The topic: `<server>.<database>.<collection>`.
+    pub topic: String,
+}
+
+impl MongoCollection {
+    pub fn new(topic: &str) -> MongoCollection {
+        MongoCollection {
+            topic: topic.to_string(),
+        }
+    }
+
+    /// The envelope's schema as Debezium registers it (Avro JSON text).
+    pub fn schema(&self) -> String {
+        json!({
+            "type": "record", "name": "Envelope", "namespace": self.topic,
+            "fields": [
+                {"name": "after", "type": ["null", {"type": "string", "connect.name": "io.debezium.data.Json"}], "default": null},
+                {"name": "patch", "type": ["null", "string"], "default": null},
+                {"name": "filter", "type": ["null", "string"], "default": null},
+                {"name": "source", "type": {"type": "record", "name": "Source", "namespace": "io.debezium.connector.mongo", "fields": [
+                    {"name": "version", "type": "string"},
+                    {"name": "connector", "type": "string"},
+                    {"name": "name", "type": "string"},
+                    {"name": "ts_ms", "type": "long"},
+                    {"name": "db", "type": "string"},
+                    {"name": "collection", "type": "string"}
+                ]}},
+                {"name": "op", "type": ["null", "string"], "default": null},
+                {"name": "ts_ms", "type": ["null", "long"], "default": null}
+            ],
+            "connect.name": format!("{}.Envelope", self.topic)
+        })
+        .to_string()
+    }
+
+    /// One change event: `op` is `c`, `r`, `u` or `d`; `after` the
+    /// document as JSON text (`None` for a delete).
+    pub fn event(&self, op: &str, after: Option<&str>, ts_ms: i64) -> Value {
+        let mut parts = self.topic.splitn(3, '.');
+        let (server, db, collection) = (parts.next(), parts.next(), parts.next());
+        let text = |s: Option<&str>| Value::String(s.unwrap_or_default().to_lowercase());
+        Value::Struct(vec![
+            after.map_or(Value::Null, |a| Value::String(a.into())),
+            Value::Null,
+            Value::Null,
+            Value::Struct(vec![
+                Value::String("2.5.4.Final".into()),
+                Value::String("mongodb".into()),
+                text(server),
+                Value::BigInt(ts_ms),
+                text(db),
+                text(collection),
+            ]),
+            Value::String(op.into()),
+            Value::BigInt(ts_ms),
+        ])
+    }
+}

@@ -511,6 +511,10 @@ impl Writer<'_> {
 }
 
 impl Serde for AvroSerde {
+    fn register(&self) -> Result<(), String> {
+        self.id().map(drop)
+    }
+
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String> {
         let (id, datum) = match bytes {
             [0, a, b, c, d, rest @ ..] => (u32::from_be_bytes([*a, *b, *c, *d]), rest),

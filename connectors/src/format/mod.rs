@@ -21,6 +21,11 @@ use ddsql_sql::types::{SqlType, Value};
 pub trait Serde: Send + Sync {
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String>;
     fn encode(&self, values: &[Value]) -> Result<Vec<u8>, String>;
+    /// Registers the schema this serde writes, for formats that keep
+    /// theirs in a Schema Registry (a no-op for the others).
+    fn register(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A column as a format sees it.
@@ -285,6 +290,21 @@ impl Formats {
                 "subject {subject} holds a {ty:?} schema; inferring {format} columns from it is not supported: declare the columns"
             )),
         }
+    }
+}
+
+impl Formats {
+    /// Registers the schemas `source` writes (`<topic>-key`,
+    /// `<topic>-value`) now rather than at its first record, as ksqlDB does
+    /// when it creates a query's sink: a later `CREATE` over the same topic
+    /// can then infer its columns before any data flows.
+    pub fn register_schemas(&self, source: &Source) -> Result<(), String> {
+        if self.registry.is_none() {
+            return Ok(());
+        }
+        let codec = SourceCodec::new(source, self.registry.as_ref())?;
+        codec.key.register()?;
+        codec.value.register()
     }
 }
 
