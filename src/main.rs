@@ -245,6 +245,7 @@ enum Encoding {
 }
 
 fn main() -> ExitCode {
+    ddsql::tune_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("DDSQL_LOG")

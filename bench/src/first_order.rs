@@ -103,14 +103,21 @@ pub fn pipeline_sql(encoding: Encoding) -> String {
     }
 }
 
+/// How the systems run.
+#[derive(Clone, Copy, Debug)]
+pub struct Run {
+    pub workers: usize,
+    pub batch: usize,
+    pub max_drift_ms: i64,
+}
+
 /// Generates the input, runs each system in a child process, checks they
 /// agree and prints the figures.
 pub fn bench(
     shape: &crate::gen::Shape,
     encoding: Encoding,
     partitions: u32,
-    workers: usize,
-    batch: usize,
+    run: &Run,
     systems: &[System],
     data_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
@@ -163,12 +170,9 @@ pub fn bench(
             .arg("--data-dir")
             .arg(&dir)
             .args(["--encoding", &format!("{encoding:?}").to_lowercase()])
-            .args([
-                "--workers",
-                &workers.to_string(),
-                "--batch",
-                &batch.to_string(),
-            ]);
+            .args(["--workers", &run.workers.to_string()])
+            .args(["--batch", &run.batch.to_string()])
+            .args(["--max-drift-ms", &run.max_drift_ms.to_string()]);
         if let Some(url) = &connections.schema_registry {
             command.args(["--schema-registry-url", url]);
         }
@@ -234,9 +238,13 @@ pub fn run_system(
     system: System,
     connections: &ddsql::session::Connections,
     encoding: Encoding,
-    workers: usize,
-    batch: usize,
+    run: &Run,
 ) -> anyhow::Result<Outcome> {
+    let Run {
+        workers,
+        batch,
+        max_drift_ms,
+    } = *run;
     let _sampler = sys::RssSampler::start(&format!("{system:?}"));
     let mut session = ddsql::Session::connect(connections)?;
     let log = session.log().clone();
@@ -250,6 +258,7 @@ pub fn run_system(
             let report = session.run_until_caught_up(&RunOptions {
                 workers,
                 batch,
+                max_drift_ms,
                 ..Default::default()
             })?;
             anyhow::ensure!(

@@ -95,6 +95,10 @@ enum Bench {
         /// Records read per partition per step.
         #[arg(long, default_value_t = 4096)]
         batch: usize,
+        /// How far (ms of event time) ddsql's sources may read ahead of
+        /// what its sinks completed (RunOptions::max_drift_ms).
+        #[arg(long, default_value_t = RunOptions::default().max_drift_ms)]
+        max_drift_ms: i64,
         /// The systems to run, comma-separated; dbsp needs the bench's
         /// `dbsp` feature and is left out without it.
         #[arg(long, value_enum, value_delimiter = ',', default_values_t = first_order::System::available())]
@@ -121,6 +125,8 @@ enum Bench {
         workers: usize,
         #[arg(long)]
         batch: usize,
+        #[arg(long)]
+        max_drift_ms: i64,
     },
     /// Seed pipeline 1 (event-join) or 3 (toggle) over a generated backlog
     /// on the embedded log: throughput and peak memory.
@@ -691,6 +697,7 @@ fn generate(
 }
 
 fn main() -> anyhow::Result<()> {
+    ddsql::tune_allocator();
     match Cli::parse().bench {
         Bench::Aggregate {
             events,
@@ -708,14 +715,18 @@ fn main() -> anyhow::Result<()> {
             scale,
             workers,
             batch,
+            max_drift_ms,
             systems,
             data_dir,
         } => first_order::bench(
             &scale.shape(),
             scale.encoding,
             scale.partitions,
-            workers,
-            batch,
+            &first_order::Run {
+                workers,
+                batch,
+                max_drift_ms,
+            },
             &systems,
             data_dir,
         ),
@@ -726,12 +737,18 @@ fn main() -> anyhow::Result<()> {
             encoding,
             workers,
             batch,
+            max_drift_ms,
         } => {
             let connections = ddsql::session::Connections {
                 schema_registry: schema_registry_url,
                 ..ddsql::session::Connections::embedded(&data_dir)
             };
-            let outcome = first_order::run_system(system, &connections, encoding, workers, batch)?;
+            let run = first_order::Run {
+                workers,
+                batch,
+                max_drift_ms,
+            };
+            let outcome = first_order::run_system(system, &connections, encoding, &run)?;
             println!("{}", serde_json::to_string(&outcome)?);
             Ok(())
         }
