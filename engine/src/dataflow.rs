@@ -803,20 +803,13 @@ impl<'s> Builder<'s, '_> {
     fn plan(&mut self, plan: &Plan, origin: &str) -> Rows<'s> {
         match plan {
             Plan::Scan { source } => self.source(source).rows,
-            Plan::Filter { input, predicate } => {
-                let input = self.plan(input, origin);
-                let predicate = predicate.clone();
-                self.map_rows(input, origin, move |row| {
-                    match eval::eval(&predicate, &row) {
-                        Ok(Value::Boolean(true)) => Ok(Some(row)),
-                        Ok(_) => Ok(None),
-                        Err(e) => Err((rowtime(&row), format!("evaluating the condition: {e}"))),
-                    }
-                })
-            }
-            Plan::Map { input, exprs } => {
-                let input = self.plan(input, origin);
-                self.project(input, exprs, origin)
+            Plan::Filter { .. } | Plan::Map { .. } => {
+                // A run of filters and projections is one pass over each
+                // row: one operator, not two per step (each a copy of
+                // every row and its own error split).
+                let (steps, below) = stateless_steps(plan);
+                let input = self.plan(below, origin);
+                self.map_rows(input, origin, move |row| apply_steps(&steps, row))
             }
             Plan::Window { input, window } => {
                 let input = self.plan(input, origin);
@@ -1154,6 +1147,55 @@ fn query_error(origin: &str, timestamp: i64, message: String) -> ProcessingError
         timestamp,
         message,
     }
+}
+
+/// A filter or a projection: what [`apply_steps`] runs.
+enum Step {
+    Filter(ScalarExpr),
+    Map(Vec<ScalarExpr>),
+}
+
+/// The filters and projections at the top of `plan`, innermost first, and
+/// the plan below them.
+fn stateless_steps(mut plan: &Plan) -> (Vec<Step>, &Plan) {
+    let mut steps = Vec::new();
+    loop {
+        match plan {
+            Plan::Filter { input, predicate } => {
+                steps.push(Step::Filter(predicate.clone()));
+                plan = input;
+            }
+            Plan::Map { input, exprs } => {
+                steps.push(Step::Map(exprs.clone()));
+                plan = input;
+            }
+            _ => break,
+        }
+    }
+    steps.reverse();
+    (steps, plan)
+}
+
+/// Runs `steps` over `row`: `Ok(None)` when a filter drops it; an error
+/// carries the rowtime of the row the failing step read.
+fn apply_steps(steps: &[Step], mut row: Row) -> Result<Option<Row>, (i64, String)> {
+    for step in steps {
+        match step {
+            Step::Filter(predicate) => match eval::eval(predicate, &row) {
+                Ok(Value::Boolean(true)) => {}
+                Ok(_) => return Ok(None),
+                Err(e) => return Err((rowtime(&row), format!("evaluating the condition: {e}"))),
+            },
+            Step::Map(exprs) => {
+                row = exprs
+                    .iter()
+                    .map(|e| eval::eval(e, &row))
+                    .collect::<Result<Row, _>>()
+                    .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))?;
+            }
+        }
+    }
+    Ok(Some(row))
 }
 
 fn rowtime(row: &Row) -> i64 {
