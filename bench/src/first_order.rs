@@ -825,3 +825,48 @@ pub mod dd {
             .sum())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::{order_event, Orders, Shape, Sink};
+
+    /// The baselines' decoders read exactly what the generator wrote:
+    /// creates as (user, order), deletes as nothing.
+    #[test]
+    fn the_baselines_decode_the_generated_orders() {
+        let registry = ddsql_connectors::schema_registry::MemoryRegistry::start().unwrap();
+        let client = Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(
+            &registry.url(),
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = ddsql::session::Connections::embedded(dir.path())
+            .open()
+            .unwrap();
+        let shape = Shape {
+            events: 100,
+            users: 7,
+            skew: 0.5,
+            seed: 3,
+        };
+        for encoding in [Encoding::Json, Encoding::Avro] {
+            let sink = Sink {
+                transport: log.as_ref(),
+                registry: Some(&client),
+                encoding,
+                partitions: 1,
+            };
+            let orders = Orders::new(&sink).unwrap();
+            for i in 0..shape.events {
+                let (_, value) = orders.encode(&shape, i, 0).unwrap();
+                let (order, user, op) = order_event(&shape, i);
+                let expected = (op == "c").then_some((user, order));
+                assert_eq!(
+                    decoder(encoding)(&value),
+                    expected,
+                    "{encoding:?} event {i}"
+                );
+            }
+        }
+    }
+}

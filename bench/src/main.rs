@@ -7,6 +7,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(feature = "dbsp")]
+mod dbsp_baseline;
 mod first_order;
 mod gen;
 mod latency;
