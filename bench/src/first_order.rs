@@ -571,7 +571,7 @@ fn handwritten(log: &dyn Transport, encoding: Encoding) -> anyhow::Result<u64> {
             step(&mut out, user, order, r.timestamp);
         }
         n += 1;
-        if n % 65_536 == 0 {
+        if n.is_multiple_of(65_536) {
             out.flush(log)?;
         }
         Ok(())
