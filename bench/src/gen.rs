@@ -91,6 +91,61 @@ pub struct Sink<'a> {
     pub partitions: u32,
 }
 
+impl Sink<'_> {
+    /// For AVRO: registers `schema` as `<topic>-value` and returns it
+    /// parsed, with its id.
+    fn avro_schema(&self, topic: &str, schema: &str) -> anyhow::Result<Option<(Schema, u32)>> {
+        if self.encoding == Encoding::Json {
+            return Ok(None);
+        }
+        let registry = self
+            .registry
+            .context("AVRO needs a Schema Registry (--schema-registry-url)")?;
+        let id = registry
+            .register(&format!("{topic}-value"), SchemaType::Avro, schema)
+            .map_err(anyhow::Error::msg)?;
+        Ok(Some((
+            Schema::parse(schema).map_err(anyhow::Error::msg)?,
+            id,
+        )))
+    }
+}
+
+/// A scratch embedded log in a temporary directory, with an in-memory
+/// Schema Registry when the input is AVRO: what a bench runs on.
+pub struct Scratch {
+    /// Held, not read: the log's directory and the registry's server live
+    /// as long as the scratch does.
+    _dir: tempfile::TempDir,
+    _registry: Option<ddsql_connectors::schema_registry::MemoryRegistry>,
+    pub connections: ddsql::session::Connections,
+    /// A client of the registry, for the generator.
+    pub client: Option<Arc<SchemaRegistry>>,
+}
+
+impl Scratch {
+    pub fn new(encoding: Encoding) -> anyhow::Result<Scratch> {
+        let dir = tempfile::tempdir()?;
+        let registry = match encoding {
+            Encoding::Avro => Some(ddsql_connectors::schema_registry::MemoryRegistry::start()?),
+            Encoding::Json => None,
+        };
+        let connections = ddsql::session::Connections {
+            schema_registry: registry.as_ref().map(|r| r.url()),
+            ..ddsql::session::Connections::embedded(dir.path())
+        };
+        let client = registry
+            .as_ref()
+            .map(|r| Arc::new(SchemaRegistry::new(&r.url())));
+        Ok(Scratch {
+            _dir: dir,
+            _registry: registry,
+            connections,
+            client,
+        })
+    }
+}
+
 /// Buffers records per partition and appends them in chunks.
 struct Writer<'a> {
     transport: &'a dyn Transport,
@@ -147,19 +202,7 @@ pub struct MysqlEncoder {
 
 impl MysqlEncoder {
     fn new(table: MysqlTable, sink: &Sink) -> anyhow::Result<Self> {
-        let avro = match sink.encoding {
-            Encoding::Json => None,
-            Encoding::Avro => {
-                let registry = sink
-                    .registry
-                    .context("AVRO needs a Schema Registry (--schema-registry-url)")?;
-                let text = table.schema();
-                let id = registry
-                    .register(&format!("{}-value", table.topic), SchemaType::Avro, &text)
-                    .map_err(anyhow::Error::msg)?;
-                Some((Schema::parse(&text).map_err(anyhow::Error::msg)?, id))
-            }
-        };
+        let avro = sink.avro_schema(&table.topic, &table.schema())?;
         Ok(MysqlEncoder { table, avro })
     }
 
@@ -352,19 +395,7 @@ pub fn submits_and_names(
 pub fn toggles(sink: &Sink, shape: &Shape, progress: &dyn Fn(u64)) -> anyhow::Result<u64> {
     const TOPIC: &str = "SETTING_MONGO.SETTING.OPTION";
     let collection = MongoCollection::new(TOPIC);
-    let avro = match sink.encoding {
-        Encoding::Json => None,
-        Encoding::Avro => {
-            let registry = sink
-                .registry
-                .context("AVRO needs a Schema Registry (--schema-registry-url)")?;
-            let text = collection.schema();
-            let id = registry
-                .register(&format!("{TOPIC}-value"), SchemaType::Avro, &text)
-                .map_err(anyhow::Error::msg)?;
-            Some((Schema::parse(&text).map_err(anyhow::Error::msg)?, id))
-        }
-    };
+    let avro = sink.avro_schema(TOPIC, &collection.schema())?;
     let mut out = Writer::new(sink.transport, TOPIC, sink.partitions)?;
     // A user's toggle is a function of how many saves flipped it, which
     // the generator does not need to remember: flip on every third save.

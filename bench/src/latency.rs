@@ -17,7 +17,7 @@ use ddsql_engine::io::{Record, Transport};
 use ddsql_engine::{Live, RunOptions};
 
 use crate::first_order::{pipeline_sql, INPUT};
-use crate::gen::{Encoding, Orders, Shape, Sink};
+use crate::gen::{Encoding, Orders, Scratch, Shape, Sink};
 
 const OUTPUTS: [&str; 3] = [
     "STREAM.ORDER.CANDIDATE",
@@ -43,25 +43,13 @@ pub fn run(
     workers: usize,
     idle_ms: i64,
 ) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let registry = match encoding {
-        Encoding::Avro => Some(ddsql_connectors::schema_registry::MemoryRegistry::start()?),
-        Encoding::Json => None,
-    };
-    let connections = ddsql::session::Connections {
-        schema_registry: registry.as_ref().map(|r| r.url()),
-        ..ddsql::session::Connections::embedded(dir.path())
-    };
-    let mut session = ddsql::Session::connect(&connections)?;
+    let scratch = Scratch::new(encoding)?;
+    let mut session = ddsql::Session::connect(&scratch.connections)?;
     let log = session.log().clone();
     log.create_topic(INPUT, partitions)?;
-    let client = connections
-        .schema_registry
-        .as_deref()
-        .map(|u| Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(u)));
     let sink = Sink {
         transport: log.as_ref(),
-        registry: client.as_ref(),
+        registry: scratch.client.as_ref(),
         encoding,
         partitions,
     };

@@ -2,12 +2,11 @@
 //! backlog on the embedded log: end-to-end throughput and peak memory.
 //! (Pipeline 2 has its own bench with baselines, `first_order.rs`.)
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use ddsql_engine::RunOptions;
 
-use crate::gen::{self, Encoding, Shape, Sink};
+use crate::gen::{self, Encoding, Scratch, Shape, Sink};
 use crate::sys;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -57,23 +56,11 @@ pub fn run(
     workers: usize,
     batch: usize,
 ) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let registry = match encoding {
-        Encoding::Avro => Some(ddsql_connectors::schema_registry::MemoryRegistry::start()?),
-        Encoding::Json => None,
-    };
-    let connections = ddsql::session::Connections {
-        schema_registry: registry.as_ref().map(|r| r.url()),
-        ..ddsql::session::Connections::embedded(dir.path())
-    };
-    let mut session = ddsql::Session::connect(&connections)?;
-    let client = connections
-        .schema_registry
-        .as_deref()
-        .map(|u| Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(u)));
+    let scratch = Scratch::new(encoding)?;
+    let mut session = ddsql::Session::connect(&scratch.connections)?;
     let sink = Sink {
         transport: session.log().as_ref(),
-        registry: client.as_ref(),
+        registry: scratch.client.as_ref(),
         encoding,
         partitions,
     };
