@@ -180,6 +180,33 @@ fn the_event_join_reads_the_table_as_of_each_submit() {
     );
 }
 
+/// The article's MongoDB changes: `(op, user, toggle, timestamp)`. The last
+/// two are filtered out: a delete, and a change without the toggle field.
+const TOGGLE_EVENTS: [(&str, i64, Option<bool>, i64); 10] = [
+    ("c", 1, Some(false), 1747120515000),
+    ("u", 1, Some(false), 1747120567000),
+    ("u", 1, Some(true), 1747120590000),
+    ("u", 1, Some(true), 1747120600000),
+    ("c", 2, Some(false), 1747123415000),
+    ("u", 2, Some(true), 1747123416000),
+    ("u", 2, Some(false), 1747123417000),
+    ("c", 3, Some(false), 1747123420000),
+    ("d", 3, None, 1747123421000),
+    ("u", 3, None, 1747123422000),
+];
+
+/// The article's `select * from stm_toggle emit changes` for them.
+fn article_toggles() -> Vec<(Json, Json)> {
+    vec![
+        (json!(1), json!({"toggle": false})),
+        (json!(1), json!({"toggle": true})),
+        (json!(2), json!({"toggle": false})),
+        (json!(2), json!({"toggle": true})),
+        (json!(2), json!({"toggle": false})),
+        (json!(3), json!({"toggle": false})),
+    ]
+}
+
 #[test]
 fn seed_pipeline_3_toggle_dedup() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,19 +234,10 @@ fn seed_pipeline_3_toggle_dedup() {
             ts,
         )
     };
-    let events = [
-        event("c", 1, Some(false), 1747120515000),
-        event("u", 1, Some(false), 1747120567000),
-        event("u", 1, Some(true), 1747120590000),
-        event("u", 1, Some(true), 1747120600000),
-        event("c", 2, Some(false), 1747123415000),
-        event("u", 2, Some(true), 1747123416000),
-        event("u", 2, Some(false), 1747123417000),
-        event("c", 3, Some(false), 1747123420000),
-        // Filtered out: a delete, and a change without the toggle field.
-        event("d", 3, None, 1747123421000),
-        event("u", 3, None, 1747123422000),
-    ];
+    let events: Vec<Record> = TOGGLE_EVENTS
+        .iter()
+        .map(|&(op, user, toggle, ts)| event(op, user, toggle, ts))
+        .collect();
     session
         .log()
         .append("SETTING_MONGO.SETTING.OPTION", 0, &events)
@@ -263,17 +281,7 @@ fn seed_pipeline_3_toggle_dedup() {
         .into_iter()
         .map(|(k, v, _)| (k, v))
         .collect();
-    assert_eq!(
-        toggles,
-        vec![
-            (json!(1), json!({"toggle": false})),
-            (json!(1), json!({"toggle": true})),
-            (json!(2), json!({"toggle": false})),
-            (json!(2), json!({"toggle": true})),
-            (json!(2), json!({"toggle": false})),
-            (json!(3), json!({"toggle": false})),
-        ]
-    );
+    assert_eq!(toggles, article_toggles());
 
     // tb_toggle_changes ends as the article's table shows it.
     let table = topic(&session, "TABLE.TOGGLE.CHANGES");
@@ -351,18 +359,10 @@ fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
         .log()
         .create_topic("SETTING_MONGO.SETTING.OPTION", 1)
         .unwrap();
-    let events = [
-        event("c", 1, Some(false), 1747120515000),
-        event("u", 1, Some(false), 1747120567000),
-        event("u", 1, Some(true), 1747120590000),
-        event("u", 1, Some(true), 1747120600000),
-        event("c", 2, Some(false), 1747123415000),
-        event("u", 2, Some(true), 1747123416000),
-        event("u", 2, Some(false), 1747123417000),
-        event("c", 3, Some(false), 1747123420000),
-        event("d", 3, None, 1747123421000),
-        event("u", 3, None, 1747123422000),
-    ];
+    let events: Vec<Record> = TOGGLE_EVENTS
+        .iter()
+        .map(|&(op, user, toggle, ts)| event(op, user, toggle, ts))
+        .collect();
     session
         .log()
         .append("SETTING_MONGO.SETTING.OPTION", 0, &events)
@@ -396,15 +396,49 @@ fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
         .into_iter()
         .map(|(k, v, _)| (k, v))
         .collect();
-    assert_eq!(
-        toggles,
-        vec![
-            (json!(1), json!({"toggle": false})),
-            (json!(1), json!({"toggle": true})),
-            (json!(2), json!({"toggle": false})),
-            (json!(2), json!({"toggle": true})),
-            (json!(2), json!({"toggle": false})),
-            (json!(3), json!({"toggle": false})),
-        ]
-    );
+    assert_eq!(toggles, article_toggles());
+}
+
+/// A query's sink schemas are in the registry once its CREATE ... AS SELECT
+/// has run, before any record: a statement sent later (another request, as
+/// the seed does over REST) infers its columns from them.
+#[test]
+fn a_query_registers_its_sink_schemas_when_created() {
+    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry};
+
+    let registry = MemoryRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let connections = ddsql::session::Connections {
+        schema_registry: Some(registry.url()),
+        ..ddsql::session::Connections::embedded(dir.path())
+    };
+    let mut session = Session::connect(&connections).unwrap();
+    session
+        .execute_script(
+            "create stream s (k bigint key, v boolean) with (kafka_topic='s', key_format='AVRO', value_format='AVRO', partitions=1);
+             create table t with (kafka_topic='T', key_format='AVRO', value_format='AVRO') as
+               select k, latest_by_offset(v) as v from s group by k;",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = SchemaRegistry::new(&registry.url());
+    for subject in ["T-key", "T-value"] {
+        assert!(
+            client.latest(subject).unwrap().is_some(),
+            "{subject} is registered"
+        );
+    }
+    session
+        .execute_script(
+            "create stream tc with (kafka_topic='T', key_format='AVRO', value_format='AVRO');",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let columns: Vec<String> = session
+        .catalog()
+        .source("TC")
+        .unwrap()
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.ty))
+        .collect();
+    assert_eq!(columns, ["ROWKEY BIGINT", "V BOOLEAN"]);
 }

@@ -121,30 +121,13 @@ pub fn bench(
     systems: &[System],
     data_dir: Option<std::path::PathBuf>,
 ) -> anyhow::Result<()> {
-    let temp = tempfile::tempdir()?;
-    let dir = data_dir.unwrap_or_else(|| temp.path().to_path_buf());
-    anyhow::ensure!(
-        !dir.exists() || std::fs::read_dir(&dir)?.next().is_none(),
-        "{} is not empty: the bench writes a fresh log (give a new directory)",
-        dir.display()
-    );
-    let registry = match encoding {
-        Encoding::Avro => Some(ddsql_connectors::schema_registry::MemoryRegistry::start()?),
-        Encoding::Json => None,
-    };
-    let connections = ddsql::session::Connections {
-        schema_registry: registry.as_ref().map(|r| r.url()),
-        ..ddsql::session::Connections::embedded(&dir)
-    };
+    let scratch = crate::gen::Scratch::in_dir(data_dir, encoding)?;
+    let connections = &scratch.connections;
     {
         let (transport, _) = connections.open()?;
-        let client = connections
-            .schema_registry
-            .as_deref()
-            .map(|u| Arc::new(ddsql_connectors::schema_registry::SchemaRegistry::new(u)));
         let sink = crate::gen::Sink {
             transport: transport.as_ref(),
-            registry: client.as_ref(),
+            registry: scratch.client.as_ref(),
             encoding,
             partitions,
         };
@@ -168,7 +151,7 @@ pub fn bench(
             .arg("first-order-system")
             .args(["--system", &format!("{system:?}").to_lowercase()])
             .arg("--data-dir")
-            .arg(&dir)
+            .arg(&connections.data_dir)
             .args(["--encoding", &format!("{encoding:?}").to_lowercase()])
             .args(["--workers", &run.workers.to_string()])
             .args(["--batch", &run.batch.to_string()])
@@ -653,14 +636,13 @@ pub mod dd {
                     }
                 }
                 // One batch from the partition that is furthest behind.
-                if let Some((p, next, end, last_ts)) =
+                if let Some((p, next, _, last_ts)) =
                     parts.iter_mut().filter(|p| p.1 < p.2).min_by_key(|p| p.3)
                 {
                     fetched.clear();
                     *next = log
                         .read(INPUT, *p, *next, batch, &mut fetched)
                         .expect("reading the log");
-                    let _ = end;
                     for f in &fetched {
                         let ts = f.record.timestamp.max(*last_ts);
                         *last_ts = ts;

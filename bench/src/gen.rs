@@ -111,8 +111,9 @@ impl Sink<'_> {
     }
 }
 
-/// A scratch embedded log in a temporary directory, with an in-memory
-/// Schema Registry when the input is AVRO: what a bench runs on.
+/// A fresh embedded log (in a temporary directory unless one is given),
+/// with an in-memory Schema Registry when the input is AVRO: what a bench
+/// runs on.
 pub struct Scratch {
     /// Held, not read: the log's directory and the registry's server live
     /// as long as the scratch does.
@@ -125,20 +126,31 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new(encoding: Encoding) -> anyhow::Result<Scratch> {
-        let dir = tempfile::tempdir()?;
+        Scratch::in_dir(None, encoding)
+    }
+
+    /// In `dir`, which must be empty or new (the bench writes a fresh log).
+    pub fn in_dir(dir: Option<std::path::PathBuf>, encoding: Encoding) -> anyhow::Result<Scratch> {
+        let temp = tempfile::tempdir()?;
+        let dir = dir.unwrap_or_else(|| temp.path().to_path_buf());
+        anyhow::ensure!(
+            !dir.exists() || std::fs::read_dir(&dir)?.next().is_none(),
+            "{} is not empty: the bench writes a fresh log (give a new directory)",
+            dir.display()
+        );
         let registry = match encoding {
             Encoding::Avro => Some(ddsql_connectors::schema_registry::MemoryRegistry::start()?),
             Encoding::Json => None,
         };
         let connections = ddsql::session::Connections {
             schema_registry: registry.as_ref().map(|r| r.url()),
-            ..ddsql::session::Connections::embedded(dir.path())
+            ..ddsql::session::Connections::embedded(&dir)
         };
         let client = registry
             .as_ref()
             .map(|r| Arc::new(SchemaRegistry::new(&r.url())));
         Ok(Scratch {
-            _dir: dir,
+            _dir: temp,
             _registry: registry,
             connections,
             client,
