@@ -24,14 +24,15 @@ use std::path::Path;
 use serde_json::{Map, Value as Json};
 
 use ddsql_connectors::format::json::{from_json, to_json};
-use ddsql_connectors::format::Formats;
+use ddsql_connectors::format::{avro, Formats};
+use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaType};
 use ddsql_engine::io::{CodecFactory, Decoded, Fetched, Record};
 use ddsql_engine::operators::sink::written_time;
-use ddsql_engine::RunOptions;
+use ddsql_engine::{RunOptions, PROCESSING_LOG_TOPIC};
 use ddsql_sql::catalog::{Format, Source};
-use ddsql_sql::types::Value;
+use ddsql_sql::types::{SqlType, Value};
 
-use crate::session::Session;
+use crate::session::{Connections, Session};
 
 /// The header carrying an input's position in the file.
 const SEQUENCE_HEADER: &str = "ddsql-qtt-seq";
@@ -68,9 +69,68 @@ struct Case {
     inputs: Vec<Json>,
     outputs: Vec<Json>,
     expected_error: Option<String>,
-    /// Topics with schemas registered up front (`topics[].keySchema` /
-    /// `valueSchema`): the Schema Registry decides their columns and shapes.
-    registered_schemas: Vec<String>,
+    /// Schemas registered before the statements run (`topics[].keySchema` /
+    /// `valueSchema`).
+    schemas: Vec<TopicSchema>,
+}
+
+/// A schema a case registers in the Schema Registry before its statements
+/// run: sources infer their columns from it and inputs are written with it.
+#[derive(Clone, Debug)]
+pub(crate) struct TopicSchema {
+    /// `<topic>-key` or `<topic>-value`.
+    pub subject: String,
+    pub schema_type: SchemaType,
+    /// Avro's or JSON Schema's JSON, or a `.proto` file.
+    pub text: String,
+    /// The id the case gives it (`keySchemaId`/`valueSchemaId`).
+    pub id: Option<u32>,
+}
+
+/// The Avro schemas a case registers, by subject, with their ids: inputs
+/// to their topics are written with them.
+pub(crate) type AvroWriters = HashMap<String, (avro::Schema, u32)>;
+
+/// The schemas a QTT case's `topics` register.
+fn topic_schemas(topics: &[Json]) -> Vec<TopicSchema> {
+    let mut out = Vec::new();
+    for topic in topics {
+        let Some(name) = topic["name"].as_str() else {
+            continue;
+        };
+        for (side, schema, format, id) in [
+            ("key", "keySchema", "keyFormat", "keySchemaId"),
+            ("value", "valueSchema", "valueFormat", "valueSchemaId"),
+            // Older files give the value's schema and format alone.
+            ("value", "schema", "format", "valueSchemaId"),
+        ] {
+            let format = topic[format].as_str().or(topic["format"].as_str());
+            let schema_type = match format.map(str::to_ascii_uppercase).as_deref() {
+                Some("PROTOBUF") => SchemaType::Protobuf,
+                Some("JSON" | "JSON_SR") => SchemaType::Json,
+                _ => SchemaType::Avro,
+            };
+            let text = match &topic[schema] {
+                Json::Null => continue,
+                // A .proto file, an Avro schema's JSON as text, or a bare
+                // Avro type name (`"int"`), which is JSON once quoted.
+                Json::String(text)
+                    if schema_type != SchemaType::Avro
+                        || serde_json::from_str::<Json>(text).is_ok() =>
+                {
+                    text.clone()
+                }
+                json => json.to_string(),
+            };
+            out.push(TopicSchema {
+                subject: format!("{name}-{side}"),
+                schema_type,
+                text,
+                id: topic[id].as_u64().map(|id| id as u32),
+            });
+        }
+    }
+    out
 }
 
 fn cases(json: &Json) -> Vec<Case> {
@@ -111,17 +171,7 @@ fn cases(json: &Json) -> Vec<Case> {
                 expected_error: t
                     .get("expectedException")
                     .map(|e| e["message"].as_str().unwrap_or("an error").to_string()),
-                registered_schemas: t["topics"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter(|topic| {
-                        ["keySchema", "valueSchema", "schema"]
-                            .iter()
-                            .any(|k| topic.get(*k).is_some_and(|s| !s.is_null()))
-                    })
-                    .filter_map(|topic| topic["name"].as_str().map(String::from))
-                    .collect(),
+                schemas: topic_schemas(t["topics"].as_array().map_or(&[], Vec::as_slice)),
             });
         }
     }
@@ -160,7 +210,7 @@ fn run_case(case: &Case) -> Verdict {
     if let Some(why) = unsupported_records(case.inputs.iter().chain(&case.outputs)) {
         return Verdict::Skip(why);
     }
-    let ran = match execute(&case.statements, &case.inputs) {
+    let ran = match execute(&case.statements, &case.inputs, &case.schemas) {
         Ok(done) => done,
         Err(Stopped::Setup(why)) => return Verdict::Fail(why),
         Err(Stopped::Statement(message)) => {
@@ -189,13 +239,10 @@ fn run_case(case: &Case) -> Verdict {
     }
     match compare_outputs(&ran.session, &case.outputs) {
         Ok(()) => Verdict::Pass,
-        // Registered schemas decide columns and record shapes, and ddsql
-        // has no Schema Registry yet: the difference is reported, as a skip.
-        Err(why) if !case.registered_schemas.is_empty() => Verdict::Skip(format!(
-            "registers schemas for {} in a Schema Registry, which is not supported yet; the case ran and differed: {why}",
-            case.registered_schemas.join(", ")
-        )),
-        Err(why) => Verdict::Fail(why.to_string()),
+        Err(why) => Verdict::Fail(match first_processing_error(&ran.session) {
+            Some(error) => format!("{why} (processing log: {error})"),
+            None => why.to_string(),
+        }),
     }
 }
 
@@ -223,14 +270,41 @@ pub(crate) fn unsupported_records<'a>(
 }
 
 /// Runs a case on a fresh embedded log in a temporary directory, as
-/// ksqlDB's test driver does: creates the input topics and those the CREATE
-/// statements name, executes each of `statements` (a script), writes
-/// `inputs` in file order and runs the queries until caught up.
-pub(crate) fn execute(statements: &[String], inputs: &[Json]) -> Result<Ran, Stopped> {
+/// ksqlDB's test driver does: registers `schemas` (in a Schema Registry of
+/// the case's own, when there are any), creates the input topics and those
+/// the CREATE statements name, executes each of `statements` (a script),
+/// writes `inputs` in file order and runs the queries until caught up.
+pub(crate) fn execute(
+    statements: &[String],
+    inputs: &[Json],
+    schemas: &[TopicSchema],
+) -> Result<Ran, Stopped> {
     let dir =
         tempfile::tempdir().map_err(|e| Stopped::Setup(format!("temporary directory: {e}")))?;
-    let mut session =
-        Session::open(dir.path()).map_err(|e| Stopped::Setup(format!("opening the log: {e}")))?;
+    let mut writers = AvroWriters::new();
+    let registry = if schemas.is_empty() {
+        None
+    } else {
+        let registry = MemoryRegistry::start()
+            .map_err(|e| Stopped::Setup(format!("starting a Schema Registry: {e}")))?;
+        for s in schemas {
+            let id = registry
+                .import(&s.subject, s.schema_type, &s.text, s.id)
+                .map_err(|e| Stopped::Setup(format!("registering {}: {e}", s.subject)))?;
+            if s.schema_type == SchemaType::Avro {
+                let schema = avro::Schema::parse(&s.text)
+                    .map_err(|e| Stopped::Setup(format!("the schema of {}: {e}", s.subject)))?;
+                writers.insert(s.subject.clone(), (schema, id));
+            }
+        }
+        Some(registry)
+    };
+    let connections = Connections {
+        schema_registry: registry.as_ref().map(MemoryRegistry::url),
+        ..Connections::embedded(dir.path())
+    };
+    let mut session = Session::connect(&connections)
+        .map_err(|e| Stopped::Setup(format!("opening the log: {e}")))?;
     // QTT creates the input topics, and those its CREATE statements name,
     // before the statements run.
     let mut topics: Vec<(String, u32)> = inputs
@@ -266,7 +340,7 @@ pub(crate) fn execute(statements: &[String], inputs: &[Json]) -> Result<Ran, Sto
             .execute_script(sql)
             .map_err(|e| Stopped::Statement(e.to_string()))?;
     }
-    write_inputs(&session, inputs).map_err(Stopped::Input)?;
+    write_inputs(&session, inputs, &writers).map_err(Stopped::Input)?;
     let options = RunOptions {
         workers: 1,
         batch: 64,
@@ -276,15 +350,32 @@ pub(crate) fn execute(statements: &[String], inputs: &[Json]) -> Result<Ran, Sto
     session
         .run_until_caught_up(&options)
         .map_err(|e| Stopped::Run(e.to_string()))?;
-    Ok(Ran { session, _dir: dir })
+    Ok(Ran {
+        session,
+        _registry: registry,
+        _dir: dir,
+    })
 }
 
-/// A case that ran, for [`compare_outputs`]: the session and the temporary
-/// directory its log lives in (removed when this is dropped, after the
-/// session).
+/// A case that ran, for [`compare_outputs`]: the session, its Schema
+/// Registry and the temporary directory its log lives in (removed when
+/// this is dropped, after the session).
 pub(crate) struct Ran {
     pub session: Session,
+    _registry: Option<MemoryRegistry>,
     _dir: tempfile::TempDir,
+}
+
+/// The first record of the processing log, which often says why an
+/// output is missing.
+fn first_processing_error(session: &Session) -> Option<String> {
+    let mut out = Vec::new();
+    session
+        .log()
+        .read(PROCESSING_LOG_TOPIC, 0, 0, 1, &mut out)
+        .ok()?;
+    let value = out.first()?.record.value.as_deref()?;
+    Some(String::from_utf8_lossy(value).into_owned())
 }
 
 fn first_line(s: &str) -> String {
@@ -305,7 +396,11 @@ fn reader_of<'a>(session: &'a Session, topic: &'a str) -> Option<&'a Source> {
 /// and `partition`) to their topics, encoded with the formats of the source
 /// that reads each topic, each with its position in the file in the
 /// sequence header. Inputs to a topic no source reads are left out.
-pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Verdict> {
+pub(crate) fn write_inputs(
+    session: &Session,
+    inputs: &[Json],
+    writers: &AvroWriters,
+) -> Result<(), Verdict> {
     for (seq, input) in inputs.iter().enumerate() {
         let topic = input["topic"]
             .as_str()
@@ -313,28 +408,27 @@ pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Ver
         let Some(source) = reader_of(session, topic) else {
             continue;
         };
-        let codec = Formats::default().codec(source).map_err(Verdict::Skip)?;
+        let codec = session.formats().codec(source).map_err(Verdict::Skip)?;
         let keys: Vec<_> = source.key_columns().collect();
-        let key_values: Vec<Value> =
-            match (keys.len(), &input["key"]) {
-                (0, _) => vec![],
-                (1, k) => vec![from_json(k, &keys[0].ty)
-                    .map_err(|e| Verdict::Skip(format!("input key: {e}")))?],
-                (_, Json::Object(obj)) => keys
-                    .iter()
-                    .map(|c| {
-                        field(obj, &c.name)
-                            .map(|v| from_json(v, &c.ty))
-                            .unwrap_or(Ok(Value::Null))
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| Verdict::Skip(format!("input key: {e}")))?,
-                (_, other) => {
-                    return Err(Verdict::Skip(format!(
-                        "input key {other} for a multi-column key"
-                    )))
-                }
-            };
+        let key_values: Vec<Value> = match (keys.len(), &input["key"]) {
+            (0, _) => vec![],
+            (1, k) => vec![from_json(protobuf_key(source, k), &keys[0].ty)
+                .map_err(|e| Verdict::Skip(format!("input key: {e}")))?],
+            (_, Json::Object(obj)) => keys
+                .iter()
+                .map(|c| {
+                    field(obj, &c.name)
+                        .map(|v| from_json(v, &c.ty))
+                        .unwrap_or(Ok(Value::Null))
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|e| Verdict::Skip(format!("input key: {e}")))?,
+            (_, other) => {
+                return Err(Verdict::Skip(format!(
+                    "input key {other} for a multi-column key"
+                )))
+            }
+        };
         let bare_value = !source.wrap_single_value || source.value_format == Format::Kafka;
         let (key, value) = match &input["value"] {
             // QTT writes DELIMITED values as their text.
@@ -382,6 +476,23 @@ pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Ver
             }
             other => return Err(Verdict::Skip(format!("unwrapped input value {other}"))),
         };
+        // A registered Avro schema is the writer's, as the producer in
+        // ksqlDB's test driver uses it; the source reads it by its id.
+        let registered = |side: &str, json: &Json, encoded: Option<Vec<u8>>| match writers
+            .get(&format!("{topic}-{side}"))
+        {
+            Some((schema, id)) if !json.is_null() => schema
+                .sql_type()
+                .and_then(|ty| from_json(json, &ty))
+                .and_then(|v| avro::encode_with_id(schema, *id, &v))
+                .map(Some)
+                .map_err(|e| {
+                    Verdict::Fail(format!("input {side} with its registered schema: {e}"))
+                }),
+            _ => Ok(encoded),
+        };
+        let key = registered("key", &input["key"], key)?;
+        let value = registered("value", &input["value"], value)?;
         let record = Record {
             key,
             value,
@@ -403,6 +514,23 @@ pub(crate) fn write_inputs(session: &Session, inputs: &[Json]) -> Result<(), Ver
             .map_err(|e| Verdict::Fail(format!("writing input: {e}")))?;
     }
     Ok(())
+}
+
+/// A single-column PROTOBUF key as a case gives it: QTT writes the key of
+/// a registered key schema as the message (`{"K": 1}`), ddsql compares the
+/// column (`1`).
+fn protobuf_key<'a>(source: &Source, key: &'a Json) -> &'a Json {
+    let mut keys = source.key_columns();
+    match (keys.next(), keys.next(), key) {
+        (Some(c), None, Json::Object(fields))
+            if source.key_format == Format::Protobuf
+                && fields.len() == 1
+                && !matches!(c.ty, SqlType::Struct(_)) =>
+        {
+            fields.values().next().expect("one field")
+        }
+        _ => key,
+    }
 }
 
 fn field<'a>(obj: &'a Map<String, Json>, name: &str) -> Option<&'a Json> {
@@ -619,6 +747,11 @@ pub(crate) fn compare_outputs(session: &Session, outputs: &[Json]) -> Result<(),
         let windowed: Vec<Json> = expected[topic]
             .iter()
             .map(|e| match e.get("window") {
+                _ if protobuf_key(source, &e["key"]) != &e["key"] => {
+                    let mut e = (*e).clone();
+                    e["key"] = protobuf_key(source, &e["key"]).clone();
+                    e
+                }
                 Some(w) if source.window.is_some() => {
                     let mut e = (*e).clone();
                     e["key"] = windowed_key(

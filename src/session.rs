@@ -22,7 +22,7 @@ use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
 use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
-use ddsql_sql::catalog::{Catalog, Format, Source, SourceKind, Topics};
+use ddsql_sql::catalog::{Catalog, Format, SchemaLookup, Source, SourceKind, Topics};
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
 use ddsql_sql::types::{Row, SqlType, Value};
@@ -83,19 +83,21 @@ pub struct Executed {
 struct ScriptTopics<'a> {
     existing: &'a dyn Topics,
     created: HashMap<String, u32>,
-    /// The AVRO columns that the script's queries register for their
-    /// sinks' topics, by (topic, side): a later statement of the same
-    /// script infers from them, as it would once the query runs.
-    registering: HashMap<(String, &'static str), Vec<(String, SqlType)>>,
+    /// The AVRO schemas (as SQL types) that the script's queries register
+    /// for their sinks' topics, by (topic, side): a later statement of the
+    /// same script infers from them, as it would once the query runs.
+    registering: HashMap<(String, &'static str), SqlType>,
 }
 
 impl ScriptTopics<'_> {
-    /// Notes the schemas `sink` (a query's output) registers.
+    /// Notes the schemas `sink` (a query's output) registers: a record of
+    /// the side's columns, or its one column's type when unwrapped (keys
+    /// always are).
     fn registers(&mut self, sink: &Source) {
-        let side = |format: Format, columns: Vec<(String, SqlType)>, single: &str, wrap: bool| {
+        let side = |format: Format, columns: Vec<(String, SqlType)>, wrap: bool| {
             (format == Format::Avro && !columns.is_empty()).then(|| match columns.len() {
-                1 if !wrap => vec![(single.to_string(), columns[0].1.clone())],
-                _ => columns,
+                1 if !wrap => columns[0].1.clone(),
+                _ => SqlType::Struct(columns),
             })
         };
         let key = sink
@@ -106,15 +108,15 @@ impl ScriptTopics<'_> {
             .value_columns()
             .map(|c| (c.name.clone(), c.ty.clone()))
             .collect();
-        for (name, columns) in [
-            ("key", side(sink.key_format, key, "ROWKEY", false)),
+        for (name, ty) in [
+            ("key", side(sink.key_format, key, false)),
             (
                 "value",
-                side(sink.value_format, value, "ROWVAL", sink.wrap_single_value),
+                side(sink.value_format, value, sink.wrap_single_value),
             ),
         ] {
-            if let Some(columns) = columns {
-                self.registering.insert((sink.topic.clone(), name), columns);
+            if let Some(ty) = ty {
+                self.registering.insert((sink.topic.clone(), name), ty);
             }
         }
     }
@@ -130,15 +132,12 @@ impl Topics for ScriptTopics<'_> {
     fn complete(&self) -> bool {
         self.existing.complete()
     }
-    fn registered_columns(
-        &self,
-        topic: &str,
-        side: &str,
-        format: Format,
-    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
-        match self.registering.get(&(topic.to_string(), side)) {
-            Some(columns) if format == Format::Avro => Ok(Some(columns.clone())),
-            _ => self.existing.registered_columns(topic, side, format),
+    fn registered_type(&self, lookup: &SchemaLookup) -> Result<Option<SqlType>, String> {
+        match self.registering.get(&(lookup.topic.clone(), lookup.side)) {
+            Some(ty) if lookup.format == Format::Avro && lookup.id.is_none() => {
+                Ok(Some(ty.clone()))
+            }
+            _ => self.existing.registered_type(lookup),
         }
     }
 }
@@ -158,13 +157,8 @@ impl Topics for TransportTopics<'_> {
     fn complete(&self) -> bool {
         self.transport.is_some()
     }
-    fn registered_columns(
-        &self,
-        topic: &str,
-        side: &str,
-        format: Format,
-    ) -> Result<Option<Vec<(String, SqlType)>>, String> {
-        self.formats.registered_columns(topic, side, format)
+    fn registered_type(&self, lookup: &SchemaLookup) -> Result<Option<SqlType>, String> {
+        self.formats.registered_type(lookup)
     }
 }
 

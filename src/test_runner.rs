@@ -43,7 +43,7 @@ pub fn run(statements: &Path, input: &Path, output: &Path) -> anyhow::Result<Ver
             bail!("{}: {why}", path.display());
         }
     }
-    let ran = match qtt::execute(&[sql], &inputs) {
+    let ran = match qtt::execute(&[sql], &inputs, &[]) {
         Ok(ran) => ran,
         Err(Stopped::Setup(why)) => bail!("{why}"),
         Err(Stopped::Statement(why)) => bail!("{}: {why}", statements.display()),

@@ -29,7 +29,7 @@
 //! assert!(client.latest("users-value").unwrap().is_none());
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, RwLock};
@@ -209,7 +209,7 @@ impl SchemaRegistry {
 /// The registry's state: schemas by id, and each subject's versions.
 #[derive(Default)]
 struct Store {
-    schemas: Vec<(SchemaType, String)>,
+    schemas: BTreeMap<u32, (SchemaType, String)>,
     subjects: HashMap<String, Vec<u32>>,
 }
 
@@ -224,14 +224,12 @@ impl Store {
                 names.sort();
                 (200, json!(names))
             }
-            ("GET", ["schemas", "ids", id]) => match id
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| self.schemas.get(i.wrapping_sub(1)))
-            {
-                Some((ty, text)) => (200, json!({"schema": text, "schemaType": ty.name()})),
-                None => not_found(40403, format!("Schema {id} not found")),
-            },
+            ("GET", ["schemas", "ids", id]) => {
+                match id.parse::<u32>().ok().and_then(|i| self.schemas.get(&i)) {
+                    Some((ty, text)) => (200, json!({"schema": text, "schemaType": ty.name()})),
+                    None => not_found(40403, format!("Schema {id} not found")),
+                }
+            }
             ("GET", ["subjects", subject, "versions", version]) => {
                 let Some(versions) = self.subjects.get(*subject) else {
                     return not_found(40401, format!("Subject '{subject}' not found."));
@@ -242,7 +240,7 @@ impl Store {
                 };
                 match index.and_then(|i| versions.get(i).map(|id| (i, *id))) {
                     Some((i, id)) => {
-                        let (ty, text) = &self.schemas[id as usize - 1];
+                        let (ty, text) = &self.schemas[&id];
                         (
                             200,
                             json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name()}),
@@ -265,13 +263,25 @@ impl Store {
                     );
                 };
                 let ty = SchemaType::parse(request["schemaType"].as_str());
-                let id = match self.schemas.iter().position(|(t, s)| *t == ty && s == text) {
-                    Some(i) => i as u32 + 1,
-                    None => {
-                        self.schemas.push((ty, text.to_string()));
-                        self.schemas.len() as u32
-                    }
+                let same = |(_, (t, s)): &(&u32, &(SchemaType, String))| *t == ty && s == text;
+                // An `id` in the body imports the schema under that id, as
+                // Confluent's registry does in IMPORT mode.
+                let id = match request["id"].as_u64() {
+                    Some(id) => match self.schemas.get(&(id as u32)) {
+                        Some(held) if held != &(ty, text.to_string()) => {
+                            return (
+                                422,
+                                json!({"error_code": 42205, "message": format!("schema id {id} already holds another schema")}),
+                            )
+                        }
+                        _ => id as u32,
+                    },
+                    None => match self.schemas.iter().find(same) {
+                        Some((id, _)) => *id,
+                        None => self.schemas.keys().next_back().map_or(1, |last| last + 1),
+                    },
                 };
+                self.schemas.insert(id, (ty, text.to_string()));
                 let versions = self.subjects.entry(subject.to_string()).or_default();
                 if !versions.contains(&id) {
                     versions.push(id);
@@ -314,13 +324,34 @@ impl MemoryRegistry {
 
     /// Registers a schema directly, as a producer such as Debezium would.
     pub fn register(&self, subject: &str, ty: SchemaType, text: &str) -> u32 {
-        let body = json!({"schema": text, "schemaType": ty.name()}).to_string();
+        self.import(subject, ty, text, None)
+            .expect("a registration without an id succeeds")
+    }
+
+    /// Registers a schema under a chosen id (Confluent's IMPORT mode), as a
+    /// test that names schema ids in its statements needs; `None` lets
+    /// the registry choose. Fails if the id holds another schema.
+    pub fn import(
+        &self,
+        subject: &str,
+        ty: SchemaType,
+        text: &str,
+        id: Option<u32>,
+    ) -> Result<u32, String> {
+        let mut body = json!({"schema": text, "schemaType": ty.name()});
+        if let Some(id) = id {
+            body["id"] = json!(id);
+        }
+        let body = body.to_string();
         let (_, answer) = self.store.lock().unwrap().handle(
             "POST",
             &format!("/subjects/{subject}/versions"),
             body.as_bytes(),
         );
-        answer["id"].as_u64().expect("a registered id") as u32
+        answer["id"]
+            .as_u64()
+            .map(|id| id as u32)
+            .ok_or_else(|| answer["message"].to_string())
     }
 }
 

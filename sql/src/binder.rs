@@ -10,7 +10,8 @@ use crate::ast::{
     SourceKind, Statement,
 };
 use crate::catalog::{
-    Catalog, Column, Envelope, Format, PersistentQuery, Source, Topics, SYSTEM_COLUMNS,
+    Catalog, Column, Envelope, Format, PersistentQuery, SchemaLookup, Source, Topics,
+    SYSTEM_COLUMNS,
 };
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
@@ -854,14 +855,17 @@ impl Binder<'_> {
     }
 
     /// The declared columns, plus those a Schema Registry has for a side
-    /// (key or value) that declares none and whose format registers schemas.
+    /// (key or value) that declares none and whose format registers schemas;
+    /// `unwrapped` for `WRAP_SINGLE_VALUE=false`.
     fn infer_columns(
         &self,
         c: &ast::CreateSource,
+        props: &Properties,
         topic: &str,
         key_format: Format,
         explicit_key_format: bool,
         value_format: Format,
+        unwrapped: bool,
     ) -> Result<Vec<ast::ColumnDef>> {
         let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
         let mut columns = c.columns.clone();
@@ -870,18 +874,38 @@ impl Binder<'_> {
                 .iter()
                 .any(|col| (col.constraint != ColumnConstraint::None) == key)
         };
-        let registered = |side: &str, format: Format| {
-            self.topics
-                .registered_columns(topic, side, format)
-                .map_err(|e| {
-                    SqlError::new(
-                        c.name.pos,
-                        format!(
-                            "inferring the {side} columns of {}: {e}",
-                            c.name.normalized()
-                        ),
-                    )
-                })
+        // ksqlDB's inference: a key schema is the one key column ROWKEY; a
+        // value record's fields are the value columns, and any other value
+        // schema (or an unwrapped one) is the one value column ROWVAL.
+        // ksqlDB's inference: a key schema is the one key column ROWKEY
+        // (PROTOBUF, which wraps keys, gives a message of key columns); a
+        // value record's fields are the value columns, and any other value
+        // schema (or an unwrapped one) is the one value column ROWVAL.
+        let registered = |side: &'static str, format: Format, single: Option<&str>| {
+            let (id, full_name) = match side {
+                "key" => ("KEY_SCHEMA_ID", "KEY_SCHEMA_FULL_NAME"),
+                _ => ("VALUE_SCHEMA_ID", "VALUE_SCHEMA_FULL_NAME"),
+            };
+            let lookup = SchemaLookup {
+                topic: topic.to_string(),
+                side,
+                format,
+                id: props.int(id)?.map(|(id, _)| id as u32),
+                full_name: props.string(full_name)?.map(|(name, _)| name),
+            };
+            let ty = self.topics.registered_type(&lookup).map_err(|e| {
+                SqlError::new(
+                    c.name.pos,
+                    format!(
+                        "inferring the {side} columns of {}: {e}",
+                        c.name.normalized()
+                    ),
+                )
+            })?;
+            Ok::<_, SqlError>(ty.map(|ty| match (single, ty) {
+                (None, SqlType::Struct(fields)) => fields,
+                (single, ty) => vec![(single.unwrap_or("ROWVAL").to_string(), ty)],
+            }))
         };
         let column = |name: String, ty: SqlType, constraint| ast::ColumnDef {
             name: Ident {
@@ -893,7 +917,7 @@ impl Binder<'_> {
             constraint,
         };
         if !declared(false) && registers(value_format) {
-            match registered("value", value_format)? {
+            match registered("value", value_format, unwrapped.then_some("ROWVAL"))? {
                 Some(fields) => {
                     for (name, ty) in fields {
                         if !columns.iter().any(|d| d.name.normalized() == name) {
@@ -919,7 +943,8 @@ impl Binder<'_> {
                 SourceKind::Stream => ColumnConstraint::Key,
                 SourceKind::Table => ColumnConstraint::PrimaryKey,
             };
-            if let Some(fields) = registered("key", key_format)? {
+            let single = (key_format != Format::Protobuf).then_some("ROWKEY");
+            if let Some(fields) = registered("key", key_format, single)? {
                 let keys = fields.into_iter().map(|(n, t)| column(n, t, constraint));
                 columns.splice(0..0, keys);
             }
@@ -964,8 +989,16 @@ impl Binder<'_> {
             Envelope::None => Format::Kafka,
         });
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
-        let columns =
-            self.infer_columns(c, &topic, key_format, explicit_key_format, value_format)?;
+        let unwrapped = !props.wrap_single_value(1)?;
+        let columns = self.infer_columns(
+            c,
+            &props,
+            &topic,
+            key_format,
+            explicit_key_format,
+            value_format,
+            unwrapped,
+        )?;
         if columns.is_empty() {
             return Err(SqlError::new(
                 c.name.pos,

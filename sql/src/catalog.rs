@@ -159,17 +159,36 @@ pub trait Topics {
     fn complete(&self) -> bool {
         true
     }
-    /// The columns of one side (`"key"` or `"value"`) of `topic` as a
-    /// Schema Registry has them for `format`, for a source declared without
-    /// them: `None` when there is no registry, no schema or the format
-    /// registers none.
-    fn registered_columns(
+    /// The type of one side of a topic as the schema a Schema Registry
+    /// has for it describes it (a record or message is a STRUCT of its
+    /// fields), for a source declared without columns: `None` when there is
+    /// no registry, no schema or the format registers none.
+    fn registered_type(
         &self,
-        _topic: &str,
-        _side: &str,
-        _format: Format,
-    ) -> std::result::Result<Option<Vec<(String, SqlType)>>, String> {
+        _lookup: &SchemaLookup,
+    ) -> std::result::Result<Option<SqlType>, String> {
         Ok(None)
+    }
+}
+
+/// Which registered schema describes one side of a topic: the latest under
+/// subject `<topic>-<side>`, or the one `id` names (`KEY_SCHEMA_ID`,
+/// `VALUE_SCHEMA_ID`); for Protobuf, the message `full_name` names
+/// (`*_SCHEMA_FULL_NAME`) or else the file's first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaLookup {
+    pub topic: String,
+    /// `"key"` or `"value"`.
+    pub side: &'static str,
+    pub format: Format,
+    pub id: Option<u32>,
+    pub full_name: Option<String>,
+}
+
+impl SchemaLookup {
+    /// The subject the topic name strategy registers the side under.
+    pub fn subject(&self) -> String {
+        format!("{}-{}", self.topic, self.side)
     }
 }
 

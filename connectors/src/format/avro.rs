@@ -915,6 +915,15 @@ impl Reader<'_> {
                         Value::String(String::from_utf8(b).map_err(|_| "bytes that are not UTF-8")?)
                     }
                     (Value::String(s), SqlType::Bytes) => Value::Bytes(s.into_bytes()),
+                    // ksqlDB reads a writer's number or boolean declared as
+                    // STRING as its text.
+                    (
+                        v @ (Value::Boolean(_)
+                        | Value::Int(_)
+                        | Value::BigInt(_)
+                        | Value::Double(_)),
+                        SqlType::String,
+                    ) => ddsql_sql::eval::cast(&v, ty).map_err(|e| e.to_string())?,
                     (Value::Decimal(u, s), SqlType::Decimal { scale, .. }) => {
                         Value::Decimal(rescale(u, s, *scale)?, *scale)
                     }

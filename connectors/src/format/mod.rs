@@ -7,14 +7,16 @@
 pub mod avro;
 pub mod delimited;
 pub mod json;
+pub mod json_schema;
 pub mod kafka;
+pub mod proto_file;
 pub mod protobuf;
 
 use std::sync::Arc;
 
 use crate::schema_registry::{SchemaRegistry, SchemaType};
 use ddsql_engine::io::{Codec, CodecFactory, Decoded, KeyValue};
-use ddsql_sql::catalog::{Envelope, Format, Source};
+use ddsql_sql::catalog::{Envelope, Format, SchemaLookup, Source};
 use ddsql_sql::types::{SqlType, Value};
 
 /// One side (key or value) of a record.
@@ -258,36 +260,45 @@ impl Formats {
         self.registry.as_ref()
     }
 
-    /// The columns of one side (`key` or `value`) of `topic`, inferred from
-    /// the latest schema registered under `<topic>-<side>`: `None` when the
-    /// format has no registered schemas, no registry is configured or the
-    /// subject does not exist.
-    pub fn registered_columns(
-        &self,
-        topic: &str,
-        side: &str,
-        format: Format,
-    ) -> Result<Option<Vec<Field>>, String> {
+    /// The type of one side of a topic as its registered schema describes
+    /// it (see [`SchemaLookup`]; a record or message is a STRUCT of its
+    /// fields, upper-cased as ksqlDB names them): `None` when the format
+    /// has no registered schemas, no registry is configured or the subject
+    /// does not exist.
+    pub fn registered_type(&self, lookup: &SchemaLookup) -> Result<Option<SqlType>, String> {
         let Some(registry) = &self.registry else {
             return Ok(None);
         };
-        if !matches!(format, Format::Avro | Format::JsonSr | Format::Protobuf) {
+        if !matches!(
+            lookup.format,
+            Format::Avro | Format::JsonSr | Format::Protobuf
+        ) {
             return Ok(None);
         }
-        let subject = format!("{topic}-{side}");
-        let Some(schema) = registry.latest(&subject)? else {
-            return Ok(None);
+        let subject = lookup.subject();
+        let schema = match lookup.id {
+            Some(id) => (*registry.by_id(id)?).clone(),
+            None => match registry.latest(&subject)? {
+                Some(schema) => schema,
+                None => return Ok(None),
+            },
         };
-        match (format, schema.schema_type) {
-            (Format::Avro, SchemaType::Avro) => {
-                let single = if side == "key" { "ROWKEY" } else { "ROWVAL" };
-                avro::Schema::parse(&schema.text)
-                    .and_then(|s| s.columns(single))
+        let in_subject = |e: String| format!("subject {subject} (schema id {}): {e}", schema.id);
+        match (lookup.format, schema.schema_type) {
+            (Format::Avro, SchemaType::Avro) => avro::Schema::parse(&schema.text)
+                .and_then(|s| s.sql_type())
+                .map(Some)
+                .map_err(in_subject),
+            (Format::JsonSr, SchemaType::Json) => json_schema::sql_type(&schema.text)
+                .map(Some)
+                .map_err(in_subject),
+            (Format::Protobuf, SchemaType::Protobuf) => {
+                proto_file::schema_type(&schema.text, lookup.full_name.as_deref())
                     .map(Some)
-                    .map_err(|e| format!("subject {subject} (schema id {}): {e}", schema.id))
+                    .map_err(in_subject)
             }
             (format, ty) => Err(format!(
-                "subject {subject} holds a {ty:?} schema; inferring {format} columns from it is not supported: declare the columns"
+                "subject {subject} holds a {ty:?} schema, which {format} cannot read: declare the columns or use the schema's format"
             )),
         }
     }
