@@ -379,6 +379,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     formats: &connections.formats(),
                 },
                 &Default::default(),
+                &Default::default(),
                 &sql,
                 true,
             );

@@ -225,9 +225,12 @@ pub fn check_script(
     catalog: &Catalog,
     existing: &dyn Topics,
     variables: &BTreeMap<String, String>,
+    properties: &BTreeMap<String, String>,
     sql: &str,
     keep_going: bool,
 ) -> Checked {
+    // A script's SETs apply to its later statements.
+    let mut properties = properties.clone();
     // `${var}` substitution comes first: it is textual.
     let sql = match ddsql_sql::variables::substitute(sql, &mut variables.clone()) {
         Ok(s) => s,
@@ -272,25 +275,27 @@ pub fn check_script(
             error,
             statement: Some(p.text.clone()),
         };
-        let result = bind(&scratch, &topics, p).map_err(sql_err).and_then(|b| {
-            if let BoundStatement::CreateSource { source, .. }
-            | BoundStatement::CreateAs { source, .. } = &b
-            {
-                Formats::default()
-                    .codec(source)
-                    .map_err(|m| sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name))))?;
-            }
-            if matches!(
-                b,
-                BoundStatement::CreateAs { .. } | BoundStatement::InsertSelect { .. }
-            ) {
-                let mut with = scratch.clone();
-                with.apply(&b);
-                ddsql_engine::dataflow::check(&with)
-                    .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
-            }
-            Ok(b)
-        });
+        let result = bind(&scratch, &topics, &properties, p)
+            .map_err(sql_err)
+            .and_then(|b| {
+                if let BoundStatement::CreateSource { source, .. }
+                | BoundStatement::CreateAs { source, .. } = &b
+                {
+                    Formats::default().codec(source).map_err(|m| {
+                        sql_err(SqlError::new(p.pos, format!("{}: {m}", source.name)))
+                    })?;
+                }
+                if matches!(
+                    b,
+                    BoundStatement::CreateAs { .. } | BoundStatement::InsertSelect { .. }
+                ) {
+                    let mut with = scratch.clone();
+                    with.apply(&b);
+                    ddsql_engine::dataflow::check(&with)
+                        .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
+                }
+                Ok(b)
+            });
         match result {
             Ok(b) => {
                 if let BoundStatement::CreateSource { source, .. }
@@ -303,6 +308,12 @@ pub fn check_script(
                 }
                 if let BoundStatement::CreateAs { source, .. } = &b {
                     topics.registers(source);
+                }
+                if let BoundStatement::Set { name, value } = &b {
+                    match value {
+                        Some(v) => properties.insert(name.clone(), v.clone()),
+                        None => properties.remove(name),
+                    };
                 }
                 scratch.apply(&b);
                 bound.push((p.text.clone(), b));
@@ -462,6 +473,7 @@ impl Session {
                 formats: &self.formats,
             },
             variables,
+            &self.properties,
             sql,
             false,
         )
@@ -482,10 +494,11 @@ impl Session {
                 | BoundStatement::Drop { name: Some(_) }
                 | BoundStatement::Terminate { .. }
         );
-        // A source whose columns were inferred records them, so a restart
-        // does not infer again from a newer schema.
+        // A source whose columns were inferred, or whose formats came from
+        // session defaults, records them, so a restart binds it the same.
         let recorded = match &b {
-            BoundStatement::CreateSource { source, .. } => source.sql.clone(),
+            BoundStatement::CreateSource { source, .. }
+            | BoundStatement::CreateAs { source, .. } => source.sql.clone(),
             _ => text.to_string(),
         };
         let done = self.execute(b)?;

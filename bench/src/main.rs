@@ -560,7 +560,7 @@ fn parser_fuzz(inputs: u64, seed: u64, corpus_dir: &std::path::Path) -> anyhow::
         "create stream test (k string key, id bigint, name string, value bigint, f0 int, s struct<a int, b string>, arr array<int>, m map<string, int>) with (kafka_topic='t', value_format='JSON');
          create stream input (k string key, v1 struct<a int, b string>) with (kafka_topic='i', value_format='JSON');",
     )? {
-        let b = bind(&catalog, &UnknownTopics, &p)?;
+        let b = bind(&catalog, &UnknownTopics, &Default::default(), &p)?;
         catalog.apply(&b);
     }
     std::panic::set_hook(Box::new(|_| {}));
@@ -573,7 +573,7 @@ fn parser_fuzz(inputs: u64, seed: u64, corpus_dir: &std::path::Path) -> anyhow::
             let (statements, _) = parser::parse_all(&input);
             let mut ok = 0;
             for p in &statements {
-                if bind(&catalog, &UnknownTopics, p).is_ok() {
+                if bind(&catalog, &UnknownTopics, &Default::default(), p).is_ok() {
                     ok += 1;
                 }
                 // Printing must always give SQL that parses again.

@@ -3,7 +3,7 @@
 //! expression typed. It is the only place that knows ksqlDB's rules for
 //! keys, output names, formats and type coercion.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast::{
     self, ColumnConstraint, Expr, ExprKind, Ident, JoinKind, Literal, Parsed, Relation, SelectItem,
@@ -96,11 +96,24 @@ impl Catalog {
     }
 }
 
-/// Binds one parsed statement.
-pub fn bind(catalog: &Catalog, topics: &dyn Topics, parsed: &Parsed) -> Result<BoundStatement> {
+/// The session properties (`SET`) that change how statements bind: the
+/// formats a source gets when its WITH clause names none, as ksqlDB's
+/// server configs of these names do.
+pub const DEFAULT_KEY_FORMAT: &str = "ksql.persistence.default.format.key";
+pub const DEFAULT_VALUE_FORMAT: &str = "ksql.persistence.default.format.value";
+
+/// Binds one parsed statement; `properties` are the session's `SET`
+/// properties.
+pub fn bind(
+    catalog: &Catalog,
+    topics: &dyn Topics,
+    properties: &BTreeMap<String, String>,
+    parsed: &Parsed,
+) -> Result<BoundStatement> {
     let b = Binder {
         catalog,
         topics,
+        properties,
         sql: &parsed.text,
     };
     match &parsed.statement {
@@ -248,7 +261,56 @@ fn statement_name(s: &Statement) -> &'static str {
 struct Binder<'a> {
     catalog: &'a Catalog,
     topics: &'a dyn Topics,
+    properties: &'a BTreeMap<String, String>,
     sql: &'a str,
+}
+
+impl Binder<'_> {
+    /// The format a session property sets as the default, if any.
+    fn default_format(&self, property: &str, pos: Pos) -> Result<Option<Format>> {
+        let Some(name) = self.properties.get(property) else {
+            return Ok(None);
+        };
+        Format::parse(name).map(Some).ok_or_else(|| {
+            SqlError::new(
+                pos,
+                format!("unknown format '{name}' in property {property}: use UNSET '{property}' or set a known format"),
+            )
+        })
+    }
+
+    /// This statement's text with `added` properties in its WITH clause
+    /// (formats taken from defaults), so that the catalog's record of it
+    /// binds the same without them.
+    fn with_properties(&self, statement: ast::Statement, added: Vec<ast::Property>) -> String {
+        if added.is_empty() {
+            return self.sql.to_string();
+        }
+        let statement = match statement {
+            ast::Statement::CreateSource(mut c) => {
+                c.properties.extend(added);
+                ast::Statement::CreateSource(c)
+            }
+            ast::Statement::CreateAs(mut c) => {
+                c.properties.extend(added);
+                ast::Statement::CreateAs(c)
+            }
+            other => other,
+        };
+        format!("{statement};")
+    }
+}
+
+/// A WITH property naming a format, as a default supplies it.
+fn format_property(name: &str, format: Format, pos: Pos) -> ast::Property {
+    ast::Property {
+        name: Ident {
+            value: name.into(),
+            quoted: false,
+            pos,
+        },
+        value: Literal::String(format.name().into()),
+    }
 }
 
 /// The WITH properties ksqlDB knows, for validation and suggestions.
@@ -956,9 +1018,17 @@ impl Binder<'_> {
         self.check_new_name(&c.name, c.or_replace)?;
         let props = Properties::new(&c.properties)?;
         let (key_format, value_format) = props.formats(c.name.pos)?;
-        let value_format = value_format.ok_or_else(|| {
-            SqlError::new(c.name.pos, "missing property VALUE_FORMAT: say how values are serialised, e.g. WITH (VALUE_FORMAT='JSON')")
-        })?;
+        let mut defaulted = Vec::new();
+        let value_format = match value_format {
+            Some(f) => f,
+            None => {
+                let f = self.default_format(DEFAULT_VALUE_FORMAT, c.name.pos)?.ok_or_else(|| {
+                    SqlError::new(c.name.pos, format!("missing property VALUE_FORMAT: say how values are serialised, e.g. WITH (VALUE_FORMAT='JSON'), or set a default with SET '{DEFAULT_VALUE_FORMAT}'='JSON'"))
+                })?;
+                defaulted.push(format_property("VALUE_FORMAT", f, c.name.pos));
+                f
+            }
+        };
         let envelope = match props.string("ENVELOPE")? {
             None => Envelope::None,
             Some((e, _)) if e.eq_ignore_ascii_case("NONE") => Envelope::None,
@@ -982,12 +1052,18 @@ impl Binder<'_> {
                 ))
             }
         };
+        let default_key = self.default_format(DEFAULT_KEY_FORMAT, c.name.pos)?;
         let explicit_key_format = key_format.is_some();
         // A Debezium key is a record of the primary key, in the value's format.
-        let mut key_format = key_format.unwrap_or(match envelope {
-            Envelope::Debezium => value_format,
-            Envelope::None => Format::Kafka,
-        });
+        let mut key_format = match (key_format, envelope, default_key) {
+            (Some(f), _, _) => f,
+            (None, Envelope::Debezium, _) => value_format,
+            (None, Envelope::None, Some(f)) => {
+                defaulted.push(format_property("KEY_FORMAT", f, c.name.pos));
+                f
+            }
+            (None, Envelope::None, None) => Format::Kafka,
+        };
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         let unwrapped = !props.wrap_single_value(1)?;
         let columns = self.infer_columns(
@@ -1119,20 +1195,21 @@ impl Binder<'_> {
             timestamp_column,
             // With inferred columns, the statement as if they were declared,
             // so a restart does not infer again from a newer schema.
-            sql: if columns.len() == c.columns.len() {
+            sql: if columns.len() == c.columns.len() && defaulted.is_empty() {
                 self.sql.to_string()
             } else {
-                format!(
-                    "{};",
+                self.with_properties(
                     ast::Statement::CreateSource(ast::CreateSource {
                         columns: columns.clone(),
                         ..c.clone()
-                    })
+                    }),
+                    defaulted,
                 )
             },
             window: None,
             envelope,
         };
+        check_serializable(&source, c.name.pos)?;
         Ok(BoundStatement::CreateSource {
             source,
             create_topic,
@@ -1166,6 +1243,7 @@ impl Binder<'_> {
         }
         let left = bound.left_source;
         let (key_format, value_format) = props.formats(c.name.pos)?;
+        let mut defaulted = Vec::new();
         let has_key = bound.plan.columns.iter().any(|col| col.key);
         let key_format = match key_format {
             Some(Format::None) if has_key => {
@@ -1176,13 +1254,16 @@ impl Binder<'_> {
             }
             Some(f) if has_key => f,
             _ if !has_key => Format::None,
-            _ => {
-                if left.key_format == Format::None {
-                    Format::Kafka
-                } else {
-                    left.key_format
+            _ if left.key_format == Format::None => {
+                match self.default_format(DEFAULT_KEY_FORMAT, c.name.pos)? {
+                    Some(f) => {
+                        defaulted.push(format_property("KEY_FORMAT", f, c.name.pos));
+                        f
+                    }
+                    None => Format::Kafka,
                 }
             }
+            _ => left.key_format,
         };
         let value_format = value_format.unwrap_or(left.value_format);
         let (topic, partitions, create_topic) = self.topic(
@@ -1192,6 +1273,7 @@ impl Binder<'_> {
             c.name.pos,
         )?;
         let name = c.name.normalized();
+        check_sink_columns(&bound.plan.columns, c.name.pos)?;
         let wrap_single_value =
             props.wrap_single_value(bound.plan.columns.iter().filter(|c| !c.key).count())?;
         let source = Source {
@@ -1206,10 +1288,11 @@ impl Binder<'_> {
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column: None,
-            sql: self.sql.to_string(),
+            sql: self.with_properties(ast::Statement::CreateAs(c.clone()), defaulted),
             window: bound.plan.plan.window(),
             envelope: Envelope::None,
         };
+        check_serializable(&source, c.name.pos)?;
         let prefix = match c.kind {
             SourceKind::Stream => "CSAS",
             SourceKind::Table => "CTAS",
@@ -1220,7 +1303,7 @@ impl Binder<'_> {
                 .next_query_id(&format!("{prefix}_{}", name.to_uppercase())),
             sink: name,
             plan: bound.plan,
-            sql: self.sql.to_string(),
+            sql: source.sql.clone(),
         };
         Ok(BoundStatement::CreateAs {
             source,
@@ -1469,7 +1552,7 @@ impl Binder<'_> {
         };
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
-        let mut generated = 0;
+        let mut namer = Namer::new(&from.scope);
         for (item, alias) in items.iter() {
             let bound = self.expr(&from.scope, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
@@ -1478,7 +1561,7 @@ impl Binder<'_> {
                     "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
                 )
             })?;
-            let name = output_name(item, alias.as_ref(), &mut generated);
+            let name = namer.name(item, alias.as_ref());
             let key_slot = key_exprs
                 .iter()
                 .position(|(k, _)| *k == bound.expr)
@@ -1489,6 +1572,15 @@ impl Binder<'_> {
                         .map(|_| 0)
                 });
             match key_slot {
+                // The same expression twice; a join's key from the other
+                // side (`L.K, R.K`) is a value column.
+                Some(k) if keys[k].as_ref().is_some_and(|(e, _)| *e == bound.expr) => {
+                    return Err(key_twice(
+                        keys[k].as_ref().map(|(_, c)| &c.name),
+                        &name,
+                        item.pos,
+                    ))
+                }
                 Some(k) if keys[k].is_none() => {
                     keys[k] = Some((
                         bound.expr,
@@ -1509,14 +1601,24 @@ impl Binder<'_> {
                 )),
             }
         }
+        let star = q.projection.iter().any(|i| {
+            matches!(
+                i,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_)
+            )
+        });
         let keys: Vec<(ScalarExpr, Column)> = keys
             .into_iter()
             .zip(&key_exprs)
             .enumerate()
             .map(|(i, (k, (expr, pos)))| match (k, implicit_keys.get(i).cloned().flatten()) {
                 (Some(k), _) => Ok(k),
-                // PARTITION BY makes its expression the key, selected or not.
-                (None, Some((name, ty))) => Ok((expr.clone(), Column { name, ty, key: true })),
+                // With `SELECT *`, PARTITION BY adds its expression as the key.
+                (None, Some((name, ty))) if star => Ok((expr.clone(), Column { name, ty, key: true })),
+                (None, Some(_)) => Err(SqlError::new(
+                    *pos,
+                    format!("the PARTITION BY expression {} is missing from the projection: select it so it becomes the key", q.partition_by[i]),
+                )),
                 (None, None) => Err(SqlError::new(
                     *pos,
                     "the key of the result is missing from the projection: select the key column (for a join, the join expression)",
@@ -1602,7 +1704,7 @@ impl Binder<'_> {
         };
         let mut keys: Vec<Option<Column>> = vec![None; user_keys];
         let mut values = Vec::new();
-        let mut generated = 0;
+        let mut namer = Namer::new(&ctx.input);
         for (item, alias) in items.iter() {
             let bound = self.agg_expr(&mut ctx, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
@@ -1611,9 +1713,16 @@ impl Binder<'_> {
                     "cannot infer the type of NULL here: use CAST(NULL AS <type>)",
                 )
             })?;
-            let name = output_name(item, alias.as_ref(), &mut generated);
+            let name = namer.name(item, alias.as_ref());
             match bound.expr {
-                ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) && keys[c - 1].is_none() => {
+                ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) && keys[c - 1].is_some() => {
+                    return Err(key_twice(
+                        keys[c - 1].as_ref().map(|k| &k.name),
+                        &name,
+                        item.pos,
+                    ))
+                }
+                ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) => {
                     keys[c - 1] = Some(Column {
                         name,
                         ty,
@@ -2797,20 +2906,185 @@ fn check_unique(columns: &[Column], c: &Column, q: &ast::Query) -> Result<()> {
     Ok(())
 }
 
-/// ksqlDB's default output names: a column keeps its name, a dereference
-/// takes the field's name, anything else is `KSQL_COL_<i>`.
-fn output_name(e: &Expr, alias: Option<&Ident>, generated: &mut usize) -> String {
-    if let Some(a) = alias {
-        return a.normalized();
+/// The error for a key selected twice (`SELECT K, K AS K2`): a key is one
+/// column of the result.
+fn key_twice(first: Option<&String>, second: &str, pos: Pos) -> SqlError {
+    SqlError::new(
+        pos,
+        format!(
+            "The projection contains a key column more than once: `{}` and `{second}`; select it once",
+            first.map_or("?", |f| f.as_str())
+        ),
+    )
+}
+
+/// What a query's sink must have, as ksqlDB requires: a value column, and
+/// no value column named like a pseudo-column (it would be shadowed when
+/// read; `PARTITION BY ROWTIME` makes a key column of that name).
+fn check_sink_columns(columns: &[Column], pos: Pos) -> Result<()> {
+    if columns.iter().all(|c| c.key) {
+        return Err(SqlError::new(
+            pos,
+            "The projection contains no value columns: select at least one column that is not the key",
+        ));
     }
-    match &e.kind {
-        ExprKind::Column { name, .. } => name.normalized(),
-        ExprKind::Deref { field, .. } => field.normalized(),
-        _ => {
-            // Numbered among the items that need a generated name only.
-            *generated += 1;
-            format!("KSQL_COL_{}", *generated - 1)
+    if let Some(c) = columns
+        .iter()
+        .find(|c| !c.key && ["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str()))
+    {
+        return Err(SqlError::new(
+            pos,
+            format!(
+                "`{}` is a reserved column name (a pseudo-column's): remove the column or give it another name with AS",
+                c.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What ksqlDB refuses to write, refused when the source is created
+/// rather than at its first record: MAPs in keys (their serialisation is
+/// not canonical, so equal keys could differ in bytes), MAPs with non-STRING
+/// keys in AVRO or JSON, and AVRO field names Avro does not allow.
+fn check_serializable(source: &Source, pos: Pos) -> Result<()> {
+    fn has_map(ty: &SqlType) -> bool {
+        match ty {
+            SqlType::Map(..) => true,
+            SqlType::Array(t) => has_map(t),
+            SqlType::Struct(fields) => fields.iter().any(|(_, t)| has_map(t)),
+            _ => false,
         }
+    }
+    fn non_string_map_key(ty: &SqlType) -> bool {
+        match ty {
+            SqlType::Map(k, v) => **k != SqlType::String || non_string_map_key(v),
+            SqlType::Array(t) => non_string_map_key(t),
+            SqlType::Struct(fields) => fields.iter().any(|(_, t)| non_string_map_key(t)),
+            _ => false,
+        }
+    }
+    fn bad_avro_name(name: &str, ty: &SqlType) -> Option<String> {
+        let mut chars = name.chars();
+        let ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            return Some(name.to_string());
+        }
+        match ty {
+            SqlType::Struct(fields) => fields.iter().find_map(|(n, t)| bad_avro_name(n, t)),
+            SqlType::Array(t) | SqlType::Map(_, t) => bad_avro_name("ITEM", t),
+            _ => None,
+        }
+    }
+    for c in &source.columns {
+        let format = if c.key {
+            source.key_format
+        } else {
+            source.value_format
+        };
+        if c.key && has_map(&c.ty) {
+            return Err(SqlError::new(pos, format!(
+                "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}",
+                c.name, c.ty
+            )));
+        }
+        let named = match format {
+            Format::Avro => Some("Avro"),
+            Format::Json | Format::JsonSr => Some("JSON"),
+            _ => None,
+        };
+        if let Some(named) = named.filter(|_| non_string_map_key(&c.ty)) {
+            return Err(SqlError::new(
+                pos,
+                format!(
+                    "{named} only supports MAP types with STRING keys: column {} is {}",
+                    c.name, c.ty
+                ),
+            ));
+        }
+        if format == Format::Avro {
+            if let Some(bad) = bad_avro_name(&c.name, &c.ty) {
+                return Err(SqlError::new(pos, format!(
+                    "Schema is not compatible with Avro: the name '{bad}' (in column {}) must start with a letter or _ and hold only letters, digits and _",
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ksqlDB's names for projection items without an alias (its
+/// `AstSanitizer`): a column keeps its name, except that in a join a name
+/// more than one source has becomes `SOURCE_NAME`; a dereference takes its
+/// field's name, made unique with `_1`, `_2`, ... against the sources'
+/// columns and the names given so far; anything else is the next
+/// `KSQL_COL_<n>` that no source column has.
+///
+/// For `SELECT B, A->B, C->B, ABS(B)` over columns `B, A, C, KSQL_COL_0`
+/// the names are `B, B_1, B_2, KSQL_COL_1`.
+struct Namer {
+    used: HashSet<String>,
+    sources: HashSet<String>,
+    /// In a join, the names of columns that more than one source has.
+    clashing: HashSet<String>,
+    generated: usize,
+}
+
+impl Namer {
+    fn new(scope: &Scope) -> Namer {
+        let mut owners: HashMap<&str, HashSet<&str>> = HashMap::new();
+        for c in scope.columns.iter().filter(|c| !c.system) {
+            owners.entry(&c.name).or_default().insert(&c.qualifier);
+        }
+        let sources: HashSet<String> = owners.keys().map(|n| n.to_string()).collect();
+        Namer {
+            used: sources.clone(),
+            clashing: owners
+                .iter()
+                .filter(|(_, q)| q.len() > 1)
+                .map(|(n, _)| n.to_string())
+                .collect(),
+            sources,
+            generated: 0,
+        }
+    }
+
+    fn name(&mut self, e: &Expr, alias: Option<&Ident>) -> String {
+        let name = match (alias, &e.kind) {
+            (Some(a), _) => a.normalized(),
+            (None, ExprKind::Column { qualifier, name }) => {
+                let name = name.normalized();
+                match qualifier {
+                    Some(q) if self.clashing.contains(&name) => {
+                        format!("{}_{name}", q.normalized())
+                    }
+                    _ => name,
+                }
+            }
+            (None, ExprKind::Deref { field, .. }) => {
+                let field = field.normalized();
+                let mut name = field.clone();
+                let mut n = 0;
+                while self.used.contains(&name) {
+                    n += 1;
+                    name = format!("{field}_{n}");
+                }
+                name
+            }
+            (None, _) => loop {
+                let name = format!("KSQL_COL_{}", self.generated);
+                self.generated += 1;
+                if !self.sources.contains(&name) {
+                    break name;
+                }
+            },
+        };
+        self.used.insert(name.clone());
+        name
     }
 }
 

@@ -22,7 +22,7 @@
 //!     create table first_orders as
 //!       select user_id, min(order_id) as first_order from orders group by user_id;";
 //! for statement in parse(script).unwrap() {
-//!     let bound = bind(&catalog, &NoTopics, &statement).unwrap();
+//!     let bound = bind(&catalog, &NoTopics, &Default::default(), &statement).unwrap();
 //!     catalog.apply(&bound);
 //! }
 //! let table = catalog.source("FIRST_ORDERS").unwrap();

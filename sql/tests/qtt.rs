@@ -116,8 +116,8 @@ fn run_case(case: &Case) -> Result<(), String> {
     let mut topics = case.topics.clone();
     for sql in &case.statements {
         for parsed in parse(sql).map_err(|e| format!("parse: {e}"))? {
-            let bound =
-                bind(&catalog, &CaseTopics(&topics), &parsed).map_err(|e| format!("bind: {e}"))?;
+            let bound = bind(&catalog, &CaseTopics(&topics), &Default::default(), &parsed)
+                .map_err(|e| format!("bind: {e}"))?;
             if let ddsql_sql::binder::BoundStatement::CreateSource { source, .. }
             | ddsql_sql::binder::BoundStatement::CreateAs { source, .. } = &bound
             {

@@ -54,9 +54,11 @@ fn of(schema: &Json) -> Result<SqlType, String> {
             let mut types = types.iter().filter(|t| *t != "null");
             match (types.next(), types.next()) {
                 (Some(Json::String(t)), None) => t.clone(),
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "{schema} allows several types, which no SQL type holds: declare the columns"
-                )),
+                ))
+                }
             }
         }
         Json::String(t) => t.clone(),
