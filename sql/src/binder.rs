@@ -457,6 +457,48 @@ impl Properties {
         }
     }
 
+    /// The properties that only some formats take: `WRAP_SINGLE_VALUE=true`
+    /// (not KAFKA or DELIMITED, which hold one unwrapped value or fields),
+    /// `*_SCHEMA_ID` (formats with registered schemas) and
+    /// `VALUE_AVRO_SCHEMA_FULL_NAME` (AVRO, not empty).
+    fn check_for_formats(&self, key: Format, value: Format) -> Result<()> {
+        if let Some((Literal::Boolean(true), at)) = self.values.get("WRAP_SINGLE_VALUE") {
+            if matches!(value, Format::Kafka | Format::Delimited) {
+                return Err(SqlError::new(*at, format!(
+                    "Format '{}' does not support 'WRAP_SINGLE_VALUE' set to 'true': its values are never wrapped",
+                    value.name()
+                )));
+            }
+        }
+        let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
+        for (name, side, format) in [
+            ("KEY_SCHEMA_ID", "KEY_FORMAT", key),
+            ("VALUE_SCHEMA_ID", "VALUE_FORMAT", value),
+        ] {
+            if let (Some((_, at)), false) = (self.int(name)?, registers(format)) {
+                return Err(SqlError::new(at, format!(
+                    "{side} should support schema inference when {name} is provided. Current format is {}: use AVRO, JSON_SR or PROTOBUF",
+                    format.name()
+                )));
+            }
+        }
+        if let Some((name, at)) = self.string("VALUE_AVRO_SCHEMA_FULL_NAME")? {
+            if value != Format::Avro {
+                return Err(SqlError::new(at, format!(
+                    "{} does not support VALUE_AVRO_SCHEMA_FULL_NAME (fullSchemaName): it names an Avro schema",
+                    value.name()
+                )));
+            }
+            if name.trim().is_empty() {
+                return Err(SqlError::new(
+                    at,
+                    "VALUE_AVRO_SCHEMA_FULL_NAME (fullSchemaName) cannot be empty",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `WRAP_SINGLE_VALUE`, for a source with `values` value columns.
     fn wrap_single_value(&self, values: usize) -> Result<bool> {
         let Some((literal, pos)) = self.values.get("WRAP_SINGLE_VALUE") else {
@@ -1052,6 +1094,20 @@ impl Binder<'_> {
                 ))
             }
         };
+        for (side, id, declared) in [
+            ("key", "KEY_SCHEMA_ID", true),
+            ("value", "VALUE_SCHEMA_ID", false),
+        ] {
+            let declares = c
+                .columns
+                .iter()
+                .any(|col| (col.constraint != ColumnConstraint::None) == declared);
+            if let (Some((_, pos)), true) = (props.int(id)?, declares) {
+                return Err(SqlError::new(pos, format!(
+                    "Table elements and {id} cannot both exist for create statement: declare the {side} columns or name the schema that has them, not both"
+                )));
+            }
+        }
         let default_key = self.default_format(DEFAULT_KEY_FORMAT, c.name.pos)?;
         let explicit_key_format = key_format.is_some();
         // A Debezium key is a record of the primary key, in the value's format.
@@ -1064,6 +1120,7 @@ impl Binder<'_> {
             }
             (None, Envelope::None, None) => Format::Kafka,
         };
+        props.check_for_formats(key_format, value_format)?;
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
         let unwrapped = !props.wrap_single_value(1)?;
         let columns = self.infer_columns(
@@ -1253,6 +1310,12 @@ impl Binder<'_> {
                 ))
             }
             Some(f) if has_key => f,
+            Some(f) if f != Format::None => {
+                return Err(SqlError::new(
+                    c.name.pos,
+                    format!("Key format specified for stream without key columns: the result has no key, so drop KEY_FORMAT='{}'", f.name()),
+                ))
+            }
             _ if !has_key => Format::None,
             _ if left.key_format == Format::None => {
                 match self.default_format(DEFAULT_KEY_FORMAT, c.name.pos)? {
@@ -1266,6 +1329,7 @@ impl Binder<'_> {
             _ => left.key_format,
         };
         let value_format = value_format.unwrap_or(left.value_format);
+        props.check_for_formats(key_format, value_format)?;
         let (topic, partitions, create_topic) = self.topic(
             &props,
             Some(c.name.normalized()),
@@ -1522,6 +1586,12 @@ impl Binder<'_> {
             .iter()
             .filter(|e| !matches!(e.kind, ExprKind::Literal(Literal::Null)))
             .collect();
+        if partition_by.len() < q.partition_by.len() && q.partition_by.len() > 1 {
+            return Err(SqlError::new(
+                q.partition_by[0].pos,
+                "Cannot PARTITION BY multiple columns including NULL: PARTITION BY NULL alone removes the key",
+            ));
+        }
         let mut implicit_keys: Vec<Option<(String, SqlType)>> = Vec::new();
         let key_exprs: Vec<(ScalarExpr, Pos)> = if !q.partition_by.is_empty() {
             let mut out = Vec::new();
@@ -1658,6 +1728,15 @@ impl Binder<'_> {
         retracting: bool,
         window: Option<Window>,
     ) -> Result<BoundQuery<'s>> {
+        if left_source.value_format == Format::Kafka && !q.group_by.is_empty() {
+            return Err(SqlError::new(
+                q.group_by[0].pos,
+                format!(
+                    "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY: declare the source with another VALUE_FORMAT",
+                    left_source.name
+                ),
+            ));
+        }
         let mut group = Vec::new();
         for g in &q.group_by {
             if contains_aggregate(g) {
@@ -1908,7 +1987,7 @@ impl Binder<'_> {
                     (lk, rk, _) => {
                         return Err(SqlError::new(
                             on.pos,
-                            format!("joins of a {lk} with a {rk} are not supported yet; stream-table joins are"),
+                            format!("Invalid join order: a {lk} cannot be joined with a {rk} on its right; ksqlDB joins a stream with a table, so put the stream first (FROM <stream> JOIN <table>)"),
                         ))
                     }
                 }
@@ -2031,6 +2110,16 @@ impl Binder<'_> {
                 .all(|c| !t.expr.references(c))
         };
         let width = scope.columns.len();
+        // Each side reads one source: a constant (`ON L.A = NULL`) reads none.
+        if [&a, &b]
+            .iter()
+            .any(|t| (0..width).all(|c| !t.expr.references(c)))
+        {
+            return Err(SqlError::new(
+                on.pos,
+                format!("Invalid comparison expression in join '{on}': each side of the join condition must use columns of exactly one source"),
+            ));
+        }
         let (lt, rt) = if only(&a, 0..left_width) && only(&b, left_width..width) {
             (a, b)
         } else if only(&b, 0..left_width) && only(&a, left_width..width) {
@@ -2073,9 +2162,6 @@ impl Binder<'_> {
         kind: JoinKind,
         on: &Expr,
     ) -> Result<From<'s>> {
-        if kind == JoinKind::Full {
-            return Err(SqlError::new(on.pos, "FULL OUTER joins of tables (keyed by a synthetic ROWKEY) are not supported yet; INNER, LEFT and RIGHT are"));
-        }
         let (left_width, scope) = joined_scope(&l, &r);
         let (a, b) = match &on.kind {
             ExprKind::Binary {
@@ -2104,6 +2190,18 @@ impl Binder<'_> {
             }
         };
         let is = |t: &Typed, c: usize| matches!(t.expr, ScalarExpr::Column(x) if x == c);
+        if !is(&a, rk) && !is(&b, rk) {
+            return Err(SqlError::new(
+                on.pos,
+                format!(
+                    "Invalid join condition: table-table joins require to join on the primary key of the right input table ({}.{}); got {on}",
+                    scope.columns[rk].qualifier, scope.columns[rk].name
+                ),
+            ));
+        }
+        if kind == JoinKind::Full {
+            return Err(SqlError::new(on.pos, "FULL OUTER joins of tables (keyed by a synthetic ROWKEY) are not supported yet; INNER, LEFT and RIGHT are"));
+        }
         if !((is(&a, lk) && is(&b, rk)) || (is(&a, rk) && is(&b, lk))) {
             return Err(SqlError::new(
                 on.pos,
@@ -2719,7 +2817,26 @@ impl Binder<'_> {
             B::Modulo => BinaryFunc::Mod,
             B::Concat => BinaryFunc::Concat,
         };
+        // ksqlDB concatenates strings with + as with ||.
+        let func = match (func, &l.ty, &r.ty) {
+            (BinaryFunc::Add, Some(SqlType::String), Some(SqlType::String)) => BinaryFunc::Concat,
+            (f, _, _) => f,
+        };
+        let literal_null = |t: &Typed| t.ty.is_none();
         match func {
+            BinaryFunc::Eq
+            | BinaryFunc::NotEq
+            | BinaryFunc::Lt
+            | BinaryFunc::LtEq
+            | BinaryFunc::Gt
+            | BinaryFunc::GtEq
+                if literal_null(&l) && literal_null(&r) =>
+            {
+                Err(SqlError::new(
+                    pos,
+                    format!("Comparison with NULL not supported: NULL {} NULL is always NULL; use IS NULL", op.symbol()),
+                ))
+            }
             BinaryFunc::And | BinaryFunc::Or => {
                 expect_type(&l, &SqlType::Boolean, pos, op.symbol())?;
                 expect_type(&r, &SqlType::Boolean, pos, op.symbol())?;
