@@ -442,8 +442,17 @@ pub(crate) fn write_inputs(
         };
         let codec = session.formats().codec(source).map_err(Verdict::Skip)?;
         let keys: Vec<_> = source.key_columns().collect();
+        // QTT writes DELIMITED keys as their text.
+        let raw_key = match &input["key"] {
+            Json::String(text) if source.key_format == Format::Delimited && !keys.is_empty() => {
+                Some(text.clone().into_bytes())
+            }
+            _ => None,
+        };
         let key_values: Vec<Value> = match (keys.len(), &input["key"]) {
             (0, _) => vec![],
+            (n, _) if raw_key.is_some() => vec![Value::Null; n],
+            (n, Json::Null) => vec![Value::Null; n],
             (1, k) => vec![from_json(protobuf_key(source, k), &keys[0].ty)
                 .map_err(|e| Verdict::Skip(format!("input key: {e}")))?],
             (_, Json::Object(obj)) => keys
@@ -523,7 +532,7 @@ pub(crate) fn write_inputs(
                 }),
             _ => Ok(encoded),
         };
-        let key = registered("key", &input["key"], key)?;
+        let key = registered("key", &input["key"], raw_key.or(key))?;
         let value = registered("value", &input["value"], value)?;
         let record = Record {
             key,

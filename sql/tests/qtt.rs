@@ -212,5 +212,5 @@ fn qtt_cases_parse_and_bind() {
     );
 }
 
-const FLOOR_GOOD_BIND: usize = 746;
-const FLOOR_BAD_REJECTED: usize = 260;
+const FLOOR_GOOD_BIND: usize = 750;
+const FLOOR_BAD_REJECTED: usize = 263;
