@@ -203,6 +203,42 @@ pub fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
         .collect())
 }
 
+/// How a case's statements went through the front end (parse and bind,
+/// with the case's topics and registered schemas), without inputs or runs.
+#[derive(Clone, Debug)]
+pub struct FrontEnd {
+    pub file: String,
+    pub name: String,
+    /// The case expects ksqlDB to reject a statement (or its run).
+    pub expects_error: bool,
+    /// The first statement error, with line and column.
+    pub outcome: Result<(), String>,
+}
+
+/// Every case of a QTT file through the front end only: what
+/// `ddsql check` would say of its statements.
+pub fn check_file(path: &Path) -> anyhow::Result<Vec<FrontEnd>> {
+    let text = std::fs::read_to_string(path)?;
+    let json: Json = serde_json::from_str(&text)?;
+    let file = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(cases(&json)
+        .into_iter()
+        .map(|case| FrontEnd {
+            file: file.clone(),
+            name: case.name.clone(),
+            expects_error: case.expected_error.is_some(),
+            outcome: match prepare(&case.script(), &case.inputs, &case.schemas) {
+                Ok(_) => Ok(()),
+                Err(Stopped::Statement(e) | Stopped::Setup(e) | Stopped::Run(e)) => Err(e),
+                Err(Stopped::Input(_)) => unreachable!("preparing writes no input"),
+            },
+        })
+        .collect())
+}
+
 fn unsupported(message: &str) -> bool {
     message.contains("not supported yet")
 }
@@ -219,13 +255,32 @@ const SESSION_PROPERTIES: &[&str] = &[
 /// records; ddsql has one planner.
 const NO_EFFECT_PROPERTIES: &[&str] = &["ksql.new.query.planner.enabled"];
 
+impl Case {
+    /// The properties the case sets that ddsql does not read.
+    fn unread_properties(&self) -> Vec<&str> {
+        self.properties
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .filter(|name| {
+                !SESSION_PROPERTIES.contains(name) && !NO_EFFECT_PROPERTIES.contains(name)
+            })
+            .collect()
+    }
+
+    /// The statements, after a `SET` of each session property the case
+    /// sets.
+    fn script(&self) -> Vec<String> {
+        self.properties
+            .iter()
+            .filter(|(name, _)| SESSION_PROPERTIES.contains(&name.as_str()))
+            .map(|(name, value)| format!("SET '{name}' = '{value}';"))
+            .chain(self.statements.iter().cloned())
+            .collect()
+    }
+}
+
 fn run_case(case: &Case) -> Verdict {
-    let unread: Vec<&str> = case
-        .properties
-        .iter()
-        .map(|(name, _)| name.as_str())
-        .filter(|name| !SESSION_PROPERTIES.contains(name) && !NO_EFFECT_PROPERTIES.contains(name))
-        .collect();
+    let unread = case.unread_properties();
     if !unread.is_empty() {
         return Verdict::Skip(format!(
             "sets properties ddsql does not read yet: {}",
@@ -235,14 +290,7 @@ fn run_case(case: &Case) -> Verdict {
     if let Some(why) = unsupported_records(case.inputs.iter().chain(&case.outputs)) {
         return Verdict::Skip(why);
     }
-    let statements: Vec<String> = case
-        .properties
-        .iter()
-        .filter(|(name, _)| SESSION_PROPERTIES.contains(&name.as_str()))
-        .map(|(name, value)| format!("SET '{name}' = '{value}';"))
-        .chain(case.statements.iter().cloned())
-        .collect();
-    let ran = match execute(&statements, &case.inputs, &case.schemas) {
+    let ran = match execute(&case.script(), &case.inputs, &case.schemas) {
         Ok(done) => done,
         Err(Stopped::Setup(why)) => return Verdict::Fail(why),
         Err(Stopped::Statement(message)) => {
@@ -311,6 +359,40 @@ pub(crate) fn execute(
     inputs: &[Json],
     schemas: &[TopicSchema],
 ) -> Result<Ran, Stopped> {
+    let prepared = prepare(statements, inputs, schemas)?;
+    write_inputs(&prepared.session, inputs, &prepared.writers).map_err(Stopped::Input)?;
+    let options = RunOptions {
+        workers: 1,
+        batch: 64,
+        sequence_header: Some(SEQUENCE_HEADER.into()),
+        ..Default::default()
+    };
+    prepared
+        .session
+        .run_until_caught_up(&options)
+        .map_err(|e| Stopped::Run(e.to_string()))?;
+    Ok(Ran {
+        session: prepared.session,
+        _registry: prepared.registry,
+        _dir: prepared.dir,
+    })
+}
+
+/// A case's session with its statements executed, before any input.
+struct Prepared {
+    session: Session,
+    writers: AvroWriters,
+    registry: Option<MemoryRegistry>,
+    dir: tempfile::TempDir,
+}
+
+/// The first half of [`execute`]: the registry, the topics and the
+/// statements.
+fn prepare(
+    statements: &[String],
+    inputs: &[Json],
+    schemas: &[TopicSchema],
+) -> Result<Prepared, Stopped> {
     let dir =
         tempfile::tempdir().map_err(|e| Stopped::Setup(format!("temporary directory: {e}")))?;
     let mut writers = AvroWriters::new();
@@ -372,20 +454,11 @@ pub(crate) fn execute(
             .execute_script(sql)
             .map_err(|e| Stopped::Statement(e.to_string()))?;
     }
-    write_inputs(&session, inputs, &writers).map_err(Stopped::Input)?;
-    let options = RunOptions {
-        workers: 1,
-        batch: 64,
-        sequence_header: Some(SEQUENCE_HEADER.into()),
-        ..Default::default()
-    };
-    session
-        .run_until_caught_up(&options)
-        .map_err(|e| Stopped::Run(e.to_string()))?;
-    Ok(Ran {
+    Ok(Prepared {
         session,
-        _registry: registry,
-        _dir: dir,
+        writers,
+        registry,
+        dir,
     })
 }
 

@@ -19,7 +19,7 @@ use crate::functions;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
-use crate::plan::{TableJoinKind, Window};
+use crate::plan::{LambdaFunc, TableJoinKind, Window};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -279,13 +279,11 @@ impl Binder<'_> {
         })
     }
 
-    /// This statement's text with `added` properties in its WITH clause
-    /// (formats taken from defaults), so that the catalog's record of it
-    /// binds the same without them.
+    /// `statement` (this one, maybe with inferred columns written out) with
+    /// `added` properties in its WITH clause (formats taken from defaults),
+    /// as text: the catalog's record of it, which binds the same without
+    /// the registry's later schemas or the session's properties.
     fn with_properties(&self, statement: ast::Statement, added: Vec<ast::Property>) -> String {
-        if added.is_empty() {
-            return self.sql.to_string();
-        }
         let statement = match statement {
             ast::Statement::CreateSource(mut c) => {
                 c.properties.extend(added);
@@ -544,6 +542,9 @@ struct ScopeColumn {
     system: bool,
 }
 
+/// The qualifier of a lambda's parameters in the scope of its body.
+const LAMBDA_QUALIFIER: &str = "<lambda>";
+
 /// The columns visible to expressions, by position in the input row.
 #[derive(Clone, Debug, Default)]
 struct Scope {
@@ -590,6 +591,16 @@ impl Scope {
                 c.name == n && q.as_ref().is_none_or(|q| &c.qualifier == q)
             })
             .collect();
+        // A lambda's parameter shadows the row's columns of its name.
+        if q.is_none() {
+            if let Some(&i) = matches
+                .iter()
+                .rev()
+                .find(|&&i| self.columns[i].qualifier == LAMBDA_QUALIFIER)
+            {
+                return Ok((i, self.columns[i].ty.clone()));
+            }
+        }
         match matches.as_slice() {
             [i] => Ok((*i, self.columns[*i].ty.clone())),
             [] => {
@@ -959,8 +970,7 @@ impl Binder<'_> {
     }
 
     /// The declared columns, plus those a Schema Registry has for a side
-    /// (key or value) that declares none and whose format registers schemas;
-    /// `unwrapped` for `WRAP_SINGLE_VALUE=false`.
+    /// (key or value) that declares none and whose format registers schemas.
     fn infer_columns(
         &self,
         c: &ast::CreateSource,
@@ -969,8 +979,8 @@ impl Binder<'_> {
         key_format: Format,
         explicit_key_format: bool,
         value_format: Format,
-        unwrapped: bool,
     ) -> Result<Vec<ast::ColumnDef>> {
+        let unwrapped = !props.wrap_single_value(1)?;
         let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
         let mut columns = c.columns.clone();
         let declared = |key: bool| {
@@ -1122,7 +1132,6 @@ impl Binder<'_> {
         };
         props.check_for_formats(key_format, value_format)?;
         let (topic, partitions, create_topic) = self.topic(&props, None, None, c.name.pos)?;
-        let unwrapped = !props.wrap_single_value(1)?;
         let columns = self.infer_columns(
             c,
             &props,
@@ -1130,7 +1139,6 @@ impl Binder<'_> {
             key_format,
             explicit_key_format,
             value_format,
-            unwrapped,
         )?;
         if columns.is_empty() {
             return Err(SqlError::new(
@@ -1310,7 +1318,15 @@ impl Binder<'_> {
                 ))
             }
             Some(f) if has_key => f,
-            Some(f) if f != Format::None => {
+            // As ksqlDB: a key format beside PARTITION BY NULL, which drops
+            // the key, is a contradiction. (A keyless source's query may name
+            // one, as the seed's pipeline 3 does.)
+            Some(f)
+                if f != Format::None
+                    && c.query.partition_by.iter().any(|e| {
+                        matches!(e.kind, ExprKind::Literal(Literal::Null))
+                    }) =>
+            {
                 return Err(SqlError::new(
                     c.name.pos,
                     format!("Key format specified for stream without key columns: the result has no key, so drop KEY_FORMAT='{}'", f.name()),
@@ -1352,7 +1368,11 @@ impl Binder<'_> {
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column: None,
-            sql: self.with_properties(ast::Statement::CreateAs(c.clone()), defaulted),
+            sql: if defaulted.is_empty() {
+                self.sql.to_string()
+            } else {
+                self.with_properties(ast::Statement::CreateAs(c.clone()), defaulted)
+            },
             window: bound.plan.plan.window(),
             envelope: Envelope::None,
         };
@@ -2434,6 +2454,12 @@ impl Binder<'_> {
             }
             ExprKind::Function { name, args, star } => {
                 let fname = name.value.to_uppercase();
+                if let Some(func) = LambdaFunc::from_name(&fname) {
+                    if agg.is_some() {
+                        return Err(SqlError::new(pos, format!("{fname} in an aggregate query is not supported yet, except as a GROUP BY expression")));
+                    }
+                    return self.lambda_call(scope, func, args, pos);
+                }
                 if let Some(func) = AggregateFunc::from_name(&fname) {
                     let ctx = agg.ok_or_else(|| {
                         SqlError::new(pos, format!("aggregate function {fname} needs GROUP BY"))
@@ -2640,6 +2666,138 @@ impl Binder<'_> {
             }
             ExprKind::Lambda { .. } => Err(SqlError::new(pos, "a lambda can only be an argument of a function such as TRANSFORM, FILTER or REDUCE")),
         }
+    }
+
+    /// `TRANSFORM(c, x => ...)`, `TRANSFORM(map, (k, v) => ..., (k, v) => ...)`,
+    /// `FILTER(c, x => ...)`, `REDUCE(c, init, (acc, x) => ...)` over an
+    /// array or map `c` (a map's lambdas take its key and value).
+    fn lambda_call(
+        &self,
+        scope: &Scope,
+        func: LambdaFunc,
+        args: &[Expr],
+        pos: Pos,
+    ) -> Result<Typed> {
+        let name = func.name();
+        let usage = || {
+            SqlError::new(
+                pos,
+                format!(
+                    "{name} takes {}",
+                    match func {
+                        LambdaFunc::Transform => "an array and x => ..., or a map and (k, v) => <key>, (k, v) => <value>",
+                        LambdaFunc::Filter => "an array and x => <condition>, or a map and (k, v) => <condition>",
+                        LambdaFunc::Reduce => "an array or map, an initial state and (state, x) => ... or (state, k, v) => ...",
+                    }
+                ),
+            )
+        };
+        let Some(first) = args.first() else {
+            return Err(usage());
+        };
+        let input = self.expr(scope, first)?;
+        let elements = match &input.ty {
+            Some(SqlType::Array(t)) => vec![(**t).clone()],
+            Some(SqlType::Map(k, v)) => vec![(**k).clone(), (**v).clone()],
+            Some(other) => {
+                return Err(SqlError::new(
+                    first.pos,
+                    format!("{name} needs an ARRAY or MAP, not {other}"),
+                ))
+            }
+            None => {
+                return Err(SqlError::new(
+                    first.pos,
+                    format!("{name} of an untyped NULL: CAST it"),
+                ))
+            }
+        };
+        let (init, lambdas) = match func {
+            LambdaFunc::Reduce if args.len() == 3 => {
+                let init = self.expr(scope, &args[1])?;
+                if init.ty.is_none() {
+                    return Err(SqlError::new(
+                        args[1].pos,
+                        "REDUCE's initial state is an untyped NULL: CAST it",
+                    ));
+                }
+                (Some(init), &args[2..])
+            }
+            LambdaFunc::Transform if elements.len() == 2 && args.len() == 3 => (None, &args[1..]),
+            LambdaFunc::Transform | LambdaFunc::Filter if args.len() == 2 => (None, &args[1..]),
+            _ => return Err(usage()),
+        };
+        let mut param_types: Vec<SqlType> = init.iter().filter_map(|i| i.ty.clone()).collect();
+        param_types.extend(elements.iter().cloned());
+        let params_at = scope.columns.len();
+        let mut bodies = Vec::new();
+        for l in lambdas {
+            let ExprKind::Lambda { params, body } = &l.kind else {
+                return Err(usage());
+            };
+            if params.len() != param_types.len() {
+                return Err(SqlError::new(
+                    l.pos,
+                    format!(
+                        "this lambda of {name} takes {} parameter(s), not {}",
+                        param_types.len(),
+                        params.len()
+                    ),
+                ));
+            }
+            let mut inner = scope.clone();
+            for (p, ty) in params.iter().zip(&param_types) {
+                inner.columns.push(ScopeColumn {
+                    qualifier: LAMBDA_QUALIFIER.into(),
+                    name: p.normalized(),
+                    ty: ty.clone(),
+                    system: false,
+                });
+            }
+            bodies.push(self.expr(&inner, body)?);
+        }
+        let ty = match func {
+            LambdaFunc::Filter => {
+                expect_type(
+                    &bodies[0],
+                    &SqlType::Boolean,
+                    lambdas[0].pos,
+                    "FILTER's lambda",
+                )?;
+                input.ty.clone().expect("typed above")
+            }
+            LambdaFunc::Transform => {
+                let typed_body = |b: &Typed, at: &Expr| {
+                    b.ty.clone().ok_or_else(|| {
+                        SqlError::new(at.pos, "the lambda returns an untyped NULL: CAST it")
+                    })
+                };
+                match elements.len() {
+                    1 => SqlType::Array(Box::new(typed_body(&bodies[0], &lambdas[0])?)),
+                    _ => SqlType::Map(
+                        Box::new(typed_body(&bodies[0], &lambdas[0])?),
+                        Box::new(typed_body(&bodies[1], &lambdas[1])?),
+                    ),
+                }
+            }
+            LambdaFunc::Reduce => {
+                let state = param_types[0].clone();
+                check_assignable(&bodies[0], &state, lambdas[0].pos)?;
+                let body = bodies.pop().expect("one body");
+                bodies.push(typed(cast_to(body, &state), state.clone()));
+                state
+            }
+        };
+        Ok(typed(
+            ScalarExpr::Lambda {
+                func,
+                input: Box::new(input.expr),
+                init: init.map(|i| Box::new(i.expr)),
+                params_at,
+                bodies: bodies.into_iter().map(|b| b.expr).collect(),
+            },
+            ty,
+        ))
     }
 
     fn aggregate_call(
@@ -2939,6 +3097,20 @@ fn shift_columns(e: &ScalarExpr, by: usize) -> ScalarExpr {
         ScalarExpr::MakeStruct(items) => {
             ScalarExpr::MakeStruct(items.iter().map(|a| shift_columns(a, by)).collect())
         }
+        // Parameters are columns after the row's, so they move with it.
+        ScalarExpr::Lambda {
+            func,
+            input,
+            init,
+            params_at,
+            bodies,
+        } => ScalarExpr::Lambda {
+            func: *func,
+            input: s(input),
+            init: init.as_ref().map(|i| s(i)),
+            params_at: params_at - by,
+            bodies: bodies.iter().map(|b| shift_columns(b, by)).collect(),
+        },
     }
 }
 

@@ -14,7 +14,73 @@
 
 use std::cmp::Ordering;
 
-use crate::plan::{BinaryFunc, ScalarExpr, UnaryFunc};
+use crate::plan::{BinaryFunc, LambdaFunc, ScalarExpr, UnaryFunc};
+
+/// `func` over `input` (an array or map): each body is evaluated over the
+/// row (`outer`) followed by the lambda's parameters. A NULL input is NULL.
+fn lambda(
+    func: LambdaFunc,
+    input: Value,
+    init: Option<Value>,
+    outer: &[Value],
+    bodies: &[ScalarExpr],
+) -> Result<Value, EvalError> {
+    let mut scratch: Vec<Value> = outer.to_vec();
+    let mut call = |body: &ScalarExpr, params: &[&Value]| {
+        scratch.truncate(outer.len());
+        scratch.extend(params.iter().map(|p| (*p).clone()));
+        eval(body, &scratch)
+    };
+    let body = &bodies[0];
+    Ok(match (func, input) {
+        (_, Value::Null) => Value::Null,
+        (LambdaFunc::Transform, Value::Array(items)) => Value::Array(
+            items
+                .iter()
+                .map(|x| call(body, &[x]))
+                .collect::<Result<_, _>>()?,
+        ),
+        (LambdaFunc::Transform, Value::Map(entries)) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((call(body, &[k, v])?, call(&bodies[1], &[k, v])?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
+        (LambdaFunc::Filter, Value::Array(items)) => {
+            let mut kept = Vec::new();
+            for x in items {
+                if call(body, &[&x])? == Value::Boolean(true) {
+                    kept.push(x);
+                }
+            }
+            Value::Array(kept)
+        }
+        (LambdaFunc::Filter, Value::Map(entries)) => {
+            let mut kept = Vec::new();
+            for (k, v) in entries {
+                if call(body, &[&k, &v])? == Value::Boolean(true) {
+                    kept.push((k, v));
+                }
+            }
+            Value::Map(kept)
+        }
+        (LambdaFunc::Reduce, Value::Array(items)) => {
+            let mut acc = init.unwrap_or(Value::Null);
+            for x in &items {
+                acc = call(body, &[&acc, x])?;
+            }
+            acc
+        }
+        (LambdaFunc::Reduce, Value::Map(entries)) => {
+            let mut acc = init.unwrap_or(Value::Null);
+            for (k, v) in &entries {
+                acc = call(body, &[&acc, k, v])?;
+            }
+            acc
+        }
+        (func, other) => return Err(EvalError::Internal(format!("{} of {other:?}", func.name()))),
+    })
+}
 use crate::types::{SqlType, Value, F64};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +204,17 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
                 .map(|e| eval(e, row))
                 .collect::<Result<Vec<_>, _>>()?;
             func.eval(&args)?
+        }
+        ScalarExpr::Lambda {
+            func,
+            input,
+            init,
+            params_at,
+            bodies,
+        } => {
+            let input = eval(input, row)?;
+            let init = init.as_ref().map(|e| eval(e, row)).transpose()?;
+            lambda(*func, input, init, &row[..*params_at], bodies)?
         }
         ScalarExpr::MakeStruct(fields) => Value::Struct(
             fields

@@ -220,6 +220,46 @@ pub enum ScalarExpr {
     MakeMap(Vec<(ScalarExpr, ScalarExpr)>),
     /// Field values in the order of the struct type's fields.
     MakeStruct(Vec<ScalarExpr>),
+    /// `TRANSFORM`, `FILTER` or `REDUCE` of an array or map with lambdas.
+    /// A lambda's body reads the row's columns below `params_at` and its
+    /// parameters as the columns from `params_at` on: for an array element
+    /// `x`, for a map entry `k, v`, with REDUCE's accumulator first.
+    Lambda {
+        func: LambdaFunc,
+        input: Box<ScalarExpr>,
+        /// REDUCE's initial state.
+        init: Option<Box<ScalarExpr>>,
+        params_at: usize,
+        /// One body; TRANSFORM of a map has two (the new key, the new value).
+        bodies: Vec<ScalarExpr>,
+    },
+}
+
+/// The functions that take lambdas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LambdaFunc {
+    Transform,
+    Filter,
+    Reduce,
+}
+
+impl LambdaFunc {
+    pub fn from_name(name: &str) -> Option<LambdaFunc> {
+        match name.to_ascii_uppercase().as_str() {
+            "TRANSFORM" => Some(LambdaFunc::Transform),
+            "FILTER" => Some(LambdaFunc::Filter),
+            "REDUCE" => Some(LambdaFunc::Reduce),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LambdaFunc::Transform => "TRANSFORM",
+            LambdaFunc::Filter => "FILTER",
+            LambdaFunc::Reduce => "REDUCE",
+        }
+    }
 }
 
 /// A TUMBLING (`advance == size`) or HOPPING time window, in ms.
@@ -334,6 +374,18 @@ impl ScalarExpr {
             ScalarExpr::MakeMap(entries) => entries
                 .iter()
                 .any(|(k, v)| k.references(i) || v.references(i)),
+            // A body's parameters are not the row's columns.
+            ScalarExpr::Lambda {
+                input,
+                init,
+                params_at,
+                bodies,
+                ..
+            } => {
+                input.references(i)
+                    || init.as_ref().is_some_and(|e| e.references(i))
+                    || (i < *params_at && bodies.iter().any(|b| b.references(i)))
+            }
         }
     }
 }
