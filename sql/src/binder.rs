@@ -723,6 +723,39 @@ fn numeric_rank(t: &SqlType) -> Option<u8> {
     }
 }
 
+/// `CAST(t AS ty)`; a STRUCT to another STRUCT becomes the target's
+/// constructor over the source's fields of the same names (a NULL struct
+/// stays NULL), since a struct value does not carry its field names.
+fn cast_struct(t: Typed, ty: &SqlType) -> ScalarExpr {
+    match (&t.ty, ty) {
+        (Some(SqlType::Struct(from)), SqlType::Struct(to)) if from != to => {
+            let fields = to
+                .iter()
+                .map(
+                    |(name, want)| match from.iter().position(|(n, _)| n == name) {
+                        Some(i) => cast_struct(
+                            typed(
+                                ScalarExpr::Field(Box::new(t.expr.clone()), i),
+                                from[i].1.clone(),
+                            ),
+                            want,
+                        ),
+                        None => ScalarExpr::Literal(Value::Null),
+                    },
+                )
+                .collect();
+            ScalarExpr::Case {
+                whens: vec![(
+                    ScalarExpr::Unary(UnaryFunc::IsNull, Box::new(t.expr)),
+                    ScalarExpr::Literal(Value::Null),
+                )],
+                else_: Box::new(ScalarExpr::MakeStruct(fields)),
+            }
+        }
+        _ => cast_to(t, ty),
+    }
+}
+
 fn cast_to(t: Typed, ty: &SqlType) -> ScalarExpr {
     match (&t.ty, &t.expr) {
         (Some(have), _) if have == ty => t.expr,
@@ -2552,7 +2585,7 @@ impl Binder<'_> {
                         ));
                     }
                 }
-                Ok(typed(cast_to(t, data_type), data_type.clone()))
+                Ok(typed(cast_struct(t, data_type), data_type.clone()))
             }
             ExprKind::InList {
                 expr,

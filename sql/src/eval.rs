@@ -454,6 +454,21 @@ fn arithmetic(f: BinaryFunc, l: &Value, r: &Value) -> Result<Value, EvalError> {
 /// Whether CAST(from AS to) is allowed.
 pub fn can_cast(from: &SqlType, to: &SqlType) -> bool {
     use SqlType::*;
+    match (from, to) {
+        (Array(a), Array(b)) => return can_cast(a, b),
+        (Map(k1, v1), Map(k2, v2)) => return can_cast(k1, k2) && can_cast(v1, v2),
+        // Field by field, by name; a field the source lacks is NULL (the
+        // binder lowers the cast to a STRUCT constructor).
+        (Struct(a), Struct(b)) => {
+            return b.iter().all(|(name, t)| {
+                a.iter()
+                    .find(|(n, _)| n == name)
+                    .is_none_or(|(_, f)| can_cast(f, t))
+            })
+        }
+        (Array(_) | Map(..), String) => return true,
+        _ => {}
+    }
     from == to
         || matches!(
             (from, to),
@@ -504,7 +519,18 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
         (Value::Int(i), SqlType::BigInt) => Value::BigInt(*i as i64),
         (Value::Int(i), SqlType::Int) => Value::Int(*i),
         (Value::BigInt(i), SqlType::BigInt) => Value::BigInt(*i),
-        (Value::BigInt(i), SqlType::Int) => Value::Int(i32::try_from(*i).map_err(|_| bad())?),
+        // As Java's `longValue().intValue()`, which ksqlDB's cast is: the
+        // low 32 bits.
+        (Value::BigInt(i), SqlType::Int) => Value::Int(*i as i32),
+        (Value::Array(items), SqlType::Array(t)) => {
+            Value::Array(items.iter().map(|x| cast(x, t)).collect::<Result<_, _>>()?)
+        }
+        (Value::Map(entries), SqlType::Map(kt, vt)) => Value::Map(
+            entries
+                .iter()
+                .map(|(k, v)| Ok((cast(k, kt)?, cast(v, vt)?)))
+                .collect::<Result<_, EvalError>>()?,
+        ),
         (Value::Double(d), SqlType::Int) => Value::Int(d.0.trunc() as i32),
         (Value::Double(d), SqlType::BigInt) => Value::BigInt(d.0.trunc() as i64),
         (Value::Decimal(u, s), SqlType::Int | SqlType::BigInt) => {
@@ -564,17 +590,42 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
                 },
             )?
         }
-        (_, SqlType::String) => Value::String(match v {
-            Value::Boolean(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::BigInt(i) => i.to_string(),
-            Value::Double(d) => format!("{:?}", d.0),
-            Value::Decimal(u, s) => decimal_to_string(*u, *s),
-            _ => return Err(bad()),
-        }),
+        (_, SqlType::String) => Value::String(java_string(v).ok_or_else(bad)?),
         (Value::Boolean(b), SqlType::Boolean) => Value::Boolean(*b),
         _ if value_has_type(v, to) => v.clone(),
         _ => return Err(bad()),
+    })
+}
+
+/// A value's text as ksqlDB's cast to STRING gives it: Java's `toString`
+/// (`[1, 3]` for a list, `{k=1}` for a map). `None` for what has none
+/// here (a struct's text needs its field names).
+fn java_string(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Null => "null".into(),
+        Value::String(s) => s.clone(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::BigInt(i) => i.to_string(),
+        Value::Double(d) => format!("{:?}", d.0),
+        Value::Decimal(u, s) => decimal_to_string(*u, *s),
+        Value::Array(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(java_string)
+                .collect::<Option<Vec<_>>>()?
+                .join(", ")
+        ),
+        Value::Map(entries) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| Some(format!("{}={}", java_string(k)?, java_string(v)?)))
+                .collect::<Option<Vec<_>>>()?
+                .join(", ")
+        ),
+        _ => return None,
     })
 }
 
@@ -618,6 +669,32 @@ mod tests {
         assert_eq!(and(&n, &t), Value::Null);
         assert_eq!(or(&n, &t), Value::Boolean(true));
         assert_eq!(or(&n, &f), Value::Null);
+    }
+
+    #[test]
+    fn collections_cast_element_by_element_and_print_as_java_does() {
+        let longs = Value::Array(vec![Value::BigInt(1), Value::BigInt(2_147_483_648)]);
+        assert_eq!(
+            cast(&longs, &SqlType::Array(Box::new(SqlType::Int))).unwrap(),
+            Value::Array(vec![Value::Int(1), Value::Int(i32::MIN)])
+        );
+        assert_eq!(
+            cast(&longs, &SqlType::String).unwrap(),
+            Value::String("[1, 2147483648]".into())
+        );
+        let map = Value::Map(vec![(Value::String("k".into()), Value::Null)]);
+        assert_eq!(
+            cast(&map, &SqlType::String).unwrap(),
+            Value::String("{k=null}".into())
+        );
+        assert!(can_cast(
+            &SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::BigInt)),
+            &SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::String))
+        ));
+        assert!(!can_cast(
+            &SqlType::Array(Box::new(SqlType::Boolean)),
+            &SqlType::Array(Box::new(SqlType::Int))
+        ));
     }
 
     #[test]
