@@ -55,10 +55,11 @@ struct Cli {
     /// read of records the broker says exist, may take before it fails.
     #[arg(long, global = true, default_value_t = 10_000, value_name = "MS")]
     kafka_timeout_ms: u64,
-    /// The Confluent Schema Registry for AVRO: columns of sources declared
-    /// without them are inferred from subject <topic>-value (and -key),
-    /// records are read with their writer's schema, and sinks register
-    /// theirs.
+    /// The Confluent Schema Registry: columns of AVRO, JSON_SR and PROTOBUF
+    /// sources declared without them are inferred from subject
+    /// <topic>-value (and -key), or the schema KEY_/VALUE_SCHEMA_ID names;
+    /// AVRO records are read with their writer's schema, and AVRO sinks
+    /// register theirs.
     #[arg(
         long,
         global = true,

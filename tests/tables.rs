@@ -501,3 +501,42 @@ fn the_debezium_envelope_is_for_tables_with_declared_columns() {
     let unknown = err("create table t (id bigint primary key, v string) with (kafka_topic='t', value_format='JSON', envelope='maxwell', partitions=1);");
     assert!(unknown.contains("unknown ENVELOPE 'maxwell'"), "{unknown}");
 }
+
+/// `SET 'ksql.persistence.default.format.value'` (and `.key`) give the
+/// formats a CREATE names none of, and the catalog records the statement
+/// with them: a restart without the property binds it the same.
+#[test]
+fn default_formats_come_from_set_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut session = Session::open_durable(dir.path()).unwrap();
+        let missing = session
+            .execute_script(
+                "create stream s (id bigint key, v string) with (kafka_topic='s', partitions=1);",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("SET 'ksql.persistence.default.format.value'"),
+            "{missing}"
+        );
+        session
+            .execute_script(
+                "SET 'ksql.persistence.default.format.value' = 'JSON';
+                 SET 'ksql.persistence.default.format.key' = 'JSON';
+                 create stream s (id bigint key, v string) with (kafka_topic='s', partitions=1);
+                 create stream t as select id, v from s;",
+            )
+            .unwrap();
+    }
+    let session = Session::open_durable(dir.path()).unwrap();
+    assert!(session.properties().is_empty());
+    for name in ["S", "T"] {
+        let source = session.catalog().source(name).unwrap();
+        assert_eq!(
+            (source.key_format.name(), source.value_format.name()),
+            ("JSON", "JSON"),
+            "{name}"
+        );
+    }
+}
