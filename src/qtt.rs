@@ -185,15 +185,21 @@ fn cases(json: &Json) -> Vec<Case> {
     out
 }
 
-/// Runs every case of a QTT file.
-pub fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
+/// A QTT file's name and its cases.
+fn read_file(path: &Path) -> anyhow::Result<(String, Vec<Case>)> {
     let text = std::fs::read_to_string(path)?;
     let json: Json = serde_json::from_str(&text)?;
     let file = path
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    Ok(cases(&json)
+    Ok((file, cases(&json)))
+}
+
+/// Runs every case of a QTT file.
+pub fn run_file(path: &Path) -> anyhow::Result<Vec<Outcome>> {
+    let (file, cases) = read_file(path)?;
+    Ok(cases
         .into_iter()
         .map(|case| Outcome {
             file: file.clone(),
@@ -218,13 +224,8 @@ pub struct FrontEnd {
 /// Every case of a QTT file through the front end only: what
 /// `ddsql check` would say of its statements.
 pub fn check_file(path: &Path) -> anyhow::Result<Vec<FrontEnd>> {
-    let text = std::fs::read_to_string(path)?;
-    let json: Json = serde_json::from_str(&text)?;
-    let file = path
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(cases(&json)
+    let (file, cases) = read_file(path)?;
+    Ok(cases
         .into_iter()
         .map(|case| FrontEnd {
             file: file.clone(),
