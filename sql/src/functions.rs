@@ -62,6 +62,8 @@ pub enum ScalarFunc {
     ArrayLength,
     ArrayContains,
     ArrayJoin,
+    GenerateSeries,
+    Entries,
     MapKeys,
     MapValues,
     AsValue,
@@ -307,6 +309,18 @@ pub fn registry() -> &'static [FunctionInfo] {
                 Scalar,
                 ["ARRAY_JOIN(ARRAY)", "ARRAY_JOIN(ARRAY, STRING delimiter)"],
                 "Joins the elements' text with a delimiter (default ',')."
+            ),
+            info!(
+                "GENERATE_SERIES",
+                Scalar,
+                ["GENERATE_SERIES(INT start, INT end)", "GENERATE_SERIES(INT start, INT end, INT step)", "GENERATE_SERIES(BIGINT start, BIGINT end[, BIGINT step])"],
+                "The numbers from start to end inclusive, counting by step (1, or -1 when end is below start)."
+            ),
+            info!(
+                "ENTRIES",
+                Scalar,
+                ["ENTRIES(MAP<STRING, V>, BOOLEAN sorted)"],
+                "The map's entries as an array of STRUCT<K STRING, V V>, in key order when sorted is true."
             ),
             info!(
                 "MAP_KEYS",
@@ -650,6 +664,35 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
         {
             same(F::ArrayJoin, s.clone())
         }
+        "GENERATE_SERIES" if (n == 2 || n == 3) && args.iter().all(is_num) => {
+            let ty = if args.iter().any(|a| is(a, &SqlType::BigInt)) {
+                SqlType::BigInt
+            } else {
+                SqlType::Int
+            };
+            if args
+                .iter()
+                .flatten()
+                .any(|a| !matches!(a, SqlType::Int | SqlType::BigInt))
+            {
+                return Err(wrong());
+            }
+            Resolved {
+                func: F::GenerateSeries,
+                casts: vec![Some(ty.clone()); n],
+                ty: SqlType::Array(Box::new(ty)),
+            }
+        }
+        "ENTRIES" if n == 2 && is(&args[1], &SqlType::Boolean) => match &args[0] {
+            Some(SqlType::Map(k, v)) if **k == SqlType::String => same(
+                F::Entries,
+                SqlType::Array(Box::new(SqlType::Struct(vec![
+                    ("K".into(), SqlType::String),
+                    ("V".into(), (**v).clone()),
+                ]))),
+            ),
+            _ => return Err(wrong()),
+        },
         "MAP_KEYS" | "MAP_VALUES" if n == 1 => match &args[0] {
             Some(SqlType::Map(k, v)) => {
                 let (func, elem) = if upper == "MAP_KEYS" {
@@ -961,6 +1004,64 @@ impl ScalarFunc {
                 }
                 _ => Value::Null,
             },
+            F::GenerateSeries => {
+                let n = |v: &Value| match v {
+                    Value::Int(i) => Some(*i as i64),
+                    Value::BigInt(i) => Some(*i),
+                    _ => None,
+                };
+                let (Some(start), Some(end)) = (n(&args[0]), n(&args[1])) else {
+                    return Err(EvalError::Internal(
+                        "GENERATE_SERIES of non-integers".into(),
+                    ));
+                };
+                let step = match args.get(2).map(n) {
+                    Some(Some(step)) => step,
+                    _ if end < start => -1,
+                    _ => 1,
+                };
+                if step == 0 || (end - start).signum() * step.signum() < 0 {
+                    return Err(EvalError::InvalidArgument(format!(
+                        "GENERATE_SERIES({start}, {end}, {step}): the step must be non-zero and lead from start to end"
+                    )));
+                }
+                let count = (end - start) / step + 1;
+                if count > 1_000_000 {
+                    return Err(EvalError::InvalidArgument(format!(
+                        "GENERATE_SERIES would make {count} elements; at most 1,000,000"
+                    )));
+                }
+                let int = matches!(args[0], Value::Int(_));
+                Value::Array(
+                    (0..count)
+                        .map(|i| start + i * step)
+                        .map(|x| {
+                            if int {
+                                Value::Int(x as i32)
+                            } else {
+                                Value::BigInt(x)
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            F::Entries => match &args[0] {
+                Value::Map(m) => {
+                    let mut entries: Vec<(Value, Value)> = m.clone();
+                    if args[1] == Value::Boolean(true) {
+                        entries.sort_by(|a, b| {
+                            eval::compare(&a.0, &b.0).unwrap_or(std::cmp::Ordering::Equal)
+                        });
+                    }
+                    Value::Array(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| Value::Struct(vec![k, v]))
+                            .collect(),
+                    )
+                }
+                _ => Value::Null,
+            },
             F::MapKeys | F::MapValues => match &args[0] {
                 Value::Map(m) => Value::Array(
                     m.iter()
@@ -1131,6 +1232,43 @@ mod tests {
         );
         assert_eq!(call("coalesce", vec![Value::Null, s("x")]), s("x"));
         assert_eq!(call("ifnull", vec![Value::Null, s("d")]), s("d"));
+    }
+
+    #[test]
+    fn series_count_either_way_and_refuse_a_step_that_never_arrives() {
+        let ints = |xs: &[i32]| Value::Array(xs.iter().map(|x| Value::Int(*x)).collect());
+        assert_eq!(
+            call("generate_series", vec![Value::Int(4), Value::Int(1)]),
+            ints(&[4, 3, 2, 1])
+        );
+        assert_eq!(
+            call(
+                "generate_series",
+                vec![Value::Int(0), Value::Int(9), Value::Int(4)]
+            ),
+            ints(&[0, 4, 8])
+        );
+        let r = resolve("generate_series", &vec![Some(SqlType::Int); 3]).unwrap();
+        for step in [0, -1] {
+            assert!(matches!(
+                r.func
+                    .eval(&[Value::Int(0), Value::Int(3), Value::Int(step)]),
+                Err(EvalError::InvalidArgument(_))
+            ));
+        }
+        let map = Some(SqlType::Map(
+            Box::new(SqlType::String),
+            Box::new(SqlType::Int),
+        ));
+        let r = resolve("entries", &[map, Some(SqlType::Boolean)]).unwrap();
+        let m = Value::Map(vec![(s("b"), Value::Int(2)), (s("a"), Value::Int(1))]);
+        assert_eq!(
+            r.func.eval(&[m, Value::Boolean(true)]).unwrap(),
+            Value::Array(vec![
+                Value::Struct(vec![s("a"), Value::Int(1)]),
+                Value::Struct(vec![s("b"), Value::Int(2)]),
+            ])
+        );
     }
 
     #[test]
