@@ -233,8 +233,10 @@ pub fn check_file(path: &Path) -> anyhow::Result<Vec<FrontEnd>> {
             expects_error: case.expected_error.is_some(),
             outcome: match prepare(&case.script(), &case.inputs, &case.schemas) {
                 Ok(_) => Ok(()),
-                Err(Stopped::Statement(e) | Stopped::Setup(e) | Stopped::Run(e)) => Err(e),
-                Err(Stopped::Input(_)) => unreachable!("preparing writes no input"),
+                Err(Stopped::Statement(e) | Stopped::Setup(e)) => Err(e),
+                Err(Stopped::Input(_) | Stopped::Run(_)) => {
+                    unreachable!("preparing writes no input and runs nothing")
+                }
             },
         })
         .collect())
@@ -360,40 +362,27 @@ pub(crate) fn execute(
     inputs: &[Json],
     schemas: &[TopicSchema],
 ) -> Result<Ran, Stopped> {
-    let prepared = prepare(statements, inputs, schemas)?;
-    write_inputs(&prepared.session, inputs, &prepared.writers).map_err(Stopped::Input)?;
+    let ran = prepare(statements, inputs, schemas)?;
+    write_inputs(&ran.session, inputs, &ran.writers).map_err(Stopped::Input)?;
     let options = RunOptions {
         workers: 1,
         batch: 64,
         sequence_header: Some(SEQUENCE_HEADER.into()),
         ..Default::default()
     };
-    prepared
-        .session
+    ran.session
         .run_until_caught_up(&options)
         .map_err(|e| Stopped::Run(e.to_string()))?;
-    Ok(Ran {
-        session: prepared.session,
-        _registry: prepared.registry,
-        _dir: prepared.dir,
-    })
-}
-
-/// A case's session with its statements executed, before any input.
-struct Prepared {
-    session: Session,
-    writers: AvroWriters,
-    registry: Option<MemoryRegistry>,
-    dir: tempfile::TempDir,
+    Ok(ran)
 }
 
 /// The first half of [`execute`]: the registry, the topics and the
-/// statements.
+/// statements, before any input.
 fn prepare(
     statements: &[String],
     inputs: &[Json],
     schemas: &[TopicSchema],
-) -> Result<Prepared, Stopped> {
+) -> Result<Ran, Stopped> {
     let dir =
         tempfile::tempdir().map_err(|e| Stopped::Setup(format!("temporary directory: {e}")))?;
     let mut writers = AvroWriters::new();
@@ -455,19 +444,21 @@ fn prepare(
             .execute_script(sql)
             .map_err(|e| Stopped::Statement(e.to_string()))?;
     }
-    Ok(Prepared {
+    Ok(Ran {
         session,
         writers,
-        registry,
-        dir,
+        _registry: registry,
+        _dir: dir,
     })
 }
 
-/// A case that ran, for [`compare_outputs`]: the session, its Schema
-/// Registry and the temporary directory its log lives in (removed when
-/// this is dropped, after the session).
+/// A case's session, for [`compare_outputs`] once it ran: with the Avro
+/// schemas its inputs are written with, its Schema Registry and the
+/// temporary directory its log lives in (removed when this is dropped,
+/// after the session).
 pub(crate) struct Ran {
     pub session: Session,
+    writers: AvroWriters,
     _registry: Option<MemoryRegistry>,
     _dir: tempfile::TempDir,
 }

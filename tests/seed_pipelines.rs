@@ -11,7 +11,7 @@ use serde_json::{json, Value as Json};
 
 mod common;
 
-use common::{json_record, records as topic, EVENT_JOIN, TOGGLE};
+use common::{json_record, records as topic, session_with_registry, EVENT_JOIN, TOGGLE};
 
 fn record(key: Json, value: Json, timestamp: i64) -> Record {
     json_record(key, Some(value), timestamp)
@@ -317,15 +317,9 @@ fn seed_pipeline_3_toggle_dedup() {
 fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
     use ddsql_connectors::debezium::MongoCollection;
     use ddsql_connectors::format::avro::{encode_with_id, Schema};
-    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaType};
+    use ddsql_connectors::schema_registry::SchemaType;
 
-    let registry = MemoryRegistry::start().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let connections = ddsql::session::Connections {
-        schema_registry: Some(registry.url()),
-        ..ddsql::session::Connections::embedded(dir.path())
-    };
-    let mut session = Session::connect(&connections).unwrap();
+    let (registry, _dir, mut session) = session_with_registry();
     let options = MongoCollection::new("SETTING_MONGO.SETTING.OPTION");
     let id = registry.register(
         "SETTING_MONGO.SETTING.OPTION-value",
@@ -404,15 +398,9 @@ fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
 /// the seed does over REST) infers its columns from them.
 #[test]
 fn a_query_registers_its_sink_schemas_when_created() {
-    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry};
+    use ddsql_connectors::schema_registry::SchemaRegistry;
 
-    let registry = MemoryRegistry::start().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let connections = ddsql::session::Connections {
-        schema_registry: Some(registry.url()),
-        ..ddsql::session::Connections::embedded(dir.path())
-    };
-    let mut session = Session::connect(&connections).unwrap();
+    let (registry, _dir, mut session) = session_with_registry();
     session
         .execute_script(
             "create stream s (k bigint key, v boolean) with (kafka_topic='s', key_format='AVRO', value_format='AVRO', partitions=1);

@@ -414,3 +414,40 @@ fn serve(conn: TcpStream, store: Arc<Mutex<Store>>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// IMPORT mode: a schema under the id the caller names, which the
+    /// registry's own numbering then continues past; an id holding another
+    /// schema is refused.
+    #[test]
+    fn import_keeps_the_given_id_and_refuses_a_taken_one() {
+        let server = MemoryRegistry::start().unwrap();
+        let client = SchemaRegistry::new(&server.url());
+        assert_eq!(
+            server
+                .import("t-value", SchemaType::Avro, r#""long""#, Some(7))
+                .unwrap(),
+            7
+        );
+        assert_eq!(client.by_id(7).unwrap().text, r#""long""#);
+        assert_eq!(client.latest("t-value").unwrap().unwrap().id, 7);
+        assert_eq!(server.register("u-value", SchemaType::Avro, r#""int""#), 8);
+        let taken = server
+            .import("v-value", SchemaType::Avro, r#""string""#, Some(7))
+            .unwrap_err();
+        assert!(
+            taken.contains("schema id 7 already holds another schema"),
+            "{taken}"
+        );
+        // The same schema again under its own id is not a conflict.
+        assert_eq!(
+            server
+                .import("v-value", SchemaType::Avro, r#""long""#, Some(7))
+                .unwrap(),
+            7
+        );
+    }
+}

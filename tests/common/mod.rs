@@ -3,7 +3,9 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
+use ddsql::session::Connections;
 use ddsql::Session;
+use ddsql_connectors::schema_registry::MemoryRegistry;
 use ddsql_engine::io::Record;
 use serde_json::{json, Value as Json};
 
@@ -49,6 +51,19 @@ pub fn session_with(script: &str) -> (tempfile::TempDir, Session) {
         .execute_script(script)
         .unwrap_or_else(|e| panic!("{e}"));
     (dir, session)
+}
+
+/// A session on a fresh data directory with a Schema Registry of its own
+/// (empty).
+pub fn session_with_registry() -> (MemoryRegistry, tempfile::TempDir, Session) {
+    let registry = MemoryRegistry::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let connections = Connections {
+        schema_registry: Some(registry.url()),
+        ..Connections::embedded(dir.path())
+    };
+    let session = Session::connect(&connections).unwrap();
+    (registry, dir, session)
 }
 
 /// Seed pipeline 1 (event join), as the article writes it but with JSON

@@ -33,32 +33,26 @@ pub fn sql_type(text: &str) -> Result<SqlType, String> {
 }
 
 fn of(schema: &Json) -> Result<SqlType, String> {
-    let not_null = |options: &[Json]| -> Result<SqlType, String> {
-        let mut types = options.iter().filter(|o| o["type"] != "null");
-        match (types.next(), types.next()) {
-            (Some(t), None) => of(t),
-            _ => Err(format!(
-                "{schema} allows several types, which no SQL type holds: declare the columns"
-            )),
-        }
-    };
+    // `oneOf`/`anyOf` of schemas, or a `type` list: NULL and one other.
+    let several =
+        || format!("{schema} allows several types, which no SQL type holds: declare the columns");
     if let Some(options) = schema
         .get("oneOf")
         .or_else(|| schema.get("anyOf"))
         .and_then(Json::as_array)
     {
-        return not_null(options);
+        let mut types = options.iter().filter(|o| o["type"] != "null");
+        return match (types.next(), types.next()) {
+            (Some(t), None) => of(t),
+            _ => Err(several()),
+        };
     }
     let ty = match &schema["type"] {
         Json::Array(types) => {
             let mut types = types.iter().filter(|t| *t != "null");
             match (types.next(), types.next()) {
                 (Some(Json::String(t)), None) => t.clone(),
-                _ => {
-                    return Err(format!(
-                    "{schema} allows several types, which no SQL type holds: declare the columns"
-                ))
-                }
+                _ => return Err(several()),
             }
         }
         Json::String(t) => t.clone(),
