@@ -38,10 +38,8 @@ pub fn run(statements: &Path, input: &Path, output: &Path) -> anyhow::Result<Ver
         .map_err(|e| anyhow!("reading {}: {e}", statements.display()))?;
     let inputs = records(input, "inputs")?;
     let outputs = records(output, "outputs")?;
-    for (path, records) in [(input, &inputs), (output, &outputs)] {
-        if let Some(why) = qtt::unsupported_records(records.iter()) {
-            bail!("{}: {why}", path.display());
-        }
+    if let Some(why) = qtt::unsupported_records(inputs.iter()) {
+        bail!("{}: {why}", input.display());
     }
     let ran = match qtt::execute(&[sql], &inputs, &[]) {
         Ok(ran) => ran,

@@ -1,6 +1,7 @@
-//! Windowed aggregations: TUMBLING and HOPPING windows over a stream, with
-//! windowed keys (the key's bytes, then the window start) and late records
-//! dropped once their window's grace period has passed.
+//! Windowed aggregations: TUMBLING, HOPPING and SESSION windows over a
+//! stream, with windowed keys (the key's bytes, then the window start, or a
+//! session's end and start) and late records dropped once their window's
+//! grace period has passed; EMIT FINAL.
 
 use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
@@ -111,14 +112,104 @@ fn window_errors_are_clear() {
         .execute_script("create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);")
         .unwrap();
     let mut err = |sql: &str| session.execute_script(sql).unwrap_err().to_string();
-    assert!(err(
-        "create table t as select id, count(*) from s window session (5 seconds) group by id;"
-    )
-    .contains("SESSION windows are not supported yet"));
+    assert!(
+        err("create table t as select id, count(*) from s group by id emit final;")
+            .contains("EMIT FINAL is only supported for windowed aggregations")
+    );
     assert!(err("create table t as select id, count(*) from s window tumbling (size 5 seconds) group by id having windowstart > 0;")
         .contains("can only be used in the SELECT clause"));
     assert!(
         err("create stream t as select id from s window tumbling (size 5 seconds);")
             .contains("WINDOW needs GROUP BY")
     );
+}
+
+#[test]
+fn sessions_merge_and_emit_final_waits_for_the_window_to_close() {
+    const SCRIPT: &str = "
+create stream clicks (user_id bigint key, page string)
+  with (kafka_topic='clicks', key_format='JSON', value_format='JSON', partitions=1);
+create table sessions with (kafka_topic='sessions', key_format='JSON', value_format='JSON') as
+  select user_id, count(*) as n from clicks window session (30 seconds) group by user_id;
+create table final_minutes with (kafka_topic='final_minutes', key_format='JSON', value_format='JSON') as
+  select user_id, count(*) as n from clicks window tumbling (size 1 minute) group by user_id emit final;
+";
+    for (workers, batch) in [(1, 1), (2, 3)] {
+        let (_dir, session) = session_with(SCRIPT);
+        let click = |user: i64, ts: i64| json_record(json!(user), Some(json!({"PAGE": "p"})), ts);
+        session
+            .log()
+            .append(
+                "clicks",
+                0,
+                &[
+                    click(1, 0),
+                    click(1, 20_000),
+                    click(1, 100_000),
+                    // Within 30 s of neither session: a third one.
+                    click(1, 60_000),
+                    // Bridges [60 s] and [100 s]: one session of three.
+                    click(1, 80_000),
+                    click(2, 130_000),
+                ],
+            )
+            .unwrap();
+        session
+            .run_until_caught_up(&RunOptions {
+                workers,
+                batch,
+                ..Default::default()
+            })
+            .unwrap();
+        // A session key is the key's bytes, then the end and the start.
+        let mut out = Vec::new();
+        session
+            .log()
+            .read("sessions", 0, 0, usize::MAX, &mut out)
+            .unwrap();
+        let sessions: Vec<(Json, i64, i64, Option<Json>, i64)> = out
+            .into_iter()
+            .map(|f| {
+                let key = f.record.key.unwrap();
+                let (k, window) = key.split_at(key.len() - 16);
+                let long = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap());
+                (
+                    serde_json::from_slice(k).unwrap(),
+                    long(&window[8..]),
+                    long(&window[..8]),
+                    f.record.value.map(|v| serde_json::from_slice(&v).unwrap()),
+                    f.record.timestamp,
+                )
+            })
+            .collect();
+        let n = |n: i64| Some(json!({ "N": n }));
+        assert_eq!(
+            sessions,
+            vec![
+                (json!(1), 0, 0, n(1), 0),
+                // A session that grows: the old window's tombstone first.
+                (json!(1), 0, 0, None, 0),
+                (json!(1), 0, 20_000, n(2), 20_000),
+                (json!(1), 100_000, 100_000, n(1), 100_000),
+                (json!(1), 60_000, 60_000, n(1), 60_000),
+                (json!(1), 60_000, 60_000, None, 60_000),
+                (json!(1), 100_000, 100_000, None, 100_000),
+                (json!(1), 60_000, 100_000, n(3), 100_000),
+                (json!(2), 130_000, 130_000, n(1), 130_000),
+            ],
+            "workers {workers}, batch {batch}"
+        );
+        // EMIT FINAL (no grace): [0, 1 min) once stream time reaches
+        // 100 s, [1 min, 2 min) once it reaches 130 s; [2 min, 3 min) is
+        // still open.
+        let finals: Vec<(Json, i64, Json)> = windowed(&session, "final_minutes");
+        assert_eq!(
+            finals,
+            vec![
+                (json!(1), 0, json!({"N": 2})),
+                (json!(1), 60_000, json!({"N": 3})),
+            ],
+            "workers {workers}, batch {batch}"
+        );
+    }
 }

@@ -22,13 +22,16 @@ use timely::dataflow::{ProbeHandle, Scope};
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
-use ddsql_sql::plan::{Plan, QueryPlan, ScalarExpr, TableJoinKind};
+use ddsql_sql::plan::{Plan, QueryPlan, ScalarExpr, TableJoinKind, Window};
 use ddsql_sql::types::{Row, Value};
 
 use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
-use crate::operators::aggregate::{aggregate_append_only, aggregate_retracting};
+use crate::operators::aggregate::{
+    aggregate_append_only, aggregate_retracting, aggregate_sessions,
+};
 use crate::operators::as_of_join::as_of_join;
-use crate::operators::changelog::changelog;
+use crate::operators::changelog::{changelog, Entry};
+use crate::operators::emit_final::emit_final;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
 use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
 use crate::operators::upsert::upsert;
@@ -148,7 +151,7 @@ struct Encoding {
     key_arity: usize,
     partitions: u32,
     /// A windowed table: rows end with `WINDOWSTART, WINDOWEND`.
-    windowed: bool,
+    window: Option<Window>,
 }
 
 /// Everything the workers need, built once before the dataflow starts.
@@ -285,7 +288,7 @@ fn prepare(
             kind: q.plan.kind,
             key_arity: sink.key_arity(),
             partitions,
-            windowed: sink.window.is_some(),
+            window: sink.window,
         });
         let job = sinks.entry(sink.topic.clone()).or_insert_with(|| SinkJob {
             topic: sink.topic.clone(),
@@ -710,7 +713,7 @@ impl<'s> Builder<'s, '_> {
             flow,
             e.codec.clone(),
             e.kind,
-            (e.key_arity, e.windowed),
+            (e.key_arity, e.window),
             e.partitions,
             id,
         );
@@ -813,7 +816,14 @@ impl<'s> Builder<'s, '_> {
             }
             Plan::Window { input, window } => {
                 let input = self.plan(input, origin);
-                let window = *window;
+                let Window::Time {
+                    size,
+                    advance,
+                    grace,
+                } = *window
+                else {
+                    unreachable!("the aggregation over a session window assigns the sessions");
+                };
                 // Stream time is one for the whole input: the rows meet on
                 // one worker, in time order, so which rows are late does
                 // not depend on the worker count.
@@ -826,14 +836,16 @@ impl<'s> Builder<'s, '_> {
                         for (row, time, diff) in ready {
                             let ts = rowtime(&row);
                             stream_time = stream_time.max(ts);
-                            let open: Vec<i64> = window
-                                .starts(ts)
-                                .into_iter()
-                                // Closed: its end plus the grace has passed.
-                                .filter(|s| {
-                                    (s + window.size).saturating_add(window.grace) > stream_time
-                                })
-                                .collect();
+                            let open: Vec<i64> = Window::Time {
+                                size,
+                                advance,
+                                grace,
+                            }
+                            .starts(ts)
+                            .into_iter()
+                            // Closed: its end plus the grace has passed.
+                            .filter(|s| (s + size).saturating_add(grace) > stream_time)
+                            .collect();
                             // The row itself goes to the last open window;
                             // copies to the others (hopping windows only).
                             let mut row = Some(row);
@@ -844,7 +856,7 @@ impl<'s> Builder<'s, '_> {
                                     row.clone().expect("not moved yet")
                                 };
                                 r.push(Value::BigInt(start));
-                                r.push(Value::BigInt(start + window.size));
+                                r.push(Value::BigInt(start + size));
                                 out.push((r, time, diff));
                             }
                         }
@@ -857,12 +869,30 @@ impl<'s> Builder<'s, '_> {
                 aggregates,
                 retracting,
             } => {
+                // Over a session window the rows have no window columns
+                // yet: the group key's last two (WINDOWSTART, WINDOWEND)
+                // are the session's, which the aggregation assigns.
+                let (input, group_key, session) = match &**input {
+                    Plan::Window {
+                        input,
+                        window: Window::Session { gap, grace },
+                    } => (
+                        &**input,
+                        group_key[..group_key.len() - 2].to_vec(),
+                        Some((*gap, *grace)),
+                    ),
+                    input => (input, group_key.clone(), None),
+                };
                 let input = self.plan(input, origin);
-                let (group_key, args): (Vec<ScalarExpr>, Vec<Option<ScalarExpr>>) = (
-                    group_key.clone(),
-                    aggregates.iter().map(|a| a.arg.clone()).collect(),
-                );
-                let keyed = self.map_rows(input, origin, move |row| {
+                let args: Vec<Option<ScalarExpr>> =
+                    aggregates.iter().map(|a| a.arg.clone()).collect();
+                let arity = group_key.len();
+                let keyed = self.map_rows(input, origin, move |mut row| {
+                    if session.is_some() {
+                        // Placeholders where the window columns would be, so
+                        // the bound column numbers hold.
+                        row.extend([Value::Null, Value::Null]);
+                    }
                     let eval_all = || -> Result<Row, eval::EvalError> {
                         let mut out = group_key
                             .iter()
@@ -885,16 +915,25 @@ impl<'s> Builder<'s, '_> {
                     }
                     Ok(Some(out))
                 });
-                let arity = group_key_len(plan);
                 let keyed = keyed.map(move |mut row| {
                     let rest = row.split_off(arity);
                     (row, rest)
                 });
-                if *retracting {
-                    aggregate_retracting(keyed, Arc::new(aggregates.clone()))
-                } else {
-                    aggregate_append_only(keyed, Arc::new(aggregates.clone()))
+                let aggregates = Arc::new(aggregates.clone());
+                match session {
+                    Some((gap, grace)) => aggregate_sessions(keyed, aggregates, gap, grace),
+                    None if *retracting => aggregate_retracting(keyed, aggregates),
+                    None => aggregate_append_only(keyed, aggregates),
                 }
+            }
+            Plan::EmitFinal { input } => {
+                let (Plan::Aggregate { group_key, .. }, Some(window)) = (&**input, input.window())
+                else {
+                    unreachable!("the binder puts EMIT FINAL over a windowed aggregation");
+                };
+                let key_arity = group_key.len() - 2;
+                let rows = self.plan(input, origin);
+                emit_final(rows, key_arity, window)
             }
             Plan::StreamJoin {
                 left,
@@ -1000,7 +1039,7 @@ impl<'s> Builder<'s, '_> {
         flow: Flow<'s>,
         codec: Arc<dyn Codec>,
         kind: SourceKind,
-        (key_arity, windowed): (usize, bool),
+        (key_arity, window): (usize, Option<Window>),
         partitions: u32,
         origin: String,
     ) -> VecCollection<'s, Time, SinkRecord, Diff> {
@@ -1026,28 +1065,33 @@ impl<'s> Builder<'s, '_> {
                 }
                 SourceKind::Table => {
                     let (codec, route) = (codec.clone(), route.clone());
-                    // A windowed key is the key's bytes and the window's
-                    // start, 8 bytes big-endian (ksqlDB's time-windowed key).
-                    let window_start =
-                        move |k: Option<Vec<u8>>, key: &[Value]| match key.get(key_arity) {
-                            Some(Value::BigInt(start)) if windowed => {
-                                let mut k = k.unwrap_or_default();
-                                k.extend_from_slice(&start.to_be_bytes());
-                                Some(k)
-                            }
-                            _ => k,
+                    // A windowed key is the key's bytes, then the window as
+                    // Kafka Streams' windowed serdes write it: the start (a
+                    // time window) or the end and the start (a session),
+                    // 8 bytes big-endian each.
+                    let windowed_key = move |k: Option<Vec<u8>>, key: &[Value]| {
+                        let (Some(window), [Value::BigInt(start), Value::BigInt(end)]) =
+                            (window, &key[key_arity..])
+                        else {
+                            return k;
                         };
-                    let window = if windowed { 2 } else { 0 };
-                    changelog(rows, key_arity, window).map(move |(key, row)| match row {
-                        Some(row) => codec
+                        let mut k = k.unwrap_or_default();
+                        if let Window::Session { .. } = window {
+                            k.extend_from_slice(&end.to_be_bytes());
+                        }
+                        k.extend_from_slice(&start.to_be_bytes());
+                        Some(k)
+                    };
+                    let window = if window.is_some() { 2 } else { 0 };
+                    changelog(rows, key_arity, window).map(move |(key, entry)| match entry {
+                        Entry::Upsert(row) => codec
                             .encode(&row[1..row.len() - window])
-                            .map(|(k, v)| route(window_start(k, &key), v, rowtime(&row)))
+                            .map(|(k, v)| route(windowed_key(k, &key), v, rowtime(&row)))
                             .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
-                        // A deletion has no row to take a timestamp from.
-                        None => codec
+                        Entry::Tombstone { rowtime } => codec
                             .encode_key(&key[..key_arity])
-                            .map(|k| route(window_start(k, &key), None, 0))
-                            .map_err(|e| (0, format!("encoding a tombstone key: {e}"))),
+                            .map(|k| route(windowed_key(k, &key), None, rowtime))
+                            .map_err(|e| (rowtime, format!("encoding a tombstone key: {e}"))),
                     })
                 }
             };
@@ -1077,9 +1121,9 @@ impl<'s> Builder<'s, '_> {
                 t.key_arity,
                 if t.plan.plan.window().is_some() { 2 } else { 0 },
             )
-            .map(|(key, row)| match row {
-                Some(row) => Change::Row(row),
-                None => Change::Delete { key },
+            .map(|(key, entry)| match entry {
+                Entry::Upsert(row) => Change::Row(row),
+                Entry::Tombstone { .. } => Change::Delete { key },
             }),
         };
         let (sender, stop) = (t.changes.clone(), t.stop.clone());
@@ -1201,13 +1245,6 @@ fn apply_steps(steps: &[Step], mut row: Row) -> Result<Option<Row>, (i64, String
 fn rowtime(row: &Row) -> i64 {
     match row.first() {
         Some(Value::BigInt(t)) => *t,
-        _ => 0,
-    }
-}
-
-fn group_key_len(plan: &Plan) -> usize {
-    match plan {
-        Plan::Aggregate { group_key, .. } => group_key.len(),
         _ => 0,
     }
 }

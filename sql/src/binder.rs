@@ -1545,13 +1545,19 @@ impl Binder<'_> {
     // ---- queries --------------------------------------------------------
 
     fn query(&self, q: &ast::Query) -> Result<BoundQuery<'_>> {
-        if q.emit == Some(ast::Emit::Final) {
+        if q.emit == Some(ast::Emit::Final) && q.window.is_none() {
             return Err(SqlError::new(
-                Pos::default(),
-                "EMIT FINAL needs a windowed aggregation, which is not supported yet",
+                q.group_by.first().map(|g| g.pos).unwrap_or_default(),
+                "EMIT FINAL is only supported for windowed aggregations: add WINDOW TUMBLING, HOPPING or SESSION and GROUP BY, or use EMIT CHANGES",
             ));
         }
         let pos = q.group_by.first().map(|g| g.pos).unwrap_or_default();
+        // Without a GRACE PERIOD, a window that only emits once it closes
+        // closes at its end, as in ksqlDB; others take Kafka Streams' default.
+        let default_grace = |size| match q.emit {
+            Some(ast::Emit::Final) => 0,
+            _ => Window::default_grace(size),
+        };
         let window = match q.window.map(|w| (w.kind, w.grace)) {
             None => None,
             Some(_) if q.group_by.is_empty() => {
@@ -1560,19 +1566,21 @@ impl Binder<'_> {
                     "WINDOW needs GROUP BY: a window groups an aggregation by time",
                 ))
             }
-            Some((ast::WindowKind::Session { .. }, _)) => {
-                // Refused rather than ignored: without the window the
-                // aggregate would silently span all time.
-                return Err(SqlError::new(
-                    pos,
-                    "SESSION windows are not supported yet; TUMBLING and HOPPING are",
-                ));
+            Some((ast::WindowKind::Session { gap }, grace)) => {
+                let gap = gap.millis() as i64;
+                if gap <= 0 {
+                    return Err(SqlError::new(pos, "a SESSION window needs a positive gap"));
+                }
+                Some(Window::Session {
+                    gap,
+                    grace: grace.map_or(default_grace(gap), |g| g.millis() as i64),
+                })
             }
             Some((kind, grace)) => {
                 let (size, advance) = match kind {
                     ast::WindowKind::Tumbling { size } => (size.millis(), size.millis()),
                     ast::WindowKind::Hopping { size, advance } => (size.millis(), advance.millis()),
-                    ast::WindowKind::Session { .. } => unreachable!("refused above"),
+                    ast::WindowKind::Session { .. } => unreachable!("matched above"),
                 };
                 let (size, advance) = (size as i64, advance as i64);
                 if size <= 0 || advance <= 0 || advance > size {
@@ -1581,10 +1589,10 @@ impl Binder<'_> {
                         "a window needs a positive SIZE, and a HOPPING window an ADVANCE BY no larger than its SIZE",
                     ));
                 }
-                Some(Window {
+                Some(Window::Time {
                     size,
                     advance,
-                    grace: grace.map_or(Window::default_grace(size), |g| g.millis() as i64),
+                    grace: grace.map_or(default_grace(size), |g| g.millis() as i64),
                 })
             }
         };
@@ -1941,6 +1949,11 @@ impl Binder<'_> {
             aggregates: ctx.aggregates,
             retracting,
         };
+        if q.emit == Some(ast::Emit::Final) {
+            plan = Plan::EmitFinal {
+                input: Box::new(plan),
+            };
+        }
         if let Some(h) = having {
             plan = Plan::Filter {
                 input: Box::new(plan),

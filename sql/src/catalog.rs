@@ -102,9 +102,10 @@ pub struct Source {
     pub timestamp_column: Option<usize>,
     /// The statement that created it.
     pub sql: String,
-    /// A windowed table (`WINDOW TUMBLING|HOPPING` aggregation): its rows
-    /// carry `WINDOWSTART, WINDOWEND` after the columns, and its record
-    /// keys end with the window start.
+    /// A windowed table (a `WINDOW` aggregation): its rows carry
+    /// `WINDOWSTART, WINDOWEND` after the columns, and its record keys end
+    /// with the window start (a time window) or the end, then the start
+    /// (a session), as Kafka Streams' windowed serdes write them.
     #[serde(default)]
     pub window: Option<crate::plan::Window>,
     /// How a record's value carries the row (`ENVELOPE`, a ddsql

@@ -43,6 +43,8 @@ pub enum Plan {
     /// layout. A row whose window closed before it arrived (its end plus
     /// the grace period is at or before the stream time, the largest
     /// ROWTIME seen at an earlier time) is dropped, as Kafka Streams drops it.
+    /// A session window appears only as the input of an [`Plan::Aggregate`],
+    /// which assigns the sessions (see [`Window`]).
     Window { input: Box<Plan>, window: Window },
     Aggregate {
         input: Box<Plan>,
@@ -52,6 +54,11 @@ pub enum Plan {
         /// every input row; over a stream it keeps one accumulator per key.
         retracting: bool,
     },
+    /// `EMIT FINAL`: the rows of `input`, an [`Plan::Aggregate`] over a
+    /// [`Plan::Window`], each window's once, when it closes: when stream
+    /// time (the largest ROWTIME aggregated) has passed its end by the
+    /// grace period (and, for a session, the gap). Same layout as `input`.
+    EmitFinal { input: Box<Plan> },
     /// Two streams joined on `left_key = right_key` (each over its own
     /// row), pairs whose ROWTIMEs satisfy
     /// `left - before_ms <= right <= left + after_ms`: layout
@@ -262,35 +269,64 @@ impl LambdaFunc {
     }
 }
 
-/// A TUMBLING (`advance == size`) or HOPPING time window, in ms.
+/// How an aggregation groups a stream's rows by time; all figures in ms.
+///
+/// A time window (TUMBLING or HOPPING) is a property of each row alone, so
+/// [`Plan::Window`] assigns it before the aggregation. A session is a
+/// property of a key's rows together (rows at most `gap` apart), so the
+/// aggregation over a [`Plan::Window`] of a session assigns it itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub size: i64,
-    pub advance: i64,
-    pub grace: i64,
+pub enum Window {
+    /// TUMBLING when `advance == size`, else HOPPING.
+    Time { size: i64, advance: i64, grace: i64 },
+    /// SESSION: a key's rows no more than `gap` apart share one window,
+    /// from the first row's ROWTIME to the last's.
+    Session { gap: i64, grace: i64 },
 }
 
 impl Window {
-    /// Kafka Streams' default grace: what is left of 24 hours after the window.
+    /// Kafka Streams' default grace: what is left of 24 hours after the
+    /// window's size (or a session's gap).
     pub fn default_grace(size: i64) -> i64 {
         (24 * 3_600_000 - size).max(0)
     }
 
-    /// The starts of the windows that contain `ts`, earliest first.
+    /// How long after a window's end (by stream time) rows may still join it.
+    pub fn grace(&self) -> i64 {
+        match *self {
+            Window::Time { grace, .. } | Window::Session { grace, .. } => grace,
+        }
+    }
+
+    /// ksqlDB's name for the kind, as `WINDOW_TYPE` spells it.
+    pub fn type_name(&self) -> &'static str {
+        match *self {
+            Window::Time { size, advance, .. } if size == advance => "TUMBLING",
+            Window::Time { .. } => "HOPPING",
+            Window::Session { .. } => "SESSION",
+        }
+    }
+
+    /// The starts of the time windows that contain `ts`, earliest first;
+    /// none for a session, which no single row determines.
     ///
     /// ```
     /// use ddsql_sql::plan::Window;
-    /// let hopping = Window { size: 30, advance: 10, grace: 0 };
+    /// let hopping = Window::Time { size: 30, advance: 10, grace: 0 };
     /// assert_eq!(hopping.starts(25), vec![0, 10, 20]);
-    /// assert_eq!(Window { size: 30, advance: 30, grace: 0 }.starts(30), vec![30]);
+    /// let tumbling = Window::Time { size: 30, advance: 30, grace: 0 };
+    /// assert_eq!(tumbling.starts(30), vec![30]);
     /// ```
     pub fn starts(&self, ts: i64) -> Vec<i64> {
-        let last = ts - ts.rem_euclid(self.advance);
+        let Window::Time { size, advance, .. } = *self else {
+            return Vec::new();
+        };
+        let last = ts - ts.rem_euclid(advance);
         let mut starts = Vec::new();
         let mut s = last;
-        while s > ts - self.size && s >= 0 {
+        while s > ts - size && s >= 0 {
             starts.push(s);
-            s -= self.advance;
+            s -= advance;
         }
         starts.reverse();
         starts
@@ -304,7 +340,8 @@ impl Plan {
             Plan::Window { window, .. } => Some(*window),
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
-            | Plan::Aggregate { input, .. } => input.window(),
+            | Plan::Aggregate { input, .. }
+            | Plan::EmitFinal { input } => input.window(),
             _ => None,
         }
     }
@@ -316,6 +353,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
             | Plan::Aggregate { input, .. }
+            | Plan::EmitFinal { input }
             | Plan::Window { input, .. } => input.sources(),
             Plan::StreamTableJoin {
                 stream: left,
@@ -338,6 +376,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
             | Plan::Aggregate { input, .. }
+            | Plan::EmitFinal { input }
             | Plan::Window { input, .. } => input.scans(source),
             Plan::StreamTableJoin { stream, table, .. } => {
                 stream.scans(source) || table.scans(source)

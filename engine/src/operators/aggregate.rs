@@ -115,6 +115,122 @@ pub fn aggregate_retracting<'s>(
         .map(|(_key, row)| row)
 }
 
+/// Aggregation over SESSION windows of an append-only stream: a key's rows
+/// at most `gap` ms apart share a session, from the first ROWTIME to the
+/// last. Input as for [`aggregate_append_only`]; output rows are
+/// `[end, key..., start, end, result_0, ...]`, the session's end being its
+/// latest ROWTIME.
+///
+/// A row that bridges sessions merges them, as Kafka Streams does: each
+/// old session's row is retracted (its tombstone in the changelog) and the
+/// merged one inserted. A row whose merged session ends before the close
+/// time (stream time less grace and gap) is late and dropped, and a session
+/// that ended before it is forgotten, so later rows start a new one.
+///
+/// Stream time is one for the whole input (the rows meet on one worker, in
+/// time order), so the sessions do not depend on the worker count.
+///
+/// Sessions keep their rows: merging two sessions' accumulators is
+/// replaying both sessions' rows (earlier session first), which works for
+/// every aggregate without a merge function of its own.
+pub fn aggregate_sessions<'s>(
+    input: VecCollection<'s, Time, (Row, Row), Diff>,
+    aggregates: Arc<Vec<AggregateCall>>,
+    gap: i64,
+    grace: i64,
+) -> VecCollection<'s, Time, Row, Diff> {
+    struct Session {
+        start: i64,
+        end: i64,
+        rows: Vec<Row>,
+        accs: Vec<Accumulator>,
+    }
+    impl Session {
+        fn output(&self, key: &Row) -> Row {
+            let mut key = key.clone();
+            key.extend([Value::BigInt(self.start), Value::BigInt(self.end)]);
+            output_row(self.end, &key, &self.accs)
+        }
+        fn add(&mut self, args: Row) {
+            for (acc, arg) in self.accs.iter_mut().zip(&args[1..]) {
+                acc.add(arg);
+            }
+            self.rows.push(args);
+        }
+    }
+    // Per key, its open sessions by start.
+    let mut sessions: HashMap<Row, Vec<Session>> = HashMap::new();
+    let mut stream_time = i64::MIN;
+    let mut since_sweep = 0usize;
+    in_time_order(
+        input,
+        "AggregateSessions",
+        |_| 0,
+        move |ready, out| {
+            for ((key, args), time, diff) in ready {
+                if diff <= 0 {
+                    tracing::error!("session aggregate got a retraction; ignored");
+                    continue;
+                }
+                let ts = match args.first() {
+                    Some(Value::BigInt(t)) => *t,
+                    _ => 0,
+                };
+                stream_time = stream_time.max(ts);
+                let close = stream_time.saturating_sub(grace).saturating_sub(gap);
+                // Forgetting closed sessions: this key's now, every key's
+                // once per as many rows as there are keys (amortised O(1)).
+                since_sweep += 1;
+                if since_sweep >= sessions.len() {
+                    since_sweep = 0;
+                    sessions.retain(|_, open| {
+                        open.retain(|s| s.end >= close);
+                        !open.is_empty()
+                    });
+                }
+                let open = sessions.entry(key.clone()).or_default();
+                open.retain(|s| s.end >= close);
+                for _ in 0..diff {
+                    let (merged, kept): (Vec<Session>, Vec<Session>) = std::mem::take(open)
+                        .into_iter()
+                        .partition(|s| s.end >= ts - gap && s.start <= ts + gap);
+                    *open = kept;
+                    let start = merged.iter().map(|s| s.start).fold(ts, i64::min);
+                    let end = merged.iter().map(|s| s.end).fold(ts, i64::max);
+                    if end < close {
+                        // Late: Kafka Streams drops it (and the sessions stay).
+                        open.extend(merged);
+                        open.sort_by_key(|s| s.start);
+                        continue;
+                    }
+                    for s in &merged {
+                        out.push((s.output(&key), time, -1));
+                    }
+                    let mut session = if merged.len() == 1 {
+                        merged.into_iter().next().expect("one")
+                    } else {
+                        let mut fresh = Session {
+                            start,
+                            end,
+                            rows: Vec::new(),
+                            accs: aggregates.iter().map(Accumulator::new).collect(),
+                        };
+                        for row in merged.into_iter().flat_map(|s| s.rows) {
+                            fresh.add(row);
+                        }
+                        fresh
+                    };
+                    (session.start, session.end) = (start, end);
+                    session.add(args.clone());
+                    out.push((session.output(&key), time, 1));
+                    let at = open.partition_point(|s| s.start < start);
+                    open.insert(at, session);
+                }
+            }
+        },
+    )
+}
+
 /// What TOPK ranks a value by: the value, or a struct's first field.
 fn topk_rank(v: &Value, by_first_field: bool) -> &Value {
     match v {

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod as_of_join;
 pub mod changelog;
+pub mod emit_final;
 pub mod sink;
 pub mod source;
 pub mod upsert;

@@ -30,12 +30,41 @@ pub fn written_time(record: &Record) -> Option<Time> {
 }
 
 /// An encoded output record, bound for a partition.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+///
+/// Records of one time are written in this type's order, tombstones
+/// first: what one input record changes (a session merged into a larger
+/// one, a row moved to another key) reads as Kafka Streams writes it, the
+/// old gone before the new appears.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SinkRecord {
     pub partition: u32,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
     pub timestamp: i64,
+}
+
+impl SinkRecord {
+    fn order(&self) -> impl Ord + '_ {
+        (
+            self.partition,
+            self.value.is_some(),
+            &self.key,
+            &self.value,
+            self.timestamp,
+        )
+    }
+}
+
+impl Ord for SinkRecord {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
+}
+
+impl PartialOrd for SinkRecord {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 /// Appends `records` to `topic`. `written[p]` is the latest time already in
