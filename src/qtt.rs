@@ -27,11 +27,12 @@ use serde_json::{Map, Value as Json};
 use ddsql_connectors::format::json::{from_json, to_json};
 use ddsql_connectors::format::{avro, Formats};
 use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaType};
-use ddsql_engine::io::{CodecFactory, Decoded, Fetched, Record};
+use ddsql_engine::io::{
+    split_window_key, window_key_suffix, CodecFactory, Decoded, Fetched, Record,
+};
 use ddsql_engine::operators::sink::written_time;
 use ddsql_engine::{RunOptions, PROCESSING_LOG_TOPIC};
 use ddsql_sql::catalog::{Format, Source};
-use ddsql_sql::plan::Window;
 use ddsql_sql::types::{SqlType, Value};
 
 use crate::session::{Connections, Session};
@@ -296,9 +297,6 @@ fn run_case(case: &Case) -> Verdict {
             unread.join(", ")
         ));
     }
-    if let Some(why) = unsupported_records(case.inputs.iter()) {
-        return Verdict::Skip(why);
-    }
     let ran = match execute(&case.script(), &case.inputs, &case.schemas) {
         Ok(done) => done,
         Err(Stopped::Setup(why)) => return Verdict::Fail(why),
@@ -346,16 +344,6 @@ pub(crate) enum Stopped {
     Input(Verdict),
     /// Running the queries failed: the whole message.
     Run(String),
-}
-
-/// What a case or test needs that ddsql does not have yet, from its input
-/// records.
-pub(crate) fn unsupported_records<'a>(
-    mut records: impl Iterator<Item = &'a Json>,
-) -> Option<String> {
-    records
-        .any(|r| r.get("window").is_some_and(|w| w["type"] != "time"))
-        .then(|| "session-windowed input records are not supported yet".to_string())
 }
 
 /// Runs a case on a fresh embedded log in a temporary directory, as
@@ -603,7 +591,16 @@ pub(crate) fn write_inputs(
                 }),
             _ => Ok(encoded),
         };
-        let key = registered("key", &input["key"], raw_key.or(key))?;
+        let mut key = registered("key", &input["key"], raw_key.or(key))?;
+        // A windowed source's key ends with the input's window.
+        if let (Some(window), Some(w)) = (source.window, input.get("window")) {
+            let bound = |name: &str| w[name].as_i64().unwrap_or(0);
+            key.get_or_insert_with(Vec::new).extend(window_key_suffix(
+                window,
+                bound("start"),
+                bound("end"),
+            ));
+        }
         let value = registered("value", &input["value"], value)?;
         let record = Record {
             key,
@@ -670,23 +667,10 @@ fn produced(session: &Session, topic: &str) -> Vec<Fetched> {
 /// A produced record as QTT writes it.
 fn as_json(source: &Source, f: &Fetched) -> Result<Produced, String> {
     if let Some(window) = source.window {
-        // A windowed key: the key's bytes, then the window start (a time
-        // window) or its end and start (a session), 8 bytes each.
         let key = f.record.key.as_deref().unwrap_or_default();
-        let suffix = match window {
-            Window::Time { .. } => 8,
-            Window::Session { .. } => 16,
-        };
-        let Some(split) = key.len().checked_sub(suffix) else {
-            return Err("a windowed key shorter than its window".into());
-        };
-        let long = |at: usize| i64::from_be_bytes(key[at..at + 8].try_into().expect("8 bytes"));
-        let (start, end) = match window {
-            Window::Time { size, .. } => (long(split), long(split) + size),
-            Window::Session { .. } => (long(split + 8), long(split)),
-        };
+        let (key, start, end) = split_window_key(window, key)?;
         let mut inner = f.clone();
-        inner.record.key = Some(key[..split].to_vec());
+        inner.record.key = Some(key.to_vec());
         let mut plain = source.clone();
         plain.window = None;
         let (k, v, ts) = as_json(&plain, &inner)?;

@@ -912,7 +912,7 @@ pub fn collect_pull(
     let mut rows = Vec::new();
     let key_arity = plan.columns.iter().filter(|c| c.key).count();
     // A windowed table's key includes the window (its rows end with it).
-    let window = if plan.plan.window().is_some() { 2 } else { 0 };
+    let window = if plan.window.is_some() { 2 } else { 0 };
     for batch in subscription.changes.iter() {
         for change in batch {
             match (plan.kind, change) {

@@ -133,6 +133,10 @@ create table sessions with (kafka_topic='sessions', key_format='JSON', value_for
   select user_id, count(*) as n from clicks window session (30 seconds) group by user_id;
 create table final_minutes with (kafka_topic='final_minutes', key_format='JSON', value_format='JSON') as
   select user_id, count(*) as n from clicks window tumbling (size 1 minute) group by user_id emit final;
+create stream session_changes (user_id bigint key, n bigint)
+  with (kafka_topic='sessions', key_format='JSON', value_format='JSON', window_type='session');
+create stream session_starts with (kafka_topic='session_starts', key_format='JSON', value_format='JSON') as
+  select user_id, n, windowend as we from session_changes where windowstart = windowend;
 ";
     for (workers, batch) in [(1, 1), (2, 3)] {
         let (_dir, session) = session_with(SCRIPT);
@@ -161,27 +165,7 @@ create table final_minutes with (kafka_topic='final_minutes', key_format='JSON',
                 ..Default::default()
             })
             .unwrap();
-        // A session key is the key's bytes, then the end and the start.
-        let mut out = Vec::new();
-        session
-            .log()
-            .read("sessions", 0, 0, usize::MAX, &mut out)
-            .unwrap();
-        let sessions: Vec<(Json, i64, i64, Option<Json>, i64)> = out
-            .into_iter()
-            .map(|f| {
-                let key = f.record.key.unwrap();
-                let (k, window) = key.split_at(key.len() - 16);
-                let long = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap());
-                (
-                    serde_json::from_slice(k).unwrap(),
-                    long(&window[8..]),
-                    long(&window[..8]),
-                    f.record.value.map(|v| serde_json::from_slice(&v).unwrap()),
-                    f.record.timestamp,
-                )
-            })
-            .collect();
+        let sessions = session_records(&session, "sessions");
         let n = |n: i64| Some(json!({ "N": n }));
         assert_eq!(
             sessions,
@@ -199,6 +183,22 @@ create table final_minutes with (kafka_topic='final_minutes', key_format='JSON',
             ],
             "workers {workers}, batch {batch}"
         );
+        // A stream over the sessions' topic (WINDOW_TYPE='SESSION') reads
+        // the windows back; its results keep them.
+        let start = |user: i64, at: i64| {
+            let value = Some(json!({"N": 1, "WE": at}));
+            (json!(user), at, at, value, at)
+        };
+        assert_eq!(
+            session_records(&session, "session_starts"),
+            vec![
+                start(1, 0),
+                start(1, 100_000),
+                start(1, 60_000),
+                start(2, 130_000)
+            ],
+            "workers {workers}, batch {batch}"
+        );
         // EMIT FINAL (no grace): [0, 1 min) once stream time reaches
         // 100 s, [1 min, 2 min) once it reaches 130 s; [2 min, 3 min) is
         // still open.
@@ -212,4 +212,31 @@ create table final_minutes with (kafka_topic='final_minutes', key_format='JSON',
             "workers {workers}, batch {batch}"
         );
     }
+}
+
+/// `(key, start, end, value, timestamp)` of each record of a session-windowed
+/// topic, whose keys are the key's bytes, then the end and the start.
+fn session_records(
+    session: &ddsql::Session,
+    topic: &str,
+) -> Vec<(Json, i64, i64, Option<Json>, i64)> {
+    let mut out = Vec::new();
+    session
+        .log()
+        .read(topic, 0, 0, usize::MAX, &mut out)
+        .unwrap();
+    out.into_iter()
+        .map(|f| {
+            let key = f.record.key.unwrap();
+            let (k, window) = key.split_at(key.len() - 16);
+            let long = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap());
+            (
+                serde_json::from_slice(k).unwrap(),
+                long(&window[8..]),
+                long(&window[..8]),
+                f.record.value.map(|v| serde_json::from_slice(&v).unwrap()),
+                f.record.timestamp,
+            )
+        })
+        .collect()
 }

@@ -25,7 +25,7 @@ use ddsql_sql::eval;
 use ddsql_sql::plan::{Plan, QueryPlan, ScalarExpr, TableJoinKind, Window};
 use ddsql_sql::types::{Row, Value};
 
-use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport};
+use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport, WindowedCodec};
 use crate::operators::aggregate::{
     aggregate_append_only, aggregate_retracting, aggregate_sessions,
 };
@@ -263,9 +263,17 @@ fn prepare(
 ) -> Result<Job, EngineError> {
     let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
         let source = catalog.source(name).expect("the binder checked the name");
-        codecs.codec(source).map_err(|message| EngineError::Codec {
+        let codec = codecs.codec(source).map_err(|message| EngineError::Codec {
             source_name: name.to_string(),
             message,
+        })?;
+        Ok(match source.window {
+            Some(window) => Arc::new(WindowedCodec::new(
+                codec,
+                window,
+                source.value_columns().count(),
+            )),
+            None => codec,
         })
     };
     let queries = catalog.queries();
@@ -350,7 +358,7 @@ fn prepare(
                 batch: options.batch.max(1),
                 sequence_header: options.sequence_header.clone(),
                 timestamp_column: source.timestamp_column,
-                value_arity: source.value_columns().count(),
+                width: source.width(),
                 max_drift_ms: options.max_drift_ms,
                 live: live.clone(),
             })
@@ -609,7 +617,7 @@ impl<'s> Builder<'s, '_> {
         }
         let job = &self.job.sources[name];
         let source = self.job.catalog.source(name).expect("checked");
-        let value_arity = source.value_columns().count();
+        let width = source.width();
         let (mut parts, mut tombstones) = (Vec::new(), Vec::new());
         if let Some(reader) = &job.reader {
             let (items, errors) = read_topic(
@@ -674,7 +682,7 @@ impl<'s> Builder<'s, '_> {
                         }
                         Ok(Decoded::Tombstone(key)) => {
                             row.extend(key);
-                            row.resize(row.len() + value_arity, Value::Null);
+                            row.resize(SYSTEM_COLUMNS.len() + width, Value::Null);
                             Some(Ok((row, true)))
                         }
                         Err(message) => Some(Err((
@@ -1065,41 +1073,27 @@ impl<'s> Builder<'s, '_> {
                 }
                 SourceKind::Table => {
                     let (codec, route) = (codec.clone(), route.clone());
-                    // A windowed key is the key's bytes, then the window as
-                    // Kafka Streams' windowed serdes write it: the start (a
-                    // time window) or the end and the start (a session),
-                    // 8 bytes big-endian each.
-                    let windowed_key = move |k: Option<Vec<u8>>, key: &[Value]| {
-                        let (Some(window), [Value::BigInt(start), Value::BigInt(end)]) =
-                            (window, &key[key_arity..])
-                        else {
-                            return k;
-                        };
-                        let mut k = k.unwrap_or_default();
-                        if let Window::Session { .. } = window {
-                            k.extend_from_slice(&end.to_be_bytes());
-                        }
-                        k.extend_from_slice(&start.to_be_bytes());
-                        Some(k)
-                    };
                     let window = if window.is_some() { 2 } else { 0 };
                     changelog(rows, key_arity, window).map(move |(key, entry)| match entry {
                         Entry::Upsert(row) => codec
-                            .encode(&row[1..row.len() - window])
-                            .map(|(k, v)| route(windowed_key(k, &key), v, rowtime(&row)))
+                            .encode(&row[1..])
+                            .map(|(k, v)| route(k, v, rowtime(&row)))
                             .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
                         Entry::Tombstone { rowtime } => codec
-                            .encode_key(&key[..key_arity])
-                            .map(|k| route(windowed_key(k, &key), None, rowtime))
+                            .encode_key(&key)
+                            .map(|k| route(k, None, rowtime))
                             .map_err(|e| (rowtime, format!("encoding a tombstone key: {e}"))),
                     })
                 }
             };
-        // A stream's tombstones: the key, and no value.
+        // A stream's tombstones: the key (and window), and no value.
         if let (SourceKind::Stream, Some(tombstones)) = (kind, flow.tombstones) {
+            let window = if window.is_some() { 2 } else { 0 };
             encoded = encoded.concat(tombstones.map(move |row| {
+                let mut key = row[1..1 + key_arity].to_vec();
+                key.extend_from_slice(&row[row.len() - window..]);
                 codec
-                    .encode_key(&row[1..1 + key_arity])
+                    .encode_key(&key)
                     .map(|k| route(k, None, rowtime(&row)))
                     .map_err(|e| (rowtime(&row), format!("encoding a tombstone key: {e}")))
             }));
@@ -1119,7 +1113,7 @@ impl<'s> Builder<'s, '_> {
             SourceKind::Table => changelog(
                 flow.rows,
                 t.key_arity,
-                if t.plan.plan.window().is_some() { 2 } else { 0 },
+                if t.plan.window.is_some() { 2 } else { 0 },
             )
             .map(|(key, entry)| match entry {
                 Entry::Upsert(row) => Change::Row(row),

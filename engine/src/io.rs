@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use ddsql_sql::catalog::Source;
+use ddsql_sql::plan::Window;
 use ddsql_sql::types::Value;
 
 /// Record headers, in order; a header may have a null value.
@@ -116,9 +117,136 @@ pub type KeyValue = (Option<Vec<u8>>, Option<Vec<u8>>);
 pub enum Decoded {
     /// The source's columns, keys first.
     Row(Vec<Value>),
-    /// A record without a value: for a table, the deletion of this key
-    /// (its key columns); a stream ignores it.
+    /// A record without a value: for a table, the deletion of this key; a
+    /// stream ignores it. Its leading columns (at least the key columns);
+    /// the others are NULL.
     Tombstone(Vec<Value>),
+}
+
+/// The codec of a windowed source (a windowed aggregation's result, or a
+/// source declared with `WINDOW_TYPE`): a record's key is the inner
+/// codec's key bytes, then the window as Kafka Streams' windowed serdes
+/// write it: the start (a time window), or the end and the start (a
+/// session), 8 bytes big-endian each. Rows carry the window after the
+/// columns, as `WINDOWSTART, WINDOWEND`.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use ddsql_engine::io::{Codec, Decoded, KeyValue, WindowedCodec};
+/// # use ddsql_sql::plan::Window;
+/// # use ddsql_sql::types::Value;
+/// // A codec of one BIGINT key and no value columns, the key as 8 bytes.
+/// struct Key;
+/// impl Codec for Key {
+///     fn decode(&self, key: Option<&[u8]>, _: Option<&[u8]>) -> Result<Decoded, String> {
+///         let k = key.ok_or("no key")?.try_into().map_err(|_| "not 8 bytes")?;
+///         Ok(Decoded::Row(vec![Value::BigInt(i64::from_be_bytes(k))]))
+///     }
+///     fn encode(&self, columns: &[Value]) -> Result<KeyValue, String> {
+///         Ok((self.encode_key(columns)?, Some(Vec::new())))
+///     }
+///     fn encode_key(&self, key: &[Value]) -> Result<Option<Vec<u8>>, String> {
+///         match key.first() {
+///             Some(Value::BigInt(k)) => Ok(Some(k.to_be_bytes().to_vec())),
+///             _ => Err("not a BIGINT".into()),
+///         }
+///     }
+/// }
+/// let session = WindowedCodec::new(Arc::new(Key), Window::Session { gap: 0, grace: 0 }, 0);
+/// let row = vec![Value::BigInt(7), Value::BigInt(100), Value::BigInt(250)];
+/// let (key, _) = session.encode(&row).unwrap();
+/// let key = key.unwrap();
+/// assert_eq!(key.len(), 8 + 16);
+/// assert_eq!(&key[8..16], &250i64.to_be_bytes()); // the end first
+/// assert_eq!(session.decode(Some(&key), Some(&[])).unwrap(), Decoded::Row(row));
+/// ```
+pub struct WindowedCodec {
+    inner: Arc<dyn Codec>,
+    window: Window,
+    /// The source's value columns, NULL in a tombstone's row.
+    value_arity: usize,
+}
+
+impl WindowedCodec {
+    pub fn new(inner: Arc<dyn Codec>, window: Window, value_arity: usize) -> WindowedCodec {
+        WindowedCodec {
+            inner,
+            window,
+            value_arity,
+        }
+    }
+
+    fn window_bytes(&self, bounds: &[Value]) -> Result<Vec<u8>, String> {
+        match bounds {
+            [Value::BigInt(start), Value::BigInt(end)] => {
+                Ok(window_key_suffix(self.window, *start, *end))
+            }
+            _ => Err("a windowed row without its window".into()),
+        }
+    }
+}
+
+/// The bytes a windowed key ends with (see [`WindowedCodec`]).
+pub fn window_key_suffix(window: Window, start: i64, end: i64) -> Vec<u8> {
+    match window {
+        Window::Time { .. } => start.to_be_bytes().to_vec(),
+        Window::Session { .. } => [end.to_be_bytes(), start.to_be_bytes()].concat(),
+    }
+}
+
+/// A windowed key's inner key bytes and its window's start and end.
+pub fn split_window_key(window: Window, key: &[u8]) -> Result<(&[u8], i64, i64), String> {
+    let suffix = match window {
+        Window::Time { .. } => 8,
+        Window::Session { .. } => 16,
+    };
+    let Some(split) = key.len().checked_sub(suffix) else {
+        return Err(format!(
+            "a {} windowed key needs {suffix} bytes of window after the key; this one has {} bytes in all",
+            window.type_name(),
+            key.len()
+        ));
+    };
+    let long = |at: usize| i64::from_be_bytes(key[at..at + 8].try_into().expect("8 bytes"));
+    let (start, end) = match window {
+        Window::Time { size, .. } => (long(split), long(split).saturating_add(size)),
+        Window::Session { .. } => (long(split + 8), long(split)),
+    };
+    Ok((&key[..split], start, end))
+}
+
+impl Codec for WindowedCodec {
+    fn decode(&self, key: Option<&[u8]>, value: Option<&[u8]>) -> Result<Decoded, String> {
+        let (key, start, end) = split_window_key(self.window, key.unwrap_or_default())?;
+        let bounds = [Value::BigInt(start), Value::BigInt(end)];
+        Ok(match self.inner.decode(Some(key), value)? {
+            Decoded::Row(mut columns) => {
+                columns.extend(bounds);
+                Decoded::Row(columns)
+            }
+            Decoded::Tombstone(mut columns) => {
+                columns.resize(columns.len() + self.value_arity, Value::Null);
+                columns.extend(bounds);
+                Decoded::Tombstone(columns)
+            }
+        })
+    }
+
+    fn encode(&self, columns: &[Value]) -> Result<KeyValue, String> {
+        let split = columns.len().saturating_sub(2);
+        let (key, value) = self.inner.encode(&columns[..split])?;
+        let mut key = key.unwrap_or_default();
+        key.extend(self.window_bytes(&columns[split..])?);
+        Ok((Some(key), value))
+    }
+
+    /// `key`: the key columns, then the window's bounds.
+    fn encode_key(&self, key: &[Value]) -> Result<Option<Vec<u8>>, String> {
+        let split = key.len().saturating_sub(2);
+        let mut bytes = self.inner.encode_key(&key[..split])?.unwrap_or_default();
+        bytes.extend(self.window_bytes(&key[split..])?);
+        Ok(Some(bytes))
+    }
 }
 
 /// Turns a source's records into rows of its columns and back.

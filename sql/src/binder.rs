@@ -342,7 +342,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
 
 /// Properties that parse but whose behaviour is not built yet: refused
 /// rather than silently ignored, because they would change results.
-const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP_FORMAT", "WINDOW_TYPE", "WINDOW_SIZE"];
+const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP_FORMAT"];
 
 struct Properties {
     values: BTreeMap<String, (Literal, Pos)>,
@@ -412,6 +412,54 @@ impl Properties {
             Some((_, pos)) => Err(SqlError::new(
                 *pos,
                 format!("property {name} takes a whole number"),
+            )),
+        }
+    }
+
+    /// The window of a windowed source's keys (`WINDOW_TYPE`, and
+    /// `WINDOW_SIZE` for a time window: a key holds only its start).
+    fn source_window(&self) -> Result<Option<Window>> {
+        let size = match self.string("WINDOW_SIZE")? {
+            None => None,
+            Some((text, pos)) => {
+                let mut words = text.split_whitespace();
+                let value = words.next().and_then(|v| v.parse::<u64>().ok());
+                let unit = words.next().and_then(crate::ast::TimeUnit::parse);
+                match (value, unit, words.next()) {
+                    (Some(value), Some(unit), None) if value > 0 => {
+                        Some((ast::Duration { value, unit }.millis() as i64, pos))
+                    }
+                    _ => return Err(SqlError::new(pos, format!("WINDOW_SIZE '{text}' is not a window size: write a positive number and a unit, e.g. '30 SECONDS'"))),
+                }
+            }
+        };
+        let Some((kind, pos)) = self.string("WINDOW_TYPE")? else {
+            return match size {
+                Some((_, pos)) => Err(SqlError::new(
+                    pos,
+                    "WINDOW_SIZE needs WINDOW_TYPE='TUMBLING' or 'HOPPING'",
+                )),
+                None => Ok(None),
+            };
+        };
+        match (kind.to_uppercase().as_str(), size) {
+            ("SESSION", None) => Ok(Some(Window::Session { gap: 0, grace: 0 })),
+            ("SESSION", Some((_, pos))) => Err(SqlError::new(
+                pos,
+                "'WINDOW_SIZE' should not be set for SESSION windows.",
+            )),
+            ("TUMBLING" | "HOPPING", Some((size, _))) => Ok(Some(Window::Time {
+                size,
+                advance: size,
+                grace: 0,
+            })),
+            ("TUMBLING" | "HOPPING", None) => Err(SqlError::new(
+                pos,
+                format!("WINDOW_TYPE '{kind}' needs WINDOW_SIZE: the window's size, e.g. WINDOW_SIZE='30 SECONDS'"),
+            )),
+            _ => Err(SqlError::new(
+                pos,
+                format!("WINDOW_TYPE '{kind}' is not a window type: use SESSION, TUMBLING or HOPPING"),
             )),
         }
     }
@@ -568,6 +616,17 @@ impl Scope {
             ty: c.ty.clone(),
             system: false,
         }));
+        // A windowed source's rows end with their key's window.
+        if source.window.is_some() {
+            for name in ["WINDOWSTART", "WINDOWEND"] {
+                columns.push(ScopeColumn {
+                    qualifier: qualifier.into(),
+                    name: name.into(),
+                    ty: SqlType::BigInt,
+                    system: true,
+                });
+            }
+        }
         Scope { columns }
     }
 
@@ -1247,6 +1306,13 @@ impl Binder<'_> {
                 "KEY_FORMAT 'NONE' cannot be used with KEY columns",
             ));
         }
+        let window = props.source_window()?;
+        if window.is_some() && keys.is_empty() {
+            return Err(SqlError::new(
+                c.name.pos,
+                "Windowed sources require a key column.",
+            ));
+        }
         let wrap_single_value = props.wrap_single_value(values.len())?;
         keys.extend(values);
         let timestamp_column = match props.string("TIMESTAMP")? {
@@ -1304,7 +1370,7 @@ impl Binder<'_> {
                     defaulted,
                 )
             },
-            window: None,
+            window,
             envelope,
         };
         check_serializable(&source, c.name.pos)?;
@@ -1406,7 +1472,7 @@ impl Binder<'_> {
             } else {
                 self.with_properties(ast::Statement::CreateAs(c.clone()), defaulted)
             },
-            window: bound.plan.plan.window(),
+            window: bound.plan.window,
             envelope: Envelope::None,
         };
         check_serializable(&source, c.name.pos)?;
@@ -1624,6 +1690,12 @@ impl Binder<'_> {
             ));
         }
         let items = expand_projection(self, &q.projection, &from.scope)?;
+        if !q.group_by.is_empty() && from.left_source.window.is_some() {
+            return Err(SqlError::new(
+                q.group_by[0].pos,
+                "GROUP BY over a windowed source (WINDOW_TYPE) is not supported yet",
+            ));
+        }
         if !q.group_by.is_empty() {
             let retracting = from.kind == SourceKind::Table;
             return self.aggregate_query(
@@ -1763,6 +1835,31 @@ impl Binder<'_> {
             exprs.push(e);
             columns.push(c);
         }
+        // A windowed source's rows keep their window, after the columns.
+        let window = from.left_source.window;
+        if window.is_some() {
+            if let Some((item, name)) = items.iter().find_map(|(e, alias)| match (&e.kind, alias) {
+                (ExprKind::Column { name, .. }, None)
+                    if matches!(name.normalized().as_str(), "WINDOWSTART" | "WINDOWEND") =>
+                {
+                    Some((e, name.normalized()))
+                }
+                _ => None,
+            }) {
+                return Err(SqlError::new(
+                    item.pos,
+                    format!("Reserved column name in select: `{name}`. Please remove or alias the column."),
+                ));
+            }
+            if !q.partition_by.is_empty() {
+                return Err(SqlError::new(
+                    q.partition_by[0].pos,
+                    "PARTITION BY over a windowed source is not supported yet",
+                ));
+            }
+            let at = from.scope.columns.len() - 2;
+            exprs.extend([ScalarExpr::Column(at), ScalarExpr::Column(at + 1)]);
+        }
         let plan = Plan::Map {
             input: Box::new(plan),
             exprs,
@@ -1773,6 +1870,7 @@ impl Binder<'_> {
                 plan,
                 kind: from.kind,
                 columns,
+                window,
             },
             left_source: from.left_source,
         })
@@ -1974,6 +2072,7 @@ impl Binder<'_> {
                 plan,
                 kind: SourceKind::Table,
                 columns,
+                window,
             },
             left_source,
         })
@@ -1983,11 +2082,11 @@ impl Binder<'_> {
         match r {
             Relation::Source { name, alias } => {
                 let source = self.lookup(name)?;
-                if source.window.is_some() {
+                if source.window.is_some() && source.kind == SourceKind::Table {
                     return Err(SqlError::new(
                         name.pos,
                         format!(
-                            "{} is a windowed table: reading a windowed table is not supported yet",
+                            "{} is a windowed table: ddsql does not support queries on windowed tables (ksqlDB does not support persistent queries on windowed tables); read its topic as a stream with WINDOW_TYPE instead",
                             source.name
                         ),
                     ));
@@ -2017,6 +2116,18 @@ impl Binder<'_> {
             } => {
                 let l = self.from(left)?;
                 let r = self.from(right)?;
+                let windowed = |f: &From| {
+                    f.scope
+                        .columns
+                        .iter()
+                        .any(|c| c.system && c.name == "WINDOWSTART")
+                };
+                if windowed(&l) || windowed(&r) {
+                    return Err(SqlError::new(
+                        on.pos,
+                        "joins of windowed sources (WINDOW_TYPE) are not supported yet",
+                    ));
+                }
                 if let Some(w) = within {
                     if matches!(**right, Relation::Join { .. })
                         || matches!(**left, Relation::Join { .. })
@@ -3263,10 +3374,17 @@ fn check_sink_columns(columns: &[Column], pos: Pos) -> Result<()> {
             "The projection contains no value columns: select at least one column that is not the key",
         ));
     }
-    if let Some(c) = columns
-        .iter()
-        .find(|c| !c.key && ["ROWTIME", "ROWPARTITION", "ROWOFFSET"].contains(&c.name.as_str()))
-    {
+    if let Some(c) = columns.iter().find(|c| {
+        !c.key
+            && [
+                "ROWTIME",
+                "ROWPARTITION",
+                "ROWOFFSET",
+                "WINDOWSTART",
+                "WINDOWEND",
+            ]
+            .contains(&c.name.as_str())
+    }) {
         return Err(SqlError::new(
             pos,
             format!(

@@ -138,6 +138,11 @@ impl Source {
     pub fn key_arity(&self) -> usize {
         self.key_columns().count()
     }
+    /// How many values a row of the source has after the system columns:
+    /// its columns, then a windowed source's `WINDOWSTART, WINDOWEND`.
+    pub fn width(&self) -> usize {
+        self.columns.len() + if self.window.is_some() { 2 } else { 0 }
+    }
 }
 
 /// A query that runs until terminated, writing into `sink`.

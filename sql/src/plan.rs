@@ -20,6 +20,9 @@ pub struct QueryPlan {
     pub kind: SourceKind,
     /// The output columns after `ROWTIME`, keys first.
     pub columns: Vec<Column>,
+    /// A windowed output (an aggregation's window, or a windowed source's):
+    /// rows end with `WINDOWSTART, WINDOWEND`, part of the key.
+    pub window: Option<Window>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

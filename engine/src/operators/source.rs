@@ -46,8 +46,9 @@ pub struct TopicReader {
     pub sequence_header: Option<String>,
     /// The decoded column that holds ROWTIME (`WITH (TIMESTAMP=...)`).
     pub timestamp_column: Option<usize>,
-    /// How many value columns the source has (tombstones get NULLs).
-    pub value_arity: usize,
+    /// How many columns a decoded row has (a tombstone's are NULL after
+    /// what it decodes).
+    pub width: usize,
     /// Source alignment: pause while this source's next record is more
     /// than this many milliseconds of event time ahead of what the sinks
     /// have completed, so a fast partition cannot pile its records up in
@@ -279,14 +280,12 @@ pub fn read_topic<'s>(
                             Ok(SourceItem::Row(row))
                         }
                         (Ok(Decoded::Tombstone(key)), _) => {
-                            let mut row = Vec::with_capacity(
-                                SYSTEM_COLUMNS.len() + key.len() + reader.value_arity,
-                            );
+                            let mut row = Vec::with_capacity(SYSTEM_COLUMNS.len() + reader.width);
                             row.push(Value::BigInt(fetched.record.timestamp));
                             row.push(Value::Int(p.partition as i32));
                             row.push(Value::BigInt(fetched.offset as i64));
                             row.extend(key);
-                            row.resize(row.len() + reader.value_arity, Value::Null);
+                            row.resize(SYSTEM_COLUMNS.len() + reader.width, Value::Null);
                             Ok(SourceItem::Delete(row))
                         }
                         (Err(message), _) => {
