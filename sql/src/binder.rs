@@ -1503,12 +1503,43 @@ impl Binder<'_> {
                 format!("INSERT INTO needs a stream; {} is a table", sink.name),
             ));
         }
-        let bound = self.persistent_query(q)?;
+        let mut bound = self.persistent_query(q)?;
         if bound.plan.kind != SourceKind::Stream {
             return Err(SqlError::new(
                 target.pos,
                 "INSERT INTO ... SELECT needs a query that produces a stream, not a table",
             ));
+        }
+        // Numbers widen to the target's type, as ksqlDB casts them
+        // implicitly (an INT into a DECIMAL column).
+        let widens = |from: &SqlType, to: &SqlType| {
+            use SqlType::*;
+            match (from, to) {
+                (Int, BigInt) | (Int | BigInt | Decimal { .. }, Double) => true,
+                (Int | BigInt, Decimal { .. }) => true,
+                (Decimal { scale: s1, .. }, Decimal { scale: s2, .. }) => s2 >= s1,
+                _ => false,
+            }
+        };
+        let same_shape = bound.plan.columns.len() == sink.columns.len()
+            && bound.plan.columns.iter().zip(&sink.columns).all(|(q, t)| {
+                q.name == t.name && q.key == t.key && (q.ty == t.ty || widens(&q.ty, &t.ty))
+            });
+        if same_shape && bound.plan.columns != sink.columns {
+            let mut exprs = vec![ScalarExpr::Column(0)];
+            for (i, (q, t)) in bound.plan.columns.iter().zip(&sink.columns).enumerate() {
+                let column = ScalarExpr::Column(1 + i);
+                exprs.push(if q.ty == t.ty {
+                    column
+                } else {
+                    ScalarExpr::Cast(Box::new(column), t.ty.clone())
+                });
+            }
+            bound.plan.plan = Plan::Map {
+                input: Box::new(bound.plan.plan),
+                exprs,
+            };
+            bound.plan.columns = sink.columns.clone();
         }
         if bound.plan.columns != sink.columns {
             let show = |cols: &[Column]| {

@@ -480,6 +480,7 @@ pub fn can_cast(from: &SqlType, to: &SqlType) -> bool {
                 Int | BigInt | Double | Decimal { .. } | Boolean | String
             ) | (Boolean, String)
                 | (Date | Time | Timestamp, String)
+                | (String, Date | Time | Timestamp)
         )
 }
 
@@ -590,11 +591,109 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
                 },
             )?
         }
+        (Value::String(s), SqlType::Date) => {
+            let (days, rest) = iso_date(s.trim()).ok_or_else(bad)?;
+            if !rest.is_empty() {
+                return Err(bad());
+            }
+            Value::Date(i32::try_from(days).map_err(|_| bad())?)
+        }
+        (Value::String(s), SqlType::Time) => {
+            let (ms, rest) = iso_time(s.trim()).ok_or_else(bad)?;
+            if !rest.is_empty() {
+                return Err(bad());
+            }
+            Value::Time(ms as i32)
+        }
+        (Value::String(s), SqlType::Timestamp) => {
+            Value::Timestamp(iso_timestamp(s.trim()).ok_or_else(bad)?)
+        }
         (_, SqlType::String) => Value::String(java_string(v).ok_or_else(bad)?),
         (Value::Boolean(b), SqlType::Boolean) => Value::Boolean(*b),
         _ if value_has_type(v, to) => v.clone(),
         _ => return Err(bad()),
     })
+}
+
+/// `yyyy-MM-dd` at the start of `s`: days since the epoch, and the rest.
+fn iso_date(s: &str) -> Option<(i64, &str)> {
+    let num = |t: &str| -> Option<i64> {
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (y, m, d) = (num(s.get(0..4)?)?, num(s.get(5..7)?)?, num(s.get(8..10)?)?);
+    if s.get(4..5)? != "-"
+        || s.get(7..8)? != "-"
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&d)
+    {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468, &s[10..]))
+}
+
+/// `HH:mm[:ss[.SSS]]` at the start of `s`: ms since midnight, and the rest.
+fn iso_time(s: &str) -> Option<(i64, &str)> {
+    let two = |t: Option<&str>| -> Option<i64> {
+        let t = t?;
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse().ok())?
+    };
+    let (h, m) = (two(s.get(0..2))?, two(s.get(3..5))?);
+    if s.get(2..3)? != ":" || h > 23 || m > 59 {
+        return None;
+    }
+    let mut ms = (h * 60 + m) * 60_000;
+    let mut rest = &s[5..];
+    if let Some(after) = rest.strip_prefix(':') {
+        let sec = two(after.get(0..2))?;
+        ms += sec * 1000;
+        rest = &after[2..];
+        if let Some(frac) = rest.strip_prefix('.') {
+            let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+            let text = &frac[..digits];
+            // Milliseconds: the first three digits, padded.
+            let millis: i64 = format!("{:0<3}", &text[..digits.min(3)]).parse().ok()?;
+            ms += millis;
+            rest = &frac[digits..];
+        }
+    }
+    Some((ms, rest))
+}
+
+/// An ISO-8601 timestamp, as ksqlDB's CAST reads one: `yyyy-MM-dd`, then
+/// optionally `THH:mm[:ss[.SSS]]`, then optionally `Z` or an offset
+/// `±HH:mm`; without an offset it is UTC.
+fn iso_timestamp(s: &str) -> Option<i64> {
+    let (days, rest) = iso_date(s)?;
+    let (ms, rest) = match rest.strip_prefix('T') {
+        Some(t) => iso_time(t)?,
+        None => (0, rest),
+    };
+    let offset = match rest {
+        "" | "Z" => 0,
+        _ => {
+            let sign = match rest.get(0..1)? {
+                "+" => 1,
+                "-" => -1,
+                _ => return None,
+            };
+            let (o, tail) = iso_time(&rest[1..])?;
+            if !tail.is_empty() {
+                return None;
+            }
+            sign * o
+        }
+    };
+    Some(days * 86_400_000 + ms - offset)
 }
 
 /// A value's text as ksqlDB's cast to STRING gives it: Java's `toString`
@@ -645,6 +744,36 @@ fn value_has_type(v: &Value, t: &SqlType) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_strings_cast_to_dates_times_and_timestamps() {
+        let cast_to = |s: &str, t: SqlType| cast(&Value::String(s.into()), &t);
+        let ts = |s: &str| cast_to(s, SqlType::Timestamp).ok();
+        assert_eq!(
+            ts("2022-04-28T21:44:47.943"),
+            Some(Value::Timestamp(1_651_182_287_943))
+        );
+        assert_eq!(
+            ts("2022-04-28T21:44:47.943Z"),
+            ts("2022-04-28T21:44:47.943")
+        );
+        assert_eq!(
+            ts("2022-04-28T23:44:47.943+02:00"),
+            ts("2022-04-28T21:44:47.943")
+        );
+        assert_eq!(ts("1970-01-01"), Some(Value::Timestamp(0)));
+        assert_eq!(ts("1969-12-31T23:59:59"), Some(Value::Timestamp(-1000)));
+        assert_eq!(ts("2022-13-01"), None);
+        assert_eq!(ts("yesterday"), None);
+        assert_eq!(
+            cast_to("2000-03-01", SqlType::Date).ok(),
+            Some(Value::Date(11_017))
+        );
+        assert_eq!(
+            cast_to("01:02:03.5", SqlType::Time).ok(),
+            Some(Value::Time(3_723_500))
+        );
+    }
 
     #[test]
     fn three_valued_logic() {

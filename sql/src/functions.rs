@@ -14,6 +14,7 @@
 //! assert_eq!(v, Value::String("ello".into()));
 //! ```
 
+use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +63,8 @@ pub enum ScalarFunc {
     ArrayLength,
     ArrayContains,
     ArrayJoin,
+    ArrayMin,
+    ArrayMax,
     GenerateSeries,
     Entries,
     MapKeys,
@@ -309,6 +312,18 @@ pub fn registry() -> &'static [FunctionInfo] {
                 Scalar,
                 ["ARRAY_JOIN(ARRAY)", "ARRAY_JOIN(ARRAY, STRING delimiter)"],
                 "Joins the elements' text with a delimiter (default ',')."
+            ),
+            info!(
+                "ARRAY_MIN",
+                Scalar,
+                ["ARRAY_MIN(ARRAY)"],
+                "The least element that is not NULL (NULL for an empty array)."
+            ),
+            info!(
+                "ARRAY_MAX",
+                Scalar,
+                ["ARRAY_MAX(ARRAY)"],
+                "The greatest element that is not NULL (NULL for an empty array)."
             ),
             info!(
                 "GENERATE_SERIES",
@@ -664,6 +679,25 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
         {
             same(F::ArrayJoin, s.clone())
         }
+        "ARRAY_MIN" | "ARRAY_MAX" if n == 1 => {
+            let func = if upper == "ARRAY_MIN" {
+                F::ArrayMin
+            } else {
+                F::ArrayMax
+            };
+            match &args[0] {
+                // Elements ordered as ORDER BY orders them: not collections.
+                Some(SqlType::Array(elem))
+                    if !matches!(
+                        **elem,
+                        SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+                    ) =>
+                {
+                    same(func, (**elem).clone())
+                }
+                _ => return Err(wrong()),
+            }
+        }
         "GENERATE_SERIES" if (n == 2 || n == 3) && args.iter().all(is_num) => {
             let ty = if args.iter().any(|a| is(a, &SqlType::BigInt)) {
                 SqlType::BigInt
@@ -1004,6 +1038,24 @@ impl ScalarFunc {
                 }
                 _ => Value::Null,
             },
+            F::ArrayMin | F::ArrayMax => match &args[0] {
+                Value::Array(a) => {
+                    let wanted = if *self == F::ArrayMin {
+                        Ordering::Less
+                    } else {
+                        Ordering::Greater
+                    };
+                    a.iter()
+                        .filter(|v| !v.is_null())
+                        .fold(None, |best: Option<&Value>, v| match best {
+                            Some(b) if eval::compare(v, b) != Some(wanted) => Some(b),
+                            _ => Some(v),
+                        })
+                        .cloned()
+                        .unwrap_or(Value::Null)
+                }
+                _ => Value::Null,
+            },
             F::GenerateSeries => {
                 let n = |v: &Value| match v {
                     Value::Int(i) => Some(*i as i64),
@@ -1269,6 +1321,23 @@ mod tests {
                 Value::Struct(vec![s("b"), Value::Int(2)]),
             ])
         );
+    }
+
+    #[test]
+    fn array_min_and_max_skip_nulls_and_refuse_collections() {
+        let arr = |xs: Vec<Value>| Value::Array(xs);
+        let three = arr(vec![
+            Value::Int(3),
+            Value::Null,
+            Value::Int(-1),
+            Value::Int(7),
+        ]);
+        assert_eq!(call("array_min", vec![three.clone()]), Value::Int(-1));
+        assert_eq!(call("array_max", vec![three]), Value::Int(7));
+        assert_eq!(call("array_min", vec![arr(vec![Value::Null])]), Value::Null);
+        assert_eq!(call("array_max", vec![arr(vec![s("b"), s("a")])]), s("b"));
+        let nested = SqlType::Array(Box::new(SqlType::Array(Box::new(SqlType::Int))));
+        assert!(resolve("array_min", &[Some(nested)]).is_err());
     }
 
     #[test]
