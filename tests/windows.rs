@@ -21,8 +21,13 @@ create table sliding with (kafka_topic='sliding', key_format='JSON', value_forma
   window hopping (size 2 minutes, advance by 1 minute) group by user_id;
 ";
 
-/// `(key, window start, value)` of each record of a windowed topic.
-fn windowed(session: &ddsql::Session, topic: &str) -> Vec<(Json, i64, Json)> {
+/// `(key, window, value, timestamp)` of each record of a windowed topic,
+/// whose keys are the key's bytes, then `longs` 8-byte big-endian numbers.
+fn windowed_records(
+    session: &ddsql::Session,
+    topic: &str,
+    longs: usize,
+) -> Vec<(Json, Vec<i64>, Option<Json>, i64)> {
     let mut out = Vec::new();
     session
         .log()
@@ -31,13 +36,37 @@ fn windowed(session: &ddsql::Session, topic: &str) -> Vec<(Json, i64, Json)> {
     out.into_iter()
         .map(|f| {
             let key = f.record.key.unwrap();
-            let (k, start) = key.split_at(key.len() - 8);
+            let (k, window) = key.split_at(key.len() - 8 * longs);
             (
                 serde_json::from_slice(k).unwrap(),
-                i64::from_be_bytes(start.try_into().unwrap()),
-                serde_json::from_slice(&f.record.value.unwrap()).unwrap(),
+                window
+                    .chunks(8)
+                    .map(|b| i64::from_be_bytes(b.try_into().unwrap()))
+                    .collect(),
+                f.record.value.map(|v| serde_json::from_slice(&v).unwrap()),
+                f.record.timestamp,
             )
         })
+        .collect()
+}
+
+/// `(key, window start, value)` of each record of a time-windowed topic.
+fn windowed(session: &ddsql::Session, topic: &str) -> Vec<(Json, i64, Json)> {
+    windowed_records(session, topic, 1)
+        .into_iter()
+        .map(|(k, w, v, _)| (k, w[0], v.unwrap()))
+        .collect()
+}
+
+/// `(key, start, end, value, timestamp)` of each record of a session-windowed
+/// topic, whose keys end with the end, then the start.
+fn session_records(
+    session: &ddsql::Session,
+    topic: &str,
+) -> Vec<(Json, i64, i64, Option<Json>, i64)> {
+    windowed_records(session, topic, 2)
+        .into_iter()
+        .map(|(k, w, v, ts)| (k, w[1], w[0], v, ts))
         .collect()
 }
 
@@ -212,31 +241,4 @@ create stream session_starts with (kafka_topic='session_starts', key_format='JSO
             "workers {workers}, batch {batch}"
         );
     }
-}
-
-/// `(key, start, end, value, timestamp)` of each record of a session-windowed
-/// topic, whose keys are the key's bytes, then the end and the start.
-fn session_records(
-    session: &ddsql::Session,
-    topic: &str,
-) -> Vec<(Json, i64, i64, Option<Json>, i64)> {
-    let mut out = Vec::new();
-    session
-        .log()
-        .read(topic, 0, 0, usize::MAX, &mut out)
-        .unwrap();
-    out.into_iter()
-        .map(|f| {
-            let key = f.record.key.unwrap();
-            let (k, window) = key.split_at(key.len() - 16);
-            let long = |b: &[u8]| i64::from_be_bytes(b.try_into().unwrap());
-            (
-                serde_json::from_slice(k).unwrap(),
-                long(&window[8..]),
-                long(&window[..8]),
-                f.record.value.map(|v| serde_json::from_slice(&v).unwrap()),
-                f.record.timestamp,
-            )
-        })
-        .collect()
 }

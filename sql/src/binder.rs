@@ -442,6 +442,9 @@ impl Properties {
                 None => Ok(None),
             };
         };
+        // A source's keys carry their windows: only the kind (how a key
+        // holds its window) and a time window's size (its end is the start
+        // plus the size) matter; gap, advance and grace do not.
         match (kind.to_uppercase().as_str(), size) {
             ("SESSION", None) => Ok(Some(Window::Session { gap: 0, grace: 0 })),
             ("SESSION", Some((_, pos))) => Err(SqlError::new(
