@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 
 mod common;
 
-use common::FIRST_ORDER;
+use common::{run_caught_up, FIRST_ORDER};
 
 /// A small deterministic generator (xorshift), so failures reproduce.
 struct Rng(u64);
@@ -274,13 +274,7 @@ fn a_rerun_over_the_same_log_writes_nothing_twice() {
     // A restart: a new process with the same statements over the same log.
     let mut session = Session::open(dir.path()).unwrap();
     session.execute_script(FIRST_ORDER).unwrap();
-    let report = session
-        .run_until_caught_up(&RunOptions {
-            workers: 1,
-            batch: 1000,
-            ..Default::default()
-        })
-        .unwrap();
+    let report = run_caught_up(&session, 1, 1000);
     assert_eq!(report.records_written, 0, "everything was already written");
     let again: Vec<i64> = read_all(&session, "STREAM.MIN_ORDER")
         .iter()

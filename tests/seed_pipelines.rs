@@ -11,7 +11,9 @@ use serde_json::{json, Value as Json};
 
 mod common;
 
-use common::{json_record, records as topic, session_with_registry, EVENT_JOIN, TOGGLE};
+use common::{
+    json_record, records as topic, run_caught_up, session_with_registry, EVENT_JOIN, TOGGLE,
+};
 
 fn record(key: Json, value: Json, timestamp: i64) -> Record {
     json_record(key, Some(value), timestamp)
@@ -84,13 +86,7 @@ fn seed_pipeline_1_event_join() {
         .log()
         .append("EVENT_MYSQL.EVENT.NAME", 0, &names)
         .unwrap();
-    session
-        .run_until_caught_up(&RunOptions {
-            workers: 2,
-            batch: 1,
-            ..Default::default()
-        })
-        .unwrap();
+    run_caught_up(&session, 2, 1);
 
     // The article's STREAM.EVENT.JOIN.
     assert_eq!(
@@ -242,13 +238,7 @@ fn seed_pipeline_3_toggle_dedup() {
         .log()
         .append("SETTING_MONGO.SETTING.OPTION", 0, &events)
         .unwrap();
-    session
-        .run_until_caught_up(&RunOptions {
-            workers: 2,
-            batch: 3,
-            ..Default::default()
-        })
-        .unwrap();
+    run_caught_up(&session, 2, 3);
 
     // The article's `select * from stm_toggle_candidate emit changes`.
     let candidates: Vec<(Json, Json, Json)> = topic(&session, "STREAM.TOGGLE.CANDIDATE")

@@ -18,7 +18,7 @@ create table gold with (kafka_topic='gold', key_format='JSON', value_format='JSO
 
 mod common;
 
-use common::{json_record as rec, records, session_with};
+use common::{json_record as rec, records, run_caught_up, session_with};
 
 /// `(key, value)` of every record of a one-partition topic.
 fn read(session: &Session, topic: &str) -> Vec<(Json, Json)> {
@@ -58,13 +58,7 @@ fn upserts_tombstones_and_as_of_joins() {
         ];
         session.log().append("clicks", 0, &clicks).unwrap();
         session.log().append("users", 0, &users).unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
 
         let enriched: Vec<Json> = read(&session, "ENRICHED")
             .into_iter()
@@ -121,13 +115,7 @@ fn group_by_over_a_table_follows_updates_and_deletes() {
                 ],
             )
             .unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
         assert_eq!(
             read(&session, "TIERS"),
             vec![
@@ -156,13 +144,7 @@ fn a_timestamp_column_orders_the_stream_and_becomes_rowtime() {
         .log()
         .append("s", 2, &[r("b", json!(20)), r("x", Json::Null)])
         .unwrap();
-    let report = session
-        .run_until_caught_up(&RunOptions {
-            workers: 2,
-            batch: 1,
-            ..Default::default()
-        })
-        .unwrap();
+    let report = run_caught_up(&session, 2, 1);
     let got: Vec<(String, i64)> = records(&session, "T")
         .into_iter()
         .map(|(_, v, ts)| (v["V"].as_str().unwrap().to_string(), ts))
@@ -267,13 +249,7 @@ fn tables_join_on_their_keys() {
                 ],
             )
             .unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
         let v = |name: Json, tier: Json| json!({"NAME": name, "TIER": tier});
         assert_eq!(
             read(&session, "L"),
@@ -354,13 +330,7 @@ fn streams_join_within_a_window() {
                 ],
             )
             .unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
         let got: Vec<(Json, Json, i64)> = records(&session, "MATCHED")
             .into_iter()
             .map(|(k, v, ts)| (k, json!([v["CAMPAIGN"], v["USER_ID"]]), ts))

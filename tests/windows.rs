@@ -3,12 +3,11 @@
 //! session's end and start) and late records dropped once their window's
 //! grace period has passed; EMIT FINAL.
 
-use ddsql_engine::RunOptions;
 use serde_json::{json, Value as Json};
 
 mod common;
 
-use common::{json_record, session_with};
+use common::{json_record, run_caught_up, session_with};
 
 const SCRIPT: &str = "
 create stream clicks (user_id bigint key, page string)
@@ -95,13 +94,7 @@ fn tumbling_and_hopping_windows_with_grace() {
                 ],
             )
             .unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
         assert_eq!(
             windowed(&session, "per_minute"),
             vec![
@@ -187,13 +180,7 @@ create stream session_starts with (kafka_topic='session_starts', key_format='JSO
                 ],
             )
             .unwrap();
-        session
-            .run_until_caught_up(&RunOptions {
-                workers,
-                batch,
-                ..Default::default()
-            })
-            .unwrap();
+        run_caught_up(&session, workers, batch);
         let sessions = session_records(&session, "sessions");
         let n = |n: i64| Some(json!({ "N": n }));
         assert_eq!(

@@ -824,12 +824,8 @@ impl<'s> Builder<'s, '_> {
             }
             Plan::Window { input, window } => {
                 let input = self.plan(input, origin);
-                let Window::Time {
-                    size,
-                    advance,
-                    grace,
-                } = *window
-                else {
+                let window = *window;
+                let Window::Time { size, grace, .. } = window else {
                     unreachable!("the aggregation over a session window assigns the sessions");
                 };
                 // Stream time is one for the whole input: the rows meet on
@@ -844,16 +840,12 @@ impl<'s> Builder<'s, '_> {
                         for (row, time, diff) in ready {
                             let ts = rowtime(&row);
                             stream_time = stream_time.max(ts);
-                            let open: Vec<i64> = Window::Time {
-                                size,
-                                advance,
-                                grace,
-                            }
-                            .starts(ts)
-                            .into_iter()
-                            // Closed: its end plus the grace has passed.
-                            .filter(|s| (s + size).saturating_add(grace) > stream_time)
-                            .collect();
+                            let open: Vec<i64> = window
+                                .starts(ts)
+                                .into_iter()
+                                // Closed: its end plus the grace has passed.
+                                .filter(|s| (s + size).saturating_add(grace) > stream_time)
+                                .collect();
                             // The row itself goes to the last open window;
                             // copies to the others (hopping windows only).
                             let mut row = Some(row);

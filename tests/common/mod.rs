@@ -7,6 +7,7 @@ use ddsql::session::Connections;
 use ddsql::Session;
 use ddsql_connectors::schema_registry::MemoryRegistry;
 use ddsql_engine::io::Record;
+use ddsql_engine::{RunOptions, RunReport};
 use serde_json::{json, Value as Json};
 
 /// A record with JSON key and value (`None`: a tombstone).
@@ -41,6 +42,18 @@ pub fn records(session: &Session, topic: &str) -> Vec<(Json, Json, i64)> {
             )
         })
         .collect()
+}
+
+/// Runs `session`'s queries over everything in its log, with `workers`
+/// workers reading `batch` records at a time.
+pub fn run_caught_up(session: &Session, workers: usize, batch: usize) -> RunReport {
+    session
+        .run_until_caught_up(&RunOptions {
+            workers,
+            batch,
+            ..Default::default()
+        })
+        .unwrap()
 }
 
 /// A session on a fresh data directory, with `script` executed.
