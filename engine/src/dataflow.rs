@@ -764,7 +764,7 @@ impl<'s> Builder<'s, '_> {
     ) -> VecCollection<'s, Time, (Row, Row), Diff> {
         let key = key.to_vec();
         let arity = key.len();
-        let keyed = self.map_rows(rows, origin, move |row| {
+        let keyed = self.map_rows(rows, origin, move |row, _| {
             match key
                 .iter()
                 .map(|e| eval::eval(e, &row))
@@ -786,24 +786,25 @@ impl<'s> Builder<'s, '_> {
 
     fn project(&mut self, input: Rows<'s>, exprs: &[ScalarExpr], origin: &str) -> Rows<'s> {
         let exprs = exprs.to_vec();
-        self.map_rows(input, origin, move |row| {
-            exprs
-                .iter()
-                .map(|e| eval::eval(e, &row))
-                .collect::<Result<Row, _>>()
-                .map(Some)
-                .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))
+        self.map_rows(input, origin, move |row, logged| {
+            project_row(&exprs, &row, logged).map(Some)
         })
     }
 
     /// Applies `f` to every row; `Ok(None)` drops the row, `Err` sends it
-    /// to the processing log.
+    /// to the processing log, and so does every entry `f` pushes onto its
+    /// second argument (errors that did not cost the row, as a function
+    /// call that failed and became NULL).
     fn map_rows<F>(&mut self, input: Rows<'s>, origin: &str, f: F) -> Rows<'s>
     where
-        F: Fn(Row) -> Result<Option<Row>, (i64, String)> + 'static,
+        F: Fn(Row, &mut Vec<(i64, String)>) -> Result<Option<Row>, (i64, String)> + 'static,
     {
         let origin = origin.to_string();
-        let results = input.flat_map(move |row| f(row).transpose());
+        let results = input.flat_map(move |row| {
+            let mut logged = Vec::new();
+            let result = f(row, &mut logged).transpose();
+            logged.into_iter().map(Err).chain(result)
+        });
         let (ok, err) = split_errors(results, move |(timestamp, message)| {
             query_error(&origin, timestamp, message)
         });
@@ -820,7 +821,9 @@ impl<'s> Builder<'s, '_> {
                 // every row and its own error split).
                 let (steps, below) = stateless_steps(plan);
                 let input = self.plan(below, origin);
-                self.map_rows(input, origin, move |row| apply_steps(&steps, row))
+                self.map_rows(input, origin, move |row, logged| {
+                    apply_steps(&steps, row, logged)
+                })
             }
             Plan::Window { input, window } => {
                 let input = self.plan(input, origin);
@@ -887,7 +890,7 @@ impl<'s> Builder<'s, '_> {
                 let args: Vec<Option<ScalarExpr>> =
                     aggregates.iter().map(|a| a.arg.clone()).collect();
                 let arity = group_key.len();
-                let keyed = self.map_rows(input, origin, move |mut row| {
+                let keyed = self.map_rows(input, origin, move |mut row, _| {
                     if session.is_some() {
                         // Placeholders where the window columns would be, so
                         // the bound column numbers hold.
@@ -1208,7 +1211,11 @@ fn stateless_steps(mut plan: &Plan) -> (Vec<Step>, &Plan) {
 
 /// Runs `steps` over `row`: `Ok(None)` when a filter drops it; an error
 /// carries the rowtime of the row the failing step read.
-fn apply_steps(steps: &[Step], mut row: Row) -> Result<Option<Row>, (i64, String)> {
+fn apply_steps(
+    steps: &[Step],
+    mut row: Row,
+    logged: &mut Vec<(i64, String)>,
+) -> Result<Option<Row>, (i64, String)> {
     for step in steps {
         match step {
             Step::Filter(predicate) => match eval::eval(predicate, &row) {
@@ -1216,16 +1223,27 @@ fn apply_steps(steps: &[Step], mut row: Row) -> Result<Option<Row>, (i64, String
                 Ok(_) => return Ok(None),
                 Err(e) => return Err((rowtime(&row), format!("evaluating the condition: {e}"))),
             },
-            Step::Map(exprs) => {
-                row = exprs
-                    .iter()
-                    .map(|e| eval::eval(e, &row))
-                    .collect::<Result<Row, _>>()
-                    .map_err(|e| (rowtime(&row), format!("evaluating the projection: {e}")))?;
-            }
+            Step::Map(exprs) => row = project_row(exprs, &row, logged)?,
         }
     }
     Ok(Some(row))
+}
+
+/// Evaluates a projection as ksqlDB does: a failed function call is NULL
+/// and logged, and the row goes on; any other error costs the row.
+fn project_row(
+    exprs: &[ScalarExpr],
+    row: &Row,
+    logged: &mut Vec<(i64, String)>,
+) -> Result<Row, (i64, String)> {
+    let message = |e: eval::EvalError| (rowtime(row), format!("evaluating the projection: {e}"));
+    let mut out = Vec::with_capacity(exprs.len());
+    for e in exprs {
+        let (value, failed) = eval::eval_lenient(e, row);
+        logged.extend(failed.into_iter().map(message));
+        out.push(value.map_err(message)?);
+    }
+    Ok(out)
 }
 
 fn rowtime(row: &Row) -> i64 {

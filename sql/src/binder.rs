@@ -16,10 +16,11 @@ use crate::catalog::{
 use crate::error::{closest, Pos, Result, SqlError};
 use crate::eval;
 use crate::functions;
+use crate::functions::ScalarFunc;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
-use crate::plan::{LambdaFunc, TableJoinKind, Window};
+use crate::plan::{LambdaFunc, Rendering, TableJoinKind, Window};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -788,6 +789,16 @@ fn numeric_rank(t: &SqlType) -> Option<u8> {
 /// `CAST(t AS ty)`; a STRUCT to another STRUCT becomes the target's
 /// constructor over the source's fields of the same names (a NULL struct
 /// stays NULL), since a struct value does not carry its field names.
+/// Whether a type is or contains a STRUCT.
+fn holds_struct(ty: &SqlType) -> bool {
+    match ty {
+        SqlType::Struct(_) => true,
+        SqlType::Array(e) => holds_struct(e),
+        SqlType::Map(k, v) => holds_struct(k) || holds_struct(v),
+        _ => false,
+    }
+}
+
 fn cast_struct(t: Typed, ty: &SqlType) -> ScalarExpr {
     match (&t.ty, ty) {
         (Some(SqlType::Struct(from)), SqlType::Struct(to)) if from != to => {
@@ -2658,8 +2669,39 @@ impl Binder<'_> {
                     return self.aggregate_call(ctx, func, &fname, args, *star, pos);
                 }
                 let mut bound = Vec::new();
-                for a in args {
+                for (i, a) in args.iter().enumerate() {
+                    // `TIMESTAMPADD(SECONDS, ...)`: the unit is a keyword.
+                    if i == 0 && functions::TIME_UNIT_FUNCTIONS.contains(&fname.as_str()) {
+                        if let ExprKind::Column {
+                            qualifier: None,
+                            name,
+                        } = &a.kind
+                        {
+                            if functions::datetime::time_unit_ms(&name.value).is_some() {
+                                bound.push(typed(
+                                    ScalarExpr::Literal(Value::String(
+                                        name.value.to_uppercase(),
+                                    )),
+                                    SqlType::String,
+                                ));
+                                continue;
+                            }
+                        }
+                    }
                     bound.push(self.expr_in(scope, agg.as_deref_mut(), a)?);
+                }
+                if fname == "TO_JSON_STRING" {
+                    let [arg] = bound.as_slice() else {
+                        return Err(SqlError::new(
+                            name.pos,
+                            "TO_JSON_STRING takes one argument",
+                        ));
+                    };
+                    let ty = arg.ty.clone().unwrap_or(SqlType::String);
+                    return Ok(typed(
+                        ScalarExpr::Render(Box::new(arg.expr.clone()), ty, Rendering::Json),
+                        SqlType::String,
+                    ));
                 }
                 let types: Vec<Option<SqlType>> = bound.iter().map(|t| t.ty.clone()).collect();
                 let resolved = functions::resolve(&fname, &types).map_err(|m| {
@@ -2672,7 +2714,7 @@ impl Binder<'_> {
                         SqlError::new(name.pos, m)
                     }
                 })?;
-                let args = bound
+                let args: Vec<ScalarExpr> = bound
                     .into_iter()
                     .zip(&resolved.casts)
                     .map(|(t, c)| match c {
@@ -2680,6 +2722,21 @@ impl Binder<'_> {
                         None => t.expr,
                     })
                     .collect();
+                let args = if matches!(resolved.func, ScalarFunc::Random | ScalarFunc::Uuid)
+                    && args.is_empty()
+                {
+                    // Seeded by the whole input row (see the functions'
+                    // docs), so the value is the same on every evaluation.
+                    if agg.is_some() {
+                        return Err(SqlError::new(
+                            pos,
+                            format!("{fname}() in an aggregate query is not supported yet"),
+                        ));
+                    }
+                    (0..scope.columns.len()).map(ScalarExpr::Column).collect()
+                } else {
+                    args
+                };
                 Ok(typed(ScalarExpr::Call(resolved.func, args), resolved.ty))
             }
             ExprKind::Case {
@@ -2742,6 +2799,13 @@ impl Binder<'_> {
                             format!("cannot cast {from} to {data_type}"),
                         ));
                     }
+                }
+                if *data_type == SqlType::String && t.ty.as_ref().is_some_and(holds_struct) {
+                    let ty = t.ty.clone().expect("checked");
+                    return Ok(typed(
+                        ScalarExpr::Render(Box::new(t.expr), ty, Rendering::Cast),
+                        SqlType::String,
+                    ));
                 }
                 Ok(typed(cast_struct(t, data_type), data_type.clone()))
             }
@@ -2818,6 +2882,7 @@ impl Binder<'_> {
                 for item in items {
                     bound.push((self.expr_in(scope, agg.as_deref_mut(), item)?, item.pos));
                 }
+                coerce_elements(&mut bound);
                 let ty = common_type(&bound, "mix the ARRAY elements")?.ok_or_else(|| {
                     SqlError::new(pos, "cannot infer the element type of ARRAY[] or an array of NULLs; CAST an element")
                 })?;
@@ -2830,6 +2895,8 @@ impl Binder<'_> {
                     keys.push((self.expr_in(scope, agg.as_deref_mut(), k)?, k.pos));
                     values.push((self.expr_in(scope, agg.as_deref_mut(), v)?, v.pos));
                 }
+                coerce_elements(&mut keys);
+                coerce_elements(&mut values);
                 let kt = common_type(&keys, "mix the MAP keys")?.ok_or_else(|| SqlError::new(pos, "cannot infer the key type of an empty MAP(); CAST it"))?;
                 let vt = common_type(&values, "mix the MAP values")?.ok_or_else(|| SqlError::new(pos, "cannot infer the value type of MAP(); CAST a value"))?;
                 let entries = keys
@@ -3272,6 +3339,7 @@ fn shift_columns(e: &ScalarExpr, by: usize) -> ScalarExpr {
             else_: s(else_),
         },
         ScalarExpr::Cast(x, t) => ScalarExpr::Cast(s(x), t.clone()),
+        ScalarExpr::Render(x, t, r) => ScalarExpr::Render(s(x), t.clone(), *r),
         ScalarExpr::Call(f, args) => {
             ScalarExpr::Call(*f, args.iter().map(|a| shift_columns(a, by)).collect())
         }
@@ -3306,6 +3374,126 @@ fn shift_columns(e: &ScalarExpr, by: usize) -> ScalarExpr {
 }
 
 /// The type all of `items` widen to; `None` when all are NULL.
+/// ksqlDB's implicit coercions among the elements of an ARRAY or MAP
+/// constructor, applied before their common type is taken:
+///
+/// * numbers mixed with string literals that read as numbers
+///   (`ARRAY[10, '2e1', b]`) all become one DECIMAL wide enough for each,
+///   or DOUBLE when a DOUBLE is among them;
+/// * structs with different fields become one struct with every field
+///   (`STRUCT(x := 1)` and `STRUCT(y := 2)` make `STRUCT<X, Y>`), the
+///   fields a value lacks being NULL.
+///
+/// Anything else is left for [`common_type`] to accept or refuse.
+fn coerce_elements(items: &mut [(Typed, Pos)]) {
+    let types: Vec<&SqlType> = items.iter().filter_map(|(t, _)| t.ty.as_ref()).collect();
+    if types.is_empty() {
+        return;
+    }
+    if types.iter().all(|t| matches!(t, SqlType::Struct(_))) {
+        let mut union: Vec<(String, SqlType)> = Vec::new();
+        for t in &types {
+            let SqlType::Struct(fields) = t else { continue };
+            for (name, ty) in fields {
+                match union.iter_mut().find(|(n, _)| n == name) {
+                    None => union.push((name.clone(), ty.clone())),
+                    Some((_, have)) if have == ty => {}
+                    Some((_, have)) => match (numeric_rank(have), numeric_rank(ty)) {
+                        (Some(a), Some(b)) if b > a => *have = ty.clone(),
+                        (Some(_), Some(_)) => {}
+                        // Not coercible: leave it to common_type's error.
+                        _ => return,
+                    },
+                }
+            }
+        }
+        let union = SqlType::Struct(union);
+        for (t, _) in items.iter_mut() {
+            if t.ty.is_some() && t.ty.as_ref() != Some(&union) {
+                *t = typed(cast_struct(t.clone(), &union), union.clone());
+            }
+        }
+        return;
+    }
+    let literal_number = |t: &Typed| match &t.expr {
+        ScalarExpr::Literal(Value::String(s)) => parse_decimal_literal(s),
+        _ => None,
+    };
+    let has_literals = items.iter().any(|(t, _)| literal_number(t).is_some());
+    let all_numbers = items
+        .iter()
+        .all(|(t, _)| t.ty.as_ref().is_none_or(SqlType::is_numeric) || literal_number(t).is_some());
+    if !has_literals || !all_numbers || !types.iter().any(|t| t.is_numeric()) {
+        return;
+    }
+    // Digits before and after the point that the DECIMAL must hold.
+    let (mut whole, mut scale, mut double) = (0u8, 0u8, false);
+    for (t, _) in items.iter() {
+        let (w, s) = match (&t.ty, literal_number(t)) {
+            (_, Some((u, s))) => (
+                (u.unsigned_abs().to_string().len() as u8)
+                    .saturating_sub(s)
+                    .max(1),
+                s,
+            ),
+            (Some(SqlType::Int), _) => (10, 0),
+            (Some(SqlType::BigInt), _) => (19, 0),
+            (Some(SqlType::Decimal { precision, scale }), _) => (precision - scale, *scale),
+            (Some(SqlType::Double), _) => {
+                double = true;
+                (0, 0)
+            }
+            _ => (0, 0),
+        };
+        whole = whole.max(w);
+        scale = scale.max(s);
+    }
+    let target = if double {
+        SqlType::Double
+    } else {
+        SqlType::Decimal {
+            precision: (whole + scale).min(38),
+            scale,
+        }
+    };
+    for (t, _) in items.iter_mut() {
+        if let Some((u, s)) = literal_number(t) {
+            let v = eval::cast(&Value::Decimal(u, s), &target).unwrap_or(Value::Null);
+            *t = typed(ScalarExpr::Literal(v), target.clone());
+        }
+    }
+}
+
+/// A string literal read as a number (`'2e1'`, `'-1.50'`): unscaled digits
+/// and scale, with any exponent applied.
+fn parse_decimal_literal(s: &str) -> Option<(i128, u8)> {
+    let s = s.trim();
+    let (mantissa, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = format!("{int}{frac}");
+    if digits.trim_start_matches(['-', '+']).is_empty()
+        || !digits
+            .trim_start_matches(['-', '+'])
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut u: i128 = digits.parse().ok()?;
+    let mut scale = frac.len() as i32 - exp;
+    while scale < 0 {
+        u = u.checked_mul(10)?;
+        scale += 1;
+    }
+    u8::try_from(scale)
+        .ok()
+        .filter(|s| *s <= 38)
+        .map(|s| (u, s))
+}
+
 fn common_type(items: &[(Typed, Pos)], what: &str) -> Result<Option<SqlType>> {
     let mut acc: Option<SqlType> = None;
     for (t, pos) in items {

@@ -14,7 +14,7 @@
 
 use std::cmp::Ordering;
 
-use crate::plan::{BinaryFunc, LambdaFunc, ScalarExpr, UnaryFunc};
+use crate::plan::{BinaryFunc, LambdaFunc, Rendering, ScalarExpr, UnaryFunc};
 
 /// `func` over `input` (an array or map): each body is evaluated over the
 /// row (`outer`) followed by the lambda's parameters. A NULL input is NULL.
@@ -24,12 +24,13 @@ fn lambda(
     init: Option<Value>,
     outer: &[Value],
     bodies: &[ScalarExpr],
+    failed: &mut Vec<EvalError>,
 ) -> Result<Value, EvalError> {
     let mut scratch: Vec<Value> = outer.to_vec();
     let mut call = |body: &ScalarExpr, params: &[&Value]| {
         scratch.truncate(outer.len());
         scratch.extend(params.iter().map(|p| (*p).clone()));
-        eval(body, &scratch)
+        eval_in(body, &scratch, failed)
     };
     let body = &bodies[0];
     Ok(match (func, input) {
@@ -81,6 +82,8 @@ fn lambda(
         (func, other) => return Err(EvalError::Internal(format!("{} of {other:?}", func.name()))),
     })
 }
+use base64::Engine as _;
+
 use crate::types::{SqlType, Value, F64};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -97,15 +100,43 @@ pub enum EvalError {
     Internal(String),
 }
 
-/// Evaluates `expr` over `row`.
+/// Evaluates `expr` over `row`; the first error anywhere in it is the
+/// result. Filters and grouping keys evaluate this way: a row whose
+/// condition cannot be decided is logged and left out.
 pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
+    let mut failed = Vec::new();
+    let v = eval_in(expr, row, &mut failed)?;
+    match failed.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(v),
+    }
+}
+
+/// Evaluates `expr` over `row` as ksqlDB evaluates a projection: a function
+/// call that fails (`PARSE_DATE('x', 'yyyy')`) is NULL where it stands, so
+/// `COALESCE(PARSE_DATE(a, p), ...)` falls through and the row survives.
+/// The calls' errors come back beside the value, for the processing log.
+pub fn eval_lenient(
+    expr: &ScalarExpr,
+    row: &[Value],
+) -> (Result<Value, EvalError>, Vec<EvalError>) {
+    let mut failed = Vec::new();
+    let v = eval_in(expr, row, &mut failed);
+    (v, failed)
+}
+
+fn eval_in(
+    expr: &ScalarExpr,
+    row: &[Value],
+    failed: &mut Vec<EvalError>,
+) -> Result<Value, EvalError> {
     Ok(match expr {
         ScalarExpr::Column(i) => row.get(*i).cloned().ok_or_else(|| {
             EvalError::Internal(format!("column {i} of a {}-column row", row.len()))
         })?,
         ScalarExpr::Literal(v) => v.clone(),
         ScalarExpr::Unary(f, e) => {
-            let v = eval(e, row)?;
+            let v = eval_in(e, row, failed)?;
             match f {
                 UnaryFunc::IsNull => Value::Boolean(v.is_null()),
                 UnaryFunc::IsNotNull => Value::Boolean(!v.is_null()),
@@ -118,25 +149,25 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
         }
         ScalarExpr::Binary(BinaryFunc::And, a, b) => {
             // Three-valued logic: FALSE wins over NULL.
-            match eval(a, row)? {
+            match eval_in(a, row, failed)? {
                 Value::Boolean(false) => Value::Boolean(false),
-                l => match (l, eval(b, row)?) {
+                l => match (l, eval_in(b, row, failed)?) {
                     (_, Value::Boolean(false)) => Value::Boolean(false),
                     (Value::Boolean(true), Value::Boolean(true)) => Value::Boolean(true),
                     _ => Value::Null,
                 },
             }
         }
-        ScalarExpr::Binary(BinaryFunc::Or, a, b) => match eval(a, row)? {
+        ScalarExpr::Binary(BinaryFunc::Or, a, b) => match eval_in(a, row, failed)? {
             Value::Boolean(true) => Value::Boolean(true),
-            l => match (l, eval(b, row)?) {
+            l => match (l, eval_in(b, row, failed)?) {
                 (_, Value::Boolean(true)) => Value::Boolean(true),
                 (Value::Boolean(false), Value::Boolean(false)) => Value::Boolean(false),
                 _ => Value::Null,
             },
         },
         ScalarExpr::Binary(BinaryFunc::IsDistinct, a, b) => {
-            let (l, r) = (eval(a, row)?, eval(b, row)?);
+            let (l, r) = (eval_in(a, row, failed)?, eval_in(b, row, failed)?);
             Value::Boolean(match (l.is_null(), r.is_null()) {
                 (true, true) => false,
                 (false, false) => compare(&l, &r) != Some(Ordering::Equal),
@@ -144,18 +175,18 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
             })
         }
         ScalarExpr::Binary(f, a, b) => {
-            let l = eval(a, row)?;
-            let r = eval(b, row)?;
+            let l = eval_in(a, row, failed)?;
+            let r = eval_in(b, row, failed)?;
             if l.is_null() || r.is_null() {
                 return Ok(Value::Null);
             }
             binary(*f, &l, &r)?
         }
-        ScalarExpr::Field(e, i) => match eval(e, row)? {
+        ScalarExpr::Field(e, i) => match eval_in(e, row, failed)? {
             Value::Struct(fields) => fields.into_iter().nth(*i).unwrap_or(Value::Null),
             _ => Value::Null,
         },
-        ScalarExpr::Subscript(e, i) => match (eval(e, row)?, eval(i, row)?) {
+        ScalarExpr::Subscript(e, i) => match (eval_in(e, row, failed)?, eval_in(i, row, failed)?) {
             (Value::Array(items), Value::Int(i)) => {
                 let n = items.len() as i64;
                 let i = i as i64;
@@ -175,35 +206,43 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
         },
         ScalarExpr::Case { whens, else_ } => {
             for (w, t) in whens {
-                if eval(w, row)? == Value::Boolean(true) {
-                    return eval(t, row);
+                if eval_in(w, row, failed)? == Value::Boolean(true) {
+                    return eval_in(t, row, failed);
                 }
             }
-            eval(else_, row)?
+            eval_in(else_, row, failed)?
         }
-        ScalarExpr::Cast(e, ty) => cast(&eval(e, row)?, ty)?,
-        ScalarExpr::Like(e, p, escape) => match (eval(e, row)?, eval(p, row)?) {
-            (Value::String(s), Value::String(p)) => Value::Boolean(like(&s, &p, *escape)),
-            _ => Value::Null,
-        },
+        ScalarExpr::Cast(e, ty) => cast(&eval_in(e, row, failed)?, ty)?,
+        ScalarExpr::Like(e, p, escape) => {
+            match (eval_in(e, row, failed)?, eval_in(p, row, failed)?) {
+                (Value::String(s), Value::String(p)) => Value::Boolean(like(&s, &p, *escape)),
+                _ => Value::Null,
+            }
+        }
         ScalarExpr::MakeArray(items) => Value::Array(
             items
                 .iter()
-                .map(|e| eval(e, row))
+                .map(|e| eval_in(e, row, failed))
                 .collect::<Result<_, _>>()?,
         ),
         ScalarExpr::MakeMap(entries) => Value::Map(
             entries
                 .iter()
-                .map(|(k, v)| Ok((eval(k, row)?, eval(v, row)?)))
+                .map(|(k, v)| Ok((eval_in(k, row, failed)?, eval_in(v, row, failed)?)))
                 .collect::<Result<_, EvalError>>()?,
         ),
         ScalarExpr::Call(func, args) => {
             let args = args
                 .iter()
-                .map(|e| eval(e, row))
+                .map(|e| eval_in(e, row, failed))
                 .collect::<Result<Vec<_>, _>>()?;
-            func.eval(&args)?
+            match func.eval(&args) {
+                Ok(v) => v,
+                Err(e) => {
+                    failed.push(e);
+                    Value::Null
+                }
+            }
         }
         ScalarExpr::Lambda {
             func,
@@ -212,14 +251,29 @@ pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
             params_at,
             bodies,
         } => {
-            let input = eval(input, row)?;
-            let init = init.as_ref().map(|e| eval(e, row)).transpose()?;
-            lambda(*func, input, init, &row[..*params_at], bodies)?
+            let input = eval_in(input, row, failed)?;
+            let init = init.as_ref().map(|e| eval_in(e, row, failed)).transpose()?;
+            lambda(*func, input, init, &row[..*params_at], bodies, failed)?
+        }
+        ScalarExpr::Render(e, ty, rendering) => {
+            let v = eval_in(e, row, failed)?;
+            if v.is_null() && *rendering == Rendering::Cast {
+                return Ok(Value::Null);
+            }
+            Value::String(match rendering {
+                Rendering::Json => to_json(&v, ty)
+                    .map_err(EvalError::InvalidArgument)?
+                    .to_string(),
+                Rendering::Cast => render_java(&v, ty).ok_or_else(|| EvalError::InvalidCast {
+                    value: format!("{v:?}"),
+                    to: "STRING".into(),
+                })?,
+            })
         }
         ScalarExpr::MakeStruct(fields) => Value::Struct(
             fields
                 .iter()
-                .map(|e| eval(e, row))
+                .map(|e| eval_in(e, row, failed))
                 .collect::<Result<_, _>>()?,
         ),
     })
@@ -466,7 +520,7 @@ pub fn can_cast(from: &SqlType, to: &SqlType) -> bool {
                     .is_none_or(|(_, f)| can_cast(f, t))
             })
         }
-        (Array(_) | Map(..), String) => return true,
+        (Array(_) | Map(..) | Struct(_), String) => return true,
         _ => {}
     }
     from == to
@@ -708,6 +762,22 @@ fn java_string(v: &Value) -> Option<String> {
         Value::BigInt(i) => i.to_string(),
         Value::Double(d) => format!("{:?}", d.0),
         Value::Decimal(u, s) => decimal_to_string(*u, *s),
+        Value::Date(d) => crate::functions::datetime::date_of(*d as i64)
+            .ok()?
+            .format("%Y-%m-%d")
+            .to_string(),
+        // As Java's LocalTime.toString: seconds and milliseconds only when set.
+        Value::Time(ms) => {
+            let (h, m, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+            match (s, milli) {
+                (0, 0) => format!("{h:02}:{m:02}"),
+                (_, 0) => format!("{h:02}:{m:02}:{s:02}"),
+                _ => format!("{h:02}:{m:02}:{s:02}.{milli:03}"),
+            }
+        }
+        Value::Timestamp(ms) => chrono::DateTime::from_timestamp_millis(*ms)?
+            .format("%Y-%m-%dT%H:%M:%S%.3f")
+            .to_string(),
         Value::Array(items) => format!(
             "[{}]",
             items
@@ -725,6 +795,96 @@ fn java_string(v: &Value) -> Option<String> {
                 .join(", ")
         ),
         _ => return None,
+    })
+}
+
+/// A value of SQL type `ty` as JSON.
+pub fn to_json(v: &Value, ty: &SqlType) -> Result<serde_json::Value, String> {
+    Ok(match (v, ty) {
+        (Value::Null, _) => serde_json::Value::Null,
+        (Value::Boolean(b), _) => serde_json::Value::Bool(*b),
+        (Value::Int(i), _) => serde_json::Value::from(*i),
+        (Value::BigInt(i), _) | (Value::Timestamp(i), _) => serde_json::Value::from(*i),
+        (Value::Date(i), _) | (Value::Time(i), _) => serde_json::Value::from(*i),
+        (Value::Double(d), _) => serde_json::Number::from_f64(d.0)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| format!("{} cannot be written as JSON", d.0))?,
+        (Value::Decimal(u, s), _) => {
+            let text = match cast(v, &SqlType::String).map_err(|e| e.to_string())? {
+                Value::String(t) => t,
+                _ => unreachable!(),
+            };
+            // Keep exact digits where a JSON number can hold them.
+            match text.parse::<i64>() {
+                Ok(i) if *s == 0 => serde_json::Value::from(i),
+                _ => serde_json::Number::from_f64(*u as f64 / 10f64.powi(*s as i32))
+                    .map(serde_json::Value::Number)
+                    .unwrap_or(serde_json::Value::String(text)),
+            }
+        }
+        (Value::String(s), _) => serde_json::Value::String(s.clone()),
+        (Value::Bytes(b), _) => {
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        (Value::Array(items), SqlType::Array(elem)) => serde_json::Value::Array(
+            items
+                .iter()
+                .map(|i| to_json(i, elem))
+                .collect::<Result<_, _>>()?,
+        ),
+        (Value::Map(entries), SqlType::Map(k, val)) => {
+            let mut obj = serde_json::Map::new();
+            for (key, item) in entries {
+                let key = match to_json(key, k)? {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                obj.insert(key, to_json(item, val)?);
+            }
+            serde_json::Value::Object(obj)
+        }
+        (Value::Struct(items), SqlType::Struct(fields)) => {
+            let mut obj = serde_json::Map::new();
+            for ((name, t), item) in fields.iter().zip(items) {
+                obj.insert(name.clone(), to_json(item, t)?);
+            }
+            serde_json::Value::Object(obj)
+        }
+        (v, ty) => return Err(format!("value {v:?} does not have type {ty}")),
+    })
+}
+
+/// A value as `CAST(x AS STRING)` writes it when its type holds a STRUCT,
+/// whose field names only the type knows: Kafka Connect's `Struct{A=1,B=x}`,
+/// leaving out NULL fields.
+pub fn render_java(v: &Value, ty: &SqlType) -> Option<String> {
+    Some(match (v, ty) {
+        (Value::Struct(items), SqlType::Struct(fields)) => {
+            let mut parts = Vec::new();
+            for ((name, t), item) in fields.iter().zip(items) {
+                if !item.is_null() {
+                    parts.push(format!("{name}={}", render_java(item, t)?));
+                }
+            }
+            format!("Struct{{{}}}", parts.join(","))
+        }
+        (Value::Array(items), SqlType::Array(elem)) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(|i| render_java(i, elem))
+                .collect::<Option<Vec<_>>>()?
+                .join(", ")
+        ),
+        (Value::Map(entries), SqlType::Map(kt, vt)) => format!(
+            "{{{}}}",
+            entries
+                .iter()
+                .map(|(k, v)| Some(format!("{}={}", render_java(k, kt)?, render_java(v, vt)?)))
+                .collect::<Option<Vec<_>>>()?
+                .join(", ")
+        ),
+        _ => java_string(v)?,
     })
 }
 

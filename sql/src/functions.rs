@@ -73,13 +73,113 @@ pub enum ScalarFunc {
     ToBytes,
     FromBytes,
     UnixTimestamp,
+    // Trigonometry and more arithmetic.
+    Acos,
+    Asin,
+    Atan,
+    Atan2,
+    Cos,
+    Cosh,
+    Cot,
+    Sin,
+    Sinh,
+    Tan,
+    Tanh,
+    Cbrt,
+    Degrees,
+    Radians,
+    Log,
+    Pi,
+    Random,
+    Trunc,
+    GeoDistance,
+    // Text, JSON, URLs and bytes (`text.rs`).
+    Chr,
+    Encode,
+    Mask,
+    MaskLeft,
+    MaskRight,
+    MaskKeepLeft,
+    MaskKeepRight,
+    Md5,
+    Uuid,
+    SplitToMap,
+    Elt,
+    Field,
+    JsonArrayContains,
+    JsonArrayLength,
+    JsonConcat,
+    JsonKeys,
+    JsonRecords,
+    JsonItems,
+    UrlDecodeParam,
+    UrlEncodeParam,
+    UrlExtractFragment,
+    UrlExtractHost,
+    UrlExtractParameter,
+    UrlExtractPath,
+    UrlExtractPort,
+    UrlExtractProtocol,
+    UrlExtractQuery,
+    IntFromBytes,
+    BigIntFromBytes,
+    DoubleFromBytes,
+    // Collections (`collections.rs`).
+    ArrayConcat,
+    ArrayDistinct,
+    ArrayExcept,
+    ArrayIntersect,
+    ArrayRemove,
+    ArraySort,
+    ArrayUnion,
+    AsMap,
+    MapUnion,
+    Slice,
+    // Dates and times (`datetime.rs`).
+    ParseDate,
+    ParseTime,
+    ParseTimestamp,
+    FormatDate,
+    FormatTime,
+    FormatTimestamp,
+    StringToDate,
+    StringToTimestamp,
+    DateToString,
+    TimestampToString,
+    ConvertTz,
+    FromUnixtime,
+    FromDays,
+    UnixDate,
+    DateAdd,
+    DateSub,
+    TimeAdd,
+    TimeSub,
+    TimestampAdd,
+    TimestampSub,
 }
+
+mod collections;
+pub mod datetime;
+mod text;
+
+/// The functions whose first argument is a time unit keyword
+/// (`TIMESTAMPADD(SECONDS, 5, ts)`); the binder passes the unit as text.
+pub const TIME_UNIT_FUNCTIONS: &[&str] = &[
+    "DATEADD",
+    "DATESUB",
+    "TIMEADD",
+    "TIMESUB",
+    "TIMESTAMPADD",
+    "TIMESTAMPSUB",
+];
 
 /// What a function is, for `SHOW FUNCTIONS` and `DESCRIBE FUNCTION`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FunctionKind {
     Scalar,
     Aggregate,
+    /// One row in, any number out (EXPLODE).
+    Table,
 }
 
 #[derive(Clone, Debug)]
@@ -374,6 +474,516 @@ pub fn registry() -> &'static [FunctionInfo] {
                 "Milliseconds since the epoch."
             ),
             info!(
+                "ACOS",
+                Scalar,
+                ["ACOS(number)"],
+                "The inverse cosine, in radians."
+            ),
+            info!(
+                "ASIN",
+                Scalar,
+                ["ASIN(number)"],
+                "The inverse sine, in radians."
+            ),
+            info!(
+                "ATAN",
+                Scalar,
+                ["ATAN(number)"],
+                "The inverse tangent, in radians."
+            ),
+            info!(
+                "ATAN2",
+                Scalar,
+                ["ATAN2(number y, number x)"],
+                "The angle of the point (x, y), in radians."
+            ),
+            info!(
+                "COS",
+                Scalar,
+                ["COS(number radians)"],
+                "The cosine."
+            ),
+            info!(
+                "COSH",
+                Scalar,
+                ["COSH(number)"],
+                "The hyperbolic cosine."
+            ),
+            info!(
+                "COT",
+                Scalar,
+                ["COT(number radians)"],
+                "The cotangent."
+            ),
+            info!(
+                "SIN",
+                Scalar,
+                ["SIN(number radians)"],
+                "The sine."
+            ),
+            info!(
+                "SINH",
+                Scalar,
+                ["SINH(number)"],
+                "The hyperbolic sine."
+            ),
+            info!(
+                "TAN",
+                Scalar,
+                ["TAN(number radians)"],
+                "The tangent."
+            ),
+            info!(
+                "TANH",
+                Scalar,
+                ["TANH(number)"],
+                "The hyperbolic tangent."
+            ),
+            info!(
+                "CBRT",
+                Scalar,
+                ["CBRT(number)"],
+                "The cube root, as a DOUBLE."
+            ),
+            info!(
+                "DEGREES",
+                Scalar,
+                ["DEGREES(number radians)"],
+                "Radians converted to degrees."
+            ),
+            info!(
+                "RADIANS",
+                Scalar,
+                ["RADIANS(number degrees)"],
+                "Degrees converted to radians."
+            ),
+            info!(
+                "LOG",
+                Scalar,
+                ["LOG(number)", "LOG(number base, number)"],
+                "The natural logarithm, or the logarithm in a base."
+            ),
+            info!(
+                "PI",
+                Scalar,
+                ["PI()"],
+                "The constant pi."
+            ),
+            info!(
+                "RANDOM",
+                Scalar,
+                ["RANDOM()"],
+                "A number in [0, 1), the same for the same input row, so retractions and restarts agree."
+            ),
+            info!(
+                "TRUNC",
+                Scalar,
+                ["TRUNC(number)", "TRUNC(number, INT digits)"],
+                "Cuts digits off toward zero."
+            ),
+            info!(
+                "GEO_DISTANCE",
+                Scalar,
+                ["GEO_DISTANCE(lat1, lon1, lat2, lon2)", "GEO_DISTANCE(lat1, lon1, lat2, lon2, STRING 'KM'|'MI')"],
+                "The great-circle distance between two points, in kilometres (default) or miles."
+            ),
+            info!(
+                "CHR",
+                Scalar,
+                ["CHR(INT code)", "CHR(STRING '\\uXXXX')"],
+                "The character with a Unicode code point."
+            ),
+            info!(
+                "ENCODE",
+                Scalar,
+                ["ENCODE(STRING, STRING from, STRING to)"],
+                "Re-encodes text between hex, utf8, ascii and base64."
+            ),
+            info!(
+                "MASK",
+                Scalar,
+                ["MASK(STRING)", "MASK(STRING, upper, lower, digit, other)"],
+                "Replaces upper-case letters with X, lower-case with x, digits with n and others with - (or the given characters; NULL keeps a class)."
+            ),
+            info!(
+                "MASK_LEFT",
+                Scalar,
+                ["MASK_LEFT(STRING, INT n)", "MASK_LEFT(STRING, INT n, upper, lower, digit, other)"],
+                "Masks the first n characters."
+            ),
+            info!(
+                "MASK_RIGHT",
+                Scalar,
+                ["MASK_RIGHT(STRING, INT n)", "MASK_RIGHT(STRING, INT n, upper, lower, digit, other)"],
+                "Masks the last n characters."
+            ),
+            info!(
+                "MASK_KEEP_LEFT",
+                Scalar,
+                ["MASK_KEEP_LEFT(STRING, INT n)", "MASK_KEEP_LEFT(STRING, INT n, upper, lower, digit, other)"],
+                "Masks all but the first n characters."
+            ),
+            info!(
+                "MASK_KEEP_RIGHT",
+                Scalar,
+                ["MASK_KEEP_RIGHT(STRING, INT n)", "MASK_KEEP_RIGHT(STRING, INT n, upper, lower, digit, other)"],
+                "Masks all but the last n characters."
+            ),
+            info!(
+                "MD5",
+                Scalar,
+                ["MD5(STRING)"],
+                "The MD5 digest of the UTF-8 text, in hex."
+            ),
+            info!(
+                "UUID",
+                Scalar,
+                ["UUID()", "UUID(BYTES)"],
+                "A version-4 UUID, the same for the same input row; or the UUID of 16 bytes."
+            ),
+            info!(
+                "SPLIT_TO_MAP",
+                Scalar,
+                ["SPLIT_TO_MAP(STRING, STRING entry_delimiter, STRING kv_delimiter)"],
+                "Splits text into a MAP<STRING, STRING>."
+            ),
+            info!(
+                "ELT",
+                Scalar,
+                ["ELT(INT n, STRING...)"],
+                "The n-th string (1-based), or NULL."
+            ),
+            info!(
+                "FIELD",
+                Scalar,
+                ["FIELD(STRING, STRING...)"],
+                "The 1-based position of the first string among the others, or 0."
+            ),
+            info!(
+                "JSON_ARRAY_CONTAINS",
+                Scalar,
+                ["JSON_ARRAY_CONTAINS(STRING json, value)"],
+                "Whether a JSON array holds the value."
+            ),
+            info!(
+                "JSON_ARRAY_LENGTH",
+                Scalar,
+                ["JSON_ARRAY_LENGTH(STRING json)"],
+                "The number of elements of a JSON array."
+            ),
+            info!(
+                "JSON_CONCAT",
+                Scalar,
+                ["JSON_CONCAT(STRING json, STRING json...)"],
+                "Merges JSON objects, or concatenates arrays."
+            ),
+            info!(
+                "JSON_KEYS",
+                Scalar,
+                ["JSON_KEYS(STRING json)"],
+                "The keys of a JSON object."
+            ),
+            info!(
+                "JSON_RECORDS",
+                Scalar,
+                ["JSON_RECORDS(STRING json)"],
+                "A JSON object's entries, as a MAP<STRING, STRING> of JSON texts."
+            ),
+            info!(
+                "JSON_ITEMS",
+                Scalar,
+                ["JSON_ITEMS(STRING json)"],
+                "A JSON array's elements, as JSON texts."
+            ),
+            info!(
+                "URL_DECODE_PARAM",
+                Scalar,
+                ["URL_DECODE_PARAM(STRING)"],
+                "Decodes application/x-www-form-urlencoded text."
+            ),
+            info!(
+                "URL_ENCODE_PARAM",
+                Scalar,
+                ["URL_ENCODE_PARAM(STRING)"],
+                "Encodes text as application/x-www-form-urlencoded."
+            ),
+            info!(
+                "URL_EXTRACT_FRAGMENT",
+                Scalar,
+                ["URL_EXTRACT_FRAGMENT(STRING url)"],
+                "The fragment of a URL."
+            ),
+            info!(
+                "URL_EXTRACT_HOST",
+                Scalar,
+                ["URL_EXTRACT_HOST(STRING url)"],
+                "The host of a URL."
+            ),
+            info!(
+                "URL_EXTRACT_PARAMETER",
+                Scalar,
+                ["URL_EXTRACT_PARAMETER(STRING url, STRING name)"],
+                "The decoded value of a query parameter."
+            ),
+            info!(
+                "URL_EXTRACT_PATH",
+                Scalar,
+                ["URL_EXTRACT_PATH(STRING url)"],
+                "The path of a URL."
+            ),
+            info!(
+                "URL_EXTRACT_PORT",
+                Scalar,
+                ["URL_EXTRACT_PORT(STRING url)"],
+                "The explicit port of a URL."
+            ),
+            info!(
+                "URL_EXTRACT_PROTOCOL",
+                Scalar,
+                ["URL_EXTRACT_PROTOCOL(STRING url)"],
+                "The scheme of a URL."
+            ),
+            info!(
+                "URL_EXTRACT_QUERY",
+                Scalar,
+                ["URL_EXTRACT_QUERY(STRING url)"],
+                "The query of a URL."
+            ),
+            info!(
+                "INT_FROM_BYTES",
+                Scalar,
+                ["INT_FROM_BYTES(BYTES)", "INT_FROM_BYTES(BYTES, STRING byte_order)"],
+                "Reads 4 bytes as an INT (BIG_ENDIAN or LITTLE_ENDIAN)."
+            ),
+            info!(
+                "BIGINT_FROM_BYTES",
+                Scalar,
+                ["BIGINT_FROM_BYTES(BYTES)", "BIGINT_FROM_BYTES(BYTES, STRING byte_order)"],
+                "Reads 8 bytes as a BIGINT."
+            ),
+            info!(
+                "DOUBLE_FROM_BYTES",
+                Scalar,
+                ["DOUBLE_FROM_BYTES(BYTES)", "DOUBLE_FROM_BYTES(BYTES, STRING byte_order)"],
+                "Reads 8 bytes as a DOUBLE."
+            ),
+            info!(
+                "ARRAY_CONCAT",
+                Scalar,
+                ["ARRAY_CONCAT(ARRAY, ARRAY)"],
+                "The elements of both arrays."
+            ),
+            info!(
+                "ARRAY_DISTINCT",
+                Scalar,
+                ["ARRAY_DISTINCT(ARRAY)"],
+                "The distinct elements, in first-seen order."
+            ),
+            info!(
+                "ARRAY_EXCEPT",
+                Scalar,
+                ["ARRAY_EXCEPT(ARRAY, ARRAY)"],
+                "The distinct elements of the first array that are not in the second."
+            ),
+            info!(
+                "ARRAY_INTERSECT",
+                Scalar,
+                ["ARRAY_INTERSECT(ARRAY, ARRAY)"],
+                "The distinct elements in both arrays."
+            ),
+            info!(
+                "ARRAY_REMOVE",
+                Scalar,
+                ["ARRAY_REMOVE(ARRAY, value)"],
+                "The array without the value."
+            ),
+            info!(
+                "ARRAY_SORT",
+                Scalar,
+                ["ARRAY_SORT(ARRAY)", "ARRAY_SORT(ARRAY, STRING 'ASC'|'DESC')"],
+                "The elements sorted, NULLs last."
+            ),
+            info!(
+                "ARRAY_UNION",
+                Scalar,
+                ["ARRAY_UNION(ARRAY, ARRAY)"],
+                "The distinct elements of either array."
+            ),
+            info!(
+                "AS_MAP",
+                Scalar,
+                ["AS_MAP(ARRAY<STRING> keys, ARRAY values)"],
+                "A map from keys to the values at the same positions."
+            ),
+            info!(
+                "MAP_UNION",
+                Scalar,
+                ["MAP_UNION(MAP, MAP...)"],
+                "The entries of all maps; later maps win."
+            ),
+            info!(
+                "SLICE",
+                Scalar,
+                ["SLICE(ARRAY, INT from, INT to)"],
+                "The elements from one 1-based position to another, inclusive."
+            ),
+            info!(
+                "PARSE_DATE",
+                Scalar,
+                ["PARSE_DATE(STRING, STRING pattern)"],
+                "Reads a DATE with a Java DateTimeFormatter pattern."
+            ),
+            info!(
+                "PARSE_TIME",
+                Scalar,
+                ["PARSE_TIME(STRING, STRING pattern)"],
+                "Reads a TIME with a Java DateTimeFormatter pattern."
+            ),
+            info!(
+                "PARSE_TIMESTAMP",
+                Scalar,
+                ["PARSE_TIMESTAMP(STRING, STRING pattern)", "PARSE_TIMESTAMP(STRING, STRING pattern, STRING zone)"],
+                "Reads a TIMESTAMP with a Java DateTimeFormatter pattern, in UTC or the zone."
+            ),
+            info!(
+                "FORMAT_DATE",
+                Scalar,
+                ["FORMAT_DATE(DATE, STRING pattern)"],
+                "Writes a DATE with a Java DateTimeFormatter pattern."
+            ),
+            info!(
+                "FORMAT_TIME",
+                Scalar,
+                ["FORMAT_TIME(TIME, STRING pattern)"],
+                "Writes a TIME with a Java DateTimeFormatter pattern."
+            ),
+            info!(
+                "FORMAT_TIMESTAMP",
+                Scalar,
+                ["FORMAT_TIMESTAMP(TIMESTAMP, STRING pattern)", "FORMAT_TIMESTAMP(TIMESTAMP, STRING pattern, STRING zone)"],
+                "Writes a TIMESTAMP with a Java DateTimeFormatter pattern, in UTC or the zone."
+            ),
+            info!(
+                "STRINGTODATE",
+                Scalar,
+                ["STRINGTODATE(STRING, STRING pattern)"],
+                "Deprecated: days since the epoch of a date read with a pattern."
+            ),
+            info!(
+                "STRINGTOTIMESTAMP",
+                Scalar,
+                ["STRINGTOTIMESTAMP(STRING, STRING pattern)", "STRINGTOTIMESTAMP(STRING, STRING pattern, STRING zone)"],
+                "Deprecated: milliseconds since the epoch of a timestamp read with a pattern."
+            ),
+            info!(
+                "DATETOSTRING",
+                Scalar,
+                ["DATETOSTRING(INT days, STRING pattern)"],
+                "Deprecated: writes days since the epoch with a pattern."
+            ),
+            info!(
+                "TIMESTAMPTOSTRING",
+                Scalar,
+                ["TIMESTAMPTOSTRING(BIGINT ms, STRING pattern)", "TIMESTAMPTOSTRING(BIGINT ms, STRING pattern, STRING zone)"],
+                "Deprecated: writes milliseconds since the epoch with a pattern."
+            ),
+            info!(
+                "CONVERT_TZ",
+                Scalar,
+                ["CONVERT_TZ(TIMESTAMP, STRING from_zone, STRING to_zone)"],
+                "Moves a wall-clock reading from one zone to another."
+            ),
+            info!(
+                "FROM_UNIXTIME",
+                Scalar,
+                ["FROM_UNIXTIME(BIGINT ms)"],
+                "The TIMESTAMP of milliseconds since the epoch."
+            ),
+            info!(
+                "FROM_DAYS",
+                Scalar,
+                ["FROM_DAYS(INT days)"],
+                "The DATE of days since the epoch."
+            ),
+            info!(
+                "UNIX_DATE",
+                Scalar,
+                ["UNIX_DATE()", "UNIX_DATE(DATE)"],
+                "Days since the epoch (of today, without an argument)."
+            ),
+            info!(
+                "DATEADD",
+                Scalar,
+                ["DATEADD(unit, INT n, DATE)"],
+                "Adds n units (MILLISECONDS to DAYS) to a date."
+            ),
+            info!(
+                "DATESUB",
+                Scalar,
+                ["DATESUB(unit, INT n, DATE)"],
+                "Subtracts n units from a date."
+            ),
+            info!(
+                "TIMEADD",
+                Scalar,
+                ["TIMEADD(unit, INT n, TIME)"],
+                "Adds n units to a time, wrapping at midnight."
+            ),
+            info!(
+                "TIMESUB",
+                Scalar,
+                ["TIMESUB(unit, INT n, TIME)"],
+                "Subtracts n units from a time, wrapping at midnight."
+            ),
+            info!(
+                "TIMESTAMPADD",
+                Scalar,
+                ["TIMESTAMPADD(unit, BIGINT n, TIMESTAMP)"],
+                "Adds n units to a timestamp."
+            ),
+            info!(
+                "TIMESTAMPSUB",
+                Scalar,
+                ["TIMESTAMPSUB(unit, BIGINT n, TIMESTAMP)"],
+                "Subtracts n units from a timestamp."
+            ),
+            info!(
+                "TO_JSON_STRING",
+                Scalar,
+                ["TO_JSON_STRING(value)"],
+                "The value as JSON text."
+            ),
+            info!(
+                "TRANSFORM",
+                Scalar,
+                ["TRANSFORM(ARRAY, x => expr)", "TRANSFORM(MAP, (k, v) => key_expr, (k, v) => value_expr)"],
+                "Maps each element or entry with lambdas."
+            ),
+            info!(
+                "FILTER",
+                Scalar,
+                ["FILTER(ARRAY, x => BOOLEAN)", "FILTER(MAP, (k, v) => BOOLEAN)"],
+                "Keeps the elements or entries a lambda accepts."
+            ),
+            info!(
+                "REDUCE",
+                Scalar,
+                ["REDUCE(ARRAY, initial, (state, x) => expr)", "REDUCE(MAP, initial, (state, k, v) => expr)"],
+                "Folds the elements or entries into one value."
+            ),
+            info!(
+                "EXPLODE",
+                Table,
+                ["EXPLODE(ARRAY)"],
+                "One row per element of the array."
+            ),
+            info!(
+                "CUBE_EXPLODE",
+                Table,
+                ["CUBE_EXPLODE(ARRAY)"],
+                "One row per combination of the elements and NULLs (the grouping sets of a cube)."
+            ),
+            info!(
                 "COUNT",
                 Aggregate,
                 ["COUNT(*)", "COUNT(value)"],
@@ -465,6 +1075,20 @@ fn is(t: &Option<SqlType>, want: &SqlType) -> bool {
     t.as_ref().is_none_or(|t| t == want)
 }
 
+/// Whether Java would widen a value of type `from` to `to` for a call:
+/// INT to BIGINT, and any number to DECIMAL or DOUBLE.
+fn widens(from: &SqlType, to: &SqlType) -> bool {
+    matches!(
+        (from, to),
+        (SqlType::Int, SqlType::BigInt)
+            | (SqlType::Int | SqlType::BigInt, SqlType::Decimal { .. })
+            | (
+                SqlType::Int | SqlType::BigInt | SqlType::Decimal { .. },
+                SqlType::Double
+            )
+    )
+}
+
 fn widest(types: &[Option<SqlType>]) -> Result<Option<SqlType>, String> {
     let mut acc: Option<SqlType> = None;
     for t in types.iter().flatten() {
@@ -522,6 +1146,31 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             Err(wrong())
         }
     };
+    // A fixed signature: each argument is NULL, the parameter's type, or a
+    // number that widens to it.
+    let fixed = |func: F, params: &[SqlType], ty: SqlType| -> Result<Resolved, String> {
+        if params.len() != n {
+            return Err(wrong());
+        }
+        let mut casts = vec![None; n];
+        for (i, (a, p)) in args.iter().zip(params).enumerate() {
+            match a {
+                None => {}
+                Some(t) if t == p => {}
+                Some(t) if widens(t, p) => casts[i] = Some(p.clone()),
+                Some(_) => return Err(wrong()),
+            }
+        }
+        Ok(Resolved { func, casts, ty })
+    };
+    let d = SqlType::Double;
+    let int = SqlType::Int;
+    let big = SqlType::BigInt;
+    let array_of = |t: &Option<SqlType>| match t {
+        Some(SqlType::Array(e)) => Some(Some((**e).clone())),
+        None => Some(None),
+        _ => None,
+    };
     Ok(match upper.as_str() {
         "ABS" | "CEIL" | "FLOOR" | "SIGN" if n == 1 && is_num(&args[0]) => {
             let func = match upper.as_str() {
@@ -549,15 +1198,6 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             };
             same(F::Round, ty)
         }
-        "SQRT" | "EXP" | "LN" if n == 1 && is_num(&args[0]) => Resolved {
-            func: match upper.as_str() {
-                "SQRT" => F::Sqrt,
-                "EXP" => F::Exp,
-                _ => F::Ln,
-            },
-            casts: vec![Some(SqlType::Double)],
-            ty: SqlType::Double,
-        },
         "POWER" if n == 2 && is_num(&args[0]) && is_num(&args[1]) => Resolved {
             func: F::Power,
             casts: vec![Some(SqlType::Double); 2],
@@ -751,6 +1391,221 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
         "UNIX_TIMESTAMP" if n == 0 || (n == 1 && is(&args[0], &SqlType::Timestamp)) => {
             same(F::UnixTimestamp, SqlType::BigInt)
         }
+        "SQRT" | "EXP" | "LN" | "ACOS" | "ASIN" | "ATAN" | "COS" | "COSH" | "COT" | "SIN"
+        | "SINH" | "TAN" | "TANH" | "CBRT" | "DEGREES" | "RADIANS" | "LOG"
+            if n == 1 && is_num(&args[0]) =>
+        {
+            let func = ScalarFunc::UNARY_DOUBLE
+                .iter()
+                .find(|(name, _)| *name == upper)
+                .map(|(_, f)| *f)
+                .ok_or_else(wrong)?;
+            fixed(func, &[d.clone()], d.clone())?
+        }
+        "LOG" | "ATAN2" if n == 2 && args.iter().all(is_num) => {
+            let func = if upper == "LOG" { F::Log } else { F::Atan2 };
+            fixed(func, &[d.clone(), d.clone()], d.clone())?
+        }
+        "PI" if n == 0 => same(F::Pi, d.clone()),
+        "TRUNC"
+            if (n == 1 || n == 2)
+                && is_num(&args[0])
+                && (n == 1 || is(&args[1], &SqlType::Int)) =>
+        {
+            let ty = match (&args[0], n) {
+                (Some(SqlType::Double), 1) => SqlType::BigInt,
+                (Some(t), _) => t.clone(),
+                (None, _) => SqlType::Double,
+            };
+            same(F::Trunc, ty)
+        }
+        "GEO_DISTANCE" if (n == 4 || n == 5) && args[..4].iter().all(is_num) => {
+            let mut params = vec![d.clone(); 4];
+            if n == 5 {
+                params.push(s.clone());
+            }
+            fixed(F::GeoDistance, &params, d.clone())?
+        }
+        "CHR" if n == 1 && is(&args[0], &int) => same(F::Chr, s.clone()),
+        "CHR" => strings(F::Chr, &[1], s.clone())?,
+        "ENCODE" => strings(F::Encode, &[3], s.clone())?,
+        "MASK" => strings(F::Mask, &[1, 5], s.clone())?,
+        "MASK_LEFT" | "MASK_RIGHT" | "MASK_KEEP_LEFT" | "MASK_KEEP_RIGHT"
+            if (n == 2 || n == 6)
+                && is(&args[0], &s)
+                && is(&args[1], &int)
+                && args[2..].iter().all(|a| is(a, &s)) =>
+        {
+            let func = match upper.as_str() {
+                "MASK_LEFT" => F::MaskLeft,
+                "MASK_RIGHT" => F::MaskRight,
+                "MASK_KEEP_LEFT" => F::MaskKeepLeft,
+                _ => F::MaskKeepRight,
+            };
+            same(func, s.clone())
+        }
+        "MD5" => strings(F::Md5, &[1], s.clone())?,
+        "UUID" if n == 0 => same(F::Uuid, s.clone()),
+        "UUID" => fixed(F::Uuid, &[SqlType::Bytes], s.clone())?,
+        "SPLIT_TO_MAP" => strings(
+            F::SplitToMap,
+            &[3],
+            SqlType::Map(Box::new(s.clone()), Box::new(s.clone())),
+        )?,
+        "ELT" if n >= 1 && is(&args[0], &int) && args[1..].iter().all(|a| is(a, &s)) => {
+            same(F::Elt, s.clone())
+        }
+        "FIELD" if n >= 1 && all_strings() => same(F::Field, int.clone()),
+        "JSON_ARRAY_CONTAINS" if n == 2 && is(&args[0], &s) => {
+            same(F::JsonArrayContains, SqlType::Boolean)
+        }
+        "JSON_ARRAY_LENGTH" => strings(F::JsonArrayLength, &[1], int.clone())?,
+        "JSON_CONCAT" => strings(F::JsonConcat, &(2..=64).collect::<Vec<_>>(), s.clone())?,
+        "JSON_KEYS" => strings(F::JsonKeys, &[1], SqlType::Array(Box::new(s.clone())))?,
+        "JSON_ITEMS" => strings(F::JsonItems, &[1], SqlType::Array(Box::new(s.clone())))?,
+        "JSON_RECORDS" => strings(
+            F::JsonRecords,
+            &[1],
+            SqlType::Map(Box::new(s.clone()), Box::new(s.clone())),
+        )?,
+        "URL_DECODE_PARAM" => strings(F::UrlDecodeParam, &[1], s.clone())?,
+        "URL_ENCODE_PARAM" => strings(F::UrlEncodeParam, &[1], s.clone())?,
+        "URL_EXTRACT_FRAGMENT" => strings(F::UrlExtractFragment, &[1], s.clone())?,
+        "URL_EXTRACT_HOST" => strings(F::UrlExtractHost, &[1], s.clone())?,
+        "URL_EXTRACT_PARAMETER" => strings(F::UrlExtractParameter, &[2], s.clone())?,
+        "URL_EXTRACT_PATH" => strings(F::UrlExtractPath, &[1], s.clone())?,
+        "URL_EXTRACT_PORT" => strings(F::UrlExtractPort, &[1], int.clone())?,
+        "URL_EXTRACT_PROTOCOL" => strings(F::UrlExtractProtocol, &[1], s.clone())?,
+        "URL_EXTRACT_QUERY" => strings(F::UrlExtractQuery, &[1], s.clone())?,
+        "INT_FROM_BYTES" | "BIGINT_FROM_BYTES" | "DOUBLE_FROM_BYTES" => {
+            let (func, ty) = match upper.as_str() {
+                "INT_FROM_BYTES" => (F::IntFromBytes, int.clone()),
+                "BIGINT_FROM_BYTES" => (F::BigIntFromBytes, big.clone()),
+                _ => (F::DoubleFromBytes, d.clone()),
+            };
+            fixed(func, &[SqlType::Bytes], ty.clone())
+                .or_else(|_| fixed(func, &[SqlType::Bytes, s.clone()], ty))?
+        }
+        "ARRAY_CONCAT" | "ARRAY_EXCEPT" | "ARRAY_INTERSECT" | "ARRAY_UNION" if n == 2 => {
+            let (Some(a), Some(b)) = (array_of(&args[0]), array_of(&args[1])) else {
+                return Err(wrong());
+            };
+            let elem = widest(&[a, b])
+                .map_err(|e| format!("{upper} {e}"))?
+                .ok_or_else(|| format!("cannot infer the type of {upper}(NULL, NULL)"))?;
+            let ty = SqlType::Array(Box::new(elem));
+            let func = match upper.as_str() {
+                "ARRAY_CONCAT" => F::ArrayConcat,
+                "ARRAY_EXCEPT" => F::ArrayExcept,
+                "ARRAY_INTERSECT" => F::ArrayIntersect,
+                _ => F::ArrayUnion,
+            };
+            Resolved {
+                func,
+                casts: vec![Some(ty.clone()); 2],
+                ty,
+            }
+        }
+        "ARRAY_DISTINCT" if n == 1 => match &args[0] {
+            Some(t @ SqlType::Array(_)) => same(F::ArrayDistinct, t.clone()),
+            _ => return Err(wrong()),
+        },
+        "ARRAY_SORT" if (n == 1 || n == 2) && (n == 1 || is(&args[1], &s)) => match &args[0] {
+            Some(t @ SqlType::Array(e))
+                if !matches!(
+                    **e,
+                    SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+                ) =>
+            {
+                same(F::ArraySort, t.clone())
+            }
+            _ => return Err(wrong()),
+        },
+        "ARRAY_REMOVE" if n == 2 => match &args[0] {
+            Some(t @ SqlType::Array(e)) => Resolved {
+                func: F::ArrayRemove,
+                casts: vec![None, Some((**e).clone())],
+                ty: t.clone(),
+            },
+            _ => return Err(wrong()),
+        },
+        "SLICE" if n == 3 => match &args[0] {
+            Some(t @ SqlType::Array(_)) => {
+                fixed(F::Slice, &[t.clone(), int.clone(), int.clone()], t.clone())?
+            }
+            _ => return Err(wrong()),
+        },
+        "AS_MAP" if n == 2 => match (&args[0], &args[1]) {
+            (Some(SqlType::Array(k)), Some(SqlType::Array(v))) if **k == s => {
+                same(F::AsMap, SqlType::Map(k.clone(), v.clone()))
+            }
+            _ => return Err(wrong()),
+        },
+        "MAP_UNION" if n >= 1 => {
+            let first = args
+                .iter()
+                .flatten()
+                .next()
+                .cloned()
+                .ok_or_else(|| "cannot infer the type of MAP_UNION(NULL...)".to_string())?;
+            if !matches!(first, SqlType::Map(..)) || args.iter().any(|a| !is(a, &first)) {
+                return Err(wrong());
+            }
+            same(F::MapUnion, first)
+        }
+        "PARSE_DATE" => strings(F::ParseDate, &[2], SqlType::Date)?,
+        "PARSE_TIME" => strings(F::ParseTime, &[2], SqlType::Time)?,
+        "PARSE_TIMESTAMP" => strings(F::ParseTimestamp, &[2, 3], SqlType::Timestamp)?,
+        "STRINGTODATE" => strings(F::StringToDate, &[2], int.clone())?,
+        "STRINGTOTIMESTAMP" => strings(F::StringToTimestamp, &[2, 3], big.clone())?,
+        "FORMAT_DATE" => fixed(F::FormatDate, &[SqlType::Date, s.clone()], s.clone())?,
+        "FORMAT_TIME" => fixed(F::FormatTime, &[SqlType::Time, s.clone()], s.clone())?,
+        "FORMAT_TIMESTAMP" => fixed(
+            F::FormatTimestamp,
+            &[SqlType::Timestamp, s.clone()],
+            s.clone(),
+        )
+        .or_else(|_| {
+            fixed(
+                F::FormatTimestamp,
+                &[SqlType::Timestamp, s.clone(), s.clone()],
+                s.clone(),
+            )
+        })?,
+        "DATETOSTRING" => fixed(F::DateToString, &[int.clone(), s.clone()], s.clone())?,
+        "TIMESTAMPTOSTRING" => fixed(F::TimestampToString, &[big.clone(), s.clone()], s.clone())
+            .or_else(|_| {
+                fixed(
+                    F::TimestampToString,
+                    &[big.clone(), s.clone(), s.clone()],
+                    s.clone(),
+                )
+            })?,
+        "CONVERT_TZ" => fixed(
+            F::ConvertTz,
+            &[SqlType::Timestamp, s.clone(), s.clone()],
+            SqlType::Timestamp,
+        )?,
+        "FROM_UNIXTIME" => fixed(F::FromUnixtime, &[big.clone()], SqlType::Timestamp)?,
+        "FROM_DAYS" => fixed(F::FromDays, &[int.clone()], SqlType::Date)?,
+        "UNIX_DATE" if n == 0 => same(F::UnixDate, int.clone()),
+        "UNIX_DATE" => fixed(F::UnixDate, &[SqlType::Date], int.clone())?,
+        "DATEADD" | "DATESUB" | "TIMEADD" | "TIMESUB" | "TIMESTAMPADD" | "TIMESTAMPSUB" => {
+            let (func, ty) = match upper.as_str() {
+                "DATEADD" => (F::DateAdd, SqlType::Date),
+                "DATESUB" => (F::DateSub, SqlType::Date),
+                "TIMEADD" => (F::TimeAdd, SqlType::Time),
+                "TIMESUB" => (F::TimeSub, SqlType::Time),
+                "TIMESTAMPADD" => (F::TimestampAdd, SqlType::Timestamp),
+                _ => (F::TimestampSub, SqlType::Timestamp),
+            };
+            let count = if matches!(args.get(1), Some(Some(SqlType::BigInt))) {
+                big.clone()
+            } else {
+                int.clone()
+            };
+            fixed(func, &[s.clone(), count, ty.clone()], ty)?
+        }
         _ => return Err(wrong()),
     })
 }
@@ -814,7 +1669,72 @@ fn json_path<'a>(mut v: &'a serde_json::Value, path: &str) -> Option<&'a serde_j
     Some(v)
 }
 
+/// The haversine distance between two (latitude, longitude) points in
+/// degrees, on a sphere of `radius`.
+fn geo_distance([lat1, lon1, lat2, lon2]: [f64; 4], radius: f64) -> Result<f64, EvalError> {
+    if lat1.abs() > 90.0 || lat2.abs() > 90.0 || lon1.abs() > 180.0 || lon2.abs() > 180.0 {
+        return Err(EvalError::InvalidArgument(format!(
+            "GEO_DISTANCE: ({lat1}, {lon1}) or ({lat2}, {lon2}) is not a latitude and longitude in degrees"
+        )));
+    }
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    Ok(2.0 * radius * a.sqrt().asin())
+}
+
 impl ScalarFunc {
+    /// The one-argument functions of a DOUBLE, by name.
+    const UNARY_DOUBLE: &'static [(&'static str, ScalarFunc)] = &[
+        ("SQRT", ScalarFunc::Sqrt),
+        ("EXP", ScalarFunc::Exp),
+        ("LN", ScalarFunc::Ln),
+        ("ACOS", ScalarFunc::Acos),
+        ("ASIN", ScalarFunc::Asin),
+        ("ATAN", ScalarFunc::Atan),
+        ("COS", ScalarFunc::Cos),
+        ("COSH", ScalarFunc::Cosh),
+        ("COT", ScalarFunc::Cot),
+        ("SIN", ScalarFunc::Sin),
+        ("SINH", ScalarFunc::Sinh),
+        ("TAN", ScalarFunc::Tan),
+        ("TANH", ScalarFunc::Tanh),
+        ("CBRT", ScalarFunc::Cbrt),
+        ("DEGREES", ScalarFunc::Degrees),
+        ("RADIANS", ScalarFunc::Radians),
+        ("LOG", ScalarFunc::Log),
+    ];
+
+    /// The SQL name, for messages: the variant's words, upper-cased and
+    /// joined with underscores, which is the registry's name.
+    pub fn name(&self) -> String {
+        let debug = format!("{self:?}");
+        let mut out = String::new();
+        for (i, c) in debug.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_uppercase());
+        }
+        match out.as_str() {
+            "BIG_INT_FROM_BYTES" => "BIGINT_FROM_BYTES".into(),
+            // ksqlDB runs these words together.
+            "STRING_TO_DATE"
+            | "STRING_TO_TIMESTAMP"
+            | "DATE_TO_STRING"
+            | "TIMESTAMP_TO_STRING"
+            | "DATE_ADD"
+            | "DATE_SUB"
+            | "TIME_ADD"
+            | "TIME_SUB"
+            | "TIMESTAMP_ADD"
+            | "TIMESTAMP_SUB"
+            | "EXTRACT_JSON_FIELD" => out.replace('_', ""),
+            _ => out,
+        }
+    }
+
     /// Evaluates the function on arguments already of the resolved types.
     pub fn eval(&self, args: &[Value]) -> Result<Value, EvalError> {
         use ScalarFunc as F;
@@ -830,6 +1750,19 @@ impl ScalarFunc {
                 | F::Least
                 | F::ArrayContains
                 | F::AsValue
+                | F::Mask
+                | F::MaskLeft
+                | F::MaskRight
+                | F::MaskKeepLeft
+                | F::MaskKeepRight
+                | F::Uuid
+                | F::Random
+                | F::Elt
+                | F::Field
+                | F::JsonArrayContains
+                | F::ArrayConcat
+                | F::ArrayRemove
+                | F::MapUnion
         );
         if !null_tolerant && args.iter().any(Value::is_null) {
             return Ok(Value::Null);
@@ -849,21 +1782,158 @@ impl ScalarFunc {
                 *self == F::Floor,
                 args.get(1).and_then(int).unwrap_or(0),
             )?,
-            F::Sqrt | F::Exp | F::Ln => {
-                let x = match &args[0] {
-                    Value::Double(d) => d.0,
-                    _ => return Err(EvalError::Internal("expected a DOUBLE".into())),
+            F::Sqrt
+            | F::Exp
+            | F::Ln
+            | F::Acos
+            | F::Asin
+            | F::Atan
+            | F::Cos
+            | F::Cosh
+            | F::Cot
+            | F::Sin
+            | F::Sinh
+            | F::Tan
+            | F::Tanh
+            | F::Cbrt
+            | F::Degrees
+            | F::Radians
+            | F::Log
+            | F::Power
+            | F::Atan2
+            | F::Pi
+            | F::GeoDistance => {
+                let x = |i: usize| match args.get(i) {
+                    Some(Value::Double(d)) => Ok(d.0),
+                    _ => Err(EvalError::Internal(format!(
+                        "{} expects DOUBLEs",
+                        self.name()
+                    ))),
                 };
                 Value::Double(F64(match self {
-                    F::Sqrt => x.sqrt(),
-                    F::Exp => x.exp(),
-                    _ => x.ln(),
+                    F::Pi => std::f64::consts::PI,
+                    F::Power => x(0)?.powf(x(1)?),
+                    F::Atan2 => x(0)?.atan2(x(1)?),
+                    F::Log if args.len() == 2 => x(1)?.ln() / x(0)?.ln(),
+                    F::GeoDistance => {
+                        let radius = match args.get(4) {
+                            None => 6371.0,
+                            Some(Value::String(u)) => match u.to_ascii_uppercase().as_str() {
+                                "KM" | "KILOMETERS" | "KILOMETRES" => 6371.0,
+                                "MI" | "MILES" => 3959.0,
+                                other => {
+                                    return Err(EvalError::InvalidArgument(format!(
+                                        "GEO_DISTANCE: unknown unit '{other}'; use 'KM' or 'MI'"
+                                    )))
+                                }
+                            },
+                            Some(_) => return Ok(Value::Null),
+                        };
+                        geo_distance([x(0)?, x(1)?, x(2)?, x(3)?], radius)?
+                    }
+                    f => {
+                        let v = x(0)?;
+                        match f {
+                            F::Sqrt => v.sqrt(),
+                            F::Exp => v.exp(),
+                            F::Ln | F::Log => v.ln(),
+                            F::Acos => v.acos(),
+                            F::Asin => v.asin(),
+                            F::Atan => v.atan(),
+                            F::Cos => v.cos(),
+                            F::Cosh => v.cosh(),
+                            F::Cot => 1.0 / v.tan(),
+                            F::Sin => v.sin(),
+                            F::Sinh => v.sinh(),
+                            F::Tan => v.tan(),
+                            F::Tanh => v.tanh(),
+                            F::Cbrt => v.cbrt(),
+                            F::Degrees => v.to_degrees(),
+                            _ => v.to_radians(),
+                        }
+                    }
                 }))
             }
-            F::Power => match (&args[0], &args[1]) {
-                (Value::Double(a), Value::Double(b)) => Value::Double(F64(a.0.powf(b.0))),
-                _ => return Err(EvalError::Internal("expected DOUBLEs".into())),
-            },
+            F::Trunc => {
+                let digits = args.get(1).and_then(int).unwrap_or(0);
+                let negative =
+                    eval::compare(&args[0], &eval::zero_like(&args[0])) == Some(Ordering::Less);
+                match &args[0] {
+                    Value::Double(d) if args.len() == 1 => Value::BigInt(d.0.trunc() as i64),
+                    Value::Double(d) => {
+                        let m = 10f64.powi(digits as i32);
+                        Value::Double(F64((d.0 * m).trunc() / m))
+                    }
+                    Value::Decimal(u, scale) => {
+                        let keep = digits.clamp(0, *scale as i64) as u32;
+                        let div = 10i128.pow(*scale as u32 - keep);
+                        Value::Decimal(u / div * div, *scale)
+                    }
+                    other if negative => eval::round(other, true, false, digits)?,
+                    other => eval::round(other, false, true, digits)?,
+                }
+            }
+            F::Chr
+            | F::Encode
+            | F::Mask
+            | F::MaskLeft
+            | F::MaskRight
+            | F::MaskKeepLeft
+            | F::MaskKeepRight
+            | F::Md5
+            | F::Uuid
+            | F::Random
+            | F::SplitToMap
+            | F::Elt
+            | F::Field
+            | F::JsonArrayContains
+            | F::JsonArrayLength
+            | F::JsonConcat
+            | F::JsonKeys
+            | F::JsonRecords
+            | F::JsonItems
+            | F::UrlDecodeParam
+            | F::UrlEncodeParam
+            | F::UrlExtractFragment
+            | F::UrlExtractHost
+            | F::UrlExtractParameter
+            | F::UrlExtractPath
+            | F::UrlExtractPort
+            | F::UrlExtractProtocol
+            | F::UrlExtractQuery
+            | F::IntFromBytes
+            | F::BigIntFromBytes
+            | F::DoubleFromBytes => text::eval(*self, args)?,
+            F::ArrayConcat
+            | F::ArrayDistinct
+            | F::ArrayExcept
+            | F::ArrayIntersect
+            | F::ArrayRemove
+            | F::ArraySort
+            | F::ArrayUnion
+            | F::AsMap
+            | F::MapUnion
+            | F::Slice => collections::eval(*self, args)?,
+            F::ParseDate
+            | F::ParseTime
+            | F::ParseTimestamp
+            | F::FormatDate
+            | F::FormatTime
+            | F::FormatTimestamp
+            | F::StringToDate
+            | F::StringToTimestamp
+            | F::DateToString
+            | F::TimestampToString
+            | F::ConvertTz
+            | F::FromUnixtime
+            | F::FromDays
+            | F::UnixDate
+            | F::DateAdd
+            | F::DateSub
+            | F::TimeAdd
+            | F::TimeSub
+            | F::TimestampAdd
+            | F::TimestampSub => datetime::eval(*self, args)?,
             F::Greatest | F::Least => {
                 let want = if *self == F::Greatest {
                     std::cmp::Ordering::Greater

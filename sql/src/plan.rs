@@ -230,6 +230,9 @@ pub enum ScalarExpr {
     MakeMap(Vec<(ScalarExpr, ScalarExpr)>),
     /// Field values in the order of the struct type's fields.
     MakeStruct(Vec<ScalarExpr>),
+    /// A value of type `ty` as text, for the renderings that need the type
+    /// (a STRUCT's field names live in its type, not in its values).
+    Render(Box<ScalarExpr>, SqlType, Rendering),
     /// `TRANSFORM`, `FILTER` or `REDUCE` of an array or map with lambdas.
     /// A lambda's body reads the row's columns below `params_at` and its
     /// parameters as the columns from `params_at` on: for an array element
@@ -243,6 +246,15 @@ pub enum ScalarExpr {
         /// One body; TRANSFORM of a map has two (the new key, the new value).
         bodies: Vec<ScalarExpr>,
     },
+}
+
+/// How [`ScalarExpr::Render`] writes a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Rendering {
+    /// `TO_JSON_STRING`: JSON, as the JSON format writes the value.
+    Json,
+    /// `CAST(x AS STRING)` of a value holding a STRUCT: Java's `toString`.
+    Cast,
 }
 
 /// The functions that take lambdas.
@@ -397,9 +409,10 @@ impl ScalarExpr {
         match self {
             ScalarExpr::Column(c) => *c == i,
             ScalarExpr::Literal(_) => false,
-            ScalarExpr::Unary(_, e) | ScalarExpr::Field(e, _) | ScalarExpr::Cast(e, _) => {
-                e.references(i)
-            }
+            ScalarExpr::Unary(_, e)
+            | ScalarExpr::Field(e, _)
+            | ScalarExpr::Cast(e, _)
+            | ScalarExpr::Render(e, ..) => e.references(i),
             ScalarExpr::Binary(_, a, b) | ScalarExpr::Subscript(a, b) => {
                 a.references(i) || b.references(i)
             }

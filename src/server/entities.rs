@@ -112,6 +112,7 @@ fn kind_name(k: functions::FunctionKind) -> &'static str {
     match k {
         functions::FunctionKind::Scalar => "SCALAR",
         functions::FunctionKind::Aggregate => "AGGREGATE",
+        functions::FunctionKind::Table => "TABLE",
     }
 }
 

@@ -15,7 +15,7 @@
 //! ```
 
 use base64::Engine as _;
-use serde_json::{Map, Number, Value as Json};
+use serde_json::{Map, Value as Json};
 
 use ddsql_sql::types::{SqlType, Value, F64};
 
@@ -232,60 +232,7 @@ fn integer(v: &Json) -> Option<i64> {
     }
 }
 
-/// A value of SQL type `ty` as JSON.
-pub fn to_json(v: &Value, ty: &SqlType) -> Result<Json, String> {
-    Ok(match (v, ty) {
-        (Value::Null, _) => Json::Null,
-        (Value::Boolean(b), _) => Json::Bool(*b),
-        (Value::Int(i), _) => Json::from(*i),
-        (Value::BigInt(i), _) | (Value::Timestamp(i), _) => Json::from(*i),
-        (Value::Date(i), _) | (Value::Time(i), _) => Json::from(*i),
-        (Value::Double(d), _) => Number::from_f64(d.0)
-            .map(Json::Number)
-            .ok_or_else(|| format!("{} cannot be written as JSON", d.0))?,
-        (Value::Decimal(u, s), _) => {
-            let text =
-                match ddsql_sql::eval::cast(v, &SqlType::String).map_err(|e| e.to_string())? {
-                    Value::String(t) => t,
-                    _ => unreachable!(),
-                };
-            // Keep exact digits where a JSON number can hold them.
-            match text.parse::<i64>() {
-                Ok(i) if *s == 0 => Json::from(i),
-                _ => Number::from_f64(*u as f64 / 10f64.powi(*s as i32))
-                    .map(Json::Number)
-                    .unwrap_or(Json::String(text)),
-            }
-        }
-        (Value::String(s), _) => Json::String(s.clone()),
-        (Value::Bytes(b), _) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        (Value::Array(items), SqlType::Array(elem)) => Json::Array(
-            items
-                .iter()
-                .map(|i| to_json(i, elem))
-                .collect::<Result<_, _>>()?,
-        ),
-        (Value::Map(entries), SqlType::Map(k, val)) => {
-            let mut obj = Map::new();
-            for (key, item) in entries {
-                let key = match to_json(key, k)? {
-                    Json::String(s) => s,
-                    other => other.to_string(),
-                };
-                obj.insert(key, to_json(item, val)?);
-            }
-            Json::Object(obj)
-        }
-        (Value::Struct(items), SqlType::Struct(fields)) => {
-            let mut obj = Map::new();
-            for ((name, t), item) in fields.iter().zip(items) {
-                obj.insert(name.clone(), to_json(item, t)?);
-            }
-            Json::Object(obj)
-        }
-        (v, ty) => return Err(format!("value {v:?} does not have type {ty}")),
-    })
-}
+pub use ddsql_sql::eval::to_json;
 
 #[cfg(test)]
 mod tests {
