@@ -2677,15 +2677,20 @@ impl Binder<'_> {
                             name,
                         } = &a.kind
                         {
-                            if functions::datetime::time_unit_ms(&name.value).is_some() {
-                                bound.push(typed(
-                                    ScalarExpr::Literal(Value::String(
-                                        name.value.to_uppercase(),
-                                    )),
-                                    SqlType::String,
+                            if functions::datetime::time_unit_ms(&name.value).is_none() {
+                                return Err(SqlError::new(
+                                    name.pos,
+                                    format!(
+                                        "{fname}: unknown time unit {}; use MILLISECONDS, SECONDS, MINUTES, HOURS or DAYS",
+                                        name.value
+                                    ),
                                 ));
-                                continue;
                             }
+                            bound.push(typed(
+                                ScalarExpr::Literal(Value::String(name.value.to_uppercase())),
+                                SqlType::String,
+                            ));
+                            continue;
                         }
                     }
                     bound.push(self.expr_in(scope, agg.as_deref_mut(), a)?);

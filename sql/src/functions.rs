@@ -1407,6 +1407,7 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             fixed(func, &[d.clone(), d.clone()], d.clone())?
         }
         "PI" if n == 0 => same(F::Pi, d.clone()),
+        "RANDOM" if n == 0 => same(F::Random, d.clone()),
         "TRUNC"
             if (n == 1 || n == 2)
                 && is_num(&args[0])
