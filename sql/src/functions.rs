@@ -1119,9 +1119,16 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
     use ScalarFunc as F;
     let upper = name.to_uppercase();
     let n = args.len();
-    let info = lookup(&upper)
-        .filter(|f| f.kind == FunctionKind::Scalar)
-        .ok_or_else(|| format!("unknown function {upper}"))?;
+    let info = lookup(&upper).ok_or_else(|| format!("unknown function {upper}"))?;
+    if info.kind == FunctionKind::Table {
+        return Err(format!(
+            "{upper} is a table function, which ddsql does not support yet"
+        ));
+    }
+    if info.kind != FunctionKind::Scalar || upper == "TO_JSON_STRING" {
+        // Aggregates and TO_JSON_STRING are bound before resolution.
+        return Err(format!("unknown function {upper}"));
+    }
     let wrong = || {
         format!(
             "{upper} does not take ({}); it takes {}",
@@ -1400,7 +1407,7 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
                 .find(|(name, _)| *name == upper)
                 .map(|(_, f)| *f)
                 .ok_or_else(wrong)?;
-            fixed(func, &[d.clone()], d.clone())?
+            fixed(func, std::slice::from_ref(&d), d.clone())?
         }
         "LOG" | "ATAN2" if n == 2 && args.iter().all(is_num) => {
             let func = if upper == "LOG" { F::Log } else { F::Atan2 };
@@ -1511,7 +1518,7 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             Some(t @ SqlType::Array(_)) => same(F::ArrayDistinct, t.clone()),
             _ => return Err(wrong()),
         },
-        "ARRAY_SORT" if (n == 1 || n == 2) && (n == 1 || is(&args[1], &s)) => match &args[0] {
+        "ARRAY_SORT" if n == 1 || n == 2 && is(&args[1], &s) => match &args[0] {
             Some(t @ SqlType::Array(e))
                 if !matches!(
                     **e,
@@ -1587,8 +1594,12 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             &[SqlType::Timestamp, s.clone(), s.clone()],
             SqlType::Timestamp,
         )?,
-        "FROM_UNIXTIME" => fixed(F::FromUnixtime, &[big.clone()], SqlType::Timestamp)?,
-        "FROM_DAYS" => fixed(F::FromDays, &[int.clone()], SqlType::Date)?,
+        "FROM_UNIXTIME" => fixed(
+            F::FromUnixtime,
+            std::slice::from_ref(&big),
+            SqlType::Timestamp,
+        )?,
+        "FROM_DAYS" => fixed(F::FromDays, std::slice::from_ref(&int), SqlType::Date)?,
         "UNIX_DATE" if n == 0 => same(F::UnixDate, int.clone()),
         "UNIX_DATE" => fixed(F::UnixDate, &[SqlType::Date], int.clone())?,
         "DATEADD" | "DATESUB" | "TIMEADD" | "TIMESUB" | "TIMESTAMPADD" | "TIMESTAMPSUB" => {
@@ -2416,6 +2427,8 @@ mod tests {
         let err = resolve("substring", &[Some(SqlType::Int)]).unwrap_err();
         assert!(err.contains("SUBSTRING(STRING, INT pos)"), "{err}");
         assert_eq!(resolve("nope", &[]).unwrap_err(), "unknown function NOPE");
+        let err = resolve("explode", &[None]).unwrap_err();
+        assert!(err.contains("EXPLODE is a table function"), "{err}");
         assert!(resolve("regexp_replace", &vec![Some(SqlType::String); 3]).is_ok());
     }
 

@@ -860,7 +860,7 @@ fn parse_field(
                 let (v, used) = number(2, 2, false)?;
                 (2000 + v, used)
             } else {
-                number(n.min(4).max(1), 10, n >= 4)?
+                number(n.clamp(1, 4), 10, n >= 4)?
             }
         }
         'M' | 'L' if n >= 3 => {
