@@ -1193,17 +1193,18 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             };
             same(func, ty)
         }
-        "ROUND"
+        "ROUND" | "TRUNC"
             if (n == 1 || n == 2)
                 && is_num(&args[0])
                 && (n == 1 || is(&args[1], &SqlType::Int)) =>
         {
+            // A DOUBLE cut to a whole number is a BIGINT.
             let ty = match (&args[0], n) {
                 (Some(SqlType::Double), 1) => SqlType::BigInt,
                 (Some(t), _) => t.clone(),
                 (None, _) => SqlType::Double,
             };
-            same(F::Round, ty)
+            same(if upper == "ROUND" { F::Round } else { F::Trunc }, ty)
         }
         "POWER" if n == 2 && is_num(&args[0]) && is_num(&args[1]) => Resolved {
             func: F::Power,
@@ -1415,18 +1416,6 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
         }
         "PI" if n == 0 => same(F::Pi, d.clone()),
         "RANDOM" if n == 0 => same(F::Random, d.clone()),
-        "TRUNC"
-            if (n == 1 || n == 2)
-                && is_num(&args[0])
-                && (n == 1 || is(&args[1], &SqlType::Int)) =>
-        {
-            let ty = match (&args[0], n) {
-                (Some(SqlType::Double), 1) => SqlType::BigInt,
-                (Some(t), _) => t.clone(),
-                (None, _) => SqlType::Double,
-            };
-            same(F::Trunc, ty)
-        }
         "GEO_DISTANCE" if (n == 4 || n == 5) && args[..4].iter().all(is_num) => {
             let mut params = vec![d.clone(); 4];
             if n == 5 {
@@ -1622,14 +1611,14 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
     })
 }
 
-fn text(v: &Value) -> Option<&str> {
+pub(super) fn text(v: &Value) -> Option<&str> {
     match v {
         Value::String(s) => Some(s),
         _ => None,
     }
 }
 
-fn int(v: &Value) -> Option<i64> {
+pub(super) fn int(v: &Value) -> Option<i64> {
     match v {
         Value::Int(i) => Some(*i as i64),
         Value::BigInt(i) => Some(*i),

@@ -59,27 +59,21 @@ impl Zone {
                 "unknown time zone '{id}'; use a region such as 'America/Los_Angeles' or an offset such as '+05:30'"
             )
         };
-        if t.eq_ignore_ascii_case("Z") {
-            return Ok(Zone::utc());
-        }
-        if t.starts_with(['+', '-']) {
-            return parse_offset_text(t)
-                .filter(|(_, used)| *used == t.len())
+        // `+05:30`, or `UTC+05:30` / `GMT-8` / `UT+1` with the prefix cut.
+        let offset = ["UTC", "GMT", "UT", ""]
+            .iter()
+            .find_map(|p| t.strip_prefix(p).filter(|r| r.starts_with(['+', '-'])));
+        if let Some(rest) = offset {
+            return parse_offset_text(rest)
+                .filter(|(_, used)| *used == rest.len())
                 .map(|(o, _)| Zone::Fixed(o))
                 .ok_or_else(bad);
         }
-        for prefix in ["UTC", "GMT", "UT"] {
-            if let Some(rest) = t.strip_prefix(prefix) {
-                if rest.is_empty() {
-                    return Ok(Zone::utc());
-                }
-                if rest.starts_with(['+', '-']) {
-                    return parse_offset_text(rest)
-                        .filter(|(_, used)| *used == rest.len())
-                        .map(|(o, _)| Zone::Fixed(o))
-                        .ok_or_else(bad);
-                }
-            }
+        if ["Z", "UTC", "GMT", "UT"]
+            .iter()
+            .any(|u| t.eq_ignore_ascii_case(u))
+        {
+            return Ok(Zone::utc());
         }
         if let Some(region) = abbreviation(t) {
             return Ok(Zone::Region(region));
@@ -596,39 +590,27 @@ fn format_items(items: &[Item], m: &Moment, out: &mut String) -> Result<(), Stri
 
 fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), String> {
     let t = &m.local;
-    let need_date = || {
-        if m.has_date {
-            Ok(())
-        } else {
-            Err(format!("a TIME has no date field '{c}'"))
-        }
-    };
-    let need_time = || {
-        if m.has_time {
-            Ok(())
-        } else {
-            Err(format!("a DATE has no time field '{c}'"))
-        }
-    };
+    if "GyuMLQqdDE".contains(c) && !m.has_date {
+        return Err(format!("a TIME has no date field '{c}'"));
+    }
+    if "aHkKhmsSnAN".contains(c) && !m.has_time {
+        return Err(format!("a DATE has no time field '{c}'"));
+    }
     let zone = || {
         m.zone
             .as_ref()
             .ok_or_else(|| format!("only a TIMESTAMP has a zone (pattern letter '{c}')"))
     };
     match c {
-        'G' => {
-            need_date()?;
-            out.push_str(match (n, t.year() > 0) {
-                (4, true) => "Anno Domini",
-                (4, false) => "Before Christ",
-                (5, true) => "A",
-                (5, false) => "B",
-                (_, true) => "AD",
-                (_, false) => "BC",
-            })
-        }
+        'G' => out.push_str(match (n, t.year() > 0) {
+            (4, true) => "Anno Domini",
+            (4, false) => "Before Christ",
+            (5, true) => "A",
+            (5, false) => "B",
+            (_, true) => "AD",
+            (_, false) => "BC",
+        }),
         'y' | 'u' => {
-            need_date()?;
             let y = t.year() as i64;
             let y = if c == 'y' && y <= 0 { 1 - y } else { y };
             if n == 2 {
@@ -638,7 +620,6 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
             }
         }
         'M' | 'L' => {
-            need_date()?;
             let name = MONTHS[t.month0() as usize];
             match n {
                 1 | 2 => pad(out, t.month() as i64, n),
@@ -648,7 +629,6 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
             }
         }
         'Q' | 'q' => {
-            need_date()?;
             let q = t.month0() / 3 + 1;
             match n {
                 1 | 2 => pad(out, q as i64, n),
@@ -660,16 +640,9 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
                 out.push_str(" quarter");
             }
         }
-        'd' => {
-            need_date()?;
-            pad(out, t.day() as i64, n)
-        }
-        'D' => {
-            need_date()?;
-            pad(out, t.ordinal() as i64, n)
-        }
+        'd' => pad(out, t.day() as i64, n),
+        'D' => pad(out, t.ordinal() as i64, n),
         'E' => {
-            need_date()?;
             let name = DAYS[t.weekday().num_days_from_monday() as usize];
             match n {
                 4 => out.push_str(name),
@@ -677,37 +650,17 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
                 _ => out.push_str(&name[..3]),
             }
         }
-        'a' => {
-            need_time()?;
-            out.push_str(if t.hour() < 12 { "AM" } else { "PM" })
-        }
-        'H' => {
-            need_time()?;
-            pad(out, t.hour() as i64, n)
-        }
-        'k' => {
-            need_time()?;
-            pad(out, if t.hour() == 0 { 24 } else { t.hour() as i64 }, n)
-        }
-        'K' => {
-            need_time()?;
-            pad(out, (t.hour() % 12) as i64, n)
-        }
+        'a' => out.push_str(if t.hour() < 12 { "AM" } else { "PM" }),
+        'H' => pad(out, t.hour() as i64, n),
+        'k' => pad(out, if t.hour() == 0 { 24 } else { t.hour() as i64 }, n),
+        'K' => pad(out, (t.hour() % 12) as i64, n),
         'h' => {
-            need_time()?;
             let h = t.hour() % 12;
             pad(out, if h == 0 { 12 } else { h as i64 }, n)
         }
-        'm' => {
-            need_time()?;
-            pad(out, t.minute() as i64, n)
-        }
-        's' => {
-            need_time()?;
-            pad(out, t.second() as i64, n)
-        }
+        'm' => pad(out, t.minute() as i64, n),
+        's' => pad(out, t.second() as i64, n),
         'S' => {
-            need_time()?;
             let nanos = format!("{:09}", t.nanosecond() % 1_000_000_000);
             let mut digits: String = nanos.chars().take(n.min(9)).collect();
             while digits.len() < n {
@@ -715,18 +668,13 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
             }
             out.push_str(&digits)
         }
-        'n' => {
-            need_time()?;
-            pad(out, t.nanosecond() as i64, n)
-        }
+        'n' => pad(out, t.nanosecond() as i64, n),
         'A' => {
-            need_time()?;
             let ms =
                 t.num_seconds_from_midnight() as i64 * 1000 + t.nanosecond() as i64 / 1_000_000;
             pad(out, ms, n)
         }
         'N' => {
-            need_time()?;
             let ns = t.num_seconds_from_midnight() as i64 * 1_000_000_000 + t.nanosecond() as i64;
             pad(out, ns, n)
         }

@@ -9,27 +9,12 @@ use std::hash::{Hash, Hasher};
 use md5::{Digest, Md5};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::ScalarFunc as F;
+use super::{int, text, ScalarFunc as F};
 use crate::eval::EvalError;
 use crate::types::{Value, F64};
 
 fn bad(func: F, msg: impl std::fmt::Display) -> EvalError {
     EvalError::InvalidArgument(format!("{}: {msg}", func.name()))
-}
-
-fn text(v: &Value) -> Option<&str> {
-    match v {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i as i64),
-        Value::BigInt(i) => Some(*i),
-        _ => None,
-    }
 }
 
 fn json(func: F, s: &str) -> Result<serde_json::Value, EvalError> {
