@@ -637,9 +637,9 @@ impl Session {
                 let rows: Vec<Vec<String>> =
                     f.signatures.iter().map(|s| vec![s.to_string()]).collect();
                 output = Some(format!(
-                    "Name        : {}\nType        : {:?}\nDescription : {}\n\n{}",
+                    "Name        : {}\nType        : {}\nDescription : {}\n\n{}",
                     f.name,
-                    f.kind,
+                    f.kind.name(),
                     f.description,
                     render::table(&["Signatures"], &rows)
                 ));

@@ -275,6 +275,7 @@ fn catalog_statements_and_variables() {
          show streams;\n\
          describe tb;\n\
          describe function latest_by_offset;\n\
+         describe function explode;\n\
          terminate CTAS_TB_0;\n\
          drop table tb;\n\
          show tables;\n\
@@ -310,6 +311,10 @@ fn catalog_statements_and_variables() {
     );
     assert!(
         stdout.contains("LATEST_BY_OFFSET(value, INT n, BOOLEAN ignore_nulls)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Name        : EXPLODE\nType        : TABLE\n"),
         "{stdout}"
     );
     assert!(

@@ -22,6 +22,10 @@ use rdkafka::message::Message;
 use rdkafka::ClientConfig;
 use serde_json::{json, Value as Json};
 
+mod common;
+
+use common::columns;
+
 /// The article's statements for pipeline 1, as it prints them.
 const SEED_EVENT_JOIN: &str = include_str!("../examples/event-join/pipeline.sql");
 
@@ -266,12 +270,7 @@ fn seed_pipeline_1_from_debezium_avro_on_kafka_with_a_schema_registry() {
     session.execute_script(SEED_EVENT_JOIN).unwrap();
 
     // The columns came from the registered Debezium schema, upper-cased.
-    let submit = session.catalog().source("stg_submit").unwrap();
-    let columns: Vec<String> = submit
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ty))
-        .collect();
+    let columns = columns(&session, "stg_submit");
     assert_eq!(
         columns,
         [

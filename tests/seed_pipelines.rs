@@ -12,7 +12,8 @@ use serde_json::{json, Value as Json};
 mod common;
 
 use common::{
-    json_record, records as topic, run_caught_up, session_with_registry, EVENT_JOIN, TOGGLE,
+    columns, json_record, records as topic, run_caught_up, session_with_registry, EVENT_JOIN,
+    TOGGLE,
 };
 
 fn record(key: Json, value: Json, timestamp: i64) -> Record {
@@ -354,12 +355,7 @@ fn seed_pipeline_3_verbatim_avro_reads_the_table_topic_through_the_registry() {
     session
         .execute_script(include_str!("../examples/toggle/pipeline.sql"))
         .unwrap_or_else(|e| panic!("{e}"));
-    let changes = session.catalog().source("stm_toggle_changes").unwrap();
-    let columns: Vec<String> = changes
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ty))
-        .collect();
+    let columns = columns(&session, "stm_toggle_changes");
     assert_eq!(
         columns,
         [
@@ -410,13 +406,6 @@ fn a_query_registers_its_sink_schemas_when_created() {
             "create stream tc with (kafka_topic='T', key_format='AVRO', value_format='AVRO');",
         )
         .unwrap_or_else(|e| panic!("{e}"));
-    let columns: Vec<String> = session
-        .catalog()
-        .source("TC")
-        .unwrap()
-        .columns
-        .iter()
-        .map(|c| format!("{} {}", c.name, c.ty))
-        .collect();
+    let columns = columns(&session, "TC");
     assert_eq!(columns, ["ROWKEY BIGINT", "V BOOLEAN"]);
 }

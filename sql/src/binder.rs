@@ -786,9 +786,6 @@ fn numeric_rank(t: &SqlType) -> Option<u8> {
     }
 }
 
-/// `CAST(t AS ty)`; a STRUCT to another STRUCT becomes the target's
-/// constructor over the source's fields of the same names (a NULL struct
-/// stays NULL), since a struct value does not carry its field names.
 /// Whether a type is or contains a STRUCT.
 fn holds_struct(ty: &SqlType) -> bool {
     match ty {
@@ -799,6 +796,9 @@ fn holds_struct(ty: &SqlType) -> bool {
     }
 }
 
+/// `CAST(t AS ty)`; a STRUCT to another STRUCT becomes the target's
+/// constructor over the source's fields of the same names (a NULL struct
+/// stays NULL), since a struct value does not carry its field names.
 fn cast_struct(t: Typed, ty: &SqlType) -> ScalarExpr {
     match (&t.ty, ty) {
         (Some(SqlType::Struct(from)), SqlType::Struct(to)) if from != to => {
@@ -3421,7 +3421,7 @@ fn coerce_elements(items: &mut [(Typed, Pos)]) {
         return;
     }
     let literal_number = |t: &Typed| match &t.expr {
-        ScalarExpr::Literal(Value::String(s)) => parse_decimal_literal(s),
+        ScalarExpr::Literal(Value::String(s)) => eval::parse_decimal(s),
         _ => None,
     };
     let has_literals = items.iter().any(|(t, _)| literal_number(t).is_some());
@@ -3467,36 +3467,6 @@ fn coerce_elements(items: &mut [(Typed, Pos)]) {
             *t = typed(ScalarExpr::Literal(v), target.clone());
         }
     }
-}
-
-/// A string literal read as a number (`'2e1'`, `'-1.50'`): unscaled digits
-/// and scale, with any exponent applied.
-fn parse_decimal_literal(s: &str) -> Option<(i128, u8)> {
-    let s = s.trim();
-    let (mantissa, exp) = match s.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = format!("{int}{frac}");
-    if digits.trim_start_matches(['-', '+']).is_empty()
-        || !digits
-            .trim_start_matches(['-', '+'])
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-    {
-        return None;
-    }
-    let mut u: i128 = digits.parse().ok()?;
-    let mut scale = frac.len() as i32 - exp;
-    while scale < 0 {
-        u = u.checked_mul(10)?;
-        scale += 1;
-    }
-    u8::try_from(scale)
-        .ok()
-        .filter(|s| *s <= 38)
-        .map(|s| (u, s))
 }
 
 fn common_type(items: &[(Typed, Pos)], what: &str) -> Result<Option<SqlType>> {

@@ -105,10 +105,11 @@ pub enum EvalError {
 /// condition cannot be decided is logged and left out.
 pub fn eval(expr: &ScalarExpr, row: &[Value]) -> Result<Value, EvalError> {
     let mut failed = Vec::new();
-    let v = eval_in(expr, row, &mut failed)?;
+    let v = eval_in(expr, row, &mut failed);
+    // A failed call recorded earlier came first in evaluation order.
     match failed.into_iter().next() {
         Some(e) => Err(e),
-        None => Ok(v),
+        None => v,
     }
 }
 
@@ -264,10 +265,12 @@ fn eval_in(
                 Rendering::Json => to_json(&v, ty)
                     .map_err(EvalError::InvalidArgument)?
                     .to_string(),
-                Rendering::Cast => render_java(&v, ty).ok_or_else(|| EvalError::InvalidCast {
-                    value: format!("{v:?}"),
-                    to: "STRING".into(),
-                })?,
+                Rendering::Cast => {
+                    java_string(&v, Some(ty)).ok_or_else(|| EvalError::InvalidCast {
+                        value: format!("{v:?}"),
+                        to: "STRING".into(),
+                    })?
+                }
             })
         }
         ScalarExpr::MakeStruct(fields) => Value::Struct(
@@ -634,11 +637,9 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
             _ => Value::Boolean(false),
         },
         (Value::String(s), SqlType::Decimal { scale, .. }) => {
-            let s = s.trim();
-            let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-            let u: i128 = format!("{int}{frac}").parse().map_err(|_| bad())?;
+            let (u, s) = parse_decimal(s).ok_or_else(bad)?;
             cast(
-                &Value::Decimal(u, frac.len() as u8),
+                &Value::Decimal(u, s),
                 &SqlType::Decimal {
                     precision: 38,
                     scale: *scale,
@@ -662,11 +663,41 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
         (Value::String(s), SqlType::Timestamp) => {
             Value::Timestamp(iso_timestamp(s.trim()).ok_or_else(bad)?)
         }
-        (_, SqlType::String) => Value::String(java_string(v).ok_or_else(bad)?),
+        (_, SqlType::String) => Value::String(java_string(v, None).ok_or_else(bad)?),
         (Value::Boolean(b), SqlType::Boolean) => Value::Boolean(*b),
         _ if value_has_type(v, to) => v.clone(),
         _ => return Err(bad()),
     })
+}
+
+/// Text read as Java's `BigDecimal` reads it (`'12.50'`, `'-3'`, `'2e1'`):
+/// unscaled digits and scale, with any exponent applied.
+pub fn parse_decimal(s: &str) -> Option<(i128, u8)> {
+    let s = s.trim();
+    let (mantissa, exp) = match s.split_once(['e', 'E']) {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let unsigned = int.trim_start_matches(['-', '+']);
+    if unsigned.len() + frac.len() == 0
+        || !unsigned
+            .bytes()
+            .chain(frac.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let mut u: i128 = format!("{int}{frac}").parse().ok()?;
+    let mut scale = frac.len() as i32 - exp;
+    while scale < 0 {
+        u = u.checked_mul(10)?;
+        scale += 1;
+    }
+    u8::try_from(scale)
+        .ok()
+        .filter(|s| *s <= 38)
+        .map(|s| (u, s))
 }
 
 /// `yyyy-MM-dd` at the start of `s`: days since the epoch, and the rest.
@@ -677,20 +708,11 @@ fn iso_date(s: &str) -> Option<(i64, &str)> {
             .then(|| t.parse().ok())?
     };
     let (y, m, d) = (num(s.get(0..4)?)?, num(s.get(5..7)?)?, num(s.get(8..10)?)?);
-    if s.get(4..5)? != "-"
-        || s.get(7..8)? != "-"
-        || !(1..=12).contains(&m)
-        || !(1..=31).contains(&d)
-    {
+    if s.get(4..5)? != "-" || s.get(7..8)? != "-" {
         return None;
     }
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468, &s[10..]))
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m as u32, d as u32)?;
+    Some((days_since_epoch(date), &s[10..]))
 }
 
 /// `HH:mm[:ss[.SSS]]` at the start of `s`: ms since midnight, and the rest.
@@ -751,9 +773,10 @@ fn iso_timestamp(s: &str) -> Option<i64> {
 }
 
 /// A value's text as ksqlDB's cast to STRING gives it: Java's `toString`
-/// (`[1, 3]` for a list, `{k=1}` for a map). `None` for what has none
-/// here (a struct's text needs its field names).
-fn java_string(v: &Value) -> Option<String> {
+/// (`[1, 3]` for a list, `{k=1}` for a map, Kafka Connect's `Struct{A=1}`
+/// for a struct, leaving out NULL fields). A struct's field names live in
+/// its type, so without `ty` a struct has no text here (`None`).
+fn java_string(v: &Value, ty: Option<&SqlType>) -> Option<String> {
     Some(match v {
         Value::Null => "null".into(),
         Value::String(s) => s.clone(),
@@ -778,23 +801,37 @@ fn java_string(v: &Value) -> Option<String> {
         Value::Timestamp(ms) => chrono::DateTime::from_timestamp_millis(*ms)?
             .format("%Y-%m-%dT%H:%M:%S%.3f")
             .to_string(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items
+        Value::Array(items) => {
+            let elem = match ty {
+                Some(SqlType::Array(e)) => Some(&**e),
+                _ => None,
+            };
+            let items = items.iter().map(|i| java_string(i, elem));
+            format!("[{}]", items.collect::<Option<Vec<_>>>()?.join(", "))
+        }
+        Value::Map(entries) => {
+            let (kt, vt) = match ty {
+                Some(SqlType::Map(k, v)) => (Some(&**k), Some(&**v)),
+                _ => (None, None),
+            };
+            let entries = entries
                 .iter()
-                .map(java_string)
-                .collect::<Option<Vec<_>>>()?
-                .join(", ")
-        ),
-        Value::Map(entries) => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|(k, v)| Some(format!("{}={}", java_string(k)?, java_string(v)?)))
-                .collect::<Option<Vec<_>>>()?
-                .join(", ")
-        ),
-        _ => return None,
+                .map(|(k, v)| Some(format!("{}={}", java_string(k, kt)?, java_string(v, vt)?)));
+            format!("{{{}}}", entries.collect::<Option<Vec<_>>>()?.join(", "))
+        }
+        Value::Struct(items) => {
+            let Some(SqlType::Struct(fields)) = ty else {
+                return None;
+            };
+            let mut parts = Vec::new();
+            for ((name, t), item) in fields.iter().zip(items) {
+                if !item.is_null() {
+                    parts.push(format!("{name}={}", java_string(item, Some(t))?));
+                }
+            }
+            format!("Struct{{{}}}", parts.join(","))
+        }
+        Value::Bytes(_) => return None,
     })
 }
 
@@ -854,38 +891,10 @@ pub fn to_json(v: &Value, ty: &SqlType) -> Result<serde_json::Value, String> {
     })
 }
 
-/// A value as `CAST(x AS STRING)` writes it when its type holds a STRUCT,
-/// whose field names only the type knows: Kafka Connect's `Struct{A=1,B=x}`,
-/// leaving out NULL fields.
-pub fn render_java(v: &Value, ty: &SqlType) -> Option<String> {
-    Some(match (v, ty) {
-        (Value::Struct(items), SqlType::Struct(fields)) => {
-            let mut parts = Vec::new();
-            for ((name, t), item) in fields.iter().zip(items) {
-                if !item.is_null() {
-                    parts.push(format!("{name}={}", render_java(item, t)?));
-                }
-            }
-            format!("Struct{{{}}}", parts.join(","))
-        }
-        (Value::Array(items), SqlType::Array(elem)) => format!(
-            "[{}]",
-            items
-                .iter()
-                .map(|i| render_java(i, elem))
-                .collect::<Option<Vec<_>>>()?
-                .join(", ")
-        ),
-        (Value::Map(entries), SqlType::Map(kt, vt)) => format!(
-            "{{{}}}",
-            entries
-                .iter()
-                .map(|(k, v)| Some(format!("{}={}", render_java(k, kt)?, render_java(v, vt)?)))
-                .collect::<Option<Vec<_>>>()?
-                .join(", ")
-        ),
-        _ => java_string(v)?,
-    })
+/// Days from 1970-01-01 to `date`.
+pub fn days_since_epoch(date: chrono::NaiveDate) -> i64 {
+    date.signed_duration_since(chrono::NaiveDate::default())
+        .num_days()
 }
 
 fn value_has_type(v: &Value, t: &SqlType) -> bool {
@@ -1030,6 +1039,31 @@ mod tests {
         assert_eq!(
             eval(&add, &[Value::Int(i32::MAX)]),
             Err(EvalError::Overflow("+"))
+        );
+        // A failed call is NULL where it stands; strictly, it is the first
+        // error even when a later one ends the evaluation.
+        let bad_call = ScalarExpr::Call(
+            crate::functions::ScalarFunc::ParseDate,
+            vec![
+                ScalarExpr::Literal(Value::String("x".into())),
+                ScalarExpr::Literal(Value::String("yyyy".into())),
+            ],
+        );
+        let (v, failed) = eval_lenient(&bad_call, &[]);
+        assert_eq!(v, Ok(Value::Null));
+        assert!(
+            matches!(&failed[..], [EvalError::InvalidArgument(m)] if m.starts_with("PARSE_DATE")),
+            "{failed:?}"
+        );
+        let both = ScalarExpr::MakeArray(vec![bad_call, div]);
+        let first = eval(&both, &[Value::Int(1)]);
+        assert!(
+            matches!(&first, Err(EvalError::InvalidArgument(m)) if m.starts_with("PARSE_DATE")),
+            "{first:?}"
+        );
+        assert_eq!(
+            eval_lenient(&both, &[Value::Int(1)]).0,
+            Err(EvalError::DivisionByZero)
         );
     }
 

@@ -182,6 +182,17 @@ pub enum FunctionKind {
     Table,
 }
 
+impl FunctionKind {
+    /// The name ksqlDB's `DESCRIBE FUNCTION` and `SHOW FUNCTIONS` give.
+    pub fn name(self) -> &'static str {
+        match self {
+            FunctionKind::Scalar => "SCALAR",
+            FunctionKind::Aggregate => "AGGREGATE",
+            FunctionKind::Table => "TABLE",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct FunctionInfo {
     pub name: &'static str,

@@ -134,6 +134,21 @@ fn dates_and_times_take_java_patterns_and_zones() {
         e.contains("'2004' does not match the pattern 'yyyy-MM-dd' at character 5"),
         "{e}"
     );
+    // CAST to STRING writes ISO text (TIME as Java's LocalTime.toString);
+    // a date that does not exist is not read as a later one.
+    assert_eq!(
+        value("s", "CAST(FROM_DAYS(19025) AS STRING)"),
+        s("2022-02-02")
+    );
+    assert_eq!(
+        value("s", "CAST(PARSE_TIME('23:05', 'HH:mm') AS STRING)"),
+        s("23:05")
+    );
+    assert_eq!(
+        value("s", "CAST(FROM_UNIXTIME(1614834367089) AS STRING)"),
+        s("2021-03-04T05:06:07.089")
+    );
+    assert!(error("dt", "CAST('2021-02-30' AS DATE)").contains("cannot cast"));
     let e = error("ts", "TIMESTAMPADD(FORTNIGHTS, 1, FROM_UNIXTIME(0))");
     assert!(
         e.contains("unknown time unit FORTNIGHTS; use MILLISECONDS"),
@@ -166,6 +181,11 @@ fn numbers() {
     assert_eq!(value("b", "TRUNC(-2.7e0)"), Value::BigInt(-2));
     assert_eq!(value("dec", "TRUNC(12.349, 1)"), Value::Decimal(1230, 2));
     assert_eq!(value("i", "TRUNC(7)"), Value::Int(7));
+    // Text reads as Java's BigDecimal reads it, exponents included.
+    assert_eq!(
+        value("dec", "CAST('2.5e1' AS DECIMAL(10, 2))"),
+        Value::Decimal(2500, 2)
+    );
 }
 
 #[test]
@@ -259,6 +279,15 @@ fn random_and_uuid_are_the_same_for_the_same_row() {
     assert_eq!(u.len(), 36);
     assert_eq!(&u[14..15], "4", "version 4: {u}");
     assert!(matches!(value("d", "RANDOM()"), Value::Double(F64(x)) if (0.0..1.0).contains(&x)));
+    // An aggregate query has no single input row to seed them with.
+    let sql = "CREATE TABLE agg AS SELECT id, UUID() AS u, COUNT(*) AS n FROM x GROUP BY id;";
+    let p = parse(sql).unwrap().remove(0);
+    let e = bind(&catalog(), &NoTopics, &Default::default(), &p).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("UUID() in an aggregate query is not supported yet"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -93,7 +93,7 @@ pub fn entity(
                 "author": "ddsql",
                 "version": env!("CARGO_PKG_VERSION"),
                 "path": "internal",
-                "type": kind_name(f.kind),
+                "type": f.kind.name(),
                 "functions": f.signatures.iter().map(|s| json!({"description": f.description, "signature": s})).collect::<Vec<_>>(),
             })
         }
@@ -106,14 +106,6 @@ pub fn entity(
     obj.insert("statementText".into(), Json::String(text.to_string()));
     obj.insert("warnings".into(), json!([]));
     Some(e)
-}
-
-fn kind_name(k: functions::FunctionKind) -> &'static str {
-    match k {
-        functions::FunctionKind::Scalar => "SCALAR",
-        functions::FunctionKind::Aggregate => "AGGREGATE",
-        functions::FunctionKind::Table => "TABLE",
-    }
 }
 
 fn source_info(s: &Source) -> Json {
@@ -172,7 +164,7 @@ fn show(session: &Session, what: ShowKind) -> Json {
         ShowKind::Functions => {
             let functions: Vec<Json> = functions::registry()
                 .iter()
-                .map(|f| json!({"name": f.name, "type": kind_name(f.kind), "category": ""}))
+                .map(|f| json!({"name": f.name, "type": f.kind.name(), "category": ""}))
                 .collect();
             json!({"@type": "function_names", "functions": functions})
         }

@@ -56,6 +56,18 @@ pub fn run_caught_up(session: &Session, workers: usize, batch: usize) -> RunRepo
         .unwrap()
 }
 
+/// `NAME TYPE` of each column of a catalog source, as DESCRIBE lists them.
+pub fn columns(session: &Session, source: &str) -> Vec<String> {
+    session
+        .catalog()
+        .source(source)
+        .unwrap_or_else(|| panic!("no source {source}"))
+        .columns
+        .iter()
+        .map(|c| format!("{} {}", c.name, c.ty))
+        .collect()
+}
+
 /// A session on a fresh data directory, with `script` executed.
 pub fn session_with(script: &str) -> (tempfile::TempDir, Session) {
     let dir = tempfile::tempdir().unwrap();

@@ -83,14 +83,19 @@ impl Zone {
             .map_err(|_| bad())
     }
 
-    /// The offset in force at a UTC instant, and the zone's short name then.
-    fn at_utc(&self, utc: &NaiveDateTime) -> (FixedOffset, String) {
+    /// The offset in force at a UTC instant.
+    fn offset_at(&self, utc: &NaiveDateTime) -> FixedOffset {
         match self {
-            Zone::Fixed(o) => (*o, offset_name(*o)),
-            Zone::Region(tz) => {
-                let off = tz.offset_from_utc_datetime(utc);
-                (off.fix(), off.to_string())
-            }
+            Zone::Fixed(o) => *o,
+            Zone::Region(tz) => tz.offset_from_utc_datetime(utc).fix(),
+        }
+    }
+
+    /// The zone's short name at a UTC instant (`PST`, `KST`, `+05:30`).
+    fn short_name(&self, utc: &NaiveDateTime) -> String {
+        match self {
+            Zone::Fixed(o) => offset_name(*o),
+            Zone::Region(tz) => tz.offset_from_utc_datetime(utc).to_string(),
         }
     }
 
@@ -207,11 +212,13 @@ pub fn time_unit_ms(unit: &str) -> Option<i64> {
 /// A wall-clock reading with what is known about it: a DATE has no time of
 /// day, a TIME no date, and only a TIMESTAMP has a zone.
 #[derive(Clone, Debug)]
-pub struct Moment {
+pub struct Moment<'z> {
     local: NaiveDateTime,
     has_date: bool,
     has_time: bool,
-    zone: Option<(FixedOffset, String, String)>,
+    /// A TIMESTAMP's zone, its offset then, and the UTC instant; names are
+    /// only made when the pattern asks for them.
+    zone: Option<(&'z Zone, FixedOffset, NaiveDateTime)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -382,12 +389,12 @@ impl Pattern {
         let utc = DateTime::from_timestamp_millis(ms)
             .ok_or_else(|| format!("timestamp {ms} is out of range"))?
             .naive_utc();
-        let (offset, short) = zone.at_utc(&utc);
+        let offset = zone.offset_at(&utc);
         self.format(&Moment {
             local: utc + offset,
             has_date: true,
             has_time: true,
-            zone: Some((offset, short, zone.id())),
+            zone: Some((zone, offset, utc)),
         })
     }
 
@@ -426,8 +433,7 @@ impl Pattern {
     /// Parses a date, as days since the epoch.
     pub fn parse_date(&self, s: &str) -> Result<i64, String> {
         let p = self.parse(s)?;
-        let d = self.resolve_date(s, &p)?;
-        Ok(d.signed_duration_since(NaiveDate::default()).num_days())
+        Ok(crate::eval::days_since_epoch(self.resolve_date(s, &p)?))
     }
 
     /// Parses a time of day, as milliseconds since midnight.
@@ -517,7 +523,7 @@ pub fn convert_tz(ms: i64, from: &Zone, to: &Zone) -> Result<i64, String> {
         .ok_or_else(|| format!("timestamp {ms} is out of range"))?
         .naive_utc();
     let utc = from.to_utc(&local);
-    let (offset, _) = to.at_utc(&utc);
+    let offset = to.offset_at(&utc);
     Ok((utc + offset).and_utc().timestamp_millis())
 }
 
@@ -678,13 +684,13 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
             let ns = t.num_seconds_from_midnight() as i64 * 1_000_000_000 + t.nanosecond() as i64;
             pad(out, ns, n)
         }
-        'V' => out.push_str(&zone()?.2),
+        'V' => out.push_str(&zone()?.0.id()),
         'z' => {
-            let (_, short, id) = zone()?;
-            out.push_str(if n == 4 { id } else { short })
+            let (z, _, utc) = zone()?;
+            out.push_str(&if n == 4 { z.id() } else { z.short_name(utc) })
         }
         'O' => {
-            let (o, _, _) = zone()?;
+            let (_, o, _) = zone()?;
             out.push_str("GMT");
             if o.local_minus_utc() != 0 {
                 if n == 4 {
@@ -700,7 +706,7 @@ fn format_field(c: char, n: usize, m: &Moment, out: &mut String) -> Result<(), S
             }
         }
         'X' | 'x' | 'Z' => {
-            let (o, _, _) = zone()?;
+            let (_, o, _) = zone()?;
             let zero = o.local_minus_utc() == 0;
             match (c, n) {
                 ('X', _) if zero => out.push('Z'),
