@@ -491,7 +491,7 @@ impl Session {
             BoundStatement::CreateSource { .. }
                 | BoundStatement::CreateAs { .. }
                 | BoundStatement::InsertSelect { .. }
-                | BoundStatement::Drop { name: Some(_) }
+                | BoundStatement::Drop { .. }
                 | BoundStatement::Terminate { .. }
         );
         // A source whose columns were inferred, or whose formats came from
@@ -565,6 +565,12 @@ impl Session {
         if source.kind != SourceKind::Stream {
             return Err(format!(
                 "cannot insert into {}: it is a table; inserts go to streams",
+                source.name
+            ));
+        }
+        if source.read_only {
+            return Err(format!(
+                "Cannot insert values into read-only stream: {}",
                 source.name
             ));
         }
@@ -645,15 +651,22 @@ impl Session {
                 ));
                 String::new()
             }
-            BoundStatement::Drop { name: Some(name) } => {
-                let topic = self
-                    .catalog
-                    .source(name)
-                    .map(|s| s.topic.clone())
-                    .unwrap_or_default();
-                format!("Source {name} (topic: {topic}) was dropped.")
+            BoundStatement::Drop { name, delete_topic } => {
+                let source = self.catalog.source(name).expect("bound against this catalog");
+                if *delete_topic {
+                    // A topic another process deleted first is no reason to
+                    // keep the source.
+                    match self.log.delete_topic(&source.topic) {
+                        Ok(()) | Err(IoError::UnknownTopic(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    self.formats.delete_schemas(source).map_err(IoError::Other)?;
+                    format!("Source {name} (topic: {}) was dropped, and the topic deleted.", source.topic)
+                } else {
+                    format!("Source {name} (topic: {}) was dropped.", source.topic)
+                }
             }
-            BoundStatement::Drop { name: None } => "Nothing to drop.".to_string(),
+            BoundStatement::Unchanged { message } => message.clone(),
             BoundStatement::Terminate { .. } => "Query terminated.".to_string(),
             BoundStatement::Set {
                 name,

@@ -74,4 +74,4 @@ fn qtt_cases_parse_and_bind() {
 }
 
 const FLOOR_GOOD_BIND: usize = 867;
-const FLOOR_BAD_REJECTED: usize = 257;
+const FLOOR_BAD_REJECTED: usize = 259;

@@ -54,6 +54,10 @@ struct TopicMeta {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Manifest {
     topics: Vec<TopicMeta>,
+    /// The index the next topic gets: indexes of deleted topics are not
+    /// reused, so a time recorded from one never names another.
+    #[serde(default)]
+    next_index: u32,
 }
 
 /// Every this many offsets, the index holds the frame's byte position; a
@@ -85,8 +89,8 @@ pub struct EmbeddedLog {
     dir: PathBuf,
     _lock: File,
     topics: RwLock<BTreeMap<String, Topic>>,
-    /// Serialises manifest rewrites.
-    manifest: Mutex<()>,
+    /// Serialises manifest rewrites; holds the next topic index.
+    manifest: Mutex<u32>,
 }
 
 impl EmbeddedLog {
@@ -116,6 +120,13 @@ impl EmbeddedLog {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(io_err("reading topics.json", e)),
         };
+        let next_index = manifest
+            .topics
+            .iter()
+            .map(|t| t.index as u32 + 1)
+            .chain([manifest.next_index])
+            .max()
+            .unwrap_or(0);
         let mut topics = BTreeMap::new();
         for meta in manifest.topics {
             let partitions = (0..meta.partitions)
@@ -130,7 +141,7 @@ impl EmbeddedLog {
             dir: dir.to_path_buf(),
             _lock: lock,
             topics: RwLock::new(topics),
-            manifest: Mutex::new(()),
+            manifest: Mutex::new(next_index),
         })
     }
 
@@ -148,9 +159,14 @@ impl EmbeddedLog {
             })
     }
 
-    fn write_manifest(&self, topics: &BTreeMap<String, Topic>) -> Result<(), IoError> {
+    fn write_manifest(
+        &self,
+        topics: &BTreeMap<String, Topic>,
+        next_index: u32,
+    ) -> Result<(), IoError> {
         let manifest = Manifest {
             topics: topics.values().map(|t| t.meta.clone()).collect(),
+            next_index,
         };
         let tmp = self.dir.join("topics.json.tmp");
         let bytes = serde_json::to_vec_pretty(&manifest).expect("manifest serialises");
@@ -394,7 +410,7 @@ impl Transport for EmbeddedLog {
                 MAX_PARTITION + 1
             )));
         }
-        let _guard = self.manifest.lock().unwrap();
+        let mut next_index = self.manifest.lock().unwrap();
         let mut topics = self.topics.write().unwrap();
         if let Some(t) = topics.get(topic) {
             return if t.meta.partitions == partitions {
@@ -406,11 +422,7 @@ impl Transport for EmbeddedLog {
                 )))
             };
         }
-        let index = topics
-            .values()
-            .map(|t| t.meta.index as u32 + 1)
-            .max()
-            .unwrap_or(0);
+        let index = *next_index;
         if index > MAX_TOPIC_INDEX {
             return Err(IoError::Other(format!(
                 "the embedded log holds at most {} topics",
@@ -434,7 +446,26 @@ impl Transport for EmbeddedLog {
                 partitions: parts,
             },
         );
-        self.write_manifest(&topics)
+        *next_index = index + 1;
+        self.write_manifest(&topics, *next_index)
+    }
+
+    fn delete_topic(&self, topic: &str) -> Result<(), IoError> {
+        let next_index = self.manifest.lock().unwrap();
+        let mut topics = self.topics.write().unwrap();
+        if topics.remove(topic).is_none() {
+            return Err(IoError::UnknownTopic(topic.to_string()));
+        }
+        // The files go first: a crash before the manifest is rewritten
+        // leaves the topic listed but empty, never a later topic of the
+        // same name holding the old records.
+        let dir = self.dir.join("topics").join(topic);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(format!("deleting {}", dir.display()), e)),
+        }
+        self.write_manifest(&topics, *next_index)
     }
 
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError> {
@@ -606,6 +637,32 @@ mod tests {
         assert_eq!(log.partitions("a").unwrap(), Some(3));
         assert!(log.create_topic("a", 2).is_err());
         assert!(log.create_topic("bad/name", 1).is_err());
+    }
+
+    #[test]
+    fn deleted_topics_lose_their_records_but_not_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let log = EmbeddedLog::open(dir.path()).unwrap();
+            log.create_topic("a", 1).unwrap();
+            log.create_topic("b", 1).unwrap();
+            log.append("b", 0, &[rec(1), rec(2)]).unwrap();
+            log.delete_topic("b").unwrap();
+            assert_eq!(log.partitions("b").unwrap(), None);
+            assert!(matches!(
+                log.delete_topic("b"),
+                Err(IoError::UnknownTopic(_))
+            ));
+        }
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        assert_eq!(log.partitions("b").unwrap(), None);
+        log.create_topic("b", 1).unwrap();
+        assert_eq!(
+            log.end_offset("b", 0).unwrap(),
+            0,
+            "the old records are gone"
+        );
+        assert_eq!(log.topic_index("b").unwrap(), 2, "index 1 stays retired");
     }
 }
 

@@ -348,6 +348,36 @@ impl Transport for KafkaTransport {
         Ok(())
     }
 
+    fn delete_topic(&self, topic: &str) -> Result<(), IoError> {
+        let options = AdminOptions::new()
+            .operation_timeout(Some(self.config.timeout))
+            .request_timeout(Some(self.config.timeout));
+        let results = futures_executor::block_on(self.admin.delete_topics(&[topic], &options))
+            .map_err(|e| {
+                IoError::Other(format!(
+                    "deleting topic '{topic}' at {}: {e}",
+                    self.config.bootstrap
+                ))
+            })?;
+        for r in results {
+            if let Err((_, code)) = r {
+                return Err(IoError::Other(format!("deleting topic '{topic}': {code}")));
+            }
+        }
+        // Metadata lags deletion for a moment.
+        let deadline = Instant::now() + self.config.timeout;
+        while self.partitions(topic)?.is_some() {
+            if Instant::now() > deadline {
+                return Err(IoError::Other(format!(
+                    "topic '{topic}' was deleted but still shows in the metadata"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.readers.lock().unwrap().retain(|(t, _), _| t != topic);
+        Ok(())
+    }
+
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError> {
         let (_, high) = self
             .meta

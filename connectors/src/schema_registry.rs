@@ -120,6 +120,7 @@ impl SchemaRegistry {
                 .header("Content-Type", "application/vnd.schemaregistry.v1+json")
                 .send_json(body)
                 .map_err(unreachable)?,
+            None if method == "DELETE" => self.agent.delete(&url).call().map_err(unreachable)?,
             None => self.agent.get(&url).call().map_err(unreachable)?,
         };
         let status = response.status().as_u16();
@@ -206,6 +207,24 @@ impl SchemaRegistry {
     }
 }
 
+impl SchemaRegistry {
+    /// Deletes `subject` and its versions (`DROP ... DELETE TOPIC`); a
+    /// missing subject is not an error. The schemas keep their ids, as in
+    /// Confluent's registry, for records that still name them.
+    pub fn delete_subject(&self, subject: &str) -> Result<(), String> {
+        let path = format!("/subjects/{subject}");
+        let (status, body) = self.call("DELETE", &path, None)?;
+        if status != 200 && status != 404 {
+            return Err(Self::failure("DELETE", &path, status, &body));
+        }
+        self.registered
+            .lock()
+            .unwrap()
+            .retain(|(s, _), _| s != subject);
+        Ok(())
+    }
+}
+
 /// The registry's state: schemas by id, and each subject's versions.
 #[derive(Default)]
 struct Store {
@@ -249,6 +268,10 @@ impl Store {
                     None => not_found(40402, format!("Version {version} not found.")),
                 }
             }
+            ("DELETE", ["subjects", subject]) => match self.subjects.remove(*subject) {
+                Some(versions) => (200, json!((1..=versions.len()).collect::<Vec<_>>())),
+                None => not_found(40401, format!("Subject '{subject}' not found.")),
+            },
             ("POST", ["subjects", subject, "versions"]) => {
                 let Ok(request) = serde_json::from_slice::<Json>(body) else {
                     return (

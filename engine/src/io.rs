@@ -60,6 +60,10 @@ pub trait Transport: Send + Sync {
     /// The partition count of `topic`, or `None` if it does not exist.
     fn partitions(&self, topic: &str) -> Result<Option<u32>, IoError>;
     fn create_topic(&self, topic: &str, partitions: u32) -> Result<(), IoError>;
+    /// Deletes `topic` and its records (`DROP ... DELETE TOPIC`). Its
+    /// [`Transport::topic_index`] is not handed to another topic while
+    /// records of the old one may still be read.
+    fn delete_topic(&self, topic: &str) -> Result<(), IoError>;
     /// The offset the next appended record will get.
     fn end_offset(&self, topic: &str, partition: u32) -> Result<u64, IoError>;
     /// Appends to `out` up to `max` records from `offset` on, and returns

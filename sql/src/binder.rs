@@ -27,8 +27,12 @@ use crate::types::{Row, SqlType, Value, F64};
 #[derive(Clone, Debug, PartialEq)]
 pub enum BoundStatement {
     /// A new source over a topic; `create_topic` when the topic must be made.
+    /// Under `CREATE OR REPLACE`, `source` takes the place of the one of its
+    /// name.
     CreateSource { source: Source, create_topic: bool },
-    /// A new source and the persistent query that fills it.
+    /// A new source and the persistent query that fills it. Under `CREATE
+    /// OR REPLACE`, both take the place of the source and query they
+    /// replace, and the query keeps its id.
     CreateAs {
         source: Source,
         query: PersistentQuery,
@@ -49,8 +53,12 @@ pub enum BoundStatement {
     DescribeSource { name: String, extended: bool },
     /// `DESCRIBE FUNCTION f`
     DescribeFunction { name: String },
-    /// `DROP STREAM|TABLE`; `None` when `IF EXISTS` found nothing.
-    Drop { name: Option<String> },
+    /// `DROP STREAM|TABLE`, and with `DELETE TOPIC` its topic (and the
+    /// topic's registered schemas) too.
+    Drop { name: String, delete_topic: bool },
+    /// A statement that finds nothing to do: `DROP ... IF EXISTS` of a
+    /// missing source, `CREATE ... IF NOT EXISTS` of an existing one.
+    Unchanged { message: String },
     /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
     Terminate { query: Option<String> },
     /// `SET 'name'='value'`, `UNSET 'name'` (`value` `None`).
@@ -77,7 +85,7 @@ impl Catalog {
                 self.add_query(query.clone());
             }
             BoundStatement::InsertSelect { query } => self.add_query(query.clone()),
-            BoundStatement::Drop { name: Some(name) } => self.remove_source(name),
+            BoundStatement::Drop { name, .. } => self.remove_source(name),
             BoundStatement::Terminate { query: Some(id) } => self.remove_query(id),
             BoundStatement::Terminate { query: None } => {
                 let ids: Vec<String> = self.queries().iter().map(|q| q.id.clone()).collect();
@@ -89,7 +97,7 @@ impl Catalog {
             | BoundStatement::Show { .. }
             | BoundStatement::DescribeSource { .. }
             | BoundStatement::DescribeFunction { .. }
-            | BoundStatement::Drop { name: None }
+            | BoundStatement::Unchanged { .. }
             | BoundStatement::Set { .. }
             | BoundStatement::Define { .. }
             | BoundStatement::Select { .. } => {}
@@ -257,6 +265,16 @@ fn statement_name(s: &Statement) -> &'static str {
         Statement::DropType { .. } => "DROP TYPE",
         Statement::RunScript(_) => "RUN SCRIPT",
     }
+}
+
+/// What a `CREATE` found under the name it makes.
+enum Existing<'a> {
+    None,
+    /// `IF NOT EXISTS`, and it exists: the statement does nothing but say
+    /// this.
+    Kept(String),
+    /// `OR REPLACE` of this source.
+    Replaced(&'a Source),
 }
 
 struct Binder<'a> {
@@ -951,14 +969,12 @@ impl Binder<'_> {
         name: &Ident,
         delete_topic: bool,
     ) -> Result<BoundStatement> {
-        if delete_topic {
-            return Err(SqlError::new(
-                name.pos,
-                "DROP ... DELETE TOPIC is not supported yet; drop without DELETE TOPIC",
-            ));
-        }
         let source = match self.catalog.source(&name.normalized()) {
-            None if if_exists => return Ok(BoundStatement::Drop { name: None }),
+            None if if_exists => {
+                return Ok(BoundStatement::Unchanged {
+                    message: format!("Source {} does not exist.", name.normalized()),
+                })
+            }
             None => {
                 return self
                     .lookup(name)
@@ -992,26 +1008,142 @@ impl Binder<'_> {
                 ),
             ));
         }
+        if delete_topic {
+            if source.read_only {
+                return Err(SqlError::new(
+                    name.pos,
+                    format!("Cannot delete topic for read-only source: {}", source.name),
+                ));
+            }
+            let others: Vec<&str> = self
+                .catalog
+                .sources_on_topic(&source.topic)
+                .filter(|s| s.name != source.name)
+                .map(|s| s.name.as_str())
+                .collect();
+            if !others.is_empty() {
+                return Err(SqlError::new(
+                    name.pos,
+                    format!(
+                        "Refusing to delete topic. Found other data sources ({}) using topic {}: drop them first, or drop {} without DELETE TOPIC",
+                        others.join(", "),
+                        source.topic,
+                        source.name
+                    ),
+                ));
+            }
+        }
         Ok(BoundStatement::Drop {
-            name: Some(source.name.clone()),
+            name: source.name.clone(),
+            delete_topic,
         })
     }
 
-    fn check_new_name(&self, name: &Ident, or_replace: bool) -> Result<()> {
-        if or_replace {
+    /// What a `CREATE` of `name` does with a source already of that name:
+    /// none is the usual case; `IF NOT EXISTS` makes the statement do
+    /// nothing, `OR REPLACE` replaces it (see [`Binder::check_replacement`]).
+    fn existing(
+        &self,
+        kind: SourceKind,
+        name: &Ident,
+        or_replace: bool,
+        if_not_exists: bool,
+        read_only: bool,
+    ) -> Result<Existing<'_>> {
+        let n = name.normalized();
+        let existing = self.catalog.source(&n);
+        let what = kind.to_string().to_lowercase();
+        if or_replace && (read_only || existing.is_some_and(|s| s.read_only)) {
             return Err(SqlError::new(
                 name.pos,
-                "CREATE OR REPLACE is not supported yet",
+                format!("Cannot add {what} '{n}': CREATE OR REPLACE is not supported on source {what}s."),
             ));
         }
-        if self.catalog.source(&name.normalized()).is_some() {
-            return Err(SqlError::new(
+        match existing {
+            None => Ok(Existing::None),
+            Some(_) if if_not_exists => Ok(Existing::Kept(format!("Cannot add {what} {n}: a stream or table of that name already exists; IF NOT EXISTS leaves it as it is."))),
+            Some(s) if or_replace && s.kind != kind => Err(SqlError::new(
                 name.pos,
                 format!(
-                    "cannot add {}: a stream or table of that name already exists",
-                    name.normalized()
+                    "Cannot add {what} '{n}': {n} is a {}, and CREATE OR REPLACE cannot change a {} into a {kind}",
+                    s.kind, s.kind
                 ),
+            )),
+            Some(s) if or_replace => Ok(Existing::Replaced(s)),
+            Some(_) => Err(SqlError::new(
+                name.pos,
+                format!("cannot add {n}: a stream or table of that name already exists; CREATE OR REPLACE changes it, DROP removes it"),
+            )),
+        }
+    }
+
+    /// ksqlDB replaces a source in place only if the records already in
+    /// its topic still read under the new schema: the same topic, formats,
+    /// key and window, and the old value columns, unchanged and in order,
+    /// before any new ones. ddsql also requires that no other query reads
+    /// or writes the source, because running queries were bound to the old
+    /// columns. A `CREATE ... AS SELECT` replaces the query that made the
+    /// source (`maker`); a plain `CREATE` replaces a declared source.
+    fn check_replacement(
+        &self,
+        old: &Source,
+        new: &Source,
+        made_by_query: bool,
+        pos: Pos,
+    ) -> Result<()> {
+        let n = &old.name;
+        let fail = |why: String| Err(SqlError::new(pos, format!("cannot replace {n}: {why}")));
+        let maker = self.catalog.maker(n);
+        match (maker, made_by_query) {
+            (Some(q), false) => {
+                return fail(format!("query {} makes it; replace it with CREATE OR REPLACE ... AS SELECT, or TERMINATE {} and DROP it first", q.id, q.id))
+            }
+            (None, true) => {
+                return fail("it was declared over its topic, not made by a query; DROP it first to make it from a query".into())
+            }
+            _ => {}
+        }
+        let others: Vec<&str> = self
+            .catalog
+            .queries()
+            .iter()
+            .filter(|q| Some(q.id.as_str()) != maker.map(|m| m.id.as_str()))
+            .filter(|q| q.sink == *n || q.plan.plan.scans(n))
+            .map(|q| q.id.as_str())
+            .collect();
+        if !others.is_empty() {
+            return fail(format!("queries {} read from or write to it, and were bound to its present columns; TERMINATE them first", others.join(", ")));
+        }
+        if new.topic != old.topic {
+            return fail(format!(
+                "its topic is {}, and a replacement cannot move it to {}",
+                old.topic, new.topic
             ));
+        }
+        if (new.key_format, new.value_format) != (old.key_format, old.value_format) {
+            return fail(format!(
+                "its formats are KEY_FORMAT '{}', VALUE_FORMAT '{}', and a replacement must keep them (the topic holds records in them)",
+                old.key_format, old.value_format
+            ));
+        }
+        if new.window != old.window {
+            return fail("a replacement must keep its window".into());
+        }
+        let keys = |s: &Source| s.key_columns().cloned().collect::<Vec<_>>();
+        if keys(new) != keys(old) {
+            return fail(format!(
+                "a replacement must keep its key columns ({})",
+                old.key_columns()
+                    .map(|c| format!("{} {}", c.name, c.ty))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let new_values: Vec<&crate::catalog::Column> = new.value_columns().collect();
+        for (i, c) in old.value_columns().enumerate() {
+            if new_values.get(i) != Some(&c) {
+                return fail(format!("value column {} {} would be changed, dropped or moved; a replacement may only add value columns after the present ones", c.name, c.ty));
+            }
         }
         Ok(())
     }
@@ -1173,7 +1305,12 @@ impl Binder<'_> {
     }
 
     fn create_source(&self, c: &ast::CreateSource) -> Result<BoundStatement> {
-        self.check_new_name(&c.name, c.or_replace)?;
+        let replaced =
+            match self.existing(c.kind, &c.name, c.or_replace, c.if_not_exists, c.source)? {
+                Existing::Kept(message) => return Ok(BoundStatement::Unchanged { message }),
+                Existing::Replaced(s) => Some(s),
+                Existing::None => None,
+            };
         let props = Properties::new(&c.properties)?;
         let (key_format, value_format) = props.formats(c.name.pos)?;
         let mut defaulted = Vec::new();
@@ -1386,8 +1523,12 @@ impl Binder<'_> {
             },
             window,
             envelope,
+            read_only: c.source,
         };
         check_serializable(&source, c.name.pos)?;
+        if let Some(old) = replaced {
+            self.check_replacement(old, &source, false, c.name.pos)?;
+        }
         Ok(BoundStatement::CreateSource {
             source,
             create_topic,
@@ -1406,7 +1547,11 @@ impl Binder<'_> {
     }
 
     fn create_as(&self, c: &ast::CreateAs) -> Result<BoundStatement> {
-        self.check_new_name(&c.name, c.or_replace)?;
+        let replaced = match self.existing(c.kind, &c.name, c.or_replace, c.if_not_exists, false)? {
+            Existing::Kept(message) => return Ok(BoundStatement::Unchanged { message }),
+            Existing::Replaced(s) => Some(s),
+            Existing::None => None,
+        };
         let props = Properties::new(&c.properties)?;
         let bound = self.persistent_query(&c.query)?;
         if bound.plan.kind != c.kind {
@@ -1488,16 +1633,24 @@ impl Binder<'_> {
             },
             window: bound.plan.window,
             envelope: Envelope::None,
+            read_only: false,
         };
         check_serializable(&source, c.name.pos)?;
         let prefix = match c.kind {
             SourceKind::Stream => "CSAS",
             SourceKind::Table => "CTAS",
         };
-        let query = PersistentQuery {
-            id: self
+        let id = match replaced {
+            Some(old) => {
+                self.check_replacement(old, &source, true, c.name.pos)?;
+                self.catalog.maker(&old.name).expect("checked").id.clone()
+            }
+            None => self
                 .catalog
                 .next_query_id(&format!("{prefix}_{}", name.to_uppercase())),
+        };
+        let query = PersistentQuery {
+            id,
             sink: name,
             plan: bound.plan,
             sql: source.sql.clone(),
@@ -1515,6 +1668,12 @@ impl Binder<'_> {
             return Err(SqlError::new(
                 target.pos,
                 format!("INSERT INTO needs a stream; {} is a table", sink.name),
+            ));
+        }
+        if sink.read_only {
+            return Err(SqlError::new(
+                target.pos,
+                format!("Cannot insert into read-only stream: {}", sink.name),
             ));
         }
         let mut bound = self.persistent_query(q)?;
@@ -1588,6 +1747,16 @@ impl Binder<'_> {
         values: &[Expr],
     ) -> Result<BoundStatement> {
         let source = self.lookup(target)?;
+        if source.read_only {
+            return Err(SqlError::new(
+                target.pos,
+                format!(
+                    "Cannot insert values into read-only {}: {}",
+                    source.kind.to_string().to_lowercase(),
+                    source.name
+                ),
+            ));
+        }
         let names: Vec<(String, Pos)> = match columns {
             Some(cols) => cols.iter().map(|c| (c.normalized(), c.pos)).collect(),
             None => source

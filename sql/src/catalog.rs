@@ -112,6 +112,10 @@ pub struct Source {
     /// extension).
     #[serde(default)]
     pub envelope: Envelope,
+    /// `CREATE SOURCE STREAM|TABLE`: other systems own the topic, so ddsql
+    /// neither writes it (`INSERT`) nor deletes it, nor replaces the source.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// How a record's value carries a source's row.
@@ -251,8 +255,22 @@ impl Catalog {
     pub fn remove_query(&mut self, id: &str) {
         self.queries.retain(|q| q.id != id);
     }
+    /// Adds `query`, or puts it in the place of the query with its id
+    /// (`CREATE OR REPLACE ... AS SELECT` keeps the id, as ksqlDB does).
     pub fn add_query(&mut self, query: PersistentQuery) {
-        self.next_query += 1;
-        self.queries.push(query);
+        match self.queries.iter_mut().find(|q| q.id == query.id) {
+            Some(q) => *q = query,
+            None => {
+                self.next_query += 1;
+                self.queries.push(query);
+            }
+        }
+    }
+    /// The query `CREATE ... AS SELECT` started to fill `source`, if it
+    /// was made that way (queries of `INSERT INTO` only add to it).
+    pub fn maker(&self, source: &str) -> Option<&PersistentQuery> {
+        self.queries
+            .iter()
+            .find(|q| q.sink == source && (q.id.starts_with("CSAS_") || q.id.starts_with("CTAS_")))
     }
 }

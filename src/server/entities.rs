@@ -42,7 +42,7 @@ pub fn command_id(b: &BoundStatement) -> Option<String> {
             Some(format!("{}/{}/create", kind(source.kind), source.name))
         }
         BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
-        BoundStatement::Drop { name: Some(name) } => Some(format!("source/{name}/drop")),
+        BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
         BoundStatement::Terminate { query } => Some(format!(
             "terminate/{}/execute",
             query.as_deref().unwrap_or("ALL")
@@ -65,6 +65,7 @@ pub fn entity(
         | BoundStatement::CreateAs { .. }
         | BoundStatement::InsertSelect { .. }
         | BoundStatement::Drop { .. }
+        | BoundStatement::Unchanged { .. }
         | BoundStatement::Terminate { .. } => {
             let query_id = match b {
                 BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {

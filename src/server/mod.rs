@@ -440,7 +440,7 @@ impl State {
                 BoundStatement::CreateAs { .. }
                     | BoundStatement::InsertSelect { .. }
                     | BoundStatement::Terminate { .. }
-                    | BoundStatement::Drop { name: Some(_) }
+                    | BoundStatement::Drop { .. }
             );
             let command = entities::command_id(&b);
             match session.execute_statement(&text, b.clone()) {

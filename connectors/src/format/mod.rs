@@ -317,6 +317,22 @@ impl Formats {
         codec.key.register()?;
         codec.value.register()
     }
+
+    /// Deletes the subjects `<topic>-key` and `<topic>-value` of a source
+    /// whose formats register schemas, as `DROP ... DELETE TOPIC` does in
+    /// ksqlDB.
+    pub fn delete_schemas(&self, source: &Source) -> Result<(), String> {
+        let Some(registry) = &self.registry else {
+            return Ok(());
+        };
+        let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
+        for (side, format) in [("key", source.key_format), ("value", source.value_format)] {
+            if registers(format) {
+                registry.delete_subject(&format!("{}-{side}", source.topic))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl CodecFactory for Formats {
