@@ -90,3 +90,21 @@ mod tests {
         );
     }
 }
+
+/// `EXPLAIN`'s answer: the query's id (none for a statement that is not
+/// running), its SQL, what it reads and writes, then the plan's text.
+pub fn explanation(id: &str, sql: &str, reads: &[String], writes: &[String], plan: &str) -> String {
+    let list = |names: &[String]| {
+        if names.is_empty() {
+            "-".to_string()
+        } else {
+            names.join(", ")
+        }
+    };
+    format!(
+        "ID           : {}\nSQL          : {sql}\nReads        : {}\nWrites       : {}\n\n{plan}",
+        if id.is_empty() { "- (not running)" } else { id },
+        list(reads),
+        list(writes),
+    )
+}

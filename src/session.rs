@@ -667,6 +667,22 @@ impl Session {
                 }
             }
             BoundStatement::Unchanged { message } => message.clone(),
+            BoundStatement::Explain {
+                query,
+                sql,
+                plan,
+                sink,
+            } => {
+                let reads: Vec<String> = plan.plan.sources().iter().map(|s| s.to_string()).collect();
+                output = Some(render::explanation(
+                    query.as_deref().unwrap_or(""),
+                    sql,
+                    &reads,
+                    &sink.iter().cloned().collect::<Vec<_>>(),
+                    &ddsql_sql::explain::explain(plan),
+                ));
+                String::new()
+            }
             BoundStatement::Terminate { .. } => "Query terminated.".to_string(),
             BoundStatement::Set {
                 name,

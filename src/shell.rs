@@ -431,6 +431,21 @@ pub fn draw_entity(e: &Json) -> String {
                 table(&["Field", "Type"], &fields)
             )
         }
+        "queryDescription" => {
+            let d = &e["queryDescription"];
+            let names = |v: &Json| {
+                v.as_array()
+                    .map(|a| a.iter().map(s).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            };
+            crate::render::explanation(
+                &s(&d["id"]),
+                &s(&d["statementText"]),
+                &names(&d["sources"]),
+                &names(&d["sinks"]),
+                &s(&d["executionPlan"]),
+            )
+        }
         "describe_function" => format!(
             "Name        : {}\nType        : {}\nDescription : {}\n\n{}",
             s(&e["name"]),

@@ -168,6 +168,18 @@ fn first_order_over_http() {
         "CTAS_TB_MIN_ORDER_0"
     );
     assert_eq!(created[2]["commandId"], "table/tb_min_order/create");
+    let explained = server.ksql("explain CTAS_TB_MIN_ORDER_0;");
+    let description = &explained[0]["queryDescription"];
+    assert_eq!(explained[0]["@type"], "queryDescription");
+    assert_eq!(description["id"], "CTAS_TB_MIN_ORDER_0");
+    assert_eq!(description["sinks"], json!(["tb_min_order"]));
+    assert_eq!(description["sources"], json!(["stm_order_candidate"]));
+    let plan = description["executionPlan"].as_str().unwrap();
+    assert!(
+        plan.contains("Aggregate key=[#3] aggregates=[MIN(#4): BIGINT]")
+            && plan.contains("Scan stm_order_candidate"),
+        "{plan}"
+    );
 
     // The seed's backfill loop: one INSERT VALUES per request...
     for (user, order) in [(1, 97), (2, 60)] {
@@ -424,7 +436,29 @@ fn the_shell_renders_show_streams() {
         )
         .unwrap();
     shell.line("select * from pageviews;", &mut out).unwrap();
+    shell
+        .line(
+            "explain select id, ucase(page) from pageviews emit changes;",
+            &mut out,
+        )
+        .unwrap();
     let text = String::from_utf8(out).unwrap();
+    let explained = "\
+ID           : - (not running)
+SQL          : select id, ucase(page) from pageviews emit changes
+Reads        : PAGEVIEWS
+Writes       : -
+
+Output (STREAM):
+  #0 ROWTIME BIGINT
+  #1 ID INTEGER KEY
+  #2 KSQL_COL_0 STRING
+
+Plan:
+  Map #0, #3, UCASE(#4)
+    Scan PAGEVIEWS
+";
+    assert!(text.contains(explained), "{text}");
     let expected = "\
  Stream Name | Kafka Topic | Key Format | Value Format | Windowed
 ------------------------------------------------------------------

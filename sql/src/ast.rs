@@ -337,6 +337,26 @@ pub enum Relation {
     },
 }
 
+impl Relation {
+    /// Where the relation starts: its first source's name.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Relation::Source { name, .. } => name.pos,
+            Relation::Join { left, .. } => left.pos(),
+        }
+    }
+}
+
+impl SelectItem {
+    pub fn pos(&self) -> Pos {
+        match self {
+            SelectItem::Expr { expr, .. } | SelectItem::StructAll(expr) => expr.pos,
+            SelectItem::Wildcard(pos) => *pos,
+            SelectItem::QualifiedWildcard(alias) => alias.pos,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinKind {
     Inner,

@@ -66,6 +66,16 @@ pub enum BoundStatement {
     /// `DEFINE`, `UNDEFINE` (`value` `None`): the substitution itself
     /// happened before parsing ([`crate::variables`]).
     Define { name: String, value: Option<String> },
+    /// `EXPLAIN`: the plan of a running query (`query` its id) or of a
+    /// statement with a query, which is bound but not run.
+    Explain {
+        query: Option<String>,
+        /// The explained statement.
+        sql: String,
+        plan: QueryPlan,
+        /// The stream or table the query writes.
+        sink: Option<String>,
+    },
     /// A transient query: a push query (`EMIT CHANGES`) follows its
     /// sources; a pull query answers from what they hold now.
     Select {
@@ -98,6 +108,7 @@ impl Catalog {
             | BoundStatement::DescribeSource { .. }
             | BoundStatement::DescribeFunction { .. }
             | BoundStatement::Unchanged { .. }
+            | BoundStatement::Explain { .. }
             | BoundStatement::Set { .. }
             | BoundStatement::Define { .. }
             | BoundStatement::Select { .. } => {}
@@ -185,15 +196,7 @@ pub fn bind(
                     Some(q) => Ok(BoundStatement::Terminate {
                         query: Some(q.id.clone()),
                     }),
-                    None => Err(SqlError::new(
-                        id.pos,
-                        format!(
-                            "no running query has the id {wanted}{}",
-                            closest(&wanted, catalog.queries().iter().map(|q| q.id.as_str()))
-                                .map(|c| format!("; did you mean {c}?"))
-                                .unwrap_or_default()
-                        ),
-                    )),
+                    None => Err(unknown_query(catalog, &wanted, id.pos)),
                 }
             }
         },
@@ -213,8 +216,52 @@ pub fn bind(
             name: name.value.to_uppercase(),
             value: None,
         }),
-        other @ (Statement::Explain(_)
-        | Statement::Pause(_)
+        Statement::Explain(ast::ExplainTarget::Query(id)) => {
+            let wanted = id.value.to_uppercase();
+            let q = catalog
+                .queries()
+                .iter()
+                .find(|q| q.id.eq_ignore_ascii_case(&wanted))
+                .ok_or_else(|| unknown_query(catalog, &wanted, id.pos))?;
+            Ok(BoundStatement::Explain {
+                query: Some(q.id.clone()),
+                sql: q.sql.clone(),
+                plan: q.plan.clone(),
+                sink: Some(q.sink.clone()),
+            })
+        }
+        Statement::Explain(ast::ExplainTarget::Statement(inner)) => {
+            if !matches!(
+                **inner,
+                Statement::CreateAs(_) | Statement::InsertSelect { .. } | Statement::Select(_)
+            ) {
+                return Err(SqlError::new(
+                    parsed.pos,
+                    format!("EXPLAIN shows the plan of a query: SELECT, CREATE ... AS SELECT or INSERT INTO ... SELECT, or a running query's id, not {}", statement_name(inner)),
+                ));
+            }
+            let text = parsed.text.trim_start();
+            let text = text[text.find(char::is_whitespace).unwrap_or(text.len())..].trim_start();
+            let explained = Parsed {
+                statement: (**inner).clone(),
+                text: text.to_string(),
+                ..parsed.clone()
+            };
+            let (plan, sink) = match bind(catalog, topics, properties, &explained)? {
+                BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {
+                    (query.plan, Some(query.sink))
+                }
+                BoundStatement::Select { plan, .. } => (plan, None),
+                _ => unreachable!("a statement with a query binds to one"),
+            };
+            Ok(BoundStatement::Explain {
+                query: None,
+                sql: text.to_string(),
+                plan,
+                sink,
+            })
+        }
+        other @ (Statement::Pause(_)
         | Statement::Resume(_)
         | Statement::Print { .. }
         | Statement::CreateType { .. }
@@ -229,6 +276,18 @@ pub fn bind(
             limit: q.limit,
         }),
     }
+}
+
+fn unknown_query(catalog: &Catalog, wanted: &str, pos: Pos) -> SqlError {
+    SqlError::new(
+        pos,
+        format!(
+            "no running query has the id {wanted}{}",
+            closest(wanted, catalog.queries().iter().map(|q| q.id.as_str()))
+                .map(|c| format!("; did you mean {c}?"))
+                .unwrap_or_default()
+        ),
+    )
 }
 
 /// Where to point at a misplaced window bound: the HAVING clause, else
@@ -1539,7 +1598,7 @@ impl Binder<'_> {
     fn persistent_query(&self, q: &ast::Query) -> Result<BoundQuery<'_>> {
         if q.limit.is_some() {
             return Err(SqlError::new(
-                Pos::default(),
+                q.from.pos(),
                 "LIMIT is only allowed in transient queries",
             ));
         }
@@ -1962,10 +2021,12 @@ impl Binder<'_> {
             }
             out
         } else {
-            from.key
-                .iter()
-                .map(|k| (k.clone(), Pos::default()))
-                .collect()
+            // A missing key belongs in the projection: point at its start.
+            let pos = q
+                .projection
+                .first()
+                .map_or_else(|| q.from.pos(), SelectItem::pos);
+            from.key.iter().map(|k| (k.clone(), pos)).collect()
         };
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
@@ -4006,6 +4067,75 @@ struct BoundQuery<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explain_binds_what_has_a_query_and_names_what_has_none() {
+        let mut catalog = Catalog::default();
+        let bind_one = |catalog: &Catalog, sql: &str| {
+            let parsed = crate::parser::parse(sql).unwrap().remove(0);
+            bind(
+                catalog,
+                &crate::catalog::NoTopics,
+                &BTreeMap::new(),
+                &parsed,
+            )
+        };
+        for sql in [
+            "create stream s (k int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1)",
+            "create stream t as select k, v + 1 as w from s",
+        ] {
+            let b = bind_one(&catalog, sql).unwrap();
+            catalog.apply(&b);
+        }
+        match bind_one(&catalog, "explain csas_t_0").unwrap() {
+            BoundStatement::Explain {
+                query, sink, sql, ..
+            } => {
+                assert_eq!(query.as_deref(), Some("CSAS_T_0"));
+                assert_eq!(sink.as_deref(), Some("T"));
+                assert_eq!(sql, "create stream t as select k, v + 1 as w from s");
+            }
+            other => panic!("{other:?}"),
+        }
+        match bind_one(
+            &catalog,
+            "explain\n  select k, v from s where v > 2 emit changes",
+        )
+        .unwrap()
+        {
+            BoundStatement::Explain {
+                query: None,
+                sink: None,
+                sql,
+                plan,
+            } => {
+                assert_eq!(sql, "select k, v from s where v > 2 emit changes");
+                assert_eq!(
+                    crate::explain::tree(&plan.plan),
+                    "Map #0, #3, #4\n  Filter (#4 > 2)\n    Scan S\n"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = bind_one(&catalog, "explain select v from s emit changes").unwrap_err();
+        assert_eq!((e.pos.line, e.pos.column), (1, 16), "the projection: {e}");
+        let e = bind_one(&catalog, "explain drop stream t").unwrap_err();
+        assert!(
+            e.message.contains("EXPLAIN shows the plan of a query")
+                && e.message.contains("not DROP"),
+            "{e}"
+        );
+        let e = bind_one(&catalog, "explain csas_t_9").unwrap_err();
+        assert!(
+            e.message
+                .contains("no running query has the id CSAS_T_9; did you mean CSAS_T_0?"),
+            "{e}"
+        );
+        // Nothing is created by explaining a CREATE ... AS SELECT.
+        let b = bind_one(&catalog, "explain create stream u as select * from s").unwrap();
+        catalog.apply(&b);
+        assert!(catalog.source("U").is_none());
+    }
 
     #[test]
     fn decimals_of_different_scales_compare_exactly() {

@@ -776,7 +776,7 @@ fn iso_timestamp(s: &str) -> Option<i64> {
 /// (`[1, 3]` for a list, `{k=1}` for a map, Kafka Connect's `Struct{A=1}`
 /// for a struct, leaving out NULL fields). A struct's field names live in
 /// its type, so without `ty` a struct has no text here (`None`).
-fn java_string(v: &Value, ty: Option<&SqlType>) -> Option<String> {
+pub(crate) fn java_string(v: &Value, ty: Option<&SqlType>) -> Option<String> {
     Some(match v {
         Value::Null => "null".into(),
         Value::String(s) => s.clone(),

@@ -35,6 +35,7 @@ pub mod binder;
 pub mod catalog;
 pub mod error;
 pub mod eval;
+pub mod explain;
 pub mod functions;
 pub mod parser;
 pub mod plan;

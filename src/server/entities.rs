@@ -98,6 +98,37 @@ pub fn entity(
                 "functions": f.signatures.iter().map(|s| json!({"description": f.description, "signature": s})).collect::<Vec<_>>(),
             })
         }
+        BoundStatement::Explain {
+            query,
+            sql,
+            plan,
+            sink,
+        } => {
+            let mut fields = vec![json!({"name": "ROWTIME", "schema": schema(&SqlType::BigInt)})];
+            fields.extend(plan.columns.iter().map(|c| {
+                let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
+                if c.key {
+                    f["type"] = json!("KEY");
+                }
+                f
+            }));
+            json!({
+                "@type": "queryDescription",
+                "queryDescription": {
+                    "id": query.as_deref().unwrap_or(""),
+                    "statementText": sql,
+                    "windowType": plan.window.map(|w| w.type_name()),
+                    "fields": fields,
+                    "sources": plan.plan.sources(),
+                    "sinks": sink.iter().collect::<Vec<_>>(),
+                    "topology": "",
+                    "executionPlan": ddsql_sql::explain::explain(plan),
+                    "overriddenProperties": {},
+                    "queryType": "PERSISTENT",
+                    "state": if query.is_some() { "RUNNING" } else { "" },
+                }
+            })
+        }
         BoundStatement::InsertValues { .. }
         | BoundStatement::Set { .. }
         | BoundStatement::Define { .. }
