@@ -79,18 +79,6 @@ pub fn cell(v: &Json) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn pads_columns_to_the_widest_cell() {
-        let t = super::table(&["Name", "Topic"], &[vec!["a".into(), "long.topic".into()]]);
-        assert_eq!(
-            t,
-            " Name | Topic\n-------------------\n a    | long.topic\n-------------------"
-        );
-    }
-}
-
 /// `EXPLAIN`'s answer: the query's id (none for a statement that is not
 /// running), its SQL, what it reads and writes, then the plan's text.
 pub fn explanation(id: &str, sql: &str, reads: &[String], writes: &[String], plan: &str) -> String {
@@ -107,4 +95,16 @@ pub fn explanation(id: &str, sql: &str, reads: &[String], writes: &[String], pla
         list(reads),
         list(writes),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pads_columns_to_the_widest_cell() {
+        let t = super::table(&["Name", "Topic"], &[vec!["a".into(), "long.topic".into()]]);
+        assert_eq!(
+            t,
+            " Name | Topic\n-------------------\n a    | long.topic\n-------------------"
+        );
+    }
 }
