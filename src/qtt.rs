@@ -26,7 +26,7 @@ use serde_json::{Map, Value as Json};
 
 use ddsql_connectors::format::json::{from_json, to_json};
 use ddsql_connectors::format::{avro, Formats};
-use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaType};
+use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaReference, SchemaType};
 use ddsql_engine::io::{
     split_window_key, window_key_suffix, CodecFactory, Decoded, Fetched, Record,
 };
@@ -88,6 +88,9 @@ pub(crate) struct TopicSchema {
     pub text: String,
     /// The id the case gives it (`keySchemaId`/`valueSchemaId`).
     pub id: Option<u32>,
+    /// The schemas it imports (`keySchemaReferences`/`valueSchemaReferences`):
+    /// `(name, text)`, each registered under the subject of its name.
+    pub references: Vec<(String, String)>,
 }
 
 /// The Avro schemas a case registers, by subject, with their ids: inputs
@@ -101,11 +104,29 @@ fn topic_schemas(topics: &[Json]) -> Vec<TopicSchema> {
         let Some(name) = topic["name"].as_str() else {
             continue;
         };
-        for (side, schema, format, id) in [
-            ("key", "keySchema", "keyFormat", "keySchemaId"),
-            ("value", "valueSchema", "valueFormat", "valueSchemaId"),
+        for (side, schema, format, id, refs) in [
+            (
+                "key",
+                "keySchema",
+                "keyFormat",
+                "keySchemaId",
+                "keySchemaReferences",
+            ),
+            (
+                "value",
+                "valueSchema",
+                "valueFormat",
+                "valueSchemaId",
+                "valueSchemaReferences",
+            ),
             // Older files give the value's schema and format alone.
-            ("value", "schema", "format", "valueSchemaId"),
+            (
+                "value",
+                "schema",
+                "format",
+                "valueSchemaId",
+                "valueSchemaReferences",
+            ),
         ] {
             let format = topic[format].as_str().or(topic["format"].as_str());
             let schema_type = match format.map(str::to_ascii_uppercase).as_deref() {
@@ -130,6 +151,17 @@ fn topic_schemas(topics: &[Json]) -> Vec<TopicSchema> {
                 schema_type,
                 text,
                 id: topic[id].as_u64().map(|id| id as u32),
+                references: topic[refs]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| {
+                        Some((
+                            r["name"].as_str()?.to_string(),
+                            r["schema"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect(),
             });
         }
     }
@@ -385,9 +417,32 @@ fn prepare(
     } else {
         let registry = MemoryRegistry::start()
             .map_err(|e| Stopped::Setup(format!("starting a Schema Registry: {e}")))?;
+        // Each version of each imported file's subject, in order.
+        let mut versions: HashMap<&str, Vec<&str>> = HashMap::new();
         for s in schemas {
+            // As Confluent's clients do, an imported file is registered
+            // under a subject of its own name, and referred to by version.
+            let mut references = Vec::new();
+            for (name, text) in &s.references {
+                registry
+                    .import(name, s.schema_type, text, None, &[])
+                    .map_err(|e| Stopped::Setup(format!("registering {name}: {e}")))?;
+                let held = versions.entry(name).or_default();
+                let version = match held.iter().position(|t| t == text) {
+                    Some(i) => i + 1,
+                    None => {
+                        held.push(text);
+                        held.len()
+                    }
+                };
+                references.push(SchemaReference {
+                    name: name.clone(),
+                    subject: name.clone(),
+                    version: version as u32,
+                });
+            }
             let id = registry
-                .import(&s.subject, s.schema_type, &s.text, s.id)
+                .import(&s.subject, s.schema_type, &s.text, s.id, &references)
                 .map_err(|e| Stopped::Setup(format!("registering {}: {e}", s.subject)))?;
             if s.schema_type == SchemaType::Avro {
                 let schema = avro::Schema::parse(&s.text)

@@ -510,3 +510,33 @@ fn offsets_deleted_by_retention_are_skipped_and_each_record_read_once() {
         .collect();
     assert_eq!(keys, (first..70).map(|i| json!(i)).collect::<Vec<_>>());
 }
+
+/// librdkafka's mock cluster has no admin API (topics are made through its
+/// own call), so a deletion there fails: the error names the topic and the
+/// way out, and the source stays, so nothing is lost. (Deletion itself
+/// needs a real broker: the planned end-to-end suite.)
+#[test]
+fn drop_delete_topic_on_a_cluster_without_admin_api_keeps_the_source() {
+    let env = Env::start();
+    let mut session = env.session();
+    session
+        .execute_script(
+            "create stream doomed (id int key, v int) with (kafka_topic='doomed', value_format='JSON', partitions=2);",
+        )
+        .unwrap();
+    assert_eq!(env.transport.partitions("doomed").unwrap(), Some(2));
+    let e = session
+        .execute_script("drop stream doomed delete topic;")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("deleting topic 'doomed' at")
+            && e.contains("delete the topic with the cluster's own tools"),
+        "{e}"
+    );
+    assert!(
+        session.catalog().source("DOOMED").is_some(),
+        "the source stays"
+    );
+    assert_eq!(env.transport.partitions("doomed").unwrap(), Some(2));
+}

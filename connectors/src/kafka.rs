@@ -355,7 +355,7 @@ impl Transport for KafkaTransport {
         let results = futures_executor::block_on(self.admin.delete_topics(&[topic], &options))
             .map_err(|e| {
                 IoError::Other(format!(
-                    "deleting topic '{topic}' at {}: {e}",
+                    "deleting topic '{topic}' at {}: {e}; if the cluster has no admin API, delete the topic with the cluster's own tools, then DROP without DELETE TOPIC",
                     self.config.bootstrap
                 ))
             })?;

@@ -70,6 +70,39 @@ pub struct RegisteredSchema {
     pub schema_type: SchemaType,
     /// The schema's text (for Avro, its JSON).
     pub text: String,
+    /// The schemas it imports (a `.proto` file's `import "event.proto"`).
+    pub references: Vec<SchemaReference>,
+}
+
+/// A schema another one refers to by `name` (for Protobuf, the imported
+/// file's name): version `version` of `subject`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaReference {
+    pub name: String,
+    pub subject: String,
+    pub version: u32,
+}
+
+impl SchemaReference {
+    fn to_json(&self) -> Json {
+        json!({"name": self.name, "subject": self.subject, "version": self.version})
+    }
+}
+
+/// The `references` of a registry answer or request.
+fn references(body: &Json) -> Vec<SchemaReference> {
+    body["references"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| {
+            Some(SchemaReference {
+                name: r["name"].as_str()?.to_string(),
+                subject: r["subject"].as_str()?.to_string(),
+                version: r["version"].as_u64()? as u32,
+            })
+        })
+        .collect()
 }
 
 /// A client of a Confluent Schema Registry, with ids cached.
@@ -157,6 +190,7 @@ impl SchemaRegistry {
                 .as_str()
                 .ok_or_else(|| format!("GET {path}: the answer has no schema"))?
                 .to_string(),
+            references: references(&body),
         });
         self.by_id.write().unwrap().insert(id, schema.clone());
         Ok(schema)
@@ -164,7 +198,12 @@ impl SchemaRegistry {
 
     /// The latest schema of `subject`, or `None` if there is no such subject.
     pub fn latest(&self, subject: &str) -> Result<Option<RegisteredSchema>, String> {
-        let path = format!("/subjects/{subject}/versions/latest");
+        self.version(subject, "latest")
+    }
+
+    /// Version `version` (a number or `latest`) of `subject`, or `None`.
+    fn version(&self, subject: &str, version: &str) -> Result<Option<RegisteredSchema>, String> {
+        let path = format!("/subjects/{subject}/versions/{version}");
         let (status, body) = self.call("GET", &path, None)?;
         match status {
             200 => Ok(Some(RegisteredSchema {
@@ -177,6 +216,7 @@ impl SchemaRegistry {
                     .as_str()
                     .ok_or_else(|| format!("GET {path}: the answer has no schema"))?
                     .to_string(),
+                references: references(&body),
             })),
             404 => Ok(None),
             _ => Err(Self::failure("GET", &path, status, &body)),
@@ -208,6 +248,29 @@ impl SchemaRegistry {
 }
 
 impl SchemaRegistry {
+    /// Every schema `schema` refers to, directly or through another, as
+    /// `(name, text)`: what a `.proto` file's imports resolve to.
+    pub fn referenced(&self, schema: &RegisteredSchema) -> Result<Vec<(String, String)>, String> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut pending = schema.references.clone();
+        while let Some(r) = pending.pop() {
+            if out.iter().any(|(name, _)| *name == r.name) {
+                continue;
+            }
+            let held = self
+                .version(&r.subject, &r.version.to_string())?
+                .ok_or_else(|| {
+                    format!(
+                        "schema {} refers to {} (version {} of subject {}), which the registry does not have",
+                        schema.id, r.name, r.version, r.subject
+                    )
+                })?;
+            pending.extend(held.references);
+            out.push((r.name, held.text));
+        }
+        Ok(out)
+    }
+
     /// Deletes `subject` and its versions (`DROP ... DELETE TOPIC`); a
     /// missing subject is not an error. The schemas keep their ids, as in
     /// Confluent's registry, for records that still name them.
@@ -229,10 +292,22 @@ impl SchemaRegistry {
 #[derive(Default)]
 struct Store {
     schemas: BTreeMap<u32, (SchemaType, String)>,
+    references: HashMap<u32, Vec<SchemaReference>>,
     subjects: HashMap<String, Vec<u32>>,
 }
 
 impl Store {
+    fn references_json(&self, id: u32) -> Json {
+        Json::Array(
+            self.references
+                .get(&id)
+                .into_iter()
+                .flatten()
+                .map(SchemaReference::to_json)
+                .collect(),
+        )
+    }
+
     fn handle(&mut self, method: &str, path: &str, body: &[u8]) -> (u16, Json) {
         let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
         let not_found =
@@ -245,7 +320,10 @@ impl Store {
             }
             ("GET", ["schemas", "ids", id]) => {
                 match id.parse::<u32>().ok().and_then(|i| self.schemas.get(&i)) {
-                    Some((ty, text)) => (200, json!({"schema": text, "schemaType": ty.name()})),
+                    Some((ty, text)) => (
+                        200,
+                        json!({"schema": text, "schemaType": ty.name(), "references": self.references_json(id.parse().unwrap_or_default())}),
+                    ),
                     None => not_found(40403, format!("Schema {id} not found")),
                 }
             }
@@ -262,7 +340,7 @@ impl Store {
                         let (ty, text) = &self.schemas[&id];
                         (
                             200,
-                            json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name()}),
+                            json!({"subject": subject, "version": i + 1, "id": id, "schema": text, "schemaType": ty.name(), "references": self.references_json(id)}),
                         )
                     }
                     None => not_found(40402, format!("Version {version} not found.")),
@@ -305,6 +383,10 @@ impl Store {
                     },
                 };
                 self.schemas.insert(id, (ty, text.to_string()));
+                let refs = references(&request);
+                if !refs.is_empty() {
+                    self.references.insert(id, refs);
+                }
                 let versions = self.subjects.entry(subject.to_string()).or_default();
                 if !versions.contains(&id) {
                     versions.push(id);
@@ -347,23 +429,29 @@ impl MemoryRegistry {
 
     /// Registers a schema directly, as a producer such as Debezium would.
     pub fn register(&self, subject: &str, ty: SchemaType, text: &str) -> u32 {
-        self.import(subject, ty, text, None)
+        self.import(subject, ty, text, None, &[])
             .expect("a registration without an id succeeds")
     }
 
     /// Registers a schema under a chosen id (Confluent's IMPORT mode), as a
     /// test that names schema ids in its statements needs; `None` lets
-    /// the registry choose. Fails if the id holds another schema.
+    /// the registry choose; `references` name the schemas it imports.
+    /// Fails if the id holds another schema.
     pub fn import(
         &self,
         subject: &str,
         ty: SchemaType,
         text: &str,
         id: Option<u32>,
+        references: &[SchemaReference],
     ) -> Result<u32, String> {
         let mut body = json!({"schema": text, "schemaType": ty.name()});
         if let Some(id) = id {
             body["id"] = json!(id);
+        }
+        if !references.is_empty() {
+            body["references"] =
+                Json::Array(references.iter().map(SchemaReference::to_json).collect());
         }
         let body = body.to_string();
         let (_, answer) = self.store.lock().unwrap().handle(
@@ -451,7 +539,7 @@ mod tests {
         let client = SchemaRegistry::new(&server.url());
         assert_eq!(
             server
-                .import("t-value", SchemaType::Avro, r#""long""#, Some(7))
+                .import("t-value", SchemaType::Avro, r#""long""#, Some(7), &[])
                 .unwrap(),
             7
         );
@@ -459,7 +547,7 @@ mod tests {
         assert_eq!(client.latest("t-value").unwrap().unwrap().id, 7);
         assert_eq!(server.register("u-value", SchemaType::Avro, r#""int""#), 8);
         let taken = server
-            .import("v-value", SchemaType::Avro, r#""string""#, Some(7))
+            .import("v-value", SchemaType::Avro, r#""string""#, Some(7), &[])
             .unwrap_err();
         assert!(
             taken.contains("schema id 7 already holds another schema"),
@@ -468,9 +556,70 @@ mod tests {
         // The same schema again under its own id is not a conflict.
         assert_eq!(
             server
-                .import("v-value", SchemaType::Avro, r#""long""#, Some(7))
+                .import("v-value", SchemaType::Avro, r#""long""#, Some(7), &[])
                 .unwrap(),
             7
+        );
+    }
+
+    #[test]
+    fn references_come_back_with_the_schema_and_resolve_transitively() {
+        let server = MemoryRegistry::start().unwrap();
+        let reference = |name: &str| SchemaReference {
+            name: name.into(),
+            subject: name.into(),
+            version: 1,
+        };
+        server
+            .import(
+                "base.proto",
+                SchemaType::Protobuf,
+                "message Base { int32 a = 1; }",
+                None,
+                &[],
+            )
+            .unwrap();
+        server
+            .import(
+                "event.proto",
+                SchemaType::Protobuf,
+                "import \"base.proto\"; message Event { Base b = 1; }",
+                None,
+                &[reference("base.proto")],
+            )
+            .unwrap();
+        let id = server
+            .import(
+                "t-value",
+                SchemaType::Protobuf,
+                "import \"event.proto\"; message M { Event e = 1; }",
+                Some(5),
+                &[reference("event.proto")],
+            )
+            .unwrap();
+        let client = SchemaRegistry::new(&server.url());
+        let schema = client.by_id(id).unwrap();
+        assert_eq!(schema.references, vec![reference("event.proto")]);
+        assert_eq!(
+            client.latest("t-value").unwrap().unwrap().references,
+            schema.references
+        );
+        let mut names: Vec<String> = client
+            .referenced(&schema)
+            .unwrap()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        names.sort();
+        assert_eq!(names, ["base.proto", "event.proto"]);
+        let dangling = RegisteredSchema {
+            references: vec![reference("gone.proto")],
+            ..(*schema).clone()
+        };
+        let e = client.referenced(&dangling).unwrap_err();
+        assert!(
+            e.contains("refers to gone.proto (version 1 of subject gone.proto)"),
+            "{e}"
         );
     }
 }

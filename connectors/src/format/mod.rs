@@ -293,7 +293,8 @@ impl Formats {
                 .map(Some)
                 .map_err(in_subject),
             (Format::Protobuf, SchemaType::Protobuf) => {
-                proto_file::schema_type(&schema.text, lookup.full_name.as_deref())
+                let imports = registry.referenced(&schema).map_err(in_subject)?;
+                proto_file::schema_type(&schema.text, lookup.full_name.as_deref(), &imports)
                     .map(Some)
                     .map_err(in_subject)
             }

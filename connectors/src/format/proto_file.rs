@@ -18,33 +18,49 @@
 //!     message Key { int32 id = 1; }
 //!     message Order { int64 id = 1; string item = 2; repeated string tags = 3; }"#;
 //! assert_eq!(
-//!     schema_type(proto, Some("Order")).unwrap(),
+//!     schema_type(proto, Some("Order"), &[]).unwrap(),
 //!     SqlType::Struct(vec![
 //!         ("ID".into(), SqlType::BigInt),
 //!         ("ITEM".into(), SqlType::String),
 //!         ("TAGS".into(), SqlType::Array(Box::new(SqlType::String))),
 //!     ])
 //! );
-//! assert!(schema_type("message M { float x = 1; }", None).unwrap_err().contains("float"));
+//! assert!(schema_type("message M { float x = 1; }", None, &[]).unwrap_err().contains("float"));
 //! ```
 
 use ddsql_sql::types::SqlType;
 
 /// The type of the message `full_name` names (or the first message) of the
-/// `.proto` file `text`: a STRUCT of its fields.
-pub fn schema_type(text: &str, full_name: Option<&str>) -> Result<SqlType, String> {
-    let file = File::parse(text)?;
+/// `.proto` file `text`: a STRUCT of its fields. `imports` are the files it
+/// imports, as `(name, text)` (a Schema Registry's references): their
+/// messages may be the types of fields.
+pub fn schema_type(
+    text: &str,
+    full_name: Option<&str>,
+    imports: &[(String, String)],
+) -> Result<SqlType, String> {
+    let mut files = vec![File::parse(text)?];
+    for (name, text) in imports {
+        files.push(File::parse(text).map_err(|e| format!("imported file {name}: {e}"))?);
+    }
+    let files = Files(files);
     let message = match full_name {
-        Some(name) => file
-            .find(name, "")
+        Some(name) => files
+            .find(0, name, "")
             .ok_or_else(|| format!("the schema has no message named '{name}'"))?,
-        None => file
-            .messages
-            .first()
-            .ok_or("the schema declares no message")?,
+        None => (
+            0,
+            files.0[0]
+                .messages
+                .first()
+                .ok_or("the schema declares no message")?,
+        ),
     };
-    file.message_type(message, 0)
+    files.message_type(message, 0)
 }
+
+/// A file and the files it imports (the first is the file itself).
+struct Files(Vec<File>);
 
 #[derive(Debug)]
 struct Field {
@@ -123,8 +139,28 @@ impl File {
             scope = scope.rsplit_once('.').map_or("", |(s, _)| s).to_string();
         }
     }
+}
 
-    fn message_type(&self, message: &Message, depth: usize) -> Result<SqlType, String> {
+impl Files {
+    /// The message `name` refers to from within `scope` of file `file`:
+    /// that file's own first (innermost scope first), then the top-level
+    /// messages of the others.
+    fn find(&self, file: usize, name: &str, scope: &str) -> Option<(usize, &Message)> {
+        if let Some(m) = self.0[file].find(name, scope) {
+            return Some((file, m));
+        }
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != file)
+            .find_map(|(i, f)| f.find(name, "").map(|m| (i, m)))
+    }
+
+    fn message_type(
+        &self,
+        (file, message): (usize, &Message),
+        depth: usize,
+    ) -> Result<SqlType, String> {
         if depth > 32 {
             return Err(format!(
                 "message {} nests itself: a recursive message has no SQL type",
@@ -141,10 +177,10 @@ impl File {
             }
             let ty = match &f.map {
                 Some((k, v)) => SqlType::Map(
-                    Box::new(self.field_type(k, message, depth)?),
-                    Box::new(self.field_type(v, message, depth)?),
+                    Box::new(self.field_type(file, k, message, depth)?),
+                    Box::new(self.field_type(file, v, message, depth)?),
                 ),
-                None => self.field_type(&f.ty, message, depth)?,
+                None => self.field_type(file, &f.ty, message, depth)?,
             };
             let ty = if f.repeated {
                 SqlType::Array(Box::new(ty))
@@ -156,7 +192,13 @@ impl File {
         Ok(SqlType::Struct(fields))
     }
 
-    fn field_type(&self, ty: &str, scope: &Message, depth: usize) -> Result<SqlType, String> {
+    fn field_type(
+        &self,
+        file: usize,
+        ty: &str,
+        scope: &Message,
+        depth: usize,
+    ) -> Result<SqlType, String> {
         Ok(match ty {
             "bool" => SqlType::Boolean,
             "int32" => SqlType::Int,
@@ -174,17 +216,13 @@ impl File {
             "google.type.Date" => SqlType::Date,
             "google.type.TimeOfDay" => SqlType::Time,
             other => {
-                if let Some(m) = self.find(other, &scope.name) {
-                    self.message_type(m, depth + 1)?
-                } else if self
-                    .enums
-                    .iter()
-                    .any(|e| e == other || other.ends_with(&format!(".{e}")))
-                {
+                if let Some(found) = self.find(file, other, &scope.name) {
+                    self.message_type(found, depth + 1)?
+                } else if self.0.iter().flat_map(|f| &f.enums).any(|e| e == other || other.ends_with(&format!(".{e}"))) {
                     SqlType::String
                 } else {
                     return Err(format!(
-                        "message {} refers to type {other}, which the schema does not define (imported types are not read yet): declare the columns",
+                        "message {} refers to type {other}, which neither the schema nor the files it imports define: declare the columns",
                         scope.name
                     ));
                 }
@@ -413,7 +451,7 @@ mod tests {
                 oneof payer { string card = 6; string voucher = 7; }
                 reserved 9;
             }"#;
-        let ty = schema_type(proto, Some("shop.v1.Order")).unwrap();
+        let ty = schema_type(proto, Some("shop.v1.Order"), &[]).unwrap();
         assert_eq!(
             ty,
             SqlType::Struct(vec![
@@ -437,19 +475,46 @@ mod tests {
         );
         // Without a name, the first message declared: Order (its nested
         // messages come after it).
-        assert_eq!(schema_type(proto, None).unwrap(), ty);
+        assert_eq!(schema_type(proto, None, &[]).unwrap(), ty);
+    }
+
+    #[test]
+    fn imported_files_define_types() {
+        let event = (
+            "event.proto".to_string(),
+            "syntax = \"proto3\"; package common; message Event { int64 ts = 1; Kind kind = 2; } enum Kind { A = 0; }".to_string(),
+        );
+        let main = "import \"event.proto\"; message Logistics { common.Event event = 1; }";
+        assert_eq!(
+            schema_type(main, None, std::slice::from_ref(&event)).unwrap(),
+            SqlType::Struct(vec![(
+                "EVENT".into(),
+                SqlType::Struct(vec![
+                    ("TS".into(), SqlType::BigInt),
+                    ("KIND".into(), SqlType::String)
+                ])
+            )])
+        );
+        let e = schema_type(main, None, &[]).unwrap_err();
+        assert!(
+            e.contains("neither the schema nor the files it imports define"),
+            "{e}"
+        );
+        let bad = ("bad.proto".to_string(), "message {".to_string());
+        let e = schema_type(main, None, &[bad]).unwrap_err();
+        assert!(e.starts_with("imported file bad.proto: "), "{e}");
     }
 
     #[test]
     fn what_would_read_wrong_is_refused_with_the_reason() {
-        let gap = schema_type("message M { int32 a = 1; int32 b = 3; }", None).unwrap_err();
+        let gap = schema_type("message M { int32 a = 1; int32 b = 3; }", None, &[]).unwrap_err();
         assert!(gap.contains("field b of message M is number 3"), "{gap}");
-        let import = schema_type("import \"e.proto\"; message M { Event e = 1; }", None);
+        let import = schema_type("import \"e.proto\"; message M { Event e = 1; }", None, &[]);
         assert!(import.unwrap_err().contains("type Event"));
-        assert!(schema_type("message M { int32 a = 1;", None)
+        assert!(schema_type("message M { int32 a = 1;", None, &[])
             .unwrap_err()
             .contains("not closed"));
-        assert!(schema_type("message A { int32 a = 1; }", Some("B"))
+        assert!(schema_type("message A { int32 a = 1; }", Some("B"), &[])
             .unwrap_err()
             .contains("no message named 'B'"));
     }
