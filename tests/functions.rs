@@ -108,3 +108,104 @@ fn a_failing_call_is_null_and_logged_and_the_row_goes_on() {
         );
     }
 }
+
+/// EXPLODE and CUBE_EXPLODE: one input record, many rows, each at the
+/// input record's time. Several table functions in one SELECT list run in
+/// step, the shorter result padded with NULL; an empty or NULL array
+/// gives no row. Rows of one input record share its time, so a sink
+/// writes them in its order for one time (by key, then value), not in
+/// element order.
+#[test]
+fn table_functions_turn_one_record_into_many_rows() {
+    let script = "
+        create stream readings (sensor int key, vals array<int>, tags array<string>)
+          with (kafka_topic='readings', key_format='JSON', value_format='JSON', partitions=1);
+        create stream exploded with (kafka_topic='exploded', key_format='JSON', value_format='JSON') as
+          select sensor, explode(vals) as val, explode(tags) as tag, explode(vals) * 10 as times_ten
+          from readings where sensor > 0;
+        create stream cubed with (kafka_topic='cubed', key_format='JSON', value_format='JSON') as
+          select sensor, cube_explode(tags) as combo from readings;
+    ";
+    for workers in [1, 2] {
+        let (_dir, session) = session_with(script);
+        let reading = |sensor: i64, vals: serde_json::Value, tags: serde_json::Value, ts| {
+            json_record(json!(sensor), Some(json!({"VALS": vals, "TAGS": tags})), ts)
+        };
+        session
+            .log()
+            .append(
+                "readings",
+                0,
+                &[
+                    reading(1, json!([5, 7, 6]), json!(["a", "b"]), 10),
+                    reading(2, json!([]), json!(null), 20),
+                    reading(-3, json!([1]), json!(["x"]), 30),
+                    reading(4, json!(null), json!([null, "z"]), 40),
+                ],
+            )
+            .unwrap();
+        run_caught_up(&session, workers, 1);
+        let mut exploded = records(&session, "exploded");
+        exploded.sort_by_key(|(k, v, t)| (*t, k.to_string(), v.to_string()));
+        let row = |sensor: i64, val: serde_json::Value, tag: serde_json::Value, ts| {
+            let times_ten = val.as_i64().map_or(json!(null), |v| json!(v * 10));
+            (
+                json!(sensor),
+                json!({"VAL": val, "TAG": tag, "TIMES_TEN": times_ten}),
+                ts,
+            )
+        };
+        let mut expected = vec![
+            row(1, json!(5), json!("a"), 10),
+            row(1, json!(7), json!("b"), 10),
+            row(1, json!(6), json!(null), 10),
+            // Sensor 2: both arrays empty or NULL, no row; -3: filtered out.
+            row(4, json!(null), json!(null), 40),
+            row(4, json!(null), json!("z"), 40),
+        ];
+        expected.sort_by_key(|(k, v, t)| (*t, k.to_string(), v.to_string()));
+        assert_eq!(exploded, expected, "{workers} worker(s)");
+
+        let mut cubed: Vec<(serde_json::Value, serde_json::Value, i64)> =
+            records(&session, "cubed");
+        cubed.sort_by_key(|(k, v, t)| (*t, k.to_string(), v.to_string()));
+        let combo =
+            |sensor: i64, c: serde_json::Value, ts| (json!(sensor), json!({"COMBO": c}), ts);
+        let mut expected = vec![
+            combo(1, json!(["a", "b"]), 10),
+            combo(1, json!(["a", null]), 10),
+            combo(1, json!([null, "b"]), 10),
+            combo(1, json!([null, null]), 10),
+            combo(-3, json!(["x"]), 30),
+            combo(-3, json!([null]), 30),
+            // A NULL element stays NULL: two rows, not four.
+            combo(4, json!([null, "z"]), 40),
+            combo(4, json!([null, null]), 40),
+        ];
+        expected.sort_by_key(|(k, v, t)| (*t, k.to_string(), v.to_string()));
+        assert_eq!(cubed, expected, "{workers} worker(s)");
+    }
+}
+
+#[test]
+fn table_functions_are_refused_where_ksqldb_refuses_them() {
+    let (_dir, mut session) = session_with(
+        "create stream s (k int key, a array<int>, n int) with (kafka_topic='s', value_format='JSON', partitions=1);
+         create table t (k int primary key, a array<int>) with (kafka_topic='t', value_format='JSON', partitions=1);",
+    );
+    for (sql, wanted) in [
+        ("create stream x as select k, explode(a) from t;", "EXPLODE is a table function: Table functions are supported only in the SELECT list of a query over a stream"),
+        ("create stream x as select k, n from s where explode(a) > 1;", "only in the SELECT list"),
+        ("create table x as select k, count(explode(a)) from s group by k;", "EXPLODE is a table function"),
+        ("create stream x as select k, explode(n) from s;", "EXPLODE is a table function: it takes an ARRAY, not INTEGER"),
+        ("create stream x as select k, explode(explode(a)) from s;", "not inside another table function's argument"),
+        ("create stream x as select k, transform(a, v => explode(a)) from s;", "it cannot be called inside a lambda"),
+        ("create stream x as select k, explode(a, a) from s;", "it takes one ARRAY argument, not 2"),
+    ] {
+        let e = match session.execute_script(sql) {
+            Ok(_) => panic!("{sql} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains(wanted), "{sql}\n  said: {e}\n  wanted: {wanted}");
+    }
+}

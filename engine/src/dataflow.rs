@@ -791,19 +791,28 @@ impl<'s> Builder<'s, '_> {
         })
     }
 
-    /// Applies `f` to every row; `Ok(None)` drops the row, `Err` sends it
-    /// to the processing log, and so does every entry `f` pushes onto its
+    /// Applies `f` to every row, keeping the rows it returns (none drops
+    /// the row; a table function may return many); `Err` sends the row to
+    /// the processing log, and so does every entry `f` pushes onto its
     /// second argument (errors that did not cost the row, as a function
     /// call that failed and became NULL).
-    fn map_rows<F>(&mut self, input: Rows<'s>, origin: &str, f: F) -> Rows<'s>
+    fn map_rows<F, I>(&mut self, input: Rows<'s>, origin: &str, f: F) -> Rows<'s>
     where
-        F: Fn(Row, &mut Vec<(i64, String)>) -> Result<Option<Row>, (i64, String)> + 'static,
+        F: Fn(Row, &mut Vec<(i64, String)>) -> Result<I, (i64, String)> + 'static,
+        I: IntoIterator<Item = Row> + 'static,
     {
         let origin = origin.to_string();
         let results = input.flat_map(move |row| {
             let mut logged = Vec::new();
-            let result = f(row, &mut logged).transpose();
-            logged.into_iter().map(Err).chain(result)
+            let (rows, failed) = match f(row, &mut logged) {
+                Ok(rows) => (Some(rows.into_iter().map(Ok)), None),
+                Err(e) => (None, Some(Err(e))),
+            };
+            logged
+                .into_iter()
+                .map(Err)
+                .chain(failed)
+                .chain(rows.into_iter().flatten())
         });
         let (ok, err) = split_errors(results, move |(timestamp, message)| {
             query_error(&origin, timestamp, message)
@@ -824,6 +833,11 @@ impl<'s> Builder<'s, '_> {
                 self.map_rows(input, origin, move |row, logged| {
                     apply_steps(&steps, row, logged)
                 })
+            }
+            Plan::FlatMap { input, calls } => {
+                let input = self.plan(input, origin);
+                let calls = calls.clone();
+                self.map_rows(input, origin, move |row, _| flat_map_row(&calls, row))
             }
             Plan::Window { input, window } => {
                 let input = self.plan(input, origin);
@@ -1244,6 +1258,36 @@ fn project_row(
         out.push(value.map_err(message)?);
     }
     Ok(out)
+}
+
+/// The rows [`Plan::FlatMap`] makes of `row`. A call whose argument
+/// cannot be computed costs the row, as a filter's condition does.
+fn flat_map_row(
+    calls: &[(ddsql_sql::plan::TableFunc, ScalarExpr)],
+    row: Row,
+) -> Result<Vec<Row>, (i64, String)> {
+    let mut results = Vec::with_capacity(calls.len());
+    for (func, arg) in calls {
+        let value = eval::eval(arg, &row).map_err(|e| {
+            (
+                rowtime(&row),
+                format!("evaluating {}'s argument: {e}", func.name()),
+            )
+        })?;
+        results.push(eval::table_function(*func, &value));
+    }
+    let n = results.iter().map(Vec::len).max().unwrap_or(0);
+    Ok((0..n)
+        .map(|i| {
+            let mut out = row.clone();
+            out.extend(
+                results
+                    .iter()
+                    .map(|r| r.get(i).cloned().unwrap_or(Value::Null)),
+            );
+            out
+        })
+        .collect())
 }
 
 fn rowtime(row: &Row) -> i64 {

@@ -3,6 +3,7 @@
 //! expression typed. It is the only place that knows ksqlDB's rules for
 //! keys, output names, formats and type coercion.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ast::{
@@ -20,7 +21,7 @@ use crate::functions::ScalarFunc;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
-use crate::plan::{LambdaFunc, Rendering, TableJoinKind, Window};
+use crate::plan::{LambdaFunc, Rendering, TableFunc, TableJoinKind, Window};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -135,6 +136,7 @@ pub fn bind(
         topics,
         properties,
         sql: &parsed.text,
+        table_calls: RefCell::new(None),
     };
     match &parsed.statement {
         Statement::CreateSource(c) => b.create_source(c),
@@ -341,6 +343,16 @@ struct Binder<'a> {
     topics: &'a dyn Topics,
     properties: &'a BTreeMap<String, String>,
     sql: &'a str,
+    /// Set while a stream query's SELECT list is bound, the one place
+    /// table functions may be called.
+    table_calls: RefCell<Option<TableCalls>>,
+}
+
+/// The table function calls of a SELECT list: each becomes the column
+/// `first + i` that [`Plan::FlatMap`] appends to the input's row.
+struct TableCalls {
+    first: usize,
+    calls: Vec<(TableFunc, ScalarExpr)>,
 }
 
 impl Binder<'_> {
@@ -2031,6 +2043,12 @@ impl Binder<'_> {
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
         let mut namer = Namer::new(&from.scope);
+        if from.kind == SourceKind::Stream {
+            *self.table_calls.borrow_mut() = Some(TableCalls {
+                first: from.scope.columns.len(),
+                calls: Vec::new(),
+            });
+        }
         for (item, alias) in items.iter() {
             let bound = self.expr(&from.scope, item)?;
             let ty = bound.ty.clone().ok_or_else(|| {
@@ -2109,6 +2127,14 @@ impl Binder<'_> {
             check_unique(&columns, &c, q)?;
             exprs.push(e);
             columns.push(c);
+        }
+        if let Some(TableCalls { calls, .. }) = self.table_calls.borrow_mut().take() {
+            if !calls.is_empty() {
+                plan = Plan::FlatMap {
+                    input: Box::new(plan),
+                    calls,
+                };
+            }
         }
         // A windowed source's rows keep their window, after the columns.
         let window = from.left_source.window;
@@ -2730,6 +2756,46 @@ impl Binder<'_> {
 
     /// Binds `e` over `scope`; inside an aggregating projection (`agg`),
     /// over the aggregate's output instead.
+    /// `EXPLODE(array)` or `CUBE_EXPLODE(array)` in a stream query's SELECT
+    /// list: the call joins [`TableCalls`], and its value is the column the
+    /// query's [`Plan::FlatMap`] fills.
+    fn table_call(&self, scope: &Scope, func: TableFunc, args: &[Expr], pos: Pos) -> Result<Typed> {
+        let name = func.name();
+        let refuse = |why: String| SqlError::new(pos, format!("{name} is a table function: {why}"));
+        // Taken while the argument binds, so a table function inside it is refused.
+        let Some(mut ctx) = self.table_calls.borrow_mut().take() else {
+            return Err(refuse("Table functions are supported only in the SELECT list of a query over a stream, without GROUP BY, and not inside another table function's argument".into()));
+        };
+        if scope.columns.len() != ctx.first {
+            *self.table_calls.borrow_mut() = Some(ctx);
+            return Err(refuse("it cannot be called inside a lambda".into()));
+        }
+        let bound = match args {
+            [arg] => self.expr(scope, arg),
+            _ => Err(refuse(format!(
+                "it takes one ARRAY argument, not {}",
+                args.len()
+            ))),
+        };
+        let result = bound.and_then(|t| match t.ty {
+            Some(SqlType::Array(element)) => {
+                let ty = match func {
+                    TableFunc::Explode => *element,
+                    TableFunc::CubeExplode => SqlType::Array(element),
+                };
+                ctx.calls.push((func, t.expr));
+                Ok(typed(
+                    ScalarExpr::Column(ctx.first + ctx.calls.len() - 1),
+                    ty,
+                ))
+            }
+            Some(other) => Err(refuse(format!("it takes an ARRAY, not {other}"))),
+            None => Err(refuse("it takes an ARRAY, not an untyped NULL".into())),
+        });
+        *self.table_calls.borrow_mut() = Some(ctx);
+        result
+    }
+
     fn expr_in(&self, scope: &Scope, mut agg: Option<&mut AggContext>, e: &Expr) -> Result<Typed> {
         if let Some(ctx) = agg.as_deref_mut() {
             if !contains_aggregate(e) {
@@ -2886,6 +2952,9 @@ impl Binder<'_> {
             }
             ExprKind::Function { name, args, star } => {
                 let fname = name.value.to_uppercase();
+                if let Some(func) = TableFunc::from_name(&fname) {
+                    return self.table_call(scope, func, args, pos);
+                }
                 if let Some(func) = LambdaFunc::from_name(&fname) {
                     if agg.is_some() {
                         return Err(SqlError::new(pos, format!("{fname} in an aggregate query is not supported yet, except as a GROUP BY expression")));

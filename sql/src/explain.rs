@@ -89,6 +89,14 @@ fn node(plan: &Plan, depth: usize, out: &mut String) {
             let _ = writeln!(out, "{pad}Map {}", list(exprs));
             vec![input]
         }
+        Plan::FlatMap { input, calls } => {
+            let calls: Vec<String> = calls
+                .iter()
+                .map(|(f, e)| format!("{}({e})", f.name()))
+                .collect();
+            let _ = writeln!(out, "{pad}FlatMap {}", calls.join(", "));
+            vec![input]
+        }
         Plan::Window { input, window: w } => {
             let _ = writeln!(out, "{pad}Window {}", window(w));
             vec![input]

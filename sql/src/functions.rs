@@ -1133,7 +1133,7 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
     let info = lookup(&upper).ok_or_else(|| format!("unknown function {upper}"))?;
     if info.kind == FunctionKind::Table {
         return Err(format!(
-            "{upper} is a table function, which ddsql does not support yet"
+            "{upper} is a table function: call it in the SELECT list of a query over a stream"
         ));
     }
     if info.kind != FunctionKind::Scalar || upper == "TO_JSON_STRING" {
@@ -2428,7 +2428,10 @@ mod tests {
         assert!(err.contains("SUBSTRING(STRING, INT pos)"), "{err}");
         assert_eq!(resolve("nope", &[]).unwrap_err(), "unknown function NOPE");
         let err = resolve("explode", &[None]).unwrap_err();
-        assert!(err.contains("EXPLODE is a table function"), "{err}");
+        assert!(
+            err.contains("EXPLODE is a table function: call it in the SELECT list"),
+            "{err}"
+        );
         assert!(resolve("regexp_replace", &vec![Some(SqlType::String); 3]).is_ok());
     }
 

@@ -41,6 +41,15 @@ pub enum Plan {
     },
     /// A table keyed by `group_key`: layout
     /// `ROWTIME (latest input's), group_key..., aggregates...`.
+    /// Each row of `input` (a stream) as many times as the longest result
+    /// of its table function `calls`, the n-th time followed by each call's
+    /// n-th value (NULL past the end of a shorter result): layout
+    /// `input row ++ one column per call`. A row whose calls all give
+    /// nothing (an empty or NULL array) yields no row.
+    FlatMap {
+        input: Box<Plan>,
+        calls: Vec<(TableFunc, ScalarExpr)>,
+    },
     /// Rows of `input` (a stream), each copied into every time window that
     /// contains its ROWTIME, with `WINDOWSTART, WINDOWEND` appended to its
     /// layout. A row whose window closed before it arrived (its end plus
@@ -100,6 +109,34 @@ pub enum Plan {
         table_width: usize,
         left: bool,
     },
+}
+
+/// A table function: one value in, zero or more out (see
+/// [`crate::eval::table_function`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableFunc {
+    /// `EXPLODE(array)`: each element.
+    Explode,
+    /// `CUBE_EXPLODE(array)`: every copy of the array with any subset of
+    /// its non-NULL elements made NULL.
+    CubeExplode,
+}
+
+impl TableFunc {
+    pub fn from_name(name: &str) -> Option<TableFunc> {
+        match name.to_ascii_uppercase().as_str() {
+            "EXPLODE" => Some(TableFunc::Explode),
+            "CUBE_EXPLODE" => Some(TableFunc::CubeExplode),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            TableFunc::Explode => "EXPLODE",
+            TableFunc::CubeExplode => "CUBE_EXPLODE",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,6 +392,7 @@ impl Plan {
             Plan::Window { window, .. } => Some(*window),
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
+            | Plan::FlatMap { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::EmitFinal { input } => input.window(),
             _ => None,
@@ -367,6 +405,7 @@ impl Plan {
             Plan::Scan { source } => vec![source.as_str()],
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
+            | Plan::FlatMap { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::EmitFinal { input }
             | Plan::Window { input, .. } => input.sources(),
@@ -390,6 +429,7 @@ impl Plan {
             Plan::Scan { source: s } => s == source,
             Plan::Filter { input, .. }
             | Plan::Map { input, .. }
+            | Plan::FlatMap { input, .. }
             | Plan::Aggregate { input, .. }
             | Plan::EmitFinal { input }
             | Plan::Window { input, .. } => input.scans(source),
