@@ -910,6 +910,52 @@ fn value_has_type(v: &Value, t: &SqlType) -> bool {
     )
 }
 
+/// The values a table function gives for `arg`: `EXPLODE` an array's
+/// elements, `CUBE_EXPLODE` every copy of the array in which any subset of
+/// its non-NULL elements is NULL, in ksqlDB's order (each element first
+/// kept, then NULL; a NULL element only kept). NULL gives nothing.
+///
+/// ```
+/// use ddsql_sql::{eval::table_function, plan::TableFunc, types::Value};
+/// let a = Value::Array(vec![Value::Int(1), Value::Null, Value::Int(3)]);
+/// assert_eq!(table_function(TableFunc::Explode, &a), vec![Value::Int(1), Value::Null, Value::Int(3)]);
+/// let cube = table_function(TableFunc::CubeExplode, &a);
+/// assert_eq!(cube, [
+///     [Value::Int(1), Value::Null, Value::Int(3)],
+///     [Value::Int(1), Value::Null, Value::Null],
+///     [Value::Null, Value::Null, Value::Int(3)],
+///     [Value::Null, Value::Null, Value::Null],
+/// ].map(|r| Value::Array(r.to_vec())));
+/// assert!(table_function(TableFunc::Explode, &Value::Null).is_empty());
+/// ```
+pub fn table_function(func: crate::plan::TableFunc, arg: &Value) -> Vec<Value> {
+    use crate::plan::TableFunc;
+    let Value::Array(items) = arg else {
+        return Vec::new();
+    };
+    match func {
+        TableFunc::Explode => items.clone(),
+        TableFunc::CubeExplode => {
+            let mut rows = vec![Vec::with_capacity(items.len())];
+            for item in items {
+                let mut next = Vec::with_capacity(rows.len() * 2);
+                for row in rows {
+                    let mut kept = row.clone();
+                    kept.push(item.clone());
+                    next.push(kept);
+                    if !item.is_null() {
+                        let mut nulled = row;
+                        nulled.push(Value::Null);
+                        next.push(nulled);
+                    }
+                }
+                rows = next;
+            }
+            rows.into_iter().map(Value::Array).collect()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1112,51 +1158,5 @@ mod tests {
         assert_eq!(at(-1), Value::Int(3));
         assert_eq!(at(0), Value::Null);
         assert_eq!(at(4), Value::Null);
-    }
-}
-
-/// The values a table function gives for `arg`: `EXPLODE` an array's
-/// elements, `CUBE_EXPLODE` every copy of the array in which any subset of
-/// its non-NULL elements is NULL, in ksqlDB's order (each element first
-/// kept, then NULL; a NULL element only kept). NULL gives nothing.
-///
-/// ```
-/// use ddsql_sql::{eval::table_function, plan::TableFunc, types::Value};
-/// let a = Value::Array(vec![Value::Int(1), Value::Null, Value::Int(3)]);
-/// assert_eq!(table_function(TableFunc::Explode, &a), vec![Value::Int(1), Value::Null, Value::Int(3)]);
-/// let cube = table_function(TableFunc::CubeExplode, &a);
-/// assert_eq!(cube, [
-///     [Value::Int(1), Value::Null, Value::Int(3)],
-///     [Value::Int(1), Value::Null, Value::Null],
-///     [Value::Null, Value::Null, Value::Int(3)],
-///     [Value::Null, Value::Null, Value::Null],
-/// ].map(|r| Value::Array(r.to_vec())));
-/// assert!(table_function(TableFunc::Explode, &Value::Null).is_empty());
-/// ```
-pub fn table_function(func: crate::plan::TableFunc, arg: &Value) -> Vec<Value> {
-    use crate::plan::TableFunc;
-    let Value::Array(items) = arg else {
-        return Vec::new();
-    };
-    match func {
-        TableFunc::Explode => items.clone(),
-        TableFunc::CubeExplode => {
-            let mut rows = vec![Vec::with_capacity(items.len())];
-            for item in items {
-                let mut next = Vec::with_capacity(rows.len() * 2);
-                for row in rows {
-                    let mut kept = row.clone();
-                    kept.push(item.clone());
-                    next.push(kept);
-                    if !item.is_null() {
-                        let mut nulled = row;
-                        nulled.push(Value::Null);
-                        next.push(nulled);
-                    }
-                }
-                rows = next;
-            }
-            rows.into_iter().map(Value::Array).collect()
-        }
     }
 }
