@@ -104,14 +104,7 @@ pub fn entity(
             plan,
             sink,
         } => {
-            let mut fields = vec![json!({"name": "ROWTIME", "schema": schema(&SqlType::BigInt)})];
-            fields.extend(plan.columns.iter().map(|c| {
-                let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
-                if c.key {
-                    f["type"] = json!("KEY");
-                }
-                f
-            }));
+            let fields = fields(&plan.columns);
             json!({
                 "@type": "queryDescription",
                 "queryDescription": {
@@ -230,14 +223,7 @@ fn describe(session: &Session, s: &Source, extended: bool) -> Json {
             .map(|q| json!({"id": q.id, "queryString": q.sql, "sinks": [q.sink], "state": "RUNNING"}))
             .collect()
     };
-    let mut fields = vec![json!({"name": "ROWTIME", "schema": schema(&SqlType::BigInt)})];
-    fields.extend(s.columns.iter().map(|c| {
-        let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
-        if c.key {
-            f["type"] = json!("KEY");
-        }
-        f
-    }));
+    let fields = fields(&s.columns);
     json!({
         "name": s.name,
         "windowType": null,
@@ -258,6 +244,20 @@ fn describe(session: &Session, s: &Source, extended: bool) -> Json {
         "queryOffsetSummaries": [],
         "sourceConstraints": [],
     })
+}
+
+/// ksqlDB's `fields` of a source or query: `ROWTIME`, then the columns,
+/// keys marked `KEY`.
+fn fields(columns: &[ddsql_sql::catalog::Column]) -> Vec<Json> {
+    let mut fields = vec![json!({"name": "ROWTIME", "schema": schema(&SqlType::BigInt)})];
+    fields.extend(columns.iter().map(|c| {
+        let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
+        if c.key {
+            f["type"] = json!("KEY");
+        }
+        f
+    }));
+    fields
 }
 
 /// ksqlDB's `SchemaInfo`: `{type, fields, memberSchema}`.
