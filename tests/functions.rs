@@ -209,3 +209,115 @@ fn table_functions_are_refused_where_ksqldb_refuses_them() {
         assert!(e.contains(wanted), "{sql}\n  said: {e}\n  wanted: {wanted}");
     }
 }
+
+/// STDDEV_SAMP (and its other name STDDEV_SAMPLE), HISTOGRAM, ATTR and
+/// SUM_LIST over a stream, and over a table, whose updates retract.
+#[test]
+fn the_statistical_and_collection_aggregates() {
+    let script = "
+        create stream m (k int key, v int, s string, xs array<bigint>)
+          with (kafka_topic='m', key_format='JSON', value_format='JSON', partitions=1);
+        create table stats with (kafka_topic='stats', key_format='JSON', value_format='JSON') as
+          select k, stddev_samp(v) as sd, stddev_sample(v) as sd2, histogram(s) as h,
+                 attr(s) as a, sum_list(xs) as total
+          from m group by k;
+        create table dims (id int primary key, g int, v double)
+          with (kafka_topic='dims', key_format='JSON', value_format='JSON', partitions=1);
+        create table by_g with (kafka_topic='by_g', key_format='JSON', value_format='JSON') as
+          select g, stddev_samp(v) as sd, attr(v) as a from dims group by g;
+    ";
+    for workers in [1, 2] {
+        let (_dir, session) = session_with(script);
+        let m = |k: i64, v: i64, s: &str, xs: serde_json::Value, ts| {
+            json_record(json!(k), Some(json!({"V": v, "S": s, "XS": xs})), ts)
+        };
+        session
+            .log()
+            .append(
+                "m",
+                0,
+                &[
+                    m(1, 2, "a", json!([1, 2]), 10),
+                    m(1, 4, "a", json!(null), 20),
+                    m(1, 9, "b", json!([null, 10]), 30),
+                    m(2, 5, "z", json!([]), 40),
+                ],
+            )
+            .unwrap();
+        let dim = |id: i64, g: i64, v: Option<f64>, ts| {
+            json_record(json!(id), v.map(|v| json!({"G": g, "V": v})), ts)
+        };
+        session
+            .log()
+            .append(
+                "dims",
+                0,
+                &[
+                    dim(1, 7, Some(1.0), 10),
+                    dim(2, 7, Some(3.0), 20),
+                    dim(2, 7, None, 30), // deleted: one row left in group 7
+                ],
+            )
+            .unwrap();
+        run_caught_up(&session, workers, 1);
+        let last = |topic: &str, key: serde_json::Value| {
+            records(&session, topic)
+                .into_iter()
+                .rev()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, v, _)| v)
+                .unwrap()
+        };
+        // 2, 4, 9: mean 5, squared deviations 9 + 1 + 16 = 26, / 2 = 13.
+        let sd = 13f64.sqrt();
+        assert_eq!(
+            last("stats", json!(1)),
+            json!({"SD": sd, "SD2": sd, "H": {"a": 2, "b": 1}, "A": null, "TOTAL": 13}),
+            "{workers} worker(s)"
+        );
+        assert_eq!(
+            last("stats", json!(2)),
+            json!({"SD": 0.0, "SD2": 0.0, "H": {"z": 1}, "A": "z", "TOTAL": 0}),
+            "{workers} worker(s)"
+        );
+        let by_g: Vec<serde_json::Value> = records(&session, "by_g")
+            .into_iter()
+            .map(|(_, v, _)| v)
+            .collect();
+        assert_eq!(
+            by_g,
+            [
+                json!({"SD": 0.0, "A": 1.0}),
+                json!({"SD": 2f64.sqrt(), "A": null}),
+                json!({"SD": 0.0, "A": 1.0}),
+            ],
+            "{workers} worker(s): the deletion is retracted from both"
+        );
+    }
+    let (_dir, mut session) = session_with(script);
+    for (sql, wanted) in [
+        (
+            "create table x as select k, stddev_samp(s) from m group by k;",
+            "STDDEV_SAMP needs an INT, BIGINT or DOUBLE, not STRING",
+        ),
+        (
+            "create table x as select k, histogram(v) from m group by k;",
+            "HISTOGRAM needs a STRING, not INTEGER",
+        ),
+        (
+            "create table x as select k, sum_list(v) from m group by k;",
+            "SUM_LIST needs an ARRAY of INT, BIGINT or DOUBLE, not INTEGER",
+        ),
+        (
+            "create stream x as select k, attr(v) from m;",
+            "aggregate function ATTR needs GROUP BY",
+        ),
+    ] {
+        let e = session
+            .execute_script(sql)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(wanted), "{sql}\n  said: {e}");
+    }
+}

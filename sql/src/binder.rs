@@ -3495,7 +3495,35 @@ impl Binder<'_> {
             }
             A::TopK | A::TopKDistinct | A::CollectList | A::CollectSet => array(known(&arg_ty)?),
             A::LatestByOffset | A::EarliestByOffset if n.is_some() => array(known(&arg_ty)?),
-            A::LatestByOffset | A::EarliestByOffset => known(&arg_ty)?,
+            A::LatestByOffset | A::EarliestByOffset | A::Attr => known(&arg_ty)?,
+            A::StddevSamp => match &arg_ty {
+                Some(SqlType::Int | SqlType::BigInt | SqlType::Double) => SqlType::Double,
+                other => {
+                    return Err(wrong(format!(
+                        "needs an INT, BIGINT or DOUBLE, not {}",
+                        show_ty(other)
+                    )))
+                }
+            },
+            A::Histogram => match &arg_ty {
+                Some(SqlType::String) => {
+                    SqlType::Map(Box::new(SqlType::String), Box::new(SqlType::BigInt))
+                }
+                other => return Err(wrong(format!("needs a STRING, not {}", show_ty(other)))),
+            },
+            A::SumList => match &arg_ty {
+                Some(SqlType::Array(e))
+                    if matches!(**e, SqlType::Int | SqlType::BigInt | SqlType::Double) =>
+                {
+                    (**e).clone()
+                }
+                other => {
+                    return Err(wrong(format!(
+                        "needs an ARRAY of INT, BIGINT or DOUBLE, not {}",
+                        show_ty(other)
+                    )))
+                }
+            },
         };
         let call = AggregateCall {
             func,

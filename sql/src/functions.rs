@@ -1056,6 +1056,36 @@ pub fn registry() -> &'static [FunctionInfo] {
                 ["COUNT_DISTINCT(value)"],
                 "The number of distinct non-NULL values."
             ),
+            info!(
+                "STDDEV_SAMP",
+                Aggregate,
+                ["STDDEV_SAMP(INT | BIGINT | DOUBLE)"],
+                "The sample standard deviation, as a DOUBLE (0.0 for fewer than two values)."
+            ),
+            info!(
+                "STDDEV_SAMPLE",
+                Aggregate,
+                ["STDDEV_SAMPLE(INT | BIGINT | DOUBLE)"],
+                "The sample standard deviation, as a DOUBLE (0.0 for fewer than two values)."
+            ),
+            info!(
+                "HISTOGRAM",
+                Aggregate,
+                ["HISTOGRAM(STRING)"],
+                "A map from each distinct non-NULL string to how often it occurs (at most 1000 strings)."
+            ),
+            info!(
+                "ATTR",
+                Aggregate,
+                ["ATTR(value)"],
+                "The value when every row has the same one (NULL counts as a value), else NULL."
+            ),
+            info!(
+                "SUM_LIST",
+                Aggregate,
+                ["SUM_LIST(ARRAY<INT | BIGINT | DOUBLE>)"],
+                "The sum of the non-NULL elements of every array."
+            ),
         ];
         v.sort_by_key(|f| f.name);
         v

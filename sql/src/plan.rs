@@ -160,6 +160,11 @@ pub enum AggregateFunc {
     TopK,
     TopKDistinct,
     CountDistinct,
+    /// `STDDEV_SAMP`, also named `STDDEV_SAMPLE`.
+    StddevSamp,
+    Histogram,
+    Attr,
+    SumList,
 }
 
 impl AggregateFunc {
@@ -178,6 +183,10 @@ impl AggregateFunc {
             AggregateFunc::TopK => "TOPK",
             AggregateFunc::TopKDistinct => "TOPKDISTINCT",
             AggregateFunc::CountDistinct => "COUNT_DISTINCT",
+            AggregateFunc::StddevSamp => "STDDEV_SAMP",
+            AggregateFunc::Histogram => "HISTOGRAM",
+            AggregateFunc::Attr => "ATTR",
+            AggregateFunc::SumList => "SUM_LIST",
         }
     }
 
@@ -195,6 +204,10 @@ impl AggregateFunc {
             "TOPK" => AggregateFunc::TopK,
             "TOPKDISTINCT" => AggregateFunc::TopKDistinct,
             "COUNT_DISTINCT" => AggregateFunc::CountDistinct,
+            "STDDEV_SAMP" | "STDDEV_SAMPLE" => AggregateFunc::StddevSamp,
+            "HISTOGRAM" => AggregateFunc::Histogram,
+            "ATTR" => AggregateFunc::Attr,
+            "SUM_LIST" => AggregateFunc::SumList,
             _ => return None,
         })
     }

@@ -291,6 +291,30 @@ pub enum Accumulator {
         by_first_field: bool,
     },
     CountDistinct(BTreeSet<Value>),
+    /// Welford's running mean and sum of squared deviations.
+    Stddev {
+        count: i64,
+        mean: f64,
+        m2: f64,
+    },
+    /// Each distinct string's count, in first-seen order.
+    Histogram(Vec<(Value, i64)>),
+    /// Each distinct value's count (NULL included).
+    Attr(Vec<(Value, i64)>),
+    SumList(Value),
+}
+
+/// ksqlDB's HISTOGRAM counts at most this many distinct strings.
+const HISTOGRAM_LIMIT: usize = 1000;
+
+/// Adds one occurrence of `v` to `counts`, unless it is new and `limit`
+/// distinct values are already counted.
+fn count_in(counts: &mut Vec<(Value, i64)>, v: &Value, limit: usize) {
+    match counts.iter().position(|(x, _)| x == v) {
+        Some(i) => counts[i].1 += 1,
+        None if counts.len() < limit => counts.push((v.clone(), 1)),
+        None => {}
+    }
 }
 
 impl Accumulator {
@@ -338,6 +362,18 @@ impl Accumulator {
                 by_first_field: matches!(&call.ty, SqlType::Array(t) if matches!(**t, SqlType::Struct(_))),
             },
             AggregateFunc::CountDistinct => Accumulator::CountDistinct(BTreeSet::new()),
+            AggregateFunc::StddevSamp => Accumulator::Stddev {
+                count: 0,
+                mean: 0.0,
+                m2: 0.0,
+            },
+            AggregateFunc::Histogram => Accumulator::Histogram(Vec::new()),
+            AggregateFunc::Attr => Accumulator::Attr(Vec::new()),
+            AggregateFunc::SumList => Accumulator::SumList(match &call.ty {
+                SqlType::Int => Value::Int(0),
+                SqlType::BigInt => Value::BigInt(0),
+                _ => Value::Double(F64(0.0)),
+            }),
         }
     }
 
@@ -371,7 +407,8 @@ impl Accumulator {
                     values.push(v.clone())
                 }
             }
-            // Unlike the others, the collections keep NULLs.
+            // Unlike the others, the collections (and ATTR) keep NULLs.
+            Accumulator::Attr(counts) => count_in(counts, v, usize::MAX),
             Accumulator::CollectList(items) => items.push(v.clone()),
             Accumulator::CollectSet { order, seen } => {
                 if seen.insert(v.clone()) {
@@ -436,6 +473,24 @@ impl Accumulator {
             Accumulator::CountDistinct(seen) => {
                 seen.insert(v.clone());
             }
+            Accumulator::Stddev { count, mean, m2 } => {
+                if let Ok(Value::Double(x)) = eval::cast(v, &SqlType::Double) {
+                    *count += 1;
+                    let delta = x.0 - *mean;
+                    *mean += delta / *count as f64;
+                    *m2 += delta * (x.0 - *mean);
+                }
+            }
+            Accumulator::Histogram(counts) => count_in(counts, v, HISTOGRAM_LIMIT),
+            Accumulator::SumList(sum) => {
+                let Value::Array(items) = v else { return };
+                for item in items.iter().filter(|i| !i.is_null()) {
+                    match eval::binary(BinaryFunc::Add, sum, item) {
+                        Ok(s) => *sum = s,
+                        Err(e) => tracing::warn!("SUM_LIST: {e}; the sum keeps its previous value"),
+                    }
+                }
+            }
         }
     }
 
@@ -466,6 +521,22 @@ impl Accumulator {
             Accumulator::CollectSet { order, .. } => Value::Array(order.clone()),
             Accumulator::TopK { values, .. } => Value::Array(values.clone()),
             Accumulator::CountDistinct(seen) => Value::BigInt(seen.len() as i64),
+            // As ksqlDB: 0.0, not NULL, for fewer than two values.
+            Accumulator::Stddev { count, .. } if *count < 2 => Value::Double(F64(0.0)),
+            Accumulator::Stddev { count, m2, .. } => {
+                Value::Double(F64((m2 / (*count - 1) as f64).sqrt()))
+            }
+            Accumulator::Histogram(counts) => Value::Map(
+                counts
+                    .iter()
+                    .map(|(v, n)| (v.clone(), Value::BigInt(*n)))
+                    .collect(),
+            ),
+            Accumulator::Attr(counts) => match counts.as_slice() {
+                [(v, _)] => v.clone(),
+                _ => Value::Null,
+            },
+            Accumulator::SumList(sum) => sum.clone(),
         }
     }
 }
