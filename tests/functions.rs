@@ -210,8 +210,8 @@ fn table_functions_are_refused_where_ksqldb_refuses_them() {
     }
 }
 
-/// STDDEV_SAMP (and its other name STDDEV_SAMPLE), HISTOGRAM, ATTR and
-/// SUM_LIST over a stream, and over a table, whose updates retract.
+/// STDDEV_SAMP (and its other name STDDEV_SAMPLE), HISTOGRAM, ATTR,
+/// SUM_LIST and CORRELATION over a stream, and over a table, whose updates retract.
 #[test]
 fn the_statistical_and_collection_aggregates() {
     let script = "
@@ -219,7 +219,7 @@ fn the_statistical_and_collection_aggregates() {
           with (kafka_topic='m', key_format='JSON', value_format='JSON', partitions=1);
         create table stats with (kafka_topic='stats', key_format='JSON', value_format='JSON') as
           select k, stddev_samp(v) as sd, stddev_sample(v) as sd2, histogram(s) as h,
-                 attr(s) as a, sum_list(xs) as total
+                 attr(s) as a, sum_list(xs) as total, correlation(v, v * -2) as r
           from m group by k;
         create table dims (id int primary key, g int, v double)
           with (kafka_topic='dims', key_format='JSON', value_format='JSON', partitions=1);
@@ -272,12 +272,12 @@ fn the_statistical_and_collection_aggregates() {
         let sd = 13f64.sqrt();
         assert_eq!(
             last("stats", json!(1)),
-            json!({"SD": sd, "SD2": sd, "H": {"a": 2, "b": 1}, "A": null, "TOTAL": 13}),
+            json!({"SD": sd, "SD2": sd, "H": {"a": 2, "b": 1}, "A": null, "TOTAL": 13, "R": -1.0}),
             "{workers} worker(s)"
         );
         assert_eq!(
             last("stats", json!(2)),
-            json!({"SD": 0.0, "SD2": 0.0, "H": {"z": 1}, "A": "z", "TOTAL": 0}),
+            json!({"SD": 0.0, "SD2": 0.0, "H": {"z": 1}, "A": "z", "TOTAL": 0, "R": null}),
             "{workers} worker(s)"
         );
         let by_g: Vec<serde_json::Value> = records(&session, "by_g")

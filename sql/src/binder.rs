@@ -3406,6 +3406,28 @@ impl Binder<'_> {
             return Err(wrong("needs an argument".into()));
         };
         let mut arg = self.expr(&ctx.input, first)?;
+        // CORRELATION(x, y) carries both numbers in one STRUCT argument.
+        if func == A::Correlation {
+            let [_, second] = args else {
+                return Err(wrong(format!("takes two arguments, not {}", args.len())));
+            };
+            let y = self.expr(&ctx.input, second)?;
+            let mut fields = Vec::new();
+            for t in [arg, y] {
+                if !t.ty.as_ref().is_some_and(SqlType::is_numeric) {
+                    return Err(wrong(format!("needs numbers, not {}", show_ty(&t.ty))));
+                }
+                fields.push(cast_to(t, &SqlType::Double));
+            }
+            let call = AggregateCall {
+                func,
+                arg: Some(ScalarExpr::MakeStruct(fields)),
+                ty: SqlType::Double,
+                n: None,
+                ignore_nulls: true,
+            };
+            return Ok(self.push_aggregate(ctx, call));
+        }
         let arg_ty = arg.ty.clone();
         // TOPK(value, col0, col1, ..., k) ranks by `value` and carries the
         // other columns along: each kept item is a STRUCT<sort_col, col0, ...>.
@@ -3511,6 +3533,7 @@ impl Binder<'_> {
                 }
                 other => return Err(wrong(format!("needs a STRING, not {}", show_ty(other)))),
             },
+            A::Correlation => unreachable!("bound above"),
             A::SumList => match &arg_ty {
                 Some(SqlType::Array(e))
                     if matches!(**e, SqlType::Int | SqlType::BigInt | SqlType::Double) =>

@@ -1069,6 +1069,12 @@ pub fn registry() -> &'static [FunctionInfo] {
                 "The sample standard deviation, as a DOUBLE (0.0 for fewer than two values)."
             ),
             info!(
+                "CORRELATION",
+                Aggregate,
+                ["CORRELATION(DOUBLE x, DOUBLE y)"],
+                "Pearson's correlation coefficient of the rows where x and y are both non-NULL (NULL while it is undefined)."
+            ),
+            info!(
                 "HISTOGRAM",
                 Aggregate,
                 ["HISTOGRAM(STRING)"],

@@ -165,6 +165,8 @@ pub enum AggregateFunc {
     Histogram,
     Attr,
     SumList,
+    /// `CORRELATION(x, y)`: the argument is `STRUCT<X DOUBLE, Y DOUBLE>`.
+    Correlation,
 }
 
 impl AggregateFunc {
@@ -187,6 +189,7 @@ impl AggregateFunc {
             AggregateFunc::Histogram => "HISTOGRAM",
             AggregateFunc::Attr => "ATTR",
             AggregateFunc::SumList => "SUM_LIST",
+            AggregateFunc::Correlation => "CORRELATION",
         }
     }
 
@@ -208,6 +211,7 @@ impl AggregateFunc {
             "HISTOGRAM" => AggregateFunc::Histogram,
             "ATTR" => AggregateFunc::Attr,
             "SUM_LIST" => AggregateFunc::SumList,
+            "CORRELATION" => AggregateFunc::Correlation,
             _ => return None,
         })
     }

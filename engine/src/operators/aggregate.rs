@@ -302,6 +302,16 @@ pub enum Accumulator {
     /// Each distinct value's count (NULL included).
     Attr(Vec<(Value, i64)>),
     SumList(Value),
+    /// The sums of CORRELATION's single-pass formula, over the rows where
+    /// both numbers are non-NULL.
+    Correlation {
+        n: f64,
+        x: f64,
+        y: f64,
+        xx: f64,
+        yy: f64,
+        xy: f64,
+    },
 }
 
 /// ksqlDB's HISTOGRAM counts at most this many distinct strings.
@@ -368,6 +378,14 @@ impl Accumulator {
                 m2: 0.0,
             },
             AggregateFunc::Histogram => Accumulator::Histogram(Vec::new()),
+            AggregateFunc::Correlation => Accumulator::Correlation {
+                n: 0.0,
+                x: 0.0,
+                y: 0.0,
+                xx: 0.0,
+                yy: 0.0,
+                xy: 0.0,
+            },
             AggregateFunc::Attr => Accumulator::Attr(Vec::new()),
             AggregateFunc::SumList => Accumulator::SumList(match &call.ty {
                 SqlType::Int => Value::Int(0),
@@ -482,6 +500,26 @@ impl Accumulator {
                 }
             }
             Accumulator::Histogram(counts) => count_in(counts, v, HISTOGRAM_LIMIT),
+            Accumulator::Correlation {
+                n,
+                x,
+                y,
+                xx,
+                yy,
+                xy,
+            } => {
+                if let Value::Struct(pair) = v {
+                    if let [Value::Double(a), Value::Double(b)] = pair.as_slice() {
+                        let (a, b) = (a.0, b.0);
+                        *n += 1.0;
+                        *x += a;
+                        *y += b;
+                        *xx += a * a;
+                        *yy += b * b;
+                        *xy += a * b;
+                    }
+                }
+            }
             Accumulator::SumList(sum) => {
                 let Value::Array(items) = v else { return };
                 for item in items.iter().filter(|i| !i.is_null()) {
@@ -537,6 +575,23 @@ impl Accumulator {
                 _ => Value::Null,
             },
             Accumulator::SumList(sum) => sum.clone(),
+            Accumulator::Correlation {
+                n,
+                x,
+                y,
+                xx,
+                yy,
+                xy,
+            } => {
+                let r = (n * xy - x * y) / ((n * xx - x * x) * (n * yy - y * y)).sqrt();
+                // ksqlDB's NaN (fewer than two rows, or a constant column)
+                // has no JSON or Avro form; NULL says "undefined".
+                if r.is_finite() {
+                    Value::Double(F64(r))
+                } else {
+                    Value::Null
+                }
+            }
         }
     }
 }
