@@ -73,5 +73,5 @@ fn qtt_cases_parse_and_bind() {
     );
 }
 
-const FLOOR_GOOD_BIND: usize = 868;
+const FLOOR_GOOD_BIND: usize = 869;
 const FLOOR_BAD_REJECTED: usize = 259;

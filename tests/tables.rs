@@ -510,3 +510,85 @@ fn default_formats_come_from_set_and_survive_a_restart() {
         );
     }
 }
+
+/// `WITH (TIMESTAMP='col')` on CREATE ... AS SELECT: the sink's records take
+/// their timestamps from the column, whatever the input's; a result whose
+/// column is NULL has no timestamp, so it goes to the processing log. In a
+/// table-table join, `l.ROWTIME` is the left row's own time.
+#[test]
+fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
+    let script = "
+        create stream events (id bigint key, at bigint, name string)
+          with (kafka_topic='events', key_format='JSON', value_format='JSON', partitions=1);
+        create stream stamped with (kafka_topic='stamped', key_format='JSON', value_format='JSON', timestamp='AT') as
+          select id, at, name from events;
+        create table a (id bigint primary key, x string)
+          with (kafka_topic='a', key_format='JSON', value_format='JSON', partitions=1);
+        create table b (id bigint primary key, y string)
+          with (kafka_topic='b', key_format='JSON', value_format='JSON', partitions=1);
+        create table ab with (kafka_topic='ab', key_format='JSON', value_format='JSON') as
+          select a.id, a.rowtime as a_time, b.rowtime as b_time, x, y from a join b on a.id = b.id;
+    ";
+    for workers in [1, 2] {
+        let (_dir, session) = session_with(script);
+        let event =
+            |id: i64, at: Json, ts| rec(json!(id), Some(json!({"AT": at, "NAME": "n"})), ts);
+        session
+            .log()
+            .append(
+                "events",
+                0,
+                &[
+                    event(1, json!(5_000), 10),
+                    event(2, json!(null), 20),
+                    event(3, json!(7), 30),
+                ],
+            )
+            .unwrap();
+        session
+            .log()
+            .append("a", 0, &[rec(json!(1), Some(json!({"X": "x"})), 100)])
+            .unwrap();
+        session
+            .log()
+            .append("b", 0, &[rec(json!(1), Some(json!({"Y": "y"})), 150)])
+            .unwrap();
+        run_caught_up(&session, workers, 1);
+        let stamped: Vec<(Json, i64)> = records(&session, "stamped")
+            .into_iter()
+            .map(|(k, _, t)| (k, t))
+            .collect();
+        assert_eq!(
+            stamped,
+            vec![(json!(1), 5_000), (json!(3), 7)],
+            "{workers} worker(s)"
+        );
+        let log = records(&session, ddsql_engine::PROCESSING_LOG_TOPIC);
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert!(
+            log[0].1["message"]
+                .as_str()
+                .unwrap()
+                .contains("the TIMESTAMP column of the result is NULL"),
+            "{log:?}"
+        );
+        assert_eq!(
+            records(&session, "ab"),
+            vec![(
+                json!(1),
+                json!({"A_TIME": 100, "B_TIME": 150, "X": "x", "Y": "y"}),
+                150
+            )],
+            "{workers} worker(s)"
+        );
+        assert_eq!(
+            session
+                .catalog()
+                .source("STAMPED")
+                .unwrap()
+                .timestamp_column,
+            Some(1),
+            "readers of the sink take ROWTIME from AT too"
+        );
+    }
+}

@@ -229,3 +229,67 @@ create stream session_starts with (kafka_topic='session_starts', key_format='JSO
         );
     }
 }
+
+/// Windowed streams join on key and window, as Kafka Streams joins
+/// windowed keys; the result keeps the window, and `l.ROWTIME` is the left
+/// record's own time while the result's is the later one.
+#[test]
+fn windowed_streams_join_within_one_window() {
+    const SCRIPT: &str = "
+create stream l (k string key, f0 int) with (kafka_topic='left', key_format='JSON', value_format='JSON',
+  partitions=1, window_type='tumbling', window_size='1 second');
+create stream r (k string key, f1 int) with (kafka_topic='right', key_format='JSON', value_format='JSON',
+  partitions=1, window_type='tumbling', window_size='1 second');
+create stream joined with (kafka_topic='joined', key_format='JSON', value_format='JSON') as
+  select l.k, l.rowtime as time, l.windowstart as wstart, f0, f1
+  from l join r within 10 seconds on l.k = r.k;
+";
+    for workers in [1, 2] {
+        let (_dir, mut session) = session_with(SCRIPT);
+        let at = |k: &str, start: i64, value: Json, ts: i64| {
+            let mut record = json_record(json!(k), Some(value), ts);
+            let key = record.key.as_mut().unwrap();
+            key.extend_from_slice(&start.to_be_bytes());
+            record
+        };
+        session
+            .log()
+            .append("left", 0, &[at("a", 0, json!({"F0": 4}), 1)])
+            .unwrap();
+        session
+            .log()
+            .append(
+                "right",
+                0,
+                &[
+                    at("a", 0, json!({"F1": 6}), 2),
+                    // Same key, another window: no match.
+                    at("a", 1_000, json!({"F1": 7}), 3),
+                ],
+            )
+            .unwrap();
+        run_caught_up(&session, workers, 1);
+        assert_eq!(
+            windowed_records(&session, "joined", 1),
+            vec![(
+                json!("a"),
+                vec![0],
+                Some(json!({"TIME": 1, "WSTART": 0, "F0": 4, "F1": 6})),
+                2
+            )],
+            "{workers} worker(s)"
+        );
+        // A windowed source joins only another of the same windows.
+        let e = session
+            .execute_script(
+                "create stream other (k string key, f2 int) with (kafka_topic='other', value_format='JSON', partitions=1);
+                 create stream bad as select l.k, f0, f2 from l join other o within 1 second on l.k = o.k;",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("supported only between two streams with the same windows"),
+            "{e}"
+        );
+    }
+}

@@ -973,6 +973,7 @@ impl<'s> Builder<'s, '_> {
                     }
                     l[0] = Value::BigInt(lt.max(rt));
                     l.extend(r);
+                    l.push(Value::BigInt(lt));
                     Some(l)
                 })
             }
@@ -992,7 +993,8 @@ impl<'s> Builder<'s, '_> {
                 let right = self
                     .plan(right, origin)
                     .map(move |row| (row[rk].clone(), row));
-                // Column 0 carries the join's ROWTIME: the later side's.
+                // Column 0 carries the join's ROWTIME, the later side's;
+                // the left row's own goes at the end.
                 let later = |a: &Value, b: &Value| match (a, b) {
                     (Value::BigInt(x), Value::BigInt(y)) => Value::BigInt(*x.max(y)),
                     (Value::Null, b) => b.clone(),
@@ -1003,14 +1005,18 @@ impl<'s> Builder<'s, '_> {
                         .clone()
                         .join(right.clone())
                         .map(move |(_, (mut l, r))| {
-                            l[0] = later(&l[0], &r[0]);
+                            let time = later(&l[0], &r[0]);
+                            let left_rowtime = std::mem::replace(&mut l[0], time);
                             l.extend(r);
+                            l.push(left_rowtime);
                             l
                         })];
                 if matches!(kind, TableJoinKind::Left) {
                     let matched = right.clone().map(|(k, _)| k).distinct();
                     parts.push(left.clone().antijoin(matched).map(move |(_, mut l)| {
+                        let left_rowtime = l[0].clone();
                         l.resize(l.len() + rw, Value::Null);
+                        l.push(left_rowtime);
                         l
                     }));
                 }
@@ -1020,6 +1026,8 @@ impl<'s> Builder<'s, '_> {
                         let mut row = vec![Value::Null; lw];
                         row[0] = r[0].clone();
                         row.extend(r);
+                        // No left row, so no left ROWTIME.
+                        row.push(Value::Null);
                         row
                     }));
                 }
@@ -1074,20 +1082,24 @@ impl<'s> Builder<'s, '_> {
                 SourceKind::Stream => {
                     let (codec, route) = (codec.clone(), route.clone());
                     rows.map(move |row| {
+                        let timestamp = record_timestamp(&row)?;
                         codec
                             .encode(&row[1..])
-                            .map(|(k, v)| route(k, v, rowtime(&row)))
-                            .map_err(|e| (rowtime(&row), format!("encoding the result: {e}")))
+                            .map(|(k, v)| route(k, v, timestamp))
+                            .map_err(|e| (timestamp, format!("encoding the result: {e}")))
                     })
                 }
                 SourceKind::Table => {
                     let (codec, route) = (codec.clone(), route.clone());
                     let window = if window.is_some() { 2 } else { 0 };
                     changelog(rows, key_arity, window).map(move |(key, entry)| match entry {
-                        Entry::Upsert(row) => codec
-                            .encode(&row[1..])
-                            .map(|(k, v)| route(k, v, rowtime(&row)))
-                            .map_err(|e| (rowtime(&row), format!("encoding the result: {e}"))),
+                        Entry::Upsert(row) => {
+                            let timestamp = record_timestamp(&row)?;
+                            codec
+                                .encode(&row[1..])
+                                .map(|(k, v)| route(k, v, timestamp))
+                                .map_err(|e| (timestamp, format!("encoding the result: {e}")))
+                        }
                         Entry::Tombstone { rowtime } => codec
                             .encode_key(&key)
                             .map(|k| route(k, None, rowtime))
@@ -1288,6 +1300,18 @@ fn flat_map_row(
             out
         })
         .collect())
+}
+
+/// The timestamp of the record a result row becomes: its ROWTIME, which a
+/// sink's `TIMESTAMP` column may have made NULL.
+fn record_timestamp(row: &Row) -> Result<i64, (i64, String)> {
+    match row.first() {
+        Some(Value::Null) => Err((
+            0,
+            "the TIMESTAMP column of the result is NULL, so the record has no timestamp; it is left out".into(),
+        )),
+        _ => Ok(rowtime(row)),
+    }
 }
 
 fn rowtime(row: &Row) -> i64 {

@@ -292,6 +292,43 @@ fn unknown_query(catalog: &Catalog, wanted: &str, pos: Pos) -> SqlError {
     )
 }
 
+/// The column `WITH (TIMESTAMP='col')` names among `columns` of `source`:
+/// a BIGINT or TIMESTAMP that holds each record's time.
+fn timestamp_column(
+    props: &Properties,
+    columns: &[Column],
+    source: &Ident,
+) -> Result<Option<usize>> {
+    let Some((col, pos)) = props.string("TIMESTAMP")? else {
+        return Ok(None);
+    };
+    let wanted = Ident {
+        value: col.clone(),
+        quoted: false,
+        pos,
+    }
+    .normalized();
+    let i = columns
+        .iter()
+        .position(|c| c.name == wanted || c.name == col)
+        .ok_or_else(|| {
+            SqlError::new(
+                pos,
+                format!(
+                    "TIMESTAMP names column {col}, which {} does not have",
+                    source.normalized()
+                ),
+            )
+        })?;
+    if !matches!(columns[i].ty, SqlType::BigInt | SqlType::Timestamp) {
+        return Err(SqlError::new(
+            pos,
+            format!("the TIMESTAMP column {} must be BIGINT or TIMESTAMP, not {} (TIMESTAMP_FORMAT for strings is not supported yet)", columns[i].name, columns[i].ty),
+        ));
+    }
+    Ok(Some(i))
+}
+
 /// Where to point at a misplaced window bound: the HAVING clause, else
 /// the GROUP BY.
 fn pos_of_window_bound(q: &ast::Query) -> Pos {
@@ -1537,36 +1574,7 @@ impl Binder<'_> {
         }
         let wrap_single_value = props.wrap_single_value(values.len())?;
         keys.extend(values);
-        let timestamp_column = match props.string("TIMESTAMP")? {
-            None => None,
-            Some((col, pos)) => {
-                let wanted = Ident {
-                    value: col.clone(),
-                    quoted: false,
-                    pos,
-                }
-                .normalized();
-                let i = keys
-                    .iter()
-                    .position(|c| c.name == wanted || c.name == col)
-                    .ok_or_else(|| {
-                        SqlError::new(
-                            pos,
-                            format!(
-                                "TIMESTAMP names column {col}, which {} does not have",
-                                c.name.normalized()
-                            ),
-                        )
-                    })?;
-                if !matches!(keys[i].ty, SqlType::BigInt | SqlType::Timestamp) {
-                    return Err(SqlError::new(
-                        pos,
-                        format!("the TIMESTAMP column {} must be BIGINT or TIMESTAMP, not {} (TIMESTAMP_FORMAT for strings is not supported yet)", keys[i].name, keys[i].ty),
-                    ));
-                }
-                Some(i)
-            }
-        };
+        let timestamp_column = timestamp_column(&props, &keys, &c.name)?;
         let source = Source {
             name: c.name.normalized(),
             kind: c.kind,
@@ -1685,6 +1693,28 @@ impl Binder<'_> {
         check_sink_columns(&bound.plan.columns, c.name.pos)?;
         let wrap_single_value =
             props.wrap_single_value(bound.plan.columns.iter().filter(|c| !c.key).count())?;
+        // `WITH (TIMESTAMP='col')`: the sink's records take their time from
+        // the column, and readers of the sink read it from there too.
+        let timestamp_column = timestamp_column(&props, &bound.plan.columns, &c.name)?;
+        let mut bound = bound;
+        if let Some(i) = timestamp_column {
+            let width =
+                1 + bound.plan.columns.len() + if bound.plan.window.is_some() { 2 } else { 0 };
+            let column = ScalarExpr::Column(1 + i);
+            let time = match bound.plan.columns[i].ty {
+                SqlType::Timestamp => {
+                    ScalarExpr::Call(functions::ScalarFunc::UnixTimestamp, vec![column])
+                }
+                _ => column,
+            };
+            let exprs = std::iter::once(time)
+                .chain((1..width).map(ScalarExpr::Column))
+                .collect();
+            bound.plan.plan = Plan::Map {
+                input: Box::new(bound.plan.plan),
+                exprs,
+            };
+        }
         let source = Source {
             name: name.clone(),
             kind: c.kind,
@@ -1696,7 +1726,7 @@ impl Binder<'_> {
             wrap_single_value,
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
-            timestamp_column: None,
+            timestamp_column,
             sql: if defaulted.is_empty() {
                 self.sql.to_string()
             } else {
@@ -2158,7 +2188,13 @@ impl Binder<'_> {
                     "PARTITION BY over a windowed source is not supported yet",
                 ));
             }
-            let at = from.scope.columns.len() - 2;
+            // The (left) source's window bounds.
+            let at = from
+                .scope
+                .columns
+                .iter()
+                .position(|c| c.system && c.name == "WINDOWSTART")
+                .expect("a windowed source's scope has its bounds");
             exprs.extend([ScalarExpr::Column(at), ScalarExpr::Column(at + 1)]);
         }
         let plan = Plan::Map {
@@ -2423,11 +2459,17 @@ impl Binder<'_> {
                         .iter()
                         .any(|c| c.system && c.name == "WINDOWSTART")
                 };
+                // Windowed sources join as Kafka Streams joins windowed keys:
+                // on the key and the window, so both need the same windows.
+                let both_windowed = windowed(&l) && windowed(&r);
                 if windowed(&l) || windowed(&r) {
-                    return Err(SqlError::new(
-                        on.pos,
-                        "joins of windowed sources (WINDOW_TYPE) are not supported yet",
-                    ));
+                    let same = l.left_source.window == r.left_source.window;
+                    if !(both_windowed && same && within.is_some()) {
+                        return Err(SqlError::new(
+                            on.pos,
+                            "joins of windowed sources (WINDOW_TYPE) are supported only between two streams with the same windows, with WITHIN; other joins of them are not supported yet",
+                        ));
+                    }
                 }
                 if let Some(w) = within {
                     if matches!(**right, Relation::Join { .. })
@@ -2611,20 +2653,29 @@ impl Binder<'_> {
         let (le, re, _) = unify(lt, rt.clone(), on.pos, "join on")?;
         // The right side's expressions read the right row alone.
         let re_right = shift_columns(&re, left_width);
+        let mut left_key = vec![le.clone()];
+        let mut right_key = vec![re_right];
+        // Windowed rows match only within one window: its bounds end each
+        // row (see `Scope::for_source`).
+        if l.left_source.window.is_some() {
+            let (lw, rw) = (l.scope.columns.len(), r.scope.columns.len());
+            left_key.extend([ScalarExpr::Column(lw - 2), ScalarExpr::Column(lw - 1)]);
+            right_key.extend([ScalarExpr::Column(rw - 2), ScalarExpr::Column(rw - 1)]);
+        }
         let before = within.before.millis() as i64;
         let after = within.after.unwrap_or(within.before).millis() as i64;
         let plan = Plan::StreamJoin {
             left: Box::new(l.plan),
             right: Box::new(r.plan),
-            left_key: vec![le.clone()],
-            right_key: vec![re_right],
+            left_key,
+            right_key,
             before_ms: before,
             after_ms: after,
             right_width: r.scope.columns.len(),
         };
         Ok(From {
             plan,
-            scope,
+            scope: with_left_rowtime(scope),
             kind: SourceKind::Stream,
             key: vec![le],
             alt_key: Some(re),
@@ -2718,7 +2769,7 @@ impl Binder<'_> {
         };
         Ok(From {
             plan,
-            scope,
+            scope: with_left_rowtime(scope),
             kind: SourceKind::Table,
             key: vec![ScalarExpr::Column(key)],
             alt_key: Some(ScalarExpr::Column(alt)),
@@ -2754,8 +2805,6 @@ impl Binder<'_> {
         self.expr_in(&scope, Some(ctx), e)
     }
 
-    /// Binds `e` over `scope`; inside an aggregating projection (`agg`),
-    /// over the aggregate's output instead.
     /// `EXPLODE(array)` or `CUBE_EXPLODE(array)` in a stream query's SELECT
     /// list: the call joins [`TableCalls`], and its value is the column the
     /// query's [`Plan::FlatMap`] fills.
@@ -2796,6 +2845,8 @@ impl Binder<'_> {
         result
     }
 
+    /// Binds `e` over `scope`; inside an aggregating projection (`agg`),
+    /// over the aggregate's output instead.
     fn expr_in(&self, scope: &Scope, mut agg: Option<&mut AggContext>, e: &Expr) -> Result<Typed> {
         if let Some(ctx) = agg.as_deref_mut() {
             if !contains_aggregate(e) {
@@ -3669,6 +3720,17 @@ impl Binder<'_> {
 
 /// The scope of a join: the left relation's columns, then the right's; and
 /// where the right ones start.
+/// The scope of a stream-stream or table-table join's rows: column 0 holds
+/// the later of the two rows' ROWTIMEs (the result's time), so it gets no
+/// name, and the left row's own ROWTIME, which the join appends to each row,
+/// is what `left.ROWTIME` names.
+fn with_left_rowtime(mut scope: Scope) -> Scope {
+    let left = scope.columns[0].clone();
+    scope.columns[0].name = String::new();
+    scope.columns.push(left);
+    scope
+}
+
 fn joined_scope(l: &From<'_>, r: &From<'_>) -> (usize, Scope) {
     let mut scope = l.scope.clone();
     scope.columns.extend(r.scope.columns.iter().cloned());

@@ -74,8 +74,9 @@ pub enum Plan {
     /// Two streams joined on `left_key = right_key` (each over its own
     /// row), pairs whose ROWTIMEs satisfy
     /// `left - before_ms <= right <= left + after_ms`: layout
-    /// `left row ++ right row`, column 0 holding the later ROWTIME. Each pair
-    /// appears once, at the time of the later of its two records.
+    /// `left row ++ right row ++ [left ROWTIME]`, column 0 holding the later
+    /// ROWTIME. Each pair appears once, at the time of the later of its two
+    /// records.
     StreamJoin {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -85,9 +86,10 @@ pub enum Plan {
         after_ms: i64,
         right_width: usize,
     },
-    /// Two tables joined on their keys: layout `left row ++ right row`, the
-    /// missing side all NULL for outer joins, and column 0 (the left
-    /// ROWTIME) holding the later of the two rows' ROWTIMEs.
+    /// Two tables joined on their keys: layout
+    /// `left row ++ right row ++ [left ROWTIME]`, the missing side all NULL
+    /// for outer joins, and column 0 holding the later of the two rows'
+    /// ROWTIMEs.
     TableJoin {
         left: Box<Plan>,
         right: Box<Plan>,
