@@ -417,28 +417,18 @@ fn prepare(
     } else {
         let registry = MemoryRegistry::start()
             .map_err(|e| Stopped::Setup(format!("starting a Schema Registry: {e}")))?;
-        // Each version of each imported file's subject, in order.
-        let mut versions: HashMap<&str, Vec<&str>> = HashMap::new();
         for s in schemas {
             // As Confluent's clients do, an imported file is registered
             // under a subject of its own name, and referred to by version.
             let mut references = Vec::new();
             for (name, text) in &s.references {
-                registry
+                let id = registry
                     .import(name, s.schema_type, text, None, &[])
                     .map_err(|e| Stopped::Setup(format!("registering {name}: {e}")))?;
-                let held = versions.entry(name).or_default();
-                let version = match held.iter().position(|t| t == text) {
-                    Some(i) => i + 1,
-                    None => {
-                        held.push(text);
-                        held.len()
-                    }
-                };
                 references.push(SchemaReference {
                     name: name.clone(),
                     subject: name.clone(),
-                    version: version as u32,
+                    version: registry.version_of(name, id).expect("just registered"),
                 });
             }
             let id = registry

@@ -208,6 +208,15 @@ fn drop_delete_topic_removes_the_records_and_the_subjects() {
         client.latest("OUT-value").unwrap().is_none(),
         "the subject is gone"
     );
+    // A new sink on the topic registers its schema again (the client's
+    // cache of what it registered forgets the deleted subject).
+    session
+        .execute_script("create stream out with (value_format='AVRO') as select id, v from s;")
+        .unwrap();
+    assert!(client.latest("OUT-value").unwrap().is_some());
+    session
+        .execute_script("terminate all; drop stream out delete topic;")
+        .unwrap();
     assert_eq!(
         session.log().partitions("s").unwrap(),
         Some(1),

@@ -185,6 +185,14 @@ fn table_functions_turn_one_record_into_many_rows() {
         expected.sort_by_key(|(k, v, t)| (*t, k.to_string(), v.to_string()));
         assert_eq!(cubed, expected, "{workers} worker(s)");
     }
+    let (_dir, mut session) = session_with(script);
+    let explained = session
+        .execute_script("explain select sensor, explode(vals) as val from readings emit changes;")
+        .unwrap()
+        .remove(0)
+        .output
+        .unwrap();
+    assert!(explained.contains("FlatMap EXPLODE(#4)"), "{explained}");
 }
 
 #[test]

@@ -528,6 +528,8 @@ fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
           with (kafka_topic='b', key_format='JSON', value_format='JSON', partitions=1);
         create table ab with (kafka_topic='ab', key_format='JSON', value_format='JSON') as
           select a.id, a.rowtime as a_time, b.rowtime as b_time, x, y from a join b on a.id = b.id;
+        create table ba with (kafka_topic='ba', key_format='JSON', value_format='JSON') as
+          select b.id, a.rowtime as a_time, b.rowtime as b_time, y from a right join b on a.id = b.id;
     ";
     for workers in [1, 2] {
         let (_dir, session) = session_with(script);
@@ -551,7 +553,14 @@ fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
             .unwrap();
         session
             .log()
-            .append("b", 0, &[rec(json!(1), Some(json!({"Y": "y"})), 150)])
+            .append(
+                "b",
+                0,
+                &[
+                    rec(json!(1), Some(json!({"Y": "y"})), 150),
+                    rec(json!(2), Some(json!({"Y": "z"})), 160),
+                ],
+            )
             .unwrap();
         run_caught_up(&session, workers, 1);
         let stamped: Vec<(Json, i64)> = records(&session, "stamped")
@@ -579,6 +588,25 @@ fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
                 json!({"A_TIME": 100, "B_TIME": 150, "X": "x", "Y": "y"}),
                 150
             )],
+            "{workers} worker(s)"
+        );
+        // A right row without a left one has no left ROWTIME.
+        let mut ba = records(&session, "ba");
+        ba.sort_by_key(|(k, _, t)| (k.to_string(), *t));
+        assert_eq!(
+            ba,
+            vec![
+                (
+                    json!(1),
+                    json!({"A_TIME": 100, "B_TIME": 150, "Y": "y"}),
+                    150
+                ),
+                (
+                    json!(2),
+                    json!({"A_TIME": null, "B_TIME": 160, "Y": "z"}),
+                    160
+                ),
+            ],
             "{workers} worker(s)"
         );
         assert_eq!(

@@ -433,6 +433,13 @@ impl MemoryRegistry {
             .expect("a registration without an id succeeds")
     }
 
+    /// Which version of `subject` schema `id` is (the first is 1).
+    pub fn version_of(&self, subject: &str, id: u32) -> Option<u32> {
+        let store = self.store.lock().unwrap();
+        let at = store.subjects.get(subject)?.iter().position(|v| *v == id)?;
+        Some(at as u32 + 1)
+    }
+
     /// Registers a schema under a chosen id (Confluent's IMPORT mode), as a
     /// test that names schema ids in its statements needs; `None` lets
     /// the registry choose; `references` name the schemas it imports.
@@ -597,6 +604,8 @@ mod tests {
                 &[reference("event.proto")],
             )
             .unwrap();
+        assert_eq!(server.version_of("t-value", id), Some(1));
+        assert_eq!(server.version_of("t-value", id + 1), None);
         let client = SchemaRegistry::new(&server.url());
         let schema = client.by_id(id).unwrap();
         assert_eq!(schema.references, vec![reference("event.proto")]);

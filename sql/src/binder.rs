@@ -188,19 +188,9 @@ pub fn bind(
         } => b.drop(*kind, *if_exists, name, *delete_topic),
         Statement::Terminate(id) => match id {
             None => Ok(BoundStatement::Terminate { query: None }),
-            Some(id) => {
-                let wanted = id.value.to_uppercase();
-                match catalog
-                    .queries()
-                    .iter()
-                    .find(|q| q.id.eq_ignore_ascii_case(&wanted))
-                {
-                    Some(q) => Ok(BoundStatement::Terminate {
-                        query: Some(q.id.clone()),
-                    }),
-                    None => Err(unknown_query(catalog, &wanted, id.pos)),
-                }
-            }
+            Some(id) => Ok(BoundStatement::Terminate {
+                query: Some(running_query(catalog, id)?.id.clone()),
+            }),
         },
         Statement::Set { name, value } => Ok(BoundStatement::Set {
             name: name.clone(),
@@ -219,12 +209,7 @@ pub fn bind(
             value: None,
         }),
         Statement::Explain(ast::ExplainTarget::Query(id)) => {
-            let wanted = id.value.to_uppercase();
-            let q = catalog
-                .queries()
-                .iter()
-                .find(|q| q.id.eq_ignore_ascii_case(&wanted))
-                .ok_or_else(|| unknown_query(catalog, &wanted, id.pos))?;
+            let q = running_query(catalog, id)?;
             Ok(BoundStatement::Explain {
                 query: Some(q.id.clone()),
                 sql: q.sql.clone(),
@@ -280,16 +265,20 @@ pub fn bind(
     }
 }
 
-fn unknown_query(catalog: &Catalog, wanted: &str, pos: Pos) -> SqlError {
-    SqlError::new(
-        pos,
-        format!(
-            "no running query has the id {wanted}{}",
-            closest(wanted, catalog.queries().iter().map(|q| q.id.as_str()))
-                .map(|c| format!("; did you mean {c}?"))
-                .unwrap_or_default()
-        ),
-    )
+/// The running query `id` names (`TERMINATE id`, `EXPLAIN id`).
+fn running_query<'c>(catalog: &'c Catalog, id: &Ident) -> Result<&'c PersistentQuery> {
+    let wanted = id.value.to_uppercase();
+    catalog.query(&wanted).ok_or_else(|| {
+        SqlError::new(
+            id.pos,
+            format!(
+                "no running query has the id {wanted}{}",
+                closest(&wanted, catalog.queries().iter().map(|q| q.id.as_str()))
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_default()
+            ),
+        )
+    })
 }
 
 /// The column `WITH (TIMESTAMP='col')` names among `columns` of `source`:
@@ -1101,9 +1090,7 @@ impl Binder<'_> {
         }
         let users: Vec<&str> = self
             .catalog
-            .queries()
-            .iter()
-            .filter(|q| q.sink == source.name || q.plan.plan.scans(&source.name))
+            .queries_using(&source.name)
             .map(|q| q.id.as_str())
             .collect();
         if !users.is_empty() {
@@ -1213,10 +1200,8 @@ impl Binder<'_> {
         }
         let others: Vec<&str> = self
             .catalog
-            .queries()
-            .iter()
+            .queries_using(n)
             .filter(|q| Some(q.id.as_str()) != maker.map(|m| m.id.as_str()))
-            .filter(|q| q.sink == *n || q.plan.plan.scans(n))
             .map(|q| q.id.as_str())
             .collect();
         if !others.is_empty() {
@@ -1632,7 +1617,7 @@ impl Binder<'_> {
             Existing::None => None,
         };
         let props = Properties::new(&c.properties)?;
-        let bound = self.persistent_query(&c.query)?;
+        let mut bound = self.persistent_query(&c.query)?;
         if bound.plan.kind != c.kind {
             let (want, got) = (c.kind, bound.plan.kind);
             return Err(SqlError::new(
@@ -1696,7 +1681,6 @@ impl Binder<'_> {
         // `WITH (TIMESTAMP='col')`: the sink's records take their time from
         // the column, and readers of the sink read it from there too.
         let timestamp_column = timestamp_column(&props, &bound.plan.columns, &c.name)?;
-        let mut bound = bound;
         if let Some(i) = timestamp_column {
             let width =
                 1 + bound.plan.columns.len() + if bound.plan.window.is_some() { 2 } else { 0 };

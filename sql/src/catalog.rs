@@ -266,6 +266,19 @@ impl Catalog {
             }
         }
     }
+    /// The queries that read `source` or write into it.
+    pub fn queries_using<'a>(
+        &'a self,
+        source: &'a str,
+    ) -> impl Iterator<Item = &'a PersistentQuery> + 'a {
+        self.queries
+            .iter()
+            .filter(move |q| q.sink == source || q.plan.plan.scans(source))
+    }
+    /// The running query `id` names, in any case.
+    pub fn query(&self, id: &str) -> Option<&PersistentQuery> {
+        self.queries.iter().find(|q| q.id.eq_ignore_ascii_case(id))
+    }
     /// The query `CREATE ... AS SELECT` started to fill `source`, if it
     /// was made that way (queries of `INSERT INTO` only add to it).
     pub fn maker(&self, source: &str) -> Option<&PersistentQuery> {

@@ -9,7 +9,7 @@
 //! collection that passes through every state ksqlDB would show.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
@@ -297,10 +297,13 @@ pub enum Accumulator {
         mean: f64,
         m2: f64,
     },
-    /// Each distinct string's count, in first-seen order.
-    Histogram(Vec<(Value, i64)>),
-    /// Each distinct value's count (NULL included).
-    Attr(Vec<(Value, i64)>),
+    /// Each distinct string's count.
+    Histogram(BTreeMap<Value, i64>),
+    /// The first value (NULL included), and whether another has differed.
+    Attr {
+        first: Option<Value>,
+        mixed: bool,
+    },
     SumList(Value),
     /// The sums of CORRELATION's single-pass formula, over the rows where
     /// both numbers are non-NULL.
@@ -316,16 +319,6 @@ pub enum Accumulator {
 
 /// ksqlDB's HISTOGRAM counts at most this many distinct strings.
 const HISTOGRAM_LIMIT: usize = 1000;
-
-/// Adds one occurrence of `v` to `counts`, unless it is new and `limit`
-/// distinct values are already counted.
-fn count_in(counts: &mut Vec<(Value, i64)>, v: &Value, limit: usize) {
-    match counts.iter().position(|(x, _)| x == v) {
-        Some(i) => counts[i].1 += 1,
-        None if counts.len() < limit => counts.push((v.clone(), 1)),
-        None => {}
-    }
-}
 
 impl Accumulator {
     pub fn new(call: &AggregateCall) -> Accumulator {
@@ -377,7 +370,7 @@ impl Accumulator {
                 mean: 0.0,
                 m2: 0.0,
             },
-            AggregateFunc::Histogram => Accumulator::Histogram(Vec::new()),
+            AggregateFunc::Histogram => Accumulator::Histogram(BTreeMap::new()),
             AggregateFunc::Correlation => Accumulator::Correlation {
                 n: 0.0,
                 x: 0.0,
@@ -386,7 +379,10 @@ impl Accumulator {
                 yy: 0.0,
                 xy: 0.0,
             },
-            AggregateFunc::Attr => Accumulator::Attr(Vec::new()),
+            AggregateFunc::Attr => Accumulator::Attr {
+                first: None,
+                mixed: false,
+            },
             AggregateFunc::SumList => Accumulator::SumList(match &call.ty {
                 SqlType::Int => Value::Int(0),
                 SqlType::BigInt => Value::BigInt(0),
@@ -426,7 +422,10 @@ impl Accumulator {
                 }
             }
             // Unlike the others, the collections (and ATTR) keep NULLs.
-            Accumulator::Attr(counts) => count_in(counts, v, usize::MAX),
+            Accumulator::Attr { first, mixed } => match first {
+                None => *first = Some(v.clone()),
+                Some(f) => *mixed |= f != v,
+            },
             Accumulator::CollectList(items) => items.push(v.clone()),
             Accumulator::CollectSet { order, seen } => {
                 if seen.insert(v.clone()) {
@@ -499,7 +498,13 @@ impl Accumulator {
                     *m2 += delta * (x.0 - *mean);
                 }
             }
-            Accumulator::Histogram(counts) => count_in(counts, v, HISTOGRAM_LIMIT),
+            Accumulator::Histogram(counts) => {
+                if let Some(n) = counts.get_mut(v) {
+                    *n += 1;
+                } else if counts.len() < HISTOGRAM_LIMIT {
+                    counts.insert(v.clone(), 1);
+                }
+            }
             Accumulator::Correlation {
                 n,
                 x,
@@ -570,8 +575,8 @@ impl Accumulator {
                     .map(|(v, n)| (v.clone(), Value::BigInt(*n)))
                     .collect(),
             ),
-            Accumulator::Attr(counts) => match counts.as_slice() {
-                [(v, _)] => v.clone(),
+            Accumulator::Attr { first, mixed } => match (first, mixed) {
+                (Some(v), false) => v.clone(),
                 _ => Value::Null,
             },
             Accumulator::SumList(sum) => sum.clone(),
