@@ -22,7 +22,7 @@ use timely::dataflow::{ProbeHandle, Scope};
 
 use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
-use ddsql_sql::plan::{Plan, QueryPlan, ScalarExpr, TableJoinKind, Window};
+use ddsql_sql::plan::{JoinKind, Plan, QueryPlan, ScalarExpr, Window};
 use ddsql_sql::types::{Row, Value};
 
 use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport, WindowedCodec};
@@ -34,6 +34,7 @@ use crate::operators::changelog::{changelog, Entry};
 use crate::operators::emit_final::emit_final;
 use crate::operators::sink::{write_topic, written_time, SinkRecord};
 use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
+use crate::operators::unmatched::{unmatched, JoinEvent, Side, Waits};
 use crate::operators::upsert::upsert;
 use crate::operators::{complete_before, in_time_order, split_errors, take_complete};
 use crate::time::{Diff, Time};
@@ -959,23 +960,69 @@ impl<'s> Builder<'s, '_> {
                 right_key,
                 before_ms,
                 after_ms,
-                right_width: _,
+                grace_ms,
+                left_width,
+                right_width,
+                kind,
             } => {
-                let (before, after) = (*before_ms, *after_ms);
+                let (before, after, lw, rw) = (*before_ms, *after_ms, *left_width, *right_width);
                 let left = self.plan(left, origin);
                 let right = self.plan(right, origin);
                 let left = self.keyed(left, left_key, origin);
                 let right = self.keyed(right, right_key, origin);
-                left.join(right).flat_map(move |(_, (mut l, r))| {
-                    let (lt, rt) = (rowtime(&l), rowtime(&r));
-                    if rt < lt.saturating_sub(before) || rt > lt.saturating_add(after) {
-                        return None;
-                    }
-                    l[0] = Value::BigInt(lt.max(rt));
+                let pairs = left
+                    .clone()
+                    .join(right.clone())
+                    .flat_map(move |(_, (l, r))| {
+                        let (lt, rt) = (rowtime(&l), rowtime(&r));
+                        (lt.saturating_sub(before) <= rt && rt <= lt.saturating_add(after))
+                            .then_some((l, r))
+                    });
+                let joined = pairs.clone().map(|(mut l, r)| {
+                    let lt = rowtime(&l);
+                    l[0] = Value::BigInt(lt.max(rowtime(&r)));
                     l.extend(r);
                     l.push(Value::BigInt(lt));
-                    Some(l)
-                })
+                    l
+                });
+                if *kind == JoinKind::Inner {
+                    return joined;
+                }
+                // A left row closes `after` past its ROWTIME, when no right
+                // row can still pair with it, a right row `before` past.
+                let waits = Waits {
+                    left: kind.keeps_left().then(|| after.saturating_add(*grace_ms)),
+                    right: kind.keeps_right().then(|| before.saturating_add(*grace_ms)),
+                };
+                // Rows of a side the join does not keep only move stream time.
+                let arrived = move |side: Side, keep: bool| {
+                    move |(_, row): (Row, Row)| {
+                        let row = if keep { row } else { vec![row[0].clone()] };
+                        (JoinEvent::Arrived(side), row)
+                    }
+                };
+                let (keep_left, keep_right) = (kind.keeps_left(), kind.keeps_right());
+                let matched = pairs.flat_map(move |(l, r)| {
+                    [
+                        keep_left.then_some((JoinEvent::Matched(Side::Left), l)),
+                        keep_right.then_some((JoinEvent::Matched(Side::Right), r)),
+                    ]
+                    .into_iter()
+                    .flatten()
+                });
+                let events = differential_dataflow::collection::concatenate(
+                    self.scope,
+                    [
+                        left.map(arrived(Side::Left, keep_left)),
+                        right.map(arrived(Side::Right, keep_right)),
+                        matched,
+                    ],
+                );
+                let alone = unmatched(events, waits).map(move |(side, row)| match side {
+                    Side::Left => left_alone(row, rw),
+                    Side::Right => right_alone(row, lw),
+                });
+                joined.concat(alone)
             }
             Plan::TableJoin {
                 left,
@@ -1011,25 +1058,21 @@ impl<'s> Builder<'s, '_> {
                             l.push(left_rowtime);
                             l
                         })];
-                if matches!(kind, TableJoinKind::Left) {
+                if kind.keeps_left() {
                     let matched = right.clone().map(|(k, _)| k).distinct();
-                    parts.push(left.clone().antijoin(matched).map(move |(_, mut l)| {
-                        let left_rowtime = l[0].clone();
-                        l.resize(l.len() + rw, Value::Null);
-                        l.push(left_rowtime);
-                        l
-                    }));
+                    parts.push(
+                        left.clone()
+                            .antijoin(matched)
+                            .map(move |(_, l)| left_alone(l, rw)),
+                    );
                 }
-                if matches!(kind, TableJoinKind::Right) {
+                if kind.keeps_right() {
                     let matched = left.map(|(k, _)| k).distinct();
-                    parts.push(right.antijoin(matched).map(move |(_, r)| {
-                        let mut row = vec![Value::Null; lw];
-                        row[0] = r[0].clone();
-                        row.extend(r);
-                        // No left row, so no left ROWTIME.
-                        row.push(Value::Null);
-                        row
-                    }));
+                    parts.push(
+                        right
+                            .antijoin(matched)
+                            .map(move |(_, r)| right_alone(r, lw)),
+                    );
                 }
                 differential_dataflow::collection::concatenate(self.scope, parts)
             }
@@ -1312,6 +1355,25 @@ fn record_timestamp(row: &Row) -> Result<i64, (i64, String)> {
         )),
         _ => Ok(rowtime(row)),
     }
+}
+
+/// A left row no right row matched, in a join's layout: the right side all
+/// NULL, the left ROWTIME kept at the end.
+fn left_alone(mut l: Row, right_width: usize) -> Row {
+    let left_rowtime = l[0].clone();
+    l.resize(l.len() + right_width, Value::Null);
+    l.push(left_rowtime);
+    l
+}
+
+/// A right row no left row matched, in a join's layout: its ROWTIME is the
+/// row's, the left side all NULL, with no left ROWTIME.
+fn right_alone(r: Row, left_width: usize) -> Row {
+    let mut row = vec![Value::Null; left_width];
+    row[0] = r[0].clone();
+    row.extend(r);
+    row.push(Value::Null);
+    row
 }
 
 fn rowtime(row: &Row) -> i64 {

@@ -357,12 +357,36 @@ impl SelectItem {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which rows a join keeps: the matched pairs, plus (outer joins) the rows
+/// of a side that match nothing, padded with NULLs for the other side. The
+/// plan uses it as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum JoinKind {
     Inner,
     Left,
     Right,
     Full,
+}
+
+impl JoinKind {
+    /// Whether unmatched left rows appear (LEFT and FULL).
+    pub fn keeps_left(self) -> bool {
+        matches!(self, JoinKind::Left | JoinKind::Full)
+    }
+
+    /// Whether unmatched right rows appear (RIGHT and FULL).
+    pub fn keeps_right(self) -> bool {
+        matches!(self, JoinKind::Right | JoinKind::Full)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            JoinKind::Inner => "INNER",
+            JoinKind::Left => "LEFT",
+            JoinKind::Right => "RIGHT",
+            JoinKind::Full => "FULL",
+        }
+    }
 }
 
 /// A literal as written; its SQL type is decided by the binder (`5` is an

@@ -21,7 +21,7 @@ use crate::functions::ScalarFunc;
 use crate::plan::{
     AggregateCall, AggregateFunc, BinaryFunc, Plan, QueryPlan, ScalarExpr, UnaryFunc,
 };
-use crate::plan::{LambdaFunc, Rendering, TableFunc, TableJoinKind, Window};
+use crate::plan::{LambdaFunc, Rendering, TableFunc, Window};
 use crate::types::{Row, SqlType, Value, F64};
 
 /// A statement ready to execute: everything it needs is resolved.
@@ -815,7 +815,8 @@ impl Scope {
 
     fn qualifiers(&self) -> impl Iterator<Item = &str> {
         let mut seen: Vec<&str> = Vec::new();
-        for c in &self.columns {
+        // A join's synthetic key belongs to no source.
+        for c in self.columns.iter().filter(|c| !c.qualifier.is_empty()) {
             if !seen.contains(&c.qualifier.as_str()) {
                 seen.push(&c.qualifier);
             }
@@ -2131,7 +2132,13 @@ impl Binder<'_> {
                 )),
                 (None, None) => Err(SqlError::new(
                     *pos,
-                    "the key of the result is missing from the projection: select the key column (for a join, the join expression)",
+                    match expr {
+                        ScalarExpr::Column(c) if from.scope.columns[*c].qualifier.is_empty() => format!(
+                            "the key of the result is missing from the projection: a FULL OUTER join is keyed by its synthetic key column {0}, whichever join key is not NULL; select it (SELECT {0}, ...)",
+                            from.scope.columns[*c].name
+                        ),
+                        _ => "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string(),
+                    },
                 )),
             })
             .collect::<Result<_>>()?;
@@ -2584,18 +2591,6 @@ impl Binder<'_> {
         if (l.kind, r.kind) != (SourceKind::Stream, SourceKind::Stream) {
             return Err(SqlError::new(on.pos, "WITHIN is for joins of two streams"));
         }
-        if kind != JoinKind::Inner {
-            return Err(SqlError::new(
-                on.pos,
-                "LEFT, RIGHT and FULL joins of streams are not supported yet; INNER is",
-            ));
-        }
-        if within.grace.is_some() {
-            return Err(SqlError::new(
-                on.pos,
-                "GRACE PERIOD on stream-stream joins is not supported yet",
-            ));
-        }
         let (left_width, scope) = joined_scope(&l, &r);
         let (a, b) = match &on.kind {
             ExprKind::Binary {
@@ -2634,7 +2629,7 @@ impl Binder<'_> {
                 "each side of the join condition must use columns of one stream",
             ));
         };
-        let (le, re, _) = unify(lt, rt.clone(), on.pos, "join on")?;
+        let (le, re, ty) = unify(lt, rt.clone(), on.pos, "join on")?;
         // The right side's expressions read the right row alone.
         let re_right = shift_columns(&re, left_width);
         let mut left_key = vec![le.clone()];
@@ -2648,6 +2643,13 @@ impl Binder<'_> {
         }
         let before = within.before.millis() as i64;
         let after = within.after.unwrap_or(within.before).millis() as i64;
+        // Without GRACE PERIOD, Kafka Streams' default (`JoinWindows.of`):
+        // an unmatched row waits up to a day of stream time for a late match.
+        let grace = within
+            .grace
+            .map_or(Window::default_grace(before.saturating_add(after)), |g| {
+                g.millis() as i64
+            });
         let plan = Plan::StreamJoin {
             left: Box::new(l.plan),
             right: Box::new(r.plan),
@@ -2655,14 +2657,18 @@ impl Binder<'_> {
             right_key,
             before_ms: before,
             after_ms: after,
+            grace_ms: grace,
+            left_width,
             right_width: r.scope.columns.len(),
+            kind,
         };
+        let (plan, scope, key, alt) = join_key(plan, with_left_rowtime(scope), kind, le, re, ty);
         Ok(From {
             plan,
-            scope: with_left_rowtime(scope),
+            scope,
             kind: SourceKind::Stream,
-            key: vec![le],
-            alt_key: Some(re),
+            key: vec![key],
+            alt_key: alt,
             left_source: l.left_source,
         })
     }
@@ -2712,9 +2718,6 @@ impl Binder<'_> {
                 ),
             ));
         }
-        if kind == JoinKind::Full {
-            return Err(SqlError::new(on.pos, "FULL OUTER joins of tables (keyed by a synthetic ROWKEY) are not supported yet; INNER, LEFT and RIGHT are"));
-        }
         if !((is(&a, lk) && is(&b, rk)) || (is(&a, rk) && is(&b, lk))) {
             return Err(SqlError::new(
                 on.pos,
@@ -2733,11 +2736,7 @@ impl Binder<'_> {
                 ),
             ));
         }
-        let (key, alt) = if kind == JoinKind::Right {
-            (rk, lk)
-        } else {
-            (lk, rk)
-        };
+        let ty = Some(scope.columns[lk].ty.clone());
         let plan = Plan::TableJoin {
             left: Box::new(l.plan),
             right: Box::new(r.plan),
@@ -2745,18 +2744,22 @@ impl Binder<'_> {
             right_key: rk - left_width,
             left_width,
             right_width: r.scope.columns.len(),
-            kind: match kind {
-                JoinKind::Inner => TableJoinKind::Inner,
-                JoinKind::Left => TableJoinKind::Left,
-                _ => TableJoinKind::Right,
-            },
+            kind,
         };
+        let (plan, scope, key, alt) = join_key(
+            plan,
+            with_left_rowtime(scope),
+            kind,
+            ScalarExpr::Column(lk),
+            ScalarExpr::Column(rk),
+            ty,
+        );
         Ok(From {
             plan,
-            scope: with_left_rowtime(scope),
+            scope,
             kind: SourceKind::Table,
-            key: vec![ScalarExpr::Column(key)],
-            alt_key: Some(ScalarExpr::Column(alt)),
+            key: vec![key],
+            alt_key: alt,
             left_source: l.left_source,
         })
     }
@@ -3708,6 +3711,47 @@ impl Binder<'_> {
 /// the later of the two rows' ROWTIMEs (the result's time), so it gets no
 /// name, and the left row's own ROWTIME, which the join appends to each row,
 /// is what `left.ROWTIME` names.
+/// The key of a join's rows, and the other expression equal to it, from
+/// the join's two sides `l = r` (over the joined row): a side an outer join
+/// keeps is never NULL, so its expression is the key (the left one when
+/// both are). A FULL join keeps both, so neither is; like ksqlDB, it keys
+/// its rows by a new column, `ROWKEY` (`ROWKEY_1`, ... when a source has a
+/// `ROWKEY`), whichever of the two is not NULL, appended to the plan's
+/// rows and visible unqualified.
+fn join_key(
+    plan: Plan,
+    mut scope: Scope,
+    kind: JoinKind,
+    l: ScalarExpr,
+    r: ScalarExpr,
+    ty: Option<SqlType>,
+) -> (Plan, Scope, ScalarExpr, Option<ScalarExpr>) {
+    match kind {
+        JoinKind::Inner | JoinKind::Left => (plan, scope, l, Some(r)),
+        JoinKind::Right => (plan, scope, r, Some(l)),
+        JoinKind::Full => {
+            let name = std::iter::once("ROWKEY".to_string())
+                .chain((1..).map(|i| format!("ROWKEY_{i}")))
+                .find(|n| scope.columns.iter().all(|c| &c.name != n))
+                .expect("an unused name");
+            let width = scope.columns.len();
+            let mut exprs: Vec<ScalarExpr> = (0..width).map(ScalarExpr::Column).collect();
+            exprs.push(ScalarExpr::Call(ScalarFunc::Coalesce, vec![l, r]));
+            scope.columns.push(ScopeColumn {
+                qualifier: String::new(),
+                name,
+                ty: ty.unwrap_or(SqlType::String),
+                system: false,
+            });
+            let plan = Plan::Map {
+                input: Box::new(plan),
+                exprs,
+            };
+            (plan, scope, ScalarExpr::Column(width), None)
+        }
+    }
+}
+
 fn with_left_rowtime(mut scope: Scope) -> Scope {
     let left = scope.columns[0].clone();
     scope.columns[0].name = String::new();
@@ -4173,11 +4217,18 @@ fn expand_projection(
                     _ => None,
                 };
                 let before = out.len();
-                for c in scope
+                // A join's synthetic key (unqualified) comes first, as the
+                // key does in ksqlDB's `SELECT *`.
+                let (synthetic, sourced): (Vec<&ScopeColumn>, Vec<&ScopeColumn>) = scope
                     .columns
                     .iter()
-                    .filter(|c| !c.system && q.as_ref().is_none_or(|q| &c.qualifier == q))
-                {
+                    .filter(|c| !c.system)
+                    .partition(|c| c.qualifier.is_empty());
+                let columns = match &q {
+                    Some(q) => sourced.into_iter().filter(|c| &c.qualifier == q).collect(),
+                    None => [synthetic, sourced].concat(),
+                };
+                for c in columns {
                     let mk = |v: &str| Ident {
                         value: v.to_string(),
                         quoted: true,
@@ -4185,13 +4236,13 @@ fn expand_projection(
                     };
                     let expr = Expr::new(
                         ExprKind::Column {
-                            qualifier: Some(mk(&c.qualifier)),
+                            qualifier: (!c.qualifier.is_empty()).then(|| mk(&c.qualifier)),
                             name: mk(&c.name),
                         },
                         *pos,
                     );
                     // In a join, ksqlDB names starred columns ALIAS_COLUMN.
-                    let alias = if scope.qualifiers().count() > 1 {
+                    let alias = if scope.qualifiers().count() > 1 && !c.qualifier.is_empty() {
                         Some(mk(&format!("{}_{}", c.qualifier, c.name)))
                     } else {
                         None

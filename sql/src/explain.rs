@@ -30,8 +30,7 @@ use std::fmt::{self, Write};
 
 use crate::eval::java_string;
 use crate::plan::{
-    AggregateCall, BinaryFunc, Plan, QueryPlan, Rendering, ScalarExpr, TableJoinKind, UnaryFunc,
-    Window,
+    AggregateCall, BinaryFunc, JoinKind, Plan, QueryPlan, Rendering, ScalarExpr, UnaryFunc, Window,
 };
 use crate::types::Value;
 
@@ -132,11 +131,19 @@ fn node(plan: &Plan, depth: usize, out: &mut String) {
             right_key,
             before_ms,
             after_ms,
+            grace_ms,
+            kind,
             ..
         } => {
+            let grace = if *kind == JoinKind::Inner {
+                String::new()
+            } else {
+                format!(", unmatched rows once stream time passes their window by {grace_ms} ms")
+            };
             let _ = writeln!(
                 out,
-                "{pad}StreamJoin [{}] = [{}] within right ROWTIME - left ROWTIME in [-{before_ms}, {after_ms}] ms",
+                "{pad}StreamJoin {} [{}] = [{}] within right ROWTIME - left ROWTIME in [-{before_ms}, {after_ms}] ms{grace}",
+                kind.name(),
                 list(left_key),
                 list(right_key)
             );
@@ -150,14 +157,10 @@ fn node(plan: &Plan, depth: usize, out: &mut String) {
             kind,
             ..
         } => {
-            let kind = match kind {
-                TableJoinKind::Inner => "INNER",
-                TableJoinKind::Left => "LEFT",
-                TableJoinKind::Right => "RIGHT",
-            };
             let _ = writeln!(
                 out,
-                "{pad}TableJoin {kind} left #{left_key} = right #{right_key}"
+                "{pad}TableJoin {} left #{left_key} = right #{right_key}",
+                kind.name()
             );
             vec![left, right]
         }

@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::ast::JoinKind;
 use crate::catalog::{Column, SourceKind};
 use crate::types::{SqlType, Value};
 
@@ -77,6 +78,14 @@ pub enum Plan {
     /// `left row ++ right row ++ [left ROWTIME]`, column 0 holding the later
     /// ROWTIME. Each pair appears once, at the time of the later of its two
     /// records.
+    ///
+    /// An outer `kind` adds each kept side's rows that match nothing, the
+    /// other side all NULL, column 0 the row's own ROWTIME. Whether a row
+    /// matches nothing is known once its window has closed: when stream
+    /// time (the largest ROWTIME either side has brought) passes the row's
+    /// ROWTIME plus the window's far edge (`after_ms` for a left row,
+    /// `before_ms` for a right one) plus `grace_ms`. The row appears then,
+    /// at the time of the record that moved stream time past it.
     StreamJoin {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -84,7 +93,10 @@ pub enum Plan {
         right_key: Vec<ScalarExpr>,
         before_ms: i64,
         after_ms: i64,
+        grace_ms: i64,
+        left_width: usize,
         right_width: usize,
+        kind: JoinKind,
     },
     /// Two tables joined on their keys: layout
     /// `left row ++ right row ++ [left ROWTIME]`, the missing side all NULL
@@ -97,7 +109,7 @@ pub enum Plan {
         right_key: usize,
         left_width: usize,
         right_width: usize,
-        kind: TableJoinKind,
+        kind: JoinKind,
     },
     /// Each stream row joined with the table as of the row's own time,
     /// inclusive: layout `stream row ++ table row` (the table part all NULL
@@ -139,13 +151,6 @@ impl TableFunc {
             TableFunc::CubeExplode => "CUBE_EXPLODE",
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TableJoinKind {
-    Inner,
-    Left,
-    Right,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

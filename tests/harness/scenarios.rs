@@ -405,6 +405,13 @@ macro_rules! table_at {
 const USERS_AT: &str = table_at!("users");
 const USERS_AND_ACCOUNTS_AT: &str = concat!(table_at!("users"), table_at!("accounts"));
 
+/// `closer(t)`: the first record (by `seq`) of a stream-stream join's
+/// inputs whose ROWTIME passes `t`, the one whose arrival moves stream time
+/// past it; NULL if none does.
+const SS_ARRIVALS: &str = "CREATE FUNCTION closer(t bigint) RETURNS bigint LANGUAGE sql STABLE AS $$ \
+     SELECT min(seq) FROM (SELECT seq, rowtime FROM web UNION ALL SELECT seq, rowtime FROM shipments) a \
+     WHERE a.rowtime > t $$;\n";
+
 const SMALL: usize = 300;
 
 // ---------------------------------------------------------------------------
@@ -931,6 +938,71 @@ CREATE TABLE hops AS
             size: SMALL,
         },
         Scenario {
+            name: "stream_stream_left_join",
+            topics: &[WEB, SHIPMENTS],
+            sql: scripts::SS_LEFT,
+            oracle_setup: SS_ARRIVALS,
+            outputs: &[Output {
+                source: "SHIPPED",
+                // An order no shipment matched comes out when the first
+                // record past its window (300 ms) and grace (100 ms) arrives.
+                oracle: Oracle::Stream(
+                    "WITH pairs AS (SELECT o.seq AS lseq, s.seq AS rseq, o.id, o.amount, s.carrier \
+                       FROM web o JOIN shipments s ON o.id = s.id AND abs(o.rowtime - s.rowtime) <= 300), \
+                     lefts AS (SELECT o.*, greatest(o.seq, closer(o.rowtime + 400)) AS at FROM web o) \
+                     SELECT greatest(lseq, rseq) AS seq, id, amount, carrier FROM pairs \
+                     UNION ALL SELECT at, id, amount, NULL::text FROM lefts l \
+                     WHERE closer(l.rowtime + 400) IS NOT NULL AND NOT EXISTS \
+                       (SELECT 1 FROM pairs p WHERE p.lseq = l.seq AND greatest(p.lseq, p.rseq) <= l.at)",
+                ),
+            }],
+            generate: orders_and_shipments,
+            size: SMALL,
+        },
+        Scenario {
+            name: "stream_stream_full_join",
+            topics: &[WEB, SHIPMENTS],
+            sql: scripts::SS_FULL,
+            oracle_setup: SS_ARRIVALS,
+            outputs: &[Output {
+                source: "SHIPPED",
+                // A shipment pairs with orders from 300 ms before it to
+                // 100 ms after; grace 50 ms. Unmatched orders close 350 ms
+                // after their ROWTIME, unmatched shipments 150 ms after.
+                oracle: Oracle::Stream(
+                    "WITH pairs AS (SELECT o.seq AS lseq, s.seq AS rseq, o.id, o.amount, s.carrier \
+                       FROM web o JOIN shipments s ON o.id = s.id \
+                       AND s.rowtime BETWEEN o.rowtime - 100 AND o.rowtime + 300), \
+                     lefts AS (SELECT o.*, greatest(o.seq, closer(o.rowtime + 350)) AS at, \
+                       closer(o.rowtime + 350) IS NOT NULL AS closed FROM web o), \
+                     rights AS (SELECT s.*, greatest(s.seq, closer(s.rowtime + 150)) AS at, \
+                       closer(s.rowtime + 150) IS NOT NULL AS closed FROM shipments s) \
+                     SELECT greatest(lseq, rseq) AS seq, id, amount, carrier FROM pairs \
+                     UNION ALL SELECT at, id, amount, NULL::text FROM lefts l WHERE closed AND NOT EXISTS \
+                       (SELECT 1 FROM pairs p WHERE p.lseq = l.seq AND greatest(p.lseq, p.rseq) <= l.at) \
+                     UNION ALL SELECT at, id, NULL::bigint, carrier FROM rights r WHERE closed AND NOT EXISTS \
+                       (SELECT 1 FROM pairs p WHERE p.rseq = r.seq AND greatest(p.lseq, p.rseq) <= r.at)",
+                ),
+            }],
+            generate: orders_and_shipments,
+            size: SMALL,
+        },
+        Scenario {
+            name: "table_table_full_join",
+            topics: &[USERS, ACCOUNTS],
+            sql: scripts::TT_FULL,
+            oracle_setup: USERS_AND_ACCOUNTS_AT,
+            outputs: &[Output {
+                source: "USER_ACCOUNTS",
+                oracle: Oracle::TableAt(
+                    "SELECT coalesce(u.id, a.id) AS id, u.city, a.balance FROM users_at($1::bigint) u \
+                     FULL JOIN accounts_at($1::bigint) a ON u.id = a.id",
+                ),
+            }],
+            generate: users_and_accounts,
+            size: SMALL,
+        },
+        Scenario {
             name: "seed_event_join",
             topics: &[SUBMIT, NAME],
             sql: common::EVENT_JOIN,
@@ -1150,6 +1222,23 @@ CREATE TABLE totals AS SELECT channel, SUM(amount) AS total, COUNT(*) AS n FROM 
         "CREATE TABLE account_users AS SELECT a.id AS id, u.city AS city, a.balance AS balance \
          FROM users u RIGHT JOIN accounts a ON u.id = a.id;"
     );
+    pub const TT_FULL: &str = concat!(
+        users!(),
+        accounts!(),
+        "CREATE TABLE user_accounts AS SELECT ROWKEY AS id, u.city AS city, a.balance AS balance \
+         FROM users u FULL OUTER JOIN accounts a ON u.id = a.id;"
+    );
+    pub const SS_LEFT: &str = "
+CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
+CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');
+CREATE STREAM shipped AS SELECT o.id AS id, o.amount AS amount, s.carrier AS carrier
+    FROM orders_web o LEFT JOIN shipments s WITHIN 300 MILLISECONDS GRACE PERIOD 100 MILLISECONDS ON o.id = s.id;";
+    pub const SS_FULL: &str = "
+CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
+CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');
+CREATE STREAM shipped AS SELECT ROWKEY AS id, o.amount AS amount, s.carrier AS carrier
+    FROM orders_web o FULL OUTER JOIN shipments s WITHIN (100 MILLISECONDS, 300 MILLISECONDS)
+    GRACE PERIOD 50 MILLISECONDS ON o.id = s.id;";
     pub const SS_JOIN: &str = "
 CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
 CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');

@@ -12,6 +12,7 @@ pub mod changelog;
 pub mod emit_final;
 pub mod sink;
 pub mod source;
+pub mod unmatched;
 pub mod upsert;
 
 use differential_dataflow::{AsCollection, VecCollection};
