@@ -493,6 +493,8 @@ impl Session {
                 | BoundStatement::InsertSelect { .. }
                 | BoundStatement::Drop { .. }
                 | BoundStatement::Terminate { .. }
+                | BoundStatement::CreateType { .. }
+                | BoundStatement::DropType { .. }
         );
         // A source whose columns were inferred, or whose formats came from
         // session defaults, records them, so a restart binds it the same.
@@ -667,6 +669,10 @@ impl Session {
                 }
             }
             BoundStatement::Unchanged { message } => message.clone(),
+            BoundStatement::CreateType { name, ty } => {
+                format!("Registered custom type with name '{name}' and SQL type {ty}")
+            }
+            BoundStatement::DropType { name } => format!("Dropped type '{name}'"),
             BoundStatement::Explain {
                 query,
                 sql,
@@ -833,7 +839,14 @@ impl Session {
                     .collect();
                 render::table(&["Variable Name", "Value"], &rows)
             }
-            ShowKind::Types => render::table(&["Type Name", "Schema"], &[]),
+            ShowKind::Types => {
+                let rows: Vec<Vec<String>> = self
+                    .catalog
+                    .custom_types()
+                    .map(|(name, ty)| vec![name.to_string(), ty.to_string()])
+                    .collect();
+                render::table(&["Type Name", "Schema"], &rows)
+            }
         }
     }
 

@@ -407,6 +407,46 @@ fn persistent_queries_survive_a_restart() {
     assert_eq!(count, 3);
 }
 
+/// `CREATE TYPE` over REST: the status ksqlDB answers, `SHOW TYPES`'s
+/// `type_list`, and the type kept across a restart like any command.
+#[test]
+fn custom_types_over_http_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = Server::start(dir.path());
+        let created = server.ksql("create type address as struct<street string, zip int>;");
+        assert_eq!(created[0]["commandId"], "type/ADDRESS/create");
+        assert_eq!(
+            created[0]["commandStatus"]["message"],
+            "Registered custom type with name 'ADDRESS' and SQL type STRUCT<`STREET` STRING, `ZIP` INTEGER>"
+        );
+    }
+    let server = Server::start(dir.path());
+    let types = server.ksql("show types;");
+    assert_eq!(types[0]["@type"], "type_list");
+    assert_eq!(types[0]["types"]["ADDRESS"]["type"], "STRUCT");
+    assert_eq!(types[0]["types"]["ADDRESS"]["fields"][1]["name"], "ZIP");
+    assert_eq!(
+        types[0]["types"]["ADDRESS"]["fields"][1]["schema"]["type"],
+        "INTEGER"
+    );
+    server.ksql(
+        "create stream people (id int key, home address) with (kafka_topic='people', value_format='JSON', partitions=1);",
+    );
+    server.insert(
+        "people",
+        &[json!({"ID": 1, "HOME": {"STREET": "Main", "ZIP": 7}})],
+    );
+    let rows = server.pull_until("select id, home->zip from people;", 1);
+    assert_eq!(rows, vec![json!([1, 7])]);
+    let dropped = server.ksql("drop type address;");
+    assert_eq!(
+        dropped[0]["commandStatus"]["message"],
+        "Dropped type 'ADDRESS'"
+    );
+    assert_eq!(server.ksql("show types;")[0]["types"], json!({}));
+}
+
 #[test]
 fn the_shell_renders_show_streams() {
     let dir = tempfile::tempdir().unwrap();

@@ -140,7 +140,7 @@ pub enum Statement {
     CreateType {
         name: Ident,
         if_not_exists: bool,
-        data_type: SqlType,
+        data_type: DataType,
     },
     /// `DROP TYPE [IF EXISTS] name`
     DropType { name: Ident, if_exists: bool },
@@ -278,8 +278,55 @@ pub enum ColumnConstraint {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ColumnDef {
     pub name: Ident,
-    pub data_type: SqlType,
+    pub data_type: DataType,
     pub constraint: ColumnConstraint,
+}
+
+/// A type as written: SQL's own, or (anywhere inside) the name of one
+/// `CREATE TYPE` registered, which only the binder can resolve, since the
+/// statement that registers it may be in the same script.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataType {
+    /// A type without parts: `INT`, `DECIMAL(4, 2)`, `TIMESTAMP`, ...
+    Scalar(SqlType),
+    Array(Box<DataType>),
+    Map(Box<DataType>, Box<DataType>),
+    Struct(Vec<(String, DataType)>),
+    Named(Ident),
+}
+
+impl From<SqlType> for DataType {
+    fn from(t: SqlType) -> DataType {
+        match t {
+            SqlType::Array(t) => DataType::Array(Box::new((*t).into())),
+            SqlType::Map(k, v) => DataType::Map(Box::new((*k).into()), Box::new((*v).into())),
+            SqlType::Struct(fields) => {
+                DataType::Struct(fields.into_iter().map(|(n, t)| (n, t.into())).collect())
+            }
+            t => DataType::Scalar(t),
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DataType::Scalar(t) => write!(f, "{t}"),
+            DataType::Array(t) => write!(f, "ARRAY<{t}>"),
+            DataType::Map(k, v) => write!(f, "MAP<{k}, {v}>"),
+            DataType::Struct(fields) => {
+                f.write_str("STRUCT<")?;
+                for (i, (name, ty)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{} {ty}", quote_ident(name))?;
+                }
+                f.write_str(">")
+            }
+            DataType::Named(name) => write!(f, "{name}"),
+        }
+    }
 }
 
 /// A `WITH` property: `name = literal`.
@@ -495,7 +542,7 @@ pub enum ExprKind {
     },
     Cast {
         expr: Box<Expr>,
-        data_type: SqlType,
+        data_type: DataType,
     },
     InList {
         expr: Box<Expr>,

@@ -62,6 +62,11 @@ pub enum BoundStatement {
     Unchanged { message: String },
     /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
     Terminate { query: Option<String> },
+    /// `CREATE TYPE name AS ty`: `name` may stand for `ty` in later
+    /// statements.
+    CreateType { name: String, ty: SqlType },
+    /// `DROP TYPE name`. What was declared with the type keeps it.
+    DropType { name: String },
     /// `SET 'name'='value'`, `UNSET 'name'` (`value` `None`).
     Set { name: String, value: Option<String> },
     /// `DEFINE`, `UNDEFINE` (`value` `None`): the substitution itself
@@ -98,6 +103,8 @@ impl Catalog {
             BoundStatement::InsertSelect { query } => self.add_query(query.clone()),
             BoundStatement::Drop { name, .. } => self.remove_source(name),
             BoundStatement::Terminate { query: Some(id) } => self.remove_query(id),
+            BoundStatement::CreateType { name, ty } => self.add_type(name, ty.clone()),
+            BoundStatement::DropType { name } => self.remove_type(name),
             BoundStatement::Terminate { query: None } => {
                 let ids: Vec<String> = self.queries().iter().map(|q| q.id.clone()).collect();
                 for id in ids {
@@ -248,11 +255,48 @@ pub fn bind(
                 sink,
             })
         }
+        Statement::CreateType {
+            name,
+            if_not_exists,
+            data_type,
+        } => {
+            let n = name.normalized();
+            if let Some(existing) = catalog.custom_type(&n) {
+                let message = format!(
+                    "Cannot register custom type '{n}' since it is already registered with type: {existing}"
+                );
+                return match if_not_exists {
+                    true => Ok(BoundStatement::Unchanged { message }),
+                    false => Err(SqlError::new(name.pos, message)),
+                };
+            }
+            if BUILT_IN_TYPES.contains(&n.as_str()) {
+                return Err(SqlError::new(
+                    name.pos,
+                    format!("Cannot register custom type '{n}': it is the name of a built-in type"),
+                ));
+            }
+            Ok(BoundStatement::CreateType {
+                name: n,
+                ty: b.sql_type(data_type)?,
+            })
+        }
+        Statement::DropType { name, if_exists } => {
+            let n = name.normalized();
+            match (catalog.custom_type(&n), if_exists) {
+                (Some(_), _) => Ok(BoundStatement::DropType { name: n }),
+                (None, true) => Ok(BoundStatement::Unchanged {
+                    message: format!("Type '{n}' does not exist."),
+                }),
+                (None, false) => Err(SqlError::new(
+                    name.pos,
+                    format!("Type '{n}' does not exist{}", type_hint(catalog, &n)),
+                )),
+            }
+        }
         other @ (Statement::Pause(_)
         | Statement::Resume(_)
         | Statement::Print { .. }
-        | Statement::CreateType { .. }
-        | Statement::DropType { .. }
         | Statement::RunScript(_)) => Err(SqlError::new(
             parsed.pos,
             format!("{} is not supported yet", statement_name(other)),
@@ -263,6 +307,33 @@ pub fn bind(
             limit: q.limit,
         }),
     }
+}
+
+/// The words the parser reads as built-in types, which no custom type may
+/// take.
+const BUILT_IN_TYPES: [&str; 15] = [
+    "BOOLEAN",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "DOUBLE",
+    "STRING",
+    "VARCHAR",
+    "BYTES",
+    "DATE",
+    "TIME",
+    "TIMESTAMP",
+    "DECIMAL",
+    "ARRAY",
+    "MAP",
+    "STRUCT",
+];
+
+/// "; did you mean X?" for the custom type closest to `name`, if any.
+fn type_hint(catalog: &Catalog, name: &str) -> String {
+    closest(name, catalog.custom_types().map(|(n, _)| n))
+        .map(|c| format!("; did you mean {c}?"))
+        .unwrap_or_default()
 }
 
 /// The running query `id` names (`TERMINATE id`, `EXPLAIN id`).
@@ -1359,7 +1430,7 @@ impl Binder<'_> {
                 quoted: true,
                 pos: c.name.pos,
             },
-            data_type: ty,
+            data_type: ty.into(),
             constraint,
         };
         if !declared(false) && registers(value_format) {
@@ -1526,7 +1597,7 @@ impl Binder<'_> {
             };
             let column = Column {
                 name,
-                ty: col.data_type.clone(),
+                ty: self.sql_type(&col.data_type)?,
                 key,
             };
             if key {
@@ -2764,6 +2835,35 @@ impl Binder<'_> {
         })
     }
 
+    /// The SQL type `t` names, with the names `CREATE TYPE` registered
+    /// replaced by their types.
+    fn sql_type(&self, t: &ast::DataType) -> Result<SqlType> {
+        use ast::DataType as D;
+        Ok(match t {
+            D::Scalar(t) => t.clone(),
+            D::Array(t) => SqlType::Array(Box::new(self.sql_type(t)?)),
+            D::Map(k, v) => SqlType::Map(Box::new(self.sql_type(k)?), Box::new(self.sql_type(v)?)),
+            D::Struct(fields) => SqlType::Struct(
+                fields
+                    .iter()
+                    .map(|(n, t)| Ok((n.clone(), self.sql_type(t)?)))
+                    .collect::<Result<_>>()?,
+            ),
+            D::Named(name) => {
+                let n = name.normalized();
+                self.catalog.custom_type(&n).cloned().ok_or_else(|| {
+                    SqlError::new(
+                        name.pos,
+                        format!(
+                            "unknown type {n}: a type is BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL, STRING, BYTES, DATE, TIME, TIMESTAMP, ARRAY, MAP, STRUCT or a name CREATE TYPE registered{}",
+                            type_hint(self.catalog, &n)
+                        ),
+                    )
+                })?
+            }
+        })
+    }
+
     fn predicate(&self, scope: &Scope, e: &Expr, clause: &str) -> Result<ScalarExpr> {
         if contains_aggregate(e) {
             return Err(SqlError::new(
@@ -3133,6 +3233,7 @@ impl Binder<'_> {
                 })
             }
             ExprKind::Cast { expr, data_type } => {
+                let data_type = &self.sql_type(data_type)?;
                 let t = self.expr_in(scope, agg, expr)?;
                 if let Some(from) = &t.ty {
                     if !eval::can_cast(from, data_type) {
@@ -4388,5 +4489,95 @@ mod tests {
                 scale: 2
             })
         );
+    }
+
+    #[test]
+    fn custom_types_stand_for_their_types_wherever_a_type_goes() {
+        let mut catalog = Catalog::default();
+        let bind_one = |catalog: &Catalog, sql: &str| {
+            let parsed = crate::parser::parse(sql).unwrap().remove(0);
+            bind(
+                catalog,
+                &crate::catalog::NoTopics,
+                &BTreeMap::new(),
+                &parsed,
+            )
+        };
+        let run = |catalog: &mut Catalog, sql: &str| {
+            let b = bind_one(catalog, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            catalog.apply(&b);
+            b
+        };
+        run(
+            &mut catalog,
+            "create type address as struct<street string, `zip` int>",
+        );
+        // A type may name another; both resolve when registered.
+        run(
+            &mut catalog,
+            "create type `Book` as map<string, array<ADDRESS>>",
+        );
+        let address = SqlType::Struct(vec![
+            ("STREET".into(), SqlType::String),
+            ("zip".into(), SqlType::Int),
+        ]);
+        assert_eq!(catalog.custom_type("ADDRESS"), Some(&address));
+        run(
+            &mut catalog,
+            "create stream s (k int key, home address, book `Book`) with (kafka_topic='s', value_format='JSON', partitions=1)",
+        );
+        let columns: Vec<String> = catalog
+            .source("S")
+            .unwrap()
+            .columns
+            .iter()
+            .map(|c| format!("{} {}", c.name, c.ty))
+            .collect();
+        assert_eq!(
+            columns,
+            [
+                "K INTEGER",
+                "HOME STRUCT<`STREET` STRING, `zip` INTEGER>",
+                "BOOK MAP<STRING, ARRAY<STRUCT<`STREET` STRING, `zip` INTEGER>>>"
+            ]
+        );
+        match run(
+            &mut catalog,
+            "select k, cast(null as address) as a from s emit changes",
+        ) {
+            BoundStatement::Select { plan, .. } => assert_eq!(plan.columns[1].ty, address),
+            other => panic!("{other:?}"),
+        }
+        // Registering a name twice, a built-in name or an unknown name fails
+        // where the name is.
+        let error = |catalog: &Catalog, sql: &str| bind_one(catalog, sql).unwrap_err();
+        let e = error(&catalog, "create type address as int");
+        assert!(
+            e.message.contains("already registered with type: STRUCT<"),
+            "{e}"
+        );
+        assert!(matches!(
+            bind_one(&catalog, "create type if not exists address as int"),
+            Ok(BoundStatement::Unchanged { .. })
+        ));
+        let e = error(&catalog, "create type varchar as int");
+        assert!(e.message.contains("name of a built-in type"), "{e}");
+        let e = error(&catalog, "create stream t (k int key, a adress) with (kafka_topic='t', value_format='JSON', partitions=1)");
+        assert!(
+            e.message.contains("unknown type ADRESS")
+                && e.message.contains("did you mean ADDRESS?"),
+            "{e}"
+        );
+        assert_eq!((e.pos.line, e.pos.column), (1, 31));
+        // Dropping a type leaves what was declared with it.
+        run(&mut catalog, "drop type address");
+        assert_eq!(catalog.custom_type("ADDRESS"), None);
+        assert_eq!(catalog.source("S").unwrap().columns[1].ty, address);
+        let e = error(&catalog, "drop type address");
+        assert!(e.message.contains("Type 'ADDRESS' does not exist"), "{e}");
+        assert!(matches!(
+            bind_one(&catalog, "drop type if exists address"),
+            Ok(BoundStatement::Unchanged { .. })
+        ));
     }
 }

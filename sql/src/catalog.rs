@@ -226,9 +226,26 @@ pub struct Catalog {
     sources: BTreeMap<String, Source>,
     queries: Vec<PersistentQuery>,
     next_query: u64,
+    /// The types `CREATE TYPE` named.
+    #[serde(default)]
+    types: BTreeMap<String, SqlType>,
 }
 
 impl Catalog {
+    /// The type `CREATE TYPE` registered under `name`.
+    pub fn custom_type(&self, name: &str) -> Option<&SqlType> {
+        self.types.get(name)
+    }
+    /// Every type `CREATE TYPE` registered, by name.
+    pub fn custom_types(&self) -> impl Iterator<Item = (&str, &SqlType)> {
+        self.types.iter().map(|(n, t)| (n.as_str(), t))
+    }
+    pub fn add_type(&mut self, name: &str, ty: SqlType) {
+        self.types.insert(name.to_string(), ty);
+    }
+    pub fn remove_type(&mut self, name: &str) {
+        self.types.remove(name);
+    }
     pub fn source(&self, name: &str) -> Option<&Source> {
         self.sources.get(name)
     }

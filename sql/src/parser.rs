@@ -901,18 +901,21 @@ impl<'a> Parser<'a> {
 
     // ---- types --------------------------------------------------------
 
-    fn data_type(&mut self) -> Result<SqlType> {
+    fn data_type(&mut self) -> Result<DataType> {
         let pos = self.pos();
         let word = match self.peek() {
             SqlToken::Word(w) if w.quote_style.is_none() => w.value.to_uppercase(),
+            // A quoted name can only be a type CREATE TYPE registered.
+            SqlToken::Word(_) => return Ok(DataType::Named(self.ident()?)),
             _ => return self.expected("a type"),
         };
         self.idx += 1;
+        let scalar = |t: SqlType| DataType::Scalar(t);
         Ok(match word.as_str() {
-            "BOOLEAN" => SqlType::Boolean,
-            "INT" | "INTEGER" => SqlType::Int,
-            "BIGINT" => SqlType::BigInt,
-            "DOUBLE" => SqlType::Double,
+            "BOOLEAN" => scalar(SqlType::Boolean),
+            "INT" | "INTEGER" => scalar(SqlType::Int),
+            "BIGINT" => scalar(SqlType::BigInt),
+            "DOUBLE" => scalar(SqlType::Double),
             "STRING" | "VARCHAR" => {
                 // ksqlDB accepts a parameter here (`VARCHAR(STRING)`) and ignores it.
                 if matches!(self.peek(), SqlToken::LParen)
@@ -920,12 +923,12 @@ impl<'a> Parser<'a> {
                 {
                     self.idx += 3;
                 }
-                SqlType::String
+                scalar(SqlType::String)
             }
-            "BYTES" => SqlType::Bytes,
-            "DATE" => SqlType::Date,
-            "TIME" => SqlType::Time,
-            "TIMESTAMP" => SqlType::Timestamp,
+            "BYTES" => scalar(SqlType::Bytes),
+            "DATE" => scalar(SqlType::Date),
+            "TIME" => scalar(SqlType::Time),
+            "TIMESTAMP" => scalar(SqlType::Timestamp),
             "DECIMAL" => {
                 self.expect(&SqlToken::LParen)?;
                 let precision = self.small_number()?;
@@ -938,13 +941,13 @@ impl<'a> Parser<'a> {
                         format!("DECIMAL({precision}, {scale}): precision must be at least 1 and scale at most the precision"),
                     ));
                 }
-                SqlType::Decimal { precision, scale }
+                scalar(SqlType::Decimal { precision, scale })
             }
             "ARRAY" => {
                 self.expect(&SqlToken::Lt)?;
                 let t = self.data_type()?;
                 self.expect_gt()?;
-                SqlType::Array(Box::new(t))
+                DataType::Array(Box::new(t))
             }
             "MAP" => {
                 self.expect(&SqlToken::Lt)?;
@@ -952,7 +955,7 @@ impl<'a> Parser<'a> {
                 self.expect(&SqlToken::Comma)?;
                 let v = self.data_type()?;
                 self.expect_gt()?;
-                SqlType::Map(Box::new(k), Box::new(v))
+                DataType::Map(Box::new(k), Box::new(v))
             }
             "STRUCT" => {
                 self.expect(&SqlToken::Lt)?;
@@ -968,11 +971,12 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.expect_gt()?;
-                SqlType::Struct(fields)
+                DataType::Struct(fields)
             }
+            // Any other name may be a type CREATE TYPE registered.
             _ => {
                 self.idx -= 1;
-                return self.expected("a type (BOOLEAN, INT, BIGINT, DOUBLE, DECIMAL, STRING, BYTES, DATE, TIME, TIMESTAMP, ARRAY, MAP or STRUCT)");
+                DataType::Named(self.ident()?)
             }
         })
     }
@@ -1508,6 +1512,32 @@ mod tests {
              left join `tb_min_order` t on s.user_id = t.user_id
              where (t.user_id is null or t.min_order_id = s.order_id) emit changes;",
         );
+    }
+
+    #[test]
+    fn custom_type_names_round_trip_wherever_a_type_goes() {
+        round_trip(
+            "create type if not exists address as struct<street string, `zip` int>;
+             create stream s (k int key, home address, book map<string, array<`Address`>>)
+               with (kafka_topic='s', value_format='JSON');
+             select cast(home as address) from s emit changes;
+             drop type if exists address;",
+        );
+        match &parse("create stream s (a `Address`) with (kafka_topic='s');").unwrap()[0].statement
+        {
+            Statement::CreateSource(c) => assert_eq!(
+                c.columns[0].data_type,
+                DataType::Named(Ident {
+                    value: "Address".into(),
+                    quoted: true,
+                    pos: Pos {
+                        line: 1,
+                        column: 20
+                    }
+                })
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

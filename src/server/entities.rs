@@ -43,6 +43,8 @@ pub fn command_id(b: &BoundStatement) -> Option<String> {
         }
         BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
         BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
+        BoundStatement::CreateType { name, .. } => Some(format!("type/{name}/create")),
+        BoundStatement::DropType { name } => Some(format!("type/{name}/drop")),
         BoundStatement::Terminate { query } => Some(format!(
             "terminate/{}/execute",
             query.as_deref().unwrap_or("ALL")
@@ -66,6 +68,8 @@ pub fn entity(
         | BoundStatement::InsertSelect { .. }
         | BoundStatement::Drop { .. }
         | BoundStatement::Unchanged { .. }
+        | BoundStatement::CreateType { .. }
+        | BoundStatement::DropType { .. }
         | BoundStatement::Terminate { .. } => {
             let query_id = match b {
                 BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {
@@ -209,7 +213,14 @@ fn show(session: &Session, what: ShowKind) -> Json {
                 .collect();
             json!({"@type": "variables", "variables": variables})
         }
-        ShowKind::Types => json!({"@type": "type_list", "types": {}}),
+        ShowKind::Types => {
+            let types: serde_json::Map<String, Json> = session
+                .catalog()
+                .custom_types()
+                .map(|(name, ty)| (name.to_string(), schema(ty)))
+                .collect();
+            json!({"@type": "type_list", "types": types})
+        }
     }
 }
 
