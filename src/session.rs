@@ -22,7 +22,7 @@ use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
 use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
-use ddsql_sql::catalog::{Catalog, Format, SchemaLookup, Source, SourceKind, Topics};
+use ddsql_sql::catalog::{Catalog, Format, Header, SchemaLookup, Source, SourceKind, Topics};
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
 use ddsql_sql::types::{Row, SqlType, Value};
@@ -857,10 +857,12 @@ impl Session {
             .expect("bound against this catalog");
         let mut rows = vec![vec!["ROWTIME".to_string(), "BIGINT (system)".to_string()]];
         for c in &s.columns {
-            let note = match (c.key, s.kind) {
-                (true, SourceKind::Table) => " (primary key)",
-                (true, SourceKind::Stream) => " (key)",
-                _ => "",
+            let note = match (c.key, s.kind, &c.header) {
+                (true, SourceKind::Table, _) => " (primary key)".to_string(),
+                (true, SourceKind::Stream, _) => " (key)".to_string(),
+                (_, _, Some(Header::All)) => " (headers)".to_string(),
+                (_, _, Some(Header::Key(k))) => format!(" (header('{k}'))"),
+                _ => String::new(),
             };
             rows.push(vec![c.name.clone(), format!("{}{note}", c.ty)]);
         }
@@ -1002,6 +1004,12 @@ fn json_row(
             .position(|c| c.name == *name)
             .or_else(|| source.columns.iter().position(|c| c.name == upper))
             .ok_or_else(|| format!("{} has no column {name}", source.name))?;
+        if source.columns[i].header.is_some() {
+            return Err(format!(
+                "Cannot insert into HEADER columns: {} is read from the record's headers",
+                source.columns[i].name
+            ));
+        }
         columns[i] = from_json(json, &source.columns[i].ty)
             .map_err(|e| format!("column {}: {e}", source.columns[i].name))?;
     }

@@ -360,6 +360,12 @@ fn prepare(
                 sequence_header: options.sequence_header.clone(),
                 timestamp_column: source.timestamp_column,
                 width: source.width(),
+                headers: source
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| Some((i, c.header.clone()?)))
+                    .collect(),
                 max_drift_ms: options.max_drift_ms,
                 live: live.clone(),
             })

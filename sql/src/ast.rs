@@ -268,11 +268,21 @@ pub struct CreateAs {
     pub query: Box<Query>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ColumnConstraint {
     None,
     Key,
     PrimaryKey,
+    /// `HEADERS`: every header of the record.
+    Headers,
+    /// `HEADER('key')`: the value of the record's last header `key`.
+    Header(String),
+}
+
+impl ColumnConstraint {
+    pub fn is_key(&self) -> bool {
+        matches!(self, ColumnConstraint::Key | ColumnConstraint::PrimaryKey)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -925,10 +935,14 @@ impl fmt::Display for Statement {
                             f.write_str(", ")?;
                         }
                         write!(f, "{} {}", col.name, col.data_type)?;
-                        match col.constraint {
+                        match &col.constraint {
                             ColumnConstraint::None => {}
                             ColumnConstraint::Key => f.write_str(" KEY")?,
                             ColumnConstraint::PrimaryKey => f.write_str(" PRIMARY KEY")?,
+                            ColumnConstraint::Headers => f.write_str(" HEADERS")?,
+                            ColumnConstraint::Header(key) => {
+                                write!(f, " HEADER({})", quote_string(key))?
+                            }
                         }
                     }
                     f.write_str(")")?;

@@ -11,7 +11,7 @@ use crate::ast::{
     SourceKind, Statement,
 };
 use crate::catalog::{
-    Catalog, Column, Envelope, Format, PersistentQuery, SchemaLookup, Source, Topics,
+    Catalog, Column, Envelope, Format, Header, PersistentQuery, SchemaLookup, Source, Topics,
     SYSTEM_COLUMNS,
 };
 use crate::error::{closest, Pos, Result, SqlError};
@@ -306,6 +306,14 @@ pub fn bind(
             push: q.emit.is_some(),
             limit: q.limit,
         }),
+    }
+}
+
+/// Whether a declared column is a key column (`key`) or a value column.
+fn declares(col: &ast::ColumnDef, key: bool) -> bool {
+    match key {
+        true => col.constraint.is_key(),
+        false => col.constraint == ColumnConstraint::None,
     }
 }
 
@@ -1386,11 +1394,7 @@ impl Binder<'_> {
         let unwrapped = !props.wrap_single_value(1)?;
         let registers = |f: Format| matches!(f, Format::Avro | Format::JsonSr | Format::Protobuf);
         let mut columns = c.columns.clone();
-        let declared = |key: bool| {
-            c.columns
-                .iter()
-                .any(|col| (col.constraint != ColumnConstraint::None) == key)
-        };
+        let declared = |key: bool| c.columns.iter().any(|col| declares(col, key));
         // ksqlDB's inference: a key schema is the one key column ROWKEY; a
         // value record's fields are the value columns, and any other value
         // schema (or an unwrapped one) is the one value column ROWVAL.
@@ -1462,7 +1466,9 @@ impl Binder<'_> {
             };
             let single = (key_format != Format::Protobuf).then_some("ROWKEY");
             if let Some(fields) = registered("key", key_format, single)? {
-                let keys = fields.into_iter().map(|(n, t)| column(n, t, constraint));
+                let keys = fields
+                    .into_iter()
+                    .map(|(n, t)| column(n, t, constraint.clone()));
                 columns.splice(0..0, keys);
             }
         }
@@ -1516,10 +1522,7 @@ impl Binder<'_> {
             ("key", "KEY_SCHEMA_ID", true),
             ("value", "VALUE_SCHEMA_ID", false),
         ] {
-            let declares = c
-                .columns
-                .iter()
-                .any(|col| (col.constraint != ColumnConstraint::None) == declared);
+            let declares = c.columns.iter().any(|col| declares(col, declared));
             if let (Some((_, pos)), true) = (props.int(id)?, declares) {
                 return Err(SqlError::new(pos, format!(
                     "Table elements and {id} cannot both exist for create statement: declare the {side} columns or name the schema that has them, not both"
@@ -1560,6 +1563,7 @@ impl Binder<'_> {
         }
         let mut keys = Vec::new();
         let mut values = Vec::new();
+        let mut headers: Vec<Column> = Vec::new();
         for col in &columns {
             let name = col.name.normalized();
             if SYSTEM_COLUMNS.iter().any(|(n, _)| *n == name) {
@@ -1571,6 +1575,7 @@ impl Binder<'_> {
             if keys
                 .iter()
                 .chain(values.iter())
+                .chain(headers.iter())
                 .any(|k: &Column| k.name == name)
             {
                 return Err(SqlError::new(
@@ -1578,8 +1583,23 @@ impl Binder<'_> {
                     format!("column {name} is declared twice"),
                 ));
             }
-            let key = match (c.kind, col.constraint) {
-                (_, ColumnConstraint::None) => false,
+            let ty = self.sql_type(&col.data_type)?;
+            let header = match &col.constraint {
+                ColumnConstraint::Headers => Some(Header::All),
+                ColumnConstraint::Header(k) => Some(Header::Key(k.clone())),
+                _ => None,
+            };
+            if let Some(header) = header {
+                headers.push(self.header_column(name, ty, header, &headers, col.name.pos)?);
+                continue;
+            }
+            let key = match (c.kind, &col.constraint) {
+                (
+                    _,
+                    ColumnConstraint::None
+                    | ColumnConstraint::Headers
+                    | ColumnConstraint::Header(_),
+                ) => false,
                 (SourceKind::Stream, ColumnConstraint::Key)
                 | (SourceKind::Table, ColumnConstraint::PrimaryKey) => true,
                 (SourceKind::Stream, ColumnConstraint::PrimaryKey) => {
@@ -1595,11 +1615,7 @@ impl Binder<'_> {
                     ))
                 }
             };
-            let column = Column {
-                name,
-                ty: self.sql_type(&col.data_type)?,
-                key,
-            };
+            let column = Column::new(name, ty, key);
             if key {
                 keys.push(column)
             } else {
@@ -1630,7 +1646,25 @@ impl Binder<'_> {
             ));
         }
         let wrap_single_value = props.wrap_single_value(values.len())?;
+        if let Some(h) = headers.first() {
+            let refuse = |why: &str| {
+                Err(SqlError::new(
+                    c.name.pos,
+                    format!("header column {}: {why}", h.name),
+                ))
+            };
+            if envelope == Envelope::Debezium {
+                return refuse(
+                    "a Debezium table's columns come from the change event, not the headers",
+                );
+            }
+            if window.is_some() {
+                return refuse("header columns of windowed sources are not supported yet");
+            }
+        }
         keys.extend(values);
+        // Header columns last: readers fill them after the value's.
+        keys.extend(headers);
         let timestamp_column = timestamp_column(&props, &keys, &c.name)?;
         let source = Source {
             name: c.name.normalized(),
@@ -1833,6 +1867,14 @@ impl Binder<'_> {
                 format!("Cannot insert into read-only stream: {}", sink.name),
             ));
         }
+        // The query's rows would reach the stream's readers without the
+        // headers its topic's records carry.
+        if let Some(h) = sink.header_columns().next() {
+            return Err(SqlError::new(
+                target.pos,
+                format!("INSERT INTO ... SELECT into a stream with header columns ({}) is not supported yet", h.name),
+            ));
+        }
         let mut bound = self.persistent_query(q)?;
         if bound.plan.kind != SourceKind::Stream {
             return Err(SqlError::new(
@@ -1919,6 +1961,7 @@ impl Binder<'_> {
             None => source
                 .columns
                 .iter()
+                .filter(|c| c.header.is_none())
                 .map(|c| (c.name.clone(), target.pos))
                 .collect(),
         };
@@ -1945,6 +1988,12 @@ impl Binder<'_> {
             let (index, ty) = if name == "ROWTIME" {
                 (None, SqlType::BigInt)
             } else if let Some(i) = source.columns.iter().position(|c| &c.name == name) {
+                if source.columns[i].header.is_some() {
+                    return Err(SqlError::new(
+                        *pos,
+                        format!("Cannot insert into HEADER columns: {name} is read from the record's headers"),
+                    ));
+                }
                 (Some(i), source.columns[i].ty.clone())
             } else if name == "ROWPARTITION" || name == "ROWOFFSET" {
                 return Err(SqlError::new(
@@ -2164,23 +2213,9 @@ impl Binder<'_> {
                     ))
                 }
                 Some(k) if keys[k].is_none() => {
-                    keys[k] = Some((
-                        bound.expr,
-                        Column {
-                            name,
-                            ty,
-                            key: true,
-                        },
-                    ))
+                    keys[k] = Some((bound.expr, Column::new(name, ty, true)))
                 }
-                _ => values.push((
-                    bound.expr,
-                    Column {
-                        name,
-                        ty,
-                        key: false,
-                    },
-                )),
+                _ => values.push((bound.expr, Column::new(name, ty, false))),
             }
         }
         let star = q.projection.iter().any(|i| {
@@ -2196,7 +2231,7 @@ impl Binder<'_> {
             .map(|(i, (k, (expr, pos)))| match (k, implicit_keys.get(i).cloned().flatten()) {
                 (Some(k), _) => Ok(k),
                 // With `SELECT *`, PARTITION BY adds its expression as the key.
-                (None, Some((name, ty))) if star => Ok((expr.clone(), Column { name, ty, key: true })),
+                (None, Some((name, ty))) if star => Ok((expr.clone(), Column::new(name, ty, true))),
                 (None, Some(_)) => Err(SqlError::new(
                     *pos,
                     format!("the PARTITION BY expression {} is missing from the projection: select it so it becomes the key", q.partition_by[i]),
@@ -2360,20 +2395,9 @@ impl Binder<'_> {
                     ))
                 }
                 ScalarExpr::Column(c) if (1..=keys.len()).contains(&c) => {
-                    keys[c - 1] = Some(Column {
-                        name,
-                        ty,
-                        key: true,
-                    })
+                    keys[c - 1] = Some(Column::new(name, ty, true))
                 }
-                e => values.push((
-                    e,
-                    Column {
-                        name,
-                        ty,
-                        key: false,
-                    },
-                )),
+                e => values.push((e, Column::new(name, ty, false))),
             }
         }
         let having = match &q.having {
@@ -2832,6 +2856,52 @@ impl Binder<'_> {
             key: vec![key],
             alt_key: alt,
             left_source: l.left_source,
+        })
+    }
+
+    /// A `HEADERS` or `HEADER('key')` column, of the type ksqlDB gives it,
+    /// after the header columns `before`.
+    fn header_column(
+        &self,
+        name: String,
+        ty: SqlType,
+        header: Header,
+        before: &[Column],
+        pos: Pos,
+    ) -> Result<Column> {
+        let (expected, what) = match &header {
+            Header::All => (
+                SqlType::Array(Box::new(SqlType::Struct(vec![
+                    ("KEY".into(), SqlType::String),
+                    ("VALUE".into(), SqlType::Bytes),
+                ]))),
+                "HEADERS".to_string(),
+            ),
+            Header::Key(k) => (SqlType::Bytes, format!("HEADER('{k}')")),
+        };
+        if ty != expected {
+            return Err(SqlError::new(
+                pos,
+                format!("column {name}: a {what} column is {expected}, not {ty}"),
+            ));
+        }
+        let clash = before.iter().find(|c| c.header.as_ref() == Some(&header));
+        if let Some(other) = clash {
+            return Err(SqlError::new(
+                pos,
+                format!(
+                    "column {name}: column {} already holds {}; a source has at most one HEADERS column and one HEADER column per key",
+                    other.name,
+                    match &other.header {
+                        Some(Header::Key(k)) => format!("header '{k}'"),
+                        _ => "the headers".to_string(),
+                    }
+                ),
+            ));
+        }
+        Ok(Column {
+            header: Some(header),
+            ..Column::new(name, ty, false)
         })
     }
 

@@ -78,6 +78,32 @@ pub struct Column {
     pub ty: SqlType,
     /// Part of the record key (stream `KEY` or table `PRIMARY KEY`).
     pub key: bool,
+    /// Filled from the record's headers rather than its key or value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<Header>,
+}
+
+impl Column {
+    /// A key or value column.
+    pub fn new(name: impl Into<String>, ty: SqlType, key: bool) -> Column {
+        Column {
+            name: name.into(),
+            ty,
+            key,
+            header: None,
+        }
+    }
+}
+
+/// Which headers a header column holds. Header columns come last in a
+/// source's columns; readers fill them, and writers leave them out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Header {
+    /// `HEADERS`: all of them, in order, as
+    /// `ARRAY<STRUCT<KEY STRING, VALUE BYTES>>`.
+    All,
+    /// `HEADER('key')`: the BYTES of the last header named `key`, or NULL.
+    Key(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -136,8 +162,13 @@ impl Source {
     pub fn key_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| c.key)
     }
+    /// The columns the record's value holds.
     pub fn value_columns(&self) -> impl Iterator<Item = &Column> {
-        self.columns.iter().filter(|c| !c.key)
+        self.columns.iter().filter(|c| !c.key && c.header.is_none())
+    }
+    /// The columns filled from the record's headers, after all others.
+    pub fn header_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.header.is_some())
     }
     pub fn key_arity(&self) -> usize {
         self.key_columns().count()

@@ -648,6 +648,13 @@ impl<'a> Parser<'a> {
             ColumnConstraint::PrimaryKey
         } else if self.eat_keyword("KEY") {
             ColumnConstraint::Key
+        } else if self.eat_keyword("HEADERS") {
+            ColumnConstraint::Headers
+        } else if self.eat_keyword("HEADER") {
+            self.expect(&SqlToken::LParen)?;
+            let key = self.string()?;
+            self.expect(&SqlToken::RParen)?;
+            ColumnConstraint::Header(key)
         } else {
             ColumnConstraint::None
         };

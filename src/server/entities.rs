@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value as Json};
 
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::BoundStatement;
-use ddsql_sql::catalog::{Source, SourceKind};
+use ddsql_sql::catalog::{Header, Source, SourceKind};
 use ddsql_sql::functions;
 use ddsql_sql::types::SqlType;
 
@@ -265,6 +265,14 @@ fn fields(columns: &[ddsql_sql::catalog::Column]) -> Vec<Json> {
         let mut f = json!({"name": c.name, "schema": schema(&c.ty)});
         if c.key {
             f["type"] = json!("KEY");
+        }
+        match &c.header {
+            Some(Header::All) => f["type"] = json!("HEADER"),
+            Some(Header::Key(k)) => {
+                f["type"] = json!("HEADER");
+                f["headerKey"] = json!(k);
+            }
+            None => {}
         }
         f
     }));

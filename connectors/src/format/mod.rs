@@ -125,6 +125,9 @@ pub struct SourceCodec {
     key: Box<dyn Serde>,
     value: Box<dyn Serde>,
     key_arity: usize,
+    /// How many header columns end a row: the source reader fills them
+    /// from the record's headers, and nothing writes them.
+    headers: usize,
     /// Values are Debezium change events of the row (`ENVELOPE='DEBEZIUM'`):
     /// the value serde reads `BEFORE`, `AFTER` and `OP`.
     debezium: bool,
@@ -182,6 +185,7 @@ impl SourceCodec {
                 registry.map(|r| (r, format!("{}-value", source.topic))),
             )?,
             key_arity,
+            headers: source.header_columns().count(),
             debezium,
         })
     }
@@ -223,6 +227,7 @@ impl Codec for SourceCodec {
                 .decode(value)
                 .map_err(|e| format!("value: {e}"))?,
         );
+        row.resize(row.len() + self.headers, Value::Null);
         Ok(Decoded::Row(row))
     }
 
@@ -231,6 +236,7 @@ impl Codec for SourceCodec {
             return Err("a table with ENVELOPE='DEBEZIUM' is read-only: Debezium writes it".into());
         }
         let (keys, values) = columns.split_at(self.key_arity);
+        let values = &values[..values.len().saturating_sub(self.headers)];
         Ok((self.encode_key(keys)?, Some(self.value.encode(values)?)))
     }
 

@@ -14,12 +14,12 @@ use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{ProbeHandle, Scope};
 
-use ddsql_sql::catalog::SYSTEM_COLUMNS;
+use ddsql_sql::catalog::{Header, SYSTEM_COLUMNS};
 use ddsql_sql::types::{Row, Value};
 
 use super::sink::written_time;
 use super::split_errors;
-use crate::io::{Codec, Decoded, Fetched, Transport};
+use crate::io::{Codec, Decoded, Fetched, Headers, Transport};
 use crate::time::{event_time, parts, Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
@@ -49,6 +49,8 @@ pub struct TopicReader {
     /// How many columns a decoded row has (a tombstone's are NULL after
     /// what it decodes).
     pub width: usize,
+    /// The header columns' positions in a decoded row, and what they hold.
+    pub headers: Vec<(usize, Header)>,
     /// Source alignment: pause while this source's next record is more
     /// than this many milliseconds of event time ahead of what the sinks
     /// have completed, so a fast partition cannot pile its records up in
@@ -277,6 +279,10 @@ pub fn read_topic<'s>(
                             row.push(Value::Int(p.partition as i32));
                             row.push(Value::BigInt(fetched.offset as i64));
                             row.extend(columns);
+                            for (i, header) in &reader.headers {
+                                row[SYSTEM_COLUMNS.len() + i] =
+                                    header_value(header, &fetched.record.headers);
+                            }
                             Ok(SourceItem::Row(row))
                         }
                         (Ok(Decoded::Tombstone(key)), _) => {
@@ -368,5 +374,24 @@ fn order_ts(reader: &TopicReader, f: &Fetched) -> i64 {
             .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
             .unwrap_or(0),
         None => f.record.timestamp,
+    }
+}
+
+/// A header column's value from a record's headers: all of them as
+/// `ARRAY<STRUCT<KEY, VALUE>>`, or the last value of one key.
+fn header_value(header: &Header, headers: &Headers) -> Value {
+    let bytes = |v: &Option<Vec<u8>>| v.clone().map_or(Value::Null, Value::Bytes);
+    match header {
+        Header::All => Value::Array(
+            headers
+                .iter()
+                .map(|(k, v)| Value::Struct(vec![Value::String(k.clone()), bytes(v)]))
+                .collect(),
+        ),
+        Header::Key(key) => headers
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map_or(Value::Null, |(_, v)| bytes(v)),
     }
 }
