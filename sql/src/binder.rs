@@ -1738,6 +1738,8 @@ impl Binder<'_> {
         let (key_format, value_format) = props.formats(c.name.pos)?;
         let mut defaulted = Vec::new();
         let has_key = bound.plan.columns.iter().any(|col| col.key);
+        // A format taken from the left source comes with its delimiter.
+        let inherits = (key_format.is_none(), value_format.is_none());
         let key_format = match key_format {
             Some(Format::None) if has_key => {
                 return Err(SqlError::new(
@@ -1814,8 +1816,14 @@ impl Binder<'_> {
             partitions,
             columns: bound.plan.columns.clone(),
             wrap_single_value,
-            key_delimiter: props.delimiter("KEY_DELIMITER")?,
-            value_delimiter: props.delimiter("VALUE_DELIMITER")?,
+            key_delimiter: match (props.string("KEY_DELIMITER")?, inherits.0) {
+                (None, true) if key_format == left.key_format => left.key_delimiter,
+                _ => props.delimiter("KEY_DELIMITER")?,
+            },
+            value_delimiter: match (props.string("VALUE_DELIMITER")?, inherits.1) {
+                (None, true) => left.value_delimiter,
+                _ => props.delimiter("VALUE_DELIMITER")?,
+            },
             timestamp_column,
             sql: if defaulted.is_empty() {
                 self.sql.to_string()
