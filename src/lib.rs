@@ -2,6 +2,7 @@
 //! engine and the connectors into a [`Session`] that executes scripts
 //! against a data directory.
 
+pub mod print;
 pub mod qtt;
 pub mod render;
 pub mod server;

@@ -712,6 +712,28 @@ impl Session {
                 self.variables.remove(name);
                 format!("Undefined variable {name}.")
             }
+            // In a script, PRINT shows what the topic holds now.
+            BoundStatement::Print {
+                topic,
+                from_beginning,
+                interval,
+                limit,
+            } => {
+                let print = crate::print::Print {
+                    topic: topic.clone(),
+                    from_beginning: *from_beginning,
+                    interval: *interval,
+                    limit: *limit,
+                };
+                let mut lines = Vec::new();
+                let stop = std::sync::atomic::AtomicBool::new(false);
+                crate::print::print(&*self.log, &print, false, &stop, |line| {
+                    lines.push(line);
+                    true
+                })?;
+                output = Some(lines.join("\n"));
+                String::new()
+            }
             BoundStatement::Select { push: true, .. } => {
                 return Err(IoError::Other(
                     "a push query (EMIT CHANGES) runs until stopped: run it in `ddsql cli` or post it to a server's /query-stream endpoint".into(),

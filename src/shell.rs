@@ -4,8 +4,9 @@
 //! the terminal (rustyline: line editing, history) and tests, which drive
 //! it through [`Shell::line`] against a real server. Statements end with
 //! `;` and may span lines; each complete statement goes to the server:
-//! SELECT to `/query-stream` (rows drawn as they arrive), everything else
-//! to `/ksql`, whose entities are drawn as ksqlDB's CLI draws them.
+//! SELECT and PRINT to `/query-stream` (rows or lines shown as they
+//! arrive), everything else to `/ksql`, whose entities are drawn as
+//! ksqlDB's CLI draws them.
 //! `SET`/`UNSET` are the shell's own properties, sent with each request,
 //! and `RUN SCRIPT 'file.sql'` sends a file's statements.
 
@@ -72,6 +73,53 @@ impl Client {
         stop: &AtomicBool,
         mut row: impl FnMut(Event) -> bool,
     ) -> Result<(), String> {
+        let mut query_id = None;
+        let mut first = true;
+        self.stream(sql, properties, stop, |line| {
+            let value: Json = serde_json::from_str(&line)
+                .map_err(|e| format!("the server sent a malformed row: {e}"))?;
+            if first {
+                first = false;
+                query_id = value["queryId"].as_str().map(str::to_string);
+                let names = value["columnNames"]
+                    .as_array()
+                    .map(|a| a.iter().map(cell).collect())
+                    .unwrap_or_default();
+                Ok(row(Event::Columns(names)))
+            } else if let Json::Array(values) = value {
+                Ok(row(Event::Row(values)))
+            } else {
+                Err(error_message(&value))
+            }
+        })?;
+        if let Some(id) = query_id {
+            self.post("/close-query", &json!({"queryId": id}))?;
+        }
+        Ok(())
+    }
+
+    /// Runs `PRINT` on `/query-stream`, calling `line` with each line of
+    /// text, until the server ends it, `line` returns false or `stop` is set.
+    pub fn print(
+        &self,
+        sql: &str,
+        properties: &Map<String, Json>,
+        stop: &AtomicBool,
+        mut line: impl FnMut(String) -> bool,
+    ) -> Result<(), String> {
+        self.stream(sql, properties, stop, |text| Ok(line(text)))
+    }
+
+    /// Posts `sql` to `/query-stream` (delimited) and calls `line` with
+    /// each line of the response, until it ends, `line` returns false or
+    /// `stop` is set.
+    fn stream(
+        &self,
+        sql: &str,
+        properties: &Map<String, Json>,
+        stop: &AtomicBool,
+        mut line: impl FnMut(String) -> Result<bool, String>,
+    ) -> Result<(), String> {
         let response = self
             .agent
             .post(&format!("{}/query-stream", self.base))
@@ -95,39 +143,16 @@ impl Client {
                 }
             }
         });
-        let mut query_id = None;
-        let mut first = true;
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let line = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
-                Ok(Ok(line)) => line,
-                Ok(Err(e)) => return Err(format!("reading rows: {e}")),
+        while !stop.load(Ordering::Relaxed) {
+            let text = match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(Ok(text)) => text,
+                Ok(Err(e)) => return Err(format!("reading the response: {e}")),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             };
-            let value: Json = serde_json::from_str(&line)
-                .map_err(|e| format!("the server sent a malformed row: {e}"))?;
-            let go_on = if first {
-                first = false;
-                query_id = value["queryId"].as_str().map(str::to_string);
-                let names = value["columnNames"]
-                    .as_array()
-                    .map(|a| a.iter().map(cell).collect())
-                    .unwrap_or_default();
-                row(Event::Columns(names))
-            } else if let Json::Array(values) = value {
-                row(Event::Row(values))
-            } else {
-                return Err(error_message(&value));
-            };
-            if !go_on {
+            if !line(text)? {
                 break;
             }
-        }
-        if let Some(id) = query_id {
-            self.post("/close-query", &json!({"queryId": id}))?;
         }
         Ok(())
     }
@@ -212,6 +237,7 @@ impl Shell {
                     Err(e) => writeln!(out, "cannot read {path}: {e}")?,
                 },
                 Statement::Select(_) => self.select(&p.text, out)?,
+                Statement::Print { .. } => self.print(&p.text, out)?,
                 _ => self.ksql(&p.text, out)?,
             }
         }
@@ -257,6 +283,32 @@ impl Shell {
                 "-".repeat(widths.iter().map(|w| w + 3).sum::<usize>()),
                 if rows == 1 { "" } else { "s" }
             ),
+            Err(e) => writeln!(out, "{e}"),
+        }
+    }
+
+    /// PRINT's lines as the server sends them, until its LIMIT or Ctrl-C.
+    fn print(&mut self, sql: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        self.interrupt.store(false, Ordering::Relaxed);
+        let mut failed = None;
+        let result =
+            self.client.print(
+                sql,
+                &self.properties,
+                &self.interrupt,
+                |line| match writeln!(out, "{line}").and_then(|_| out.flush()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                },
+            );
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match result {
+            Ok(()) => Ok(()),
             Err(e) => writeln!(out, "{e}"),
         }
     }

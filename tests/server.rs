@@ -447,6 +447,86 @@ fn custom_types_over_http_survive_a_restart() {
     assert_eq!(server.ksql("show types;")[0]["types"], json!({}));
 }
 
+/// PRINT in the shell (over `/query-stream`), in a script, and where
+/// ksqlDB refuses it.
+#[test]
+fn print_shows_a_topics_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream pv (id int key, page string) with (kafka_topic='pv_topic', key_format='KAFKA', value_format='JSON', partitions=1);",
+    );
+    server.insert(
+        "pv",
+        &[
+            json!({"ID": 1, "PAGE": "home", "ROWTIME": 1_764_064_800_000i64}),
+            json!({"ID": 2, "PAGE": "cart", "ROWTIME": 1_764_064_801_000i64}),
+            json!({"ID": 3, "PAGE": "pay", "ROWTIME": 1_764_064_802_000i64}),
+        ],
+    );
+    let mut shell = Shell::new(Client::new(&server.url));
+    let mut out = Vec::new();
+    // Every second record, two of them: records 1 and 3.
+    shell
+        .line(
+            "print 'pv_topic' from beginning interval 2 limit 2;",
+            &mut out,
+        )
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        text,
+        "Key format: KAFKA_INT\n\
+         Value format: JSON or KAFKA_STRING\n\
+         rowtime: 2025/11/25 10:00:00.000 Z, key: 1, value: {\"PAGE\":\"home\"}, partition: 0\n\
+         rowtime: 2025/11/25 10:00:02.000 Z, key: 3, value: {\"PAGE\":\"pay\"}, partition: 0\n"
+    );
+    // An unquoted name is tried as written, then upper-cased; a missing
+    // topic is named.
+    let (status, body) = server.post("/ksql", &json!({"ksql": "print nope;"}));
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Could not find topic 'nope'"),
+        "{body}"
+    );
+    // /ksql sends PRINT to /query, and /query-stream wants it delimited.
+    let (status, body) = server.post("/ksql", &json!({"ksql": "print 'pv_topic';"}));
+    assert_eq!(
+        (status, body["error_code"].as_u64()),
+        (400, Some(40002)),
+        "{body}"
+    );
+    let status = server
+        .agent
+        .post(&format!("{}/query-stream", server.url))
+        .header("Accept", "application/json")
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send_json(json!({"sql": "print 'pv_topic';"}))
+        .unwrap()
+        .status();
+    assert_eq!(status.as_u16(), 406);
+    // A script shows what the topic holds when it runs.
+    drop(server);
+    let mut session = ddsql::Session::open(dir.path()).unwrap();
+    let done = session
+        .execute_script("print pv_topic from beginning limit 1;")
+        .unwrap();
+    assert!(
+        done[0]
+            .output
+            .as_deref()
+            .unwrap()
+            .ends_with("key: 1, value: {\"PAGE\":\"home\"}, partition: 0"),
+        "{:?}",
+        done[0].output
+    );
+}
+
 #[test]
 fn the_shell_renders_show_streams() {
     let dir = tempfile::tempdir().unwrap();

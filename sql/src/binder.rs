@@ -62,6 +62,14 @@ pub enum BoundStatement {
     Unchanged { message: String },
     /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
     Terminate { query: Option<String> },
+    /// `PRINT topic`: the records of a topic as text, from its end (or
+    /// its beginning), every `interval`-th one, until `limit` are printed.
+    Print {
+        topic: String,
+        from_beginning: bool,
+        interval: u64,
+        limit: Option<u64>,
+    },
     /// `CREATE TYPE name AS ty`: `name` may stand for `ty` in later
     /// statements.
     CreateType { name: String, ty: SqlType },
@@ -119,6 +127,7 @@ impl Catalog {
             | BoundStatement::Explain { .. }
             | BoundStatement::Set { .. }
             | BoundStatement::Define { .. }
+            | BoundStatement::Print { .. }
             | BoundStatement::Select { .. } => {}
         }
     }
@@ -294,13 +303,50 @@ pub fn bind(
                 )),
             }
         }
-        other @ (Statement::Pause(_)
-        | Statement::Resume(_)
-        | Statement::Print { .. }
-        | Statement::RunScript(_)) => Err(SqlError::new(
-            parsed.pos,
-            format!("{} is not supported yet", statement_name(other)),
-        )),
+        Statement::Print {
+            topic,
+            from_beginning,
+            interval,
+            limit,
+        } => {
+            // As written, then (unquoted) upper-cased as other names are.
+            let candidates = [
+                Some(topic.value.clone()),
+                (!topic.quoted).then(|| topic.normalized()),
+            ];
+            let found = candidates
+                .iter()
+                .flatten()
+                .find(|t| topics.partitions(t).is_some());
+            let topic_name = match (found, topics.complete()) {
+                (Some(t), _) => t.clone(),
+                (None, false) => topic.value.clone(),
+                (None, true) => {
+                    return Err(SqlError::new(
+                        topic.pos,
+                        format!("Could not find topic '{}', or the KSQL user does not have permissions to list the topic. Topic names are case-sensitive.", topic.value),
+                    ))
+                }
+            };
+            if *interval == Some(0) {
+                return Err(SqlError::new(
+                    topic.pos,
+                    "INTERVAL must be at least 1: PRINT shows every n-th record",
+                ));
+            }
+            Ok(BoundStatement::Print {
+                topic: topic_name,
+                from_beginning: *from_beginning,
+                interval: interval.unwrap_or(1),
+                limit: *limit,
+            })
+        }
+        other @ (Statement::Pause(_) | Statement::Resume(_) | Statement::RunScript(_)) => {
+            Err(SqlError::new(
+                parsed.pos,
+                format!("{} is not supported yet", statement_name(other)),
+            ))
+        }
         Statement::Select(q) => Ok(BoundStatement::Select {
             plan: b.query(q)?.plan,
             push: q.emit.is_some(),

@@ -129,6 +129,7 @@ pub fn entity(
         BoundStatement::InsertValues { .. }
         | BoundStatement::Set { .. }
         | BoundStatement::Define { .. }
+        | BoundStatement::Print { .. }
         | BoundStatement::Select { .. } => return None,
     };
     let obj = e.as_object_mut().expect("entities are objects");

@@ -37,11 +37,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
+use ddsql_engine::io::Transport;
 use ddsql_engine::{Change, EngineError, Live, RunOptions, RunReport};
 use ddsql_sql::binder::BoundStatement;
 use ddsql_sql::catalog::Catalog;
 use ddsql_sql::plan::QueryPlan;
 
+use crate::print::Print;
 use crate::render::row_json;
 use crate::session::{collect_pull, ScriptError, Session};
 use entities::{error, statement_error};
@@ -417,11 +419,12 @@ impl State {
                 &statement_error(40001, &e.to_string(), &statement, vec![]),
             );
         }
-        if let Some((text, _)) = checked
-            .bound
-            .iter()
-            .find(|(_, b)| matches!(b, BoundStatement::Select { .. }))
-        {
+        if let Some((text, _)) = checked.bound.iter().find(|(_, b)| {
+            matches!(
+                b,
+                BoundStatement::Select { .. } | BoundStatement::Print { .. }
+            )
+        }) {
             return json_response(
                 StatusCode::BAD_REQUEST,
                 &statement_error(
@@ -541,6 +544,30 @@ impl State {
         }
         let (plan, push, limit) = match <[_; 1]>::try_from(checked.bound) {
             Ok([(_, BoundStatement::Select { plan, push, limit })]) => (plan, push, limit),
+            Ok(
+                [(
+                    _,
+                    BoundStatement::Print {
+                        topic,
+                        from_beginning,
+                        interval,
+                        limit,
+                    },
+                )],
+            ) => {
+                let log = session.log().clone();
+                drop(session);
+                return self.print(
+                    log,
+                    Print {
+                        topic,
+                        from_beginning,
+                        interval,
+                        limit,
+                    },
+                    wire,
+                );
+            }
             _ => return json_response(
                 StatusCode::BAD_REQUEST,
                 &statement_error(
@@ -628,6 +655,34 @@ impl State {
             };
             writer.finish(final_message);
             state.push_queries.lock().unwrap().remove(&id);
+        });
+        response
+    }
+
+    /// `PRINT` on `/query` or `/query-stream`: the lines of
+    /// [`crate::print`], one per chunk, following the topic until the
+    /// limit or until the client goes. As in ksqlDB, `/query-stream` takes
+    /// PRINT only with the delimited content type.
+    fn print(&self, log: Arc<dyn Transport>, print: Print, wire: Wire) -> Response<Body_> {
+        if wire == Wire::JsonArray {
+            return json_response(
+                StatusCode::NOT_ACCEPTABLE,
+                &error(
+                    40600,
+                    "PRINT streams text: ask /query-stream for application/vnd.ksqlapi.delimited.v1",
+                ),
+            );
+        }
+        let (tx, response) = streamed("text/plain");
+        std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            let sent = crate::print::print(&*log, &print, true, &stop, |line| {
+                tx.blocking_send(Bytes::from(line + "\n")).is_ok()
+            });
+            if let Err(e) = sent {
+                let _ =
+                    tx.blocking_send(Bytes::from(format!("{}\n", error(50000, &e.to_string()))));
+            }
         });
         response
     }
