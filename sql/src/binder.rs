@@ -2163,7 +2163,20 @@ impl Binder<'_> {
                 "PARTITION BY cannot be combined with GROUP BY",
             ));
         }
-        let items = expand_projection(self, &q.projection, &from.scope)?;
+        // ksqlDB's `SELECT *` beside PARTITION BY lists the old key
+        // columns after the values, where the repartition moves them.
+        let keys_last: Vec<usize> = match q.partition_by.is_empty() {
+            true => Vec::new(),
+            false => from
+                .key
+                .iter()
+                .filter_map(|k| match k {
+                    ScalarExpr::Column(c) => Some(*c),
+                    _ => None,
+                })
+                .collect(),
+        };
+        let items = expand_projection(self, &q.projection, &from.scope, &keys_last)?;
         if !q.group_by.is_empty() && from.left_source.window.is_some() {
             return Err(SqlError::new(
                 q.group_by[0].pos,
@@ -4403,11 +4416,13 @@ impl Namer {
     }
 }
 
-/// `*` and `x.*` expand to the non-system columns, as columns.
+/// `*` and `x.*` expand to the non-system columns, as columns, those at
+/// positions `keys_last` after the others.
 fn expand_projection(
     binder: &Binder<'_>,
     items: &[SelectItem],
     scope: &Scope,
+    keys_last: &[usize],
 ) -> Result<Vec<(Expr, Option<Ident>)>> {
     let mut out = Vec::new();
     for item in items {
@@ -4449,10 +4464,18 @@ fn expand_projection(
                     .iter()
                     .filter(|c| !c.system)
                     .partition(|c| c.qualifier.is_empty());
-                let columns = match &q {
+                let columns: Vec<&ScopeColumn> = match &q {
                     Some(q) => sourced.into_iter().filter(|c| &c.qualifier == q).collect(),
                     None => [synthetic, sourced].concat(),
                 };
+                let last = |c: &ScopeColumn| {
+                    keys_last
+                        .iter()
+                        .any(|&i| std::ptr::eq(&scope.columns[i], c))
+                };
+                let (mut columns, keys): (Vec<&ScopeColumn>, Vec<&ScopeColumn>) =
+                    columns.into_iter().partition(|c| !last(c));
+                columns.extend(keys);
                 for c in columns {
                     let mk = |v: &str| Ident {
                         value: v.to_string(),
