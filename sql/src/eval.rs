@@ -179,7 +179,17 @@ fn eval_in(
             let l = eval_in(a, row, failed)?;
             let r = eval_in(b, row, failed)?;
             if l.is_null() || r.is_null() {
-                return Ok(Value::Null);
+                // ksqlDB compares with NULL as false, not NULL (its
+                // generated code guards each comparison so).
+                return Ok(match f {
+                    BinaryFunc::Eq
+                    | BinaryFunc::NotEq
+                    | BinaryFunc::Lt
+                    | BinaryFunc::LtEq
+                    | BinaryFunc::Gt
+                    | BinaryFunc::GtEq => Value::Boolean(false),
+                    _ => Value::Null,
+                });
             }
             binary(*f, &l, &r)?
         }
@@ -213,7 +223,14 @@ fn eval_in(
             }
             eval_in(else_, row, failed)?
         }
-        ScalarExpr::Cast(e, ty) => cast(&eval_in(e, row, failed)?, ty)?,
+        // A failed cast is NULL where it stands, as a failed call is.
+        ScalarExpr::Cast(e, ty) => match cast(&eval_in(e, row, failed)?, ty) {
+            Ok(v) => v,
+            Err(e) => {
+                failed.push(e);
+                Value::Null
+            }
+        },
         ScalarExpr::Like(e, p, escape) => {
             match (eval_in(e, row, failed)?, eval_in(p, row, failed)?) {
                 (Value::String(s), Value::String(p)) => Value::Boolean(like(&s, &p, *escape)),
@@ -668,6 +685,15 @@ pub fn cast(v: &Value, to: &SqlType) -> Result<Value, EvalError> {
         _ if value_has_type(v, to) => v.clone(),
         _ => return Err(bad()),
     })
+    .and_then(|out| match (&out, to) {
+        // More digits than the precision: ksqlDB's numeric overflow.
+        (Value::Decimal(u, _), SqlType::Decimal { precision, .. })
+            if u.unsigned_abs() >= 10u128.pow(*precision as u32) =>
+        {
+            Err(bad())
+        }
+        _ => Ok(out),
+    })
 }
 
 /// Text read as Java's `BigDecimal` reads it (`'12.50'`, `'-3'`, `'2e1'`):
@@ -1039,6 +1065,26 @@ mod tests {
             &SqlType::Array(Box::new(SqlType::Boolean)),
             &SqlType::Array(Box::new(SqlType::Int))
         ));
+    }
+
+    #[test]
+    fn comparisons_with_null_are_false_as_in_ksqldb() {
+        let col = |i| Box::new(ScalarExpr::Column(i));
+        let row = [Value::Null, Value::Int(1)];
+        for f in [
+            BinaryFunc::Eq,
+            BinaryFunc::NotEq,
+            BinaryFunc::Lt,
+            BinaryFunc::GtEq,
+        ] {
+            let e = ScalarExpr::Binary(f, col(0), col(1));
+            assert_eq!(eval(&e, &row).unwrap(), Value::Boolean(false), "{f:?}");
+        }
+        // Arithmetic still propagates NULL; IS DISTINCT FROM sees it.
+        let add = ScalarExpr::Binary(BinaryFunc::Add, col(0), col(1));
+        assert_eq!(eval(&add, &row).unwrap(), Value::Null);
+        let distinct = ScalarExpr::Binary(BinaryFunc::IsDistinct, col(0), col(1));
+        assert_eq!(eval(&distinct, &row).unwrap(), Value::Boolean(true));
     }
 
     #[test]
