@@ -753,11 +753,14 @@ CREATE TABLE hops AS
             oracle_setup: "",
             outputs: &[Output {
                 source: "SHAPED",
+                // A comparison (and so BETWEEN and IN) with NULL is FALSE
+                // in ksqlDB, NULL in PostgreSQL.
                 oracle: Oracle::Stream(
                     "SELECT seq, user_id, \
                        CASE WHEN amount IS NULL THEN 'none' WHEN amount < 10 THEN 'small' ELSE 'large' END AS size, \
                        coalesce(amount, -1) * 2 + 1 AS x, upper(page) AS up, length(page) AS l, \
-                       amount BETWEEN 20 AND 40 AS mid, page IN ('home', 'cart') AS shop \
+                       coalesce(amount BETWEEN 20 AND 40, false) AS mid, \
+                       coalesce(page IN ('home', 'cart'), false) AS shop \
                      FROM clicks",
                 ),
             }],
