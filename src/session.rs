@@ -495,6 +495,7 @@ impl Session {
                 | BoundStatement::Terminate { .. }
                 | BoundStatement::CreateType { .. }
                 | BoundStatement::DropType { .. }
+                | BoundStatement::Pause { .. }
         );
         // A source whose columns were inferred, or whose formats came from
         // session defaults, records them, so a restart binds it the same.
@@ -690,6 +691,8 @@ impl Session {
                 String::new()
             }
             BoundStatement::Terminate { .. } => "Query terminated.".to_string(),
+            BoundStatement::Pause { paused: true, .. } => "Query paused.".to_string(),
+            BoundStatement::Pause { paused: false, .. } => "Query resumed.".to_string(),
             BoundStatement::Set {
                 name,
                 value: Some(v),
@@ -819,7 +822,7 @@ impl Session {
                         vec![
                             q.id.clone(),
                             "PERSISTENT".into(),
-                            "RUNNING:1".into(),
+                            format!("{}:1", q.state()),
                             q.sink.clone(),
                             topic,
                             q.sql.replace('\n', " "),

@@ -262,3 +262,55 @@ fn source_streams_and_tables_are_read_only() {
         .unwrap();
     assert_eq!(session.log().partitions("feed").unwrap(), Some(1));
 }
+
+/// `PAUSE` keeps a query but stops it; `RESUME` catches it up, writing
+/// what it missed once. A running query never reads a paused one's sink.
+#[test]
+fn pause_and_resume_catch_a_query_up_and_keep_readers_consistent() {
+    let script = format!(
+        "{ORDERS}
+         create stream bigger with (kafka_topic='bigger', key_format='JSON', value_format='JSON') as
+           select id, qty * 10 as qty10 from big;"
+    );
+    for workers in [1, 2] {
+        let (_dir, mut session) = session_with(&script);
+        let log = session.log().clone();
+        log.append("orders", 0, &[order(1, 5, "a", 10)]).unwrap();
+        run_caught_up(&session, workers, 1);
+        let count = |session: &Session, topic: &str| records(session, topic).len();
+        assert_eq!((count(&session, "BIG"), count(&session, "bigger")), (1, 1));
+        // BIGGER reads what BIG writes: it pauses first and resumes last.
+        let e = refused(&mut session, "pause csas_big_0;");
+        assert!(e.contains("PAUSE CSAS_BIGGER_1 first"), "{e}");
+        session
+            .execute_script("pause csas_bigger_1; pause csas_big_0;")
+            .unwrap();
+        assert!(session
+            .catalog()
+            .queries()
+            .iter()
+            .all(|q| q.state() == "PAUSED"));
+        let e = refused(&mut session, "create stream more as select id from big;");
+        assert!(e.contains("RESUME CSAS_BIG_0 first"), "{e}");
+        log.append("orders", 0, &[order(2, 7, "b", 20)]).unwrap();
+        run_caught_up(&session, workers, 1);
+        assert_eq!((count(&session, "BIG"), count(&session, "bigger")), (1, 1));
+        let e = refused(&mut session, "resume csas_bigger_1;");
+        assert!(e.contains("RESUME CSAS_BIG_0 first"), "{e}");
+        session.execute_script("resume all;").unwrap();
+        run_caught_up(&session, workers, 1);
+        let bigger: Vec<_> = records(&session, "bigger")
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect();
+        assert_eq!(
+            bigger,
+            vec![
+                (json!(1), json!({"QTY10": 50})),
+                (json!(2), json!({"QTY10": 70}))
+            ],
+            "{workers} worker(s)"
+        );
+        assert_eq!(count(&session, "BIG"), 2);
+    }
+}

@@ -486,7 +486,15 @@ pub fn run(
     codecs: &dyn CodecFactory,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
-    let job = prepare(catalog, transport.as_ref(), codecs, options, None)?;
+    // A paused query is not run; RESUME reruns it, and its sink writes
+    // what it has not yet written.
+    let job = prepare(
+        &catalog.running(),
+        transport.as_ref(),
+        codecs,
+        options,
+        None,
+    )?;
     if job.sinks.is_empty() {
         transport.flush()?;
         return Ok(RunReport::default());

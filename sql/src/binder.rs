@@ -62,6 +62,9 @@ pub enum BoundStatement {
     Unchanged { message: String },
     /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
     Terminate { query: Option<String> },
+    /// `PAUSE id` or `RESUME id` (`paused` false), or of all queries
+    /// (`None`).
+    Pause { query: Option<String>, paused: bool },
     /// `PRINT topic`: the records of a topic as text, from its end (or
     /// its beginning), every `interval`-th one, until `limit` are printed.
     Print {
@@ -111,6 +114,15 @@ impl Catalog {
             BoundStatement::InsertSelect { query } => self.add_query(query.clone()),
             BoundStatement::Drop { name, .. } => self.remove_source(name),
             BoundStatement::Terminate { query: Some(id) } => self.remove_query(id),
+            BoundStatement::Pause { query, paused } => {
+                let ids: Vec<String> = match query {
+                    Some(id) => vec![id.clone()],
+                    None => self.queries().iter().map(|q| q.id.clone()).collect(),
+                };
+                for id in ids {
+                    self.set_paused(&id, *paused);
+                }
+            }
             BoundStatement::CreateType { name, ty } => self.add_type(name, ty.clone()),
             BoundStatement::DropType { name } => self.remove_type(name),
             BoundStatement::Terminate { query: None } => {
@@ -341,12 +353,12 @@ pub fn bind(
                 limit: *limit,
             })
         }
-        other @ (Statement::Pause(_) | Statement::Resume(_) | Statement::RunScript(_)) => {
-            Err(SqlError::new(
-                parsed.pos,
-                format!("{} is not supported yet", statement_name(other)),
-            ))
-        }
+        Statement::Pause(id) => pause(catalog, id.as_ref(), true),
+        Statement::Resume(id) => pause(catalog, id.as_ref(), false),
+        other @ Statement::RunScript(_) => Err(SqlError::new(
+            parsed.pos,
+            format!("{} is not supported yet", statement_name(other)),
+        )),
         Statement::Select(q) => Ok(BoundStatement::Select {
             plan: b.query(q)?.plan,
             push: q.emit.is_some(),
@@ -388,6 +400,45 @@ fn type_hint(catalog: &Catalog, name: &str) -> String {
     closest(name, catalog.custom_types().map(|(n, _)| n))
         .map(|c| format!("; did you mean {c}?"))
         .unwrap_or_default()
+}
+
+/// `PAUSE` (`paused`) or `RESUME` of the query `id` names, or of all.
+/// No running query may read what a paused one writes: it would miss the
+/// rows the paused query writes once resumed, at times it has passed. So
+/// a query pauses only after the queries that read its sink, and resumes
+/// only after the queries that write what it reads.
+fn pause(catalog: &Catalog, id: Option<&Ident>, paused: bool) -> Result<BoundStatement> {
+    let Some(id) = id else {
+        return Ok(BoundStatement::Pause {
+            query: None,
+            paused,
+        });
+    };
+    let (q, pos) = (running_query(catalog, id)?, id.pos);
+    let blocking: Vec<&str> = catalog
+        .queries()
+        .iter()
+        .filter(|other| other.id != q.id && other.paused != paused)
+        .filter(|other| match paused {
+            // Running readers of what `q` writes.
+            true => other.plan.plan.scans(&q.sink),
+            // Paused writers of what `q` reads.
+            false => q.plan.plan.scans(&other.sink),
+        })
+        .map(|other| other.id.as_str())
+        .collect();
+    if !blocking.is_empty() {
+        let (others, id) = (blocking.join(", "), &q.id);
+        let message = match paused {
+            true => format!("PAUSE {others} first: they read what {id} writes, and would miss the rows it writes once resumed (or PAUSE ALL)"),
+            false => format!("RESUME {others} first: they write what {id} reads, and it would miss their rows once they resume (or RESUME ALL)"),
+        };
+        return Err(SqlError::new(pos, message));
+    }
+    Ok(BoundStatement::Pause {
+        query: Some(q.id.clone()),
+        paused,
+    })
 }
 
 /// The running query `id` names (`TERMINATE id`, `EXPLAIN id`).
@@ -1759,7 +1810,26 @@ impl Binder<'_> {
                 "LIMIT is only allowed in transient queries",
             ));
         }
-        self.query(q)
+        let bound = self.query(q)?;
+        // A new query runs, so what it reads must not wait on a paused one
+        // (see `pause`).
+        let paused: Vec<&str> = self
+            .catalog
+            .queries()
+            .iter()
+            .filter(|w| w.paused && bound.plan.plan.scans(&w.sink))
+            .map(|w| w.id.as_str())
+            .collect();
+        if !paused.is_empty() {
+            return Err(SqlError::new(
+                q.from.pos(),
+                format!(
+                    "RESUME {} first: the query reads what it writes, and would miss the rows it writes once resumed",
+                    paused.join(", ")
+                ),
+            ));
+        }
+        Ok(bound)
     }
 
     fn create_as(&self, c: &ast::CreateAs) -> Result<BoundStatement> {
@@ -1899,6 +1969,7 @@ impl Binder<'_> {
             sink: name,
             plan: bound.plan,
             sql: source.sql.clone(),
+            paused: false,
         };
         Ok(BoundStatement::CreateAs {
             source,
@@ -1989,6 +2060,7 @@ impl Binder<'_> {
             sink: sink.name.clone(),
             plan: bound.plan,
             sql: self.sql.to_string(),
+            paused: false,
         };
         Ok(BoundStatement::InsertSelect { query })
     }

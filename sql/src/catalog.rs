@@ -189,6 +189,19 @@ pub struct PersistentQuery {
     pub sink: String,
     pub plan: QueryPlan,
     pub sql: String,
+    /// `PAUSE`d: kept, but not run until `RESUME`, which catches it up.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl PersistentQuery {
+    /// ksqlDB's name for the query's state.
+    pub fn state(&self) -> &'static str {
+        match self.paused {
+            true => "PAUSED",
+            false => "RUNNING",
+        }
+    }
 }
 
 /// What the binder needs to know of topics that exist outside the catalog.
@@ -313,6 +326,18 @@ impl Catalog {
                 self.queries.push(query);
             }
         }
+    }
+    /// Pauses (or resumes) query `id`.
+    pub fn set_paused(&mut self, id: &str, paused: bool) {
+        if let Some(q) = self.queries.iter_mut().find(|q| q.id == id) {
+            q.paused = paused;
+        }
+    }
+    /// This catalog with only the queries that run: without the paused.
+    pub fn running(&self) -> Catalog {
+        let mut running = self.clone();
+        running.queries.retain(|q| !q.paused);
+        running
     }
     /// The queries that read `source` or write into it.
     pub fn queries_using<'a>(

@@ -44,6 +44,11 @@ pub fn command_id(b: &BoundStatement) -> Option<String> {
         BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
         BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
         BoundStatement::CreateType { name, .. } => Some(format!("type/{name}/create")),
+        BoundStatement::Pause { query, paused } => Some(format!(
+            "{}/{}/execute",
+            if *paused { "pause" } else { "resume" },
+            query.as_deref().unwrap_or("ALL")
+        )),
         BoundStatement::DropType { name } => Some(format!("type/{name}/drop")),
         BoundStatement::Terminate { query } => Some(format!(
             "terminate/{}/execute",
@@ -70,6 +75,7 @@ pub fn entity(
         | BoundStatement::Unchanged { .. }
         | BoundStatement::CreateType { .. }
         | BoundStatement::DropType { .. }
+        | BoundStatement::Pause { .. }
         | BoundStatement::Terminate { .. } => {
             let query_id = match b {
                 BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {
@@ -183,9 +189,9 @@ fn show(session: &Session, what: ShowKind) -> Json {
                         "sinks": [q.sink],
                         "sinkKafkaTopics": topic.into_iter().collect::<Vec<_>>(),
                         "id": q.id,
-                        "statusCount": {"RUNNING": 1},
+                        "statusCount": {q.state(): 1},
                         "queryType": "PERSISTENT",
-                        "state": "RUNNING",
+                        "state": q.state(),
                     })
                 })
                 .collect();
@@ -232,7 +238,7 @@ fn describe(session: &Session, s: &Source, extended: bool) -> Json {
             .queries()
             .iter()
             .filter(|q| f(q))
-            .map(|q| json!({"id": q.id, "queryString": q.sql, "sinks": [q.sink], "state": "RUNNING"}))
+            .map(|q| json!({"id": q.id, "queryString": q.sql, "sinks": [q.sink], "state": q.state()}))
             .collect()
     };
     let fields = fields(&s.columns);

@@ -443,6 +443,7 @@ impl State {
                 BoundStatement::CreateAs { .. }
                     | BoundStatement::InsertSelect { .. }
                     | BoundStatement::Terminate { .. }
+                    | BoundStatement::Pause { .. }
                     | BoundStatement::Drop { .. }
             );
             let command = entities::command_id(&b);
