@@ -496,6 +496,7 @@ impl Session {
                 | BoundStatement::CreateType { .. }
                 | BoundStatement::DropType { .. }
                 | BoundStatement::Pause { .. }
+                | BoundStatement::Alter { .. }
         );
         // A source whose columns were inferred, or whose formats came from
         // session defaults, records them, so a restart binds it the same.
@@ -691,6 +692,13 @@ impl Session {
                 String::new()
             }
             BoundStatement::Terminate { .. } => "Query terminated.".to_string(),
+            BoundStatement::Alter { source } => {
+                let kind = match source.kind {
+                    SourceKind::Stream => "Stream",
+                    SourceKind::Table => "Table",
+                };
+                format!("{kind} {} altered.", source.name)
+            }
             BoundStatement::Pause { paused: true, .. } => "Query paused.".to_string(),
             BoundStatement::Pause { paused: false, .. } => "Query resumed.".to_string(),
             BoundStatement::Set {

@@ -314,3 +314,81 @@ fn pause_and_resume_catch_a_query_up_and_keep_readers_consistent() {
         assert_eq!(count(&session, "BIG"), 2);
     }
 }
+
+/// `ALTER STREAM ... ADD COLUMN` adds value columns to a declared source no
+/// query uses; records written before read NULL for them. It is kept
+/// across a restart as the command it is.
+#[test]
+fn alter_adds_value_columns_to_a_declared_source() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut session = Session::open_durable(dir.path()).unwrap();
+        session
+            .execute_script(
+                "create stream s (id int key, a int) with (kafka_topic='s', key_format='JSON', value_format='JSON', partitions=1);
+                 insert into s (id, a) values (1, 10);",
+            )
+            .unwrap();
+        let done = session
+            .execute_script("alter stream s add column b string, add c int;")
+            .unwrap();
+        assert_eq!(done[0].message, "Stream S altered.");
+        assert_eq!(
+            columns(&session, "S"),
+            ["ID INTEGER", "A INTEGER", "B STRING", "C INTEGER"]
+        );
+        let sql = &session.catalog().source("S").unwrap().sql;
+        assert!(sql.contains("a INTEGER, b STRING, c INTEGER)"), "{sql}");
+        for (statement, expected) in [
+            (
+                "alter table s add column d int;",
+                "Incompatible data source type is STREAM",
+            ),
+            (
+                "alter stream s add column a int;",
+                "Cannot add column `A` to schema",
+            ),
+        ] {
+            let e = refused(&mut session, statement);
+            assert!(e.contains(expected), "{statement}: {e}");
+        }
+        session
+            .execute_script(
+                "insert into s (id, a, b, c) values (2, 20, 'x', 3);
+                 create stream t as select id, a, b, c from s;",
+            )
+            .unwrap();
+        // Now a query binds its columns, and CREATE ... AS sources are
+        // the query's.
+        for (statement, expected) in [
+            (
+                "alter stream s add column d int;",
+                "query CSAS_T_0 reads or writes it",
+            ),
+            (
+                "alter stream t add column d int;",
+                "not supported for CREATE ... AS",
+            ),
+        ] {
+            let e = refused(&mut session, statement);
+            assert!(e.contains(expected), "{statement}: {e}");
+        }
+    }
+    let session = Session::open_durable(dir.path()).unwrap();
+    assert_eq!(
+        columns(&session, "S"),
+        ["ID INTEGER", "A INTEGER", "B STRING", "C INTEGER"]
+    );
+    run_caught_up(&session, 1, 1);
+    let t: Vec<_> = records(&session, "T")
+        .into_iter()
+        .map(|(k, v, _)| (k, v))
+        .collect();
+    assert_eq!(
+        t,
+        vec![
+            (json!(1), json!({"A": 10, "B": null, "C": null})),
+            (json!(2), json!({"A": 20, "B": "x", "C": 3})),
+        ]
+    );
+}

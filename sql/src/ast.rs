@@ -146,6 +146,14 @@ pub enum Statement {
     DropType { name: Ident, if_exists: bool },
     /// `RUN SCRIPT 'file'`
     RunScript(String),
+    /// `ALTER STREAM|TABLE name ADD [COLUMN] c type, ...`
+    Alter {
+        kind: SourceKind,
+        name: Ident,
+        columns: Vec<(Ident, DataType)>,
+    },
+    /// `ALTER SYSTEM 'name' = 'value'`
+    AlterSystem { name: String, value: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1020,6 +1028,24 @@ impl fmt::Display for Statement {
                 }
                 Ok(())
             }
+            Statement::Alter {
+                kind,
+                name,
+                columns,
+            } => {
+                write!(f, "ALTER {kind} {name}")?;
+                for (i, (c, t)) in columns.iter().enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}ADD COLUMN {c} {t}")?;
+                }
+                Ok(())
+            }
+            Statement::AlterSystem { name, value } => write!(
+                f,
+                "ALTER SYSTEM {} = {}",
+                quote_string(name),
+                quote_string(value)
+            ),
             Statement::Terminate(id) => write!(
                 f,
                 "TERMINATE {}",

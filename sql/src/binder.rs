@@ -62,6 +62,9 @@ pub enum BoundStatement {
     Unchanged { message: String },
     /// `TERMINATE id`, or `TERMINATE ALL` (`None`).
     Terminate { query: Option<String> },
+    /// `ALTER STREAM|TABLE ... ADD COLUMN`: `source` takes the place of the
+    /// one of its name, with the new value columns.
+    Alter { source: Source },
     /// `PAUSE id` or `RESUME id` (`paused` false), or of all queries
     /// (`None`).
     Pause { query: Option<String>, paused: bool },
@@ -106,7 +109,9 @@ impl Catalog {
     /// Records the effect of a bound statement.
     pub fn apply(&mut self, statement: &BoundStatement) {
         match statement {
-            BoundStatement::CreateSource { source, .. } => self.add_source(source.clone()),
+            BoundStatement::CreateSource { source, .. } | BoundStatement::Alter { source } => {
+                self.add_source(source.clone())
+            }
             BoundStatement::CreateAs { source, query, .. } => {
                 self.add_source(source.clone());
                 self.add_query(query.clone());
@@ -353,6 +358,15 @@ pub fn bind(
                 limit: *limit,
             })
         }
+        Statement::Alter {
+            kind,
+            name,
+            columns,
+        } => b.alter(*kind, name, columns),
+        Statement::AlterSystem { .. } => Err(SqlError::new(
+            parsed.pos,
+            "ALTER SYSTEM is not supported: ddsql's server settings are its command-line flags (ddsql server --help)",
+        )),
         Statement::Pause(id) => pause(catalog, id.as_ref(), true),
         Statement::Resume(id) => pause(catalog, id.as_ref(), false),
         other @ Statement::RunScript(_) => Err(SqlError::new(
@@ -527,6 +541,8 @@ fn statement_name(s: &Statement) -> &'static str {
         Statement::CreateType { .. } => "CREATE TYPE",
         Statement::DropType { .. } => "DROP TYPE",
         Statement::RunScript(_) => "RUN SCRIPT",
+        Statement::Alter { .. } => "ALTER",
+        Statement::AlterSystem { .. } => "ALTER SYSTEM",
     }
 }
 
@@ -1234,6 +1250,87 @@ impl Binder<'_> {
                 .unwrap_or_default();
             SqlError::new(name.pos, format!("{n} does not exist{hint}"))
         })
+    }
+
+    /// `ALTER ... ADD COLUMN`: the source with the new value columns after
+    /// its others, if its topic's records still read (as for `CREATE OR
+    /// REPLACE`) and no query binds its columns.
+    fn alter(
+        &self,
+        kind: SourceKind,
+        name: &Ident,
+        added: &[(Ident, ast::DataType)],
+    ) -> Result<BoundStatement> {
+        let old = self.lookup(name)?;
+        let fail = |why: String| Err(SqlError::new(name.pos, why));
+        if old.kind != kind {
+            return fail(format!(
+                "Incompatible data source type is {}, but statement was ALTER {kind}",
+                old.kind
+            ));
+        }
+        if self.catalog.maker(&old.name).is_some() {
+            return fail("ALTER command is not supported for CREATE ... AS statements.".into());
+        }
+        if old.read_only {
+            return fail(format!(
+                "Cannot alter read-only {}: {}",
+                kind.to_string().to_lowercase(),
+                old.name
+            ));
+        }
+        if let Some(q) = self.catalog.queries_using(&old.name).next() {
+            return fail(format!(
+                "cannot alter {}: query {} reads or writes it with its current columns; TERMINATE it first",
+                old.name, q.id
+            ));
+        }
+        let mut source = old.clone();
+        let mut defs = Vec::new();
+        for (column, ty) in added {
+            let n = column.normalized();
+            if source.columns.iter().any(|c| c.name == n) {
+                return Err(SqlError::new(
+                    column.pos,
+                    format!("Cannot add column `{n}` to schema. A column with the same name already exists."),
+                ));
+            }
+            let ty = self.sql_type(ty)?;
+            // Before the header columns, which end the row.
+            let at = source
+                .columns
+                .iter()
+                .take_while(|c| c.header.is_none())
+                .count();
+            source.columns.insert(at, Column::new(n, ty.clone(), false));
+            defs.push(ast::ColumnDef {
+                name: column.clone(),
+                data_type: ty.into(),
+                constraint: ColumnConstraint::None,
+            });
+        }
+        // The statement as if the columns had been declared, for DESCRIBE
+        // EXTENDED; the command log keeps the ALTER itself.
+        if let Ok(mut parsed) = crate::parser::parse(&old.sql) {
+            if let Some(ast::Statement::CreateSource(c)) = parsed.pop().map(|p| p.statement) {
+                let mut c = c;
+                let at = c
+                    .columns
+                    .iter()
+                    .take_while(|d| {
+                        !matches!(
+                            d.constraint,
+                            ColumnConstraint::Headers | ColumnConstraint::Header(_)
+                        )
+                    })
+                    .count();
+                c.columns.splice(at..at, defs);
+                source.sql = ast::Statement::CreateSource(c).to_string();
+            }
+        }
+        check_serializable(&source, name.pos)?;
+        self.check_replacement(old, &source, false, name.pos)?;
+        Ok(BoundStatement::Alter { source })
     }
 
     fn drop(

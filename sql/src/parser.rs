@@ -338,6 +338,36 @@ impl<'a> Parser<'a> {
             ))))
         } else if self.eat_keyword("DROP") {
             self.drop()
+        } else if self.eat_keyword("ALTER") {
+            if self.eat_keyword("SYSTEM") {
+                let name = self.string()?;
+                self.expect(&SqlToken::Eq)?;
+                let value = self.string()?;
+                return Ok(Statement::AlterSystem { name, value });
+            }
+            let kind = if self.eat_keyword("STREAM") {
+                SourceKind::Stream
+            } else if self.eat_keyword("TABLE") {
+                SourceKind::Table
+            } else {
+                return self.expected("STREAM, TABLE or SYSTEM after ALTER");
+            };
+            let name = self.ident()?;
+            let mut columns = Vec::new();
+            loop {
+                self.expect_keyword("ADD")?;
+                self.eat_keyword("COLUMN");
+                let column = self.ident()?;
+                columns.push((column, self.data_type()?));
+                if !self.eat(&SqlToken::Comma) {
+                    break;
+                }
+            }
+            Ok(Statement::Alter {
+                kind,
+                name,
+                columns,
+            })
         } else if self.eat_keyword("TERMINATE") {
             Ok(Statement::Terminate(self.id_or_all()?))
         } else if self.eat_keyword("PAUSE") {
@@ -391,7 +421,7 @@ impl<'a> Parser<'a> {
         } else if self.eat_keywords(&["RUN", "SCRIPT"]) {
             Ok(Statement::RunScript(self.string()?))
         } else {
-            self.expected("a statement (CREATE, INSERT, SELECT, SHOW, DESCRIBE, EXPLAIN, DROP, TERMINATE, SET, UNSET, DEFINE, UNDEFINE, PRINT, PAUSE, RESUME or RUN SCRIPT)")
+            self.expected("a statement (CREATE, INSERT, SELECT, SHOW, DESCRIBE, EXPLAIN, DROP, ALTER, TERMINATE, SET, UNSET, DEFINE, UNDEFINE, PRINT, PAUSE, RESUME or RUN SCRIPT)")
         }
     }
 
@@ -1528,7 +1558,9 @@ mod tests {
              create stream s (k int key, home address, book map<string, array<`Address`>>)
                with (kafka_topic='s', value_format='JSON');
              select cast(home as address) from s emit changes;
-             drop type if exists address;",
+             drop type if exists address;
+             alter stream s add column x address, add y int;
+             alter system 'ksql.x' = 'y';",
         );
         match &parse("create stream s (a `Address`) with (kafka_topic='s');").unwrap()[0].statement
         {

@@ -44,6 +44,9 @@ pub fn command_id(b: &BoundStatement) -> Option<String> {
         BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
         BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
         BoundStatement::CreateType { name, .. } => Some(format!("type/{name}/create")),
+        BoundStatement::Alter { source } => {
+            Some(format!("{}/{}/alter", kind(source.kind), source.name))
+        }
         BoundStatement::Pause { query, paused } => Some(format!(
             "{}/{}/execute",
             if *paused { "pause" } else { "resume" },
@@ -76,6 +79,7 @@ pub fn entity(
         | BoundStatement::CreateType { .. }
         | BoundStatement::DropType { .. }
         | BoundStatement::Pause { .. }
+        | BoundStatement::Alter { .. }
         | BoundStatement::Terminate { .. } => {
             let query_id = match b {
                 BoundStatement::CreateAs { query, .. } | BoundStatement::InsertSelect { query } => {
