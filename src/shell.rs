@@ -265,13 +265,7 @@ impl Shell {
                         format_row(&cells, &widths)
                     }
                 };
-                match writeln!(out, "{line}").and_then(|_| out.flush()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        failed = Some(e);
-                        false
-                    }
-                }
+                shown(out, &line, &mut failed)
             });
         if let Some(e) = failed {
             return Err(e);
@@ -291,19 +285,11 @@ impl Shell {
     fn print(&mut self, sql: &str, out: &mut dyn Write) -> std::io::Result<()> {
         self.interrupt.store(false, Ordering::Relaxed);
         let mut failed = None;
-        let result =
-            self.client.print(
-                sql,
-                &self.properties,
-                &self.interrupt,
-                |line| match writeln!(out, "{line}").and_then(|_| out.flush()) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        failed = Some(e);
-                        false
-                    }
-                },
-            );
+        let result = self
+            .client
+            .print(sql, &self.properties, &self.interrupt, |line| {
+                shown(out, &line, &mut failed)
+            });
         if let Some(e) = failed {
             return Err(e);
         }
@@ -324,6 +310,18 @@ impl Shell {
             }
             Ok((_, body)) => writeln!(out, "{}", error_message(&body)),
             Err(e) => writeln!(out, "{e}"),
+        }
+    }
+}
+
+/// Writes `line` to `out` as soon as it comes; false (the query is to
+/// stop) once writing fails, with the error kept in `failed`.
+fn shown(out: &mut dyn Write, line: &str, failed: &mut Option<std::io::Error>) -> bool {
+    match writeln!(out, "{line}").and_then(|_| out.flush()) {
+        Ok(()) => true,
+        Err(e) => {
+            *failed = Some(e);
+            false
         }
     }
 }

@@ -4702,18 +4702,20 @@ struct BoundQuery<'a> {
 mod tests {
     use super::*;
 
+    /// Binds the one statement `sql` against `catalog`, with no topics.
+    fn bind_one(catalog: &Catalog, sql: &str) -> Result<BoundStatement> {
+        let parsed = crate::parser::parse(sql).unwrap().remove(0);
+        bind(
+            catalog,
+            &crate::catalog::NoTopics,
+            &BTreeMap::new(),
+            &parsed,
+        )
+    }
+
     #[test]
     fn explain_binds_what_has_a_query_and_names_what_has_none() {
         let mut catalog = Catalog::default();
-        let bind_one = |catalog: &Catalog, sql: &str| {
-            let parsed = crate::parser::parse(sql).unwrap().remove(0);
-            bind(
-                catalog,
-                &crate::catalog::NoTopics,
-                &BTreeMap::new(),
-                &parsed,
-            )
-        };
         for sql in [
             "create stream s (k int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1)",
             "create stream t as select k, v + 1 as w from s",
@@ -4810,15 +4812,6 @@ mod tests {
     #[test]
     fn custom_types_stand_for_their_types_wherever_a_type_goes() {
         let mut catalog = Catalog::default();
-        let bind_one = |catalog: &Catalog, sql: &str| {
-            let parsed = crate::parser::parse(sql).unwrap().remove(0);
-            bind(
-                catalog,
-                &crate::catalog::NoTopics,
-                &BTreeMap::new(),
-                &parsed,
-            )
-        };
         let run = |catalog: &mut Catalog, sql: &str| {
             let b = bind_one(catalog, sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             catalog.apply(&b);
