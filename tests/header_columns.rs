@@ -88,6 +88,14 @@ fn header_columns_refuse_what_would_write_them_or_mistype_them() {
             "column A already holds header 'k'",
         ),
         (
+            "create stream w (id int key, h bytes header('k')) with (kafka_topic='w', value_format='JSON', partitions=1, window_type='tumbling', window_size='1 second');",
+            "header columns of windowed sources are not supported yet",
+        ),
+        (
+            "create table d (id int primary key, name string, h bytes header('k')) with (kafka_topic='d', value_format='JSON', partitions=1, envelope='DEBEZIUM');",
+            "a Debezium table's columns come from the change event",
+        ),
+        (
             "insert into s select id, v, hs, trace from out;",
             "into a stream with header columns (HS) is not supported yet",
         ),

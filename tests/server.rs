@@ -492,6 +492,15 @@ fn print_shows_a_topics_records() {
             .contains("Could not find topic 'nope'"),
         "{body}"
     );
+    let (status, body) = server.post("/ksql", &json!({"ksql": "print 'pv_topic' interval 0;"}));
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("INTERVAL must be at least 1"),
+        "{body}"
+    );
     // /ksql sends PRINT to /query, and /query-stream wants it delimited.
     let (status, body) = server.post("/ksql", &json!({"ksql": "print 'pv_topic';"}));
     assert_eq!(

@@ -1094,6 +1094,18 @@ mod tests {
             Value::BigInt(12)
         );
         assert!(cast(&Value::String("x".into()), &SqlType::BigInt).is_err());
+        // A DECIMAL holds at most its precision's digits.
+        let d21 = SqlType::Decimal {
+            precision: 2,
+            scale: 1,
+        };
+        assert_eq!(cast(&Value::Int(9), &d21).unwrap(), Value::Decimal(90, 1));
+        assert!(cast(&Value::Int(10), &d21).is_err());
+        assert!(cast(&Value::Int(-10), &d21).is_err());
+        // In a projection a failed cast is NULL, its error beside it.
+        let e = ScalarExpr::Cast(Box::new(ScalarExpr::Column(0)), d21);
+        let (value, failed) = eval_lenient(&e, &[Value::Int(10)]);
+        assert_eq!((value.unwrap(), failed.len()), (Value::Null, 1));
         assert_eq!(
             cast(
                 &Value::Decimal(125, 2),
