@@ -419,6 +419,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if log.partitions(&topic)?.is_none() {
                 log.create_topic(&topic, partitions)?;
             }
+            // Produced through the write path every ddsql write takes, so
+            // the records keep the topic's offset order in time.
+            let clock = ddsql_engine::clock::Clock::open(log.clone())?;
             let topic_partitions = log.partitions(&topic)?.unwrap_or(1);
             let mut count = 0;
             for (n, line) in std::io::stdin().lock().lines().enumerate() {
@@ -433,10 +436,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         bail!("stdin line {}: topic '{topic}' has no partition {p}", n + 1)
                     }
                     Some(p) => {
-                        log.append(&topic, p, &[record])?;
+                        clock.append(
+                            &topic,
+                            p,
+                            vec![(record, ddsql_engine::clock::Own::Arrival)],
+                        )?;
                     }
                     None => {
-                        produce(log.as_ref(), &topic, record)?;
+                        produce(&clock, &topic, record)?;
                     }
                 }
                 count += 1;

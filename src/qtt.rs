@@ -27,10 +27,10 @@ use serde_json::{Map, Value as Json};
 use ddsql_connectors::format::json::{from_json, to_json};
 use ddsql_connectors::format::{avro, Formats};
 use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaReference, SchemaType};
+use ddsql_engine::clock::written_time;
 use ddsql_engine::io::{
     split_window_key, window_key_suffix, CodecFactory, Decoded, Fetched, Record,
 };
-use ddsql_engine::operators::sink::written_time;
 use ddsql_engine::{RunOptions, PROCESSING_LOG_TOPIC};
 use ddsql_sql::catalog::{Format, Source};
 use ddsql_sql::types::{SqlType, Value};

@@ -17,6 +17,7 @@ use ddsql_connectors::format::json::from_json;
 use ddsql_connectors::format::Formats;
 use ddsql_connectors::kafka::{KafkaConfig, KafkaTransport};
 use ddsql_connectors::schema_registry::SchemaRegistry;
+use ddsql_engine::clock::{Clock, Own};
 use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
 use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
@@ -341,6 +342,8 @@ pub const COMMAND_TOPIC: &str = "_ddsql_commands";
 pub struct Session {
     catalog: Catalog,
     log: Arc<dyn Transport>,
+    /// How records of `log` get their times; every write goes through it.
+    clock: Arc<Clock>,
     formats: Formats,
     /// `DEFINE`d variables.
     variables: BTreeMap<String, String>,
@@ -359,19 +362,20 @@ impl Session {
     /// A session on `connections`' topics with an empty catalog.
     pub fn connect(connections: &Connections) -> Result<Session, IoError> {
         let (log, formats) = connections.open()?;
-        Ok(Session::with_transport(log, formats))
+        Session::with_transport(log, formats)
     }
 
     /// A session on a transport opened by the caller.
-    pub fn with_transport(log: Arc<dyn Transport>, formats: Formats) -> Session {
-        Session {
+    pub fn with_transport(log: Arc<dyn Transport>, formats: Formats) -> Result<Session, IoError> {
+        Ok(Session {
             catalog: Catalog::default(),
+            clock: Clock::open(log.clone())?,
             log,
             formats,
             variables: BTreeMap::new(),
             properties: BTreeMap::new(),
             durable: false,
-        }
+        })
     }
 
     /// Opens `data_dir` and restores the catalog its earlier sessions
@@ -434,6 +438,12 @@ impl Session {
     /// The transport the session's topics live on.
     pub fn log(&self) -> &Arc<dyn Transport> {
         &self.log
+    }
+
+    /// The clock every write of this session goes through (see
+    /// [`ddsql_engine::clock`]).
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
     }
 
     pub fn formats(&self) -> &Formats {
@@ -526,13 +536,7 @@ impl Session {
         plan: &QueryPlan,
         options: &RunOptions,
     ) -> Result<Subscription, EngineError> {
-        ddsql_engine::subscribe(
-            &self.catalog,
-            plan,
-            self.log.clone(),
-            &self.formats,
-            options,
-        )
+        ddsql_engine::subscribe(&self.catalog, plan, &self.clock, &self.formats, options)
     }
 
     /// A pull query's answer: a table's current rows by key, or every row
@@ -555,7 +559,7 @@ impl Session {
             source,
             codec,
             partitions,
-            log: self.log.clone(),
+            clock: self.clock.clone(),
         })
     }
 
@@ -623,7 +627,7 @@ impl Session {
                     .map_err(|e| IoError::Other(format!("INSERT INTO {}: {e}", source.name)))?;
                 let timestamp = rowtime.unwrap_or_else(now_ms);
                 produce(
-                    self.log.as_ref(),
+                    &self.clock,
                     &source.topic,
                     Record {
                         key,
@@ -664,6 +668,7 @@ impl Session {
                         Ok(()) | Err(IoError::UnknownTopic(_)) => {}
                         Err(e) => return Err(e),
                     }
+                    self.clock.forget(&source.topic);
                     self.formats.delete_schemas(source).map_err(IoError::Other)?;
                     format!("Source {name} (topic: {}) was dropped, and the topic deleted.", source.topic)
                 } else {
@@ -929,7 +934,7 @@ impl Session {
 
     /// Runs the persistent queries over everything in the log now.
     pub fn run_until_caught_up(&self, options: &RunOptions) -> Result<RunReport, EngineError> {
-        ddsql_engine::run(&self.catalog, self.log.clone(), &self.formats, options)
+        ddsql_engine::run(&self.catalog, &self.clock, &self.formats, options)
     }
 }
 
@@ -938,7 +943,7 @@ pub struct RowInserter {
     source: Source,
     codec: Arc<dyn ddsql_engine::io::Codec>,
     partitions: u32,
-    log: Arc<dyn Transport>,
+    clock: Arc<Clock>,
 }
 
 impl RowInserter {
@@ -950,8 +955,9 @@ impl RowInserter {
         rows: &[serde_json::Map<String, serde_json::Value>],
     ) -> Result<Vec<Result<(), String>>, IoError> {
         let mut results = Vec::with_capacity(rows.len());
-        let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+        let mut by_partition: BTreeMap<u32, Vec<(Record, Own)>> = BTreeMap::new();
         let now = now_ms();
+        let log = self.clock.transport();
         for row in rows {
             let record = json_row(&self.source, row).and_then(|(timestamp, columns)| {
                 let (key, value) = self.codec.encode(&columns)?;
@@ -963,16 +969,19 @@ impl RowInserter {
                 })
             });
             results.push(record.map(|record| {
-                let p = self.log.partition_for(
+                let p = log.partition_for(
                     record.key.as_deref(),
                     record.value.as_deref(),
                     self.partitions,
                 );
-                by_partition.entry(p).or_default().push(record);
+                by_partition
+                    .entry(p)
+                    .or_default()
+                    .push((record, Own::Arrival));
             }));
         }
         for (p, records) in by_partition {
-            self.log.append(&self.source.topic, p, &records)?;
+            self.clock.append(&self.source.topic, p, records)?;
         }
         Ok(results)
     }

@@ -3,10 +3,12 @@
 //! All statements are created before any data exists. Then a backlog
 //! arrives in which warehouse backfill rows (written to the candidate
 //! topic) and live Debezium rows (written to the order topic) for the same
-//! users interleave in a scrambled physical order. Whatever the workers,
-//! the batching or the physical order, each user must get exactly one
-//! first-order record: the one a batch engine computes over the same rows
-//! in event-time order.
+//! users interleave in a scrambled physical order, before the queries run.
+//! The candidate topic is read in offset order, and the backfill rows are
+//! in it before anything the query writes there: so whatever the workers,
+//! the batching or the physical order, each user gets exactly one
+//! first-order record, the backfilled one first, then those of users with
+//! no backfill, in the order of their orders.
 
 use std::path::Path;
 
@@ -132,11 +134,14 @@ fn backlog(users: i64, seed: u64) -> Backlog {
         },
         None,
     ));
-    let mut expected: Vec<(i64, i64)> = events
+    // Backfilled first orders first (they precede the query's output in
+    // the candidate partition), then first live orders, each in order.
+    let mut expected: Vec<(bool, i64, i64)> = events
         .iter()
-        .filter_map(|(t, _, _, first)| first.map(|u| (u, *t)))
+        .filter_map(|(t, target, _, first)| first.map(|u| (matches!(target, Target::Order), *t, u)))
         .collect();
-    expected.sort_by_key(|(_, t)| *t);
+    expected.sort();
+    let expected = expected.into_iter().map(|(_, t, u)| (u, t)).collect();
     // Scramble the physical order across topics while keeping each topic's
     // own order (a topic partition is append-only): a random interleaving.
     let (mut cands, mut orders): (Vec<_>, Vec<_>) = events

@@ -67,7 +67,7 @@ impl Env {
 
     fn session(&self) -> Session {
         let formats = Formats::with_registry(Arc::new(SchemaRegistry::new(&self.registry.url())));
-        Session::with_transport(self.transport.clone(), formats)
+        Session::with_transport(self.transport.clone(), formats).unwrap()
     }
 
     /// Registers `table`'s envelope schema as Debezium's converter would
@@ -424,7 +424,7 @@ fn a_durable_catalog_lives_in_the_command_topic_on_kafka() {
     seed_inputs(&env);
     let formats = || Formats::with_registry(Arc::new(SchemaRegistry::new(&env.registry.url())));
     {
-        let session = Session::with_transport(env.transport.clone(), formats());
+        let session = Session::with_transport(env.transport.clone(), formats()).unwrap();
         let mut session = session.into_durable().unwrap();
         session.execute_script(SEED_EVENT_JOIN).unwrap();
     }
@@ -438,6 +438,7 @@ fn a_durable_catalog_lives_in_the_command_topic_on_kafka() {
         &table.schema(),
     );
     let session = Session::with_transport(env.transport.clone(), formats())
+        .unwrap()
         .into_durable()
         .unwrap();
     assert_eq!(session.catalog().queries().len(), 2);

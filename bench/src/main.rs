@@ -291,7 +291,7 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
     let mut session = ddsql::Session::with_transport(
         transport.clone(),
         Formats::with_registry(Arc::new(SchemaRegistry::new(&registry.url()))),
-    );
+    )?;
     session
         .execute_script("create stream `stg_order` with (kafka_topic='TRADE_MYSQL.TRADE.ORDER', value_format='AVRO');")
         .map_err(|e| anyhow::anyhow!("{e}"))?;

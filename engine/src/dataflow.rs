@@ -1,18 +1,21 @@
 //! Lowering the catalog's queries to one dataflow, and running it.
 //!
 //! Every catalog source a query reads becomes a collection in its scan
-//! layout: the records of its topic (decoded) plus, fed directly, the
-//! output of every query that writes the same topic. So when
+//! layout: the records of its topic, decoded, at their final times (see
+//! [`crate::clock`]). A query's output reaches the queries that read its
+//! topic through the log too, at the times its sink stamped: so when
 //! `INSERT INTO candidates SELECT ... FROM orders` and
-//! `CREATE TABLE firsts AS SELECT ... FROM candidates` both run, a candidate
-//! derived from the order at time `t` reaches the table at time `t`, and a
-//! join of `candidates` with `firsts` sees the table as of `t`: there is no
-//! race between a topic and its readers.
+//! `CREATE TABLE firsts AS SELECT ... FROM candidates` both run, a
+//! candidate reaches the table at the time its row holds in the candidate
+//! topic, which is the order event's time unless rows written before it
+//! (a backfill) are later; and a join of `candidates` with `firsts` sees
+//! the table as of that time: there is no race between a topic and its
+//! readers, and a partition's offset order is its time order.
 //!
 //! Each topic a query fills gets one sink: stream rows become one record
 //! each, table rows become the table's changelog (upserts and tombstones).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -25,14 +28,15 @@ use ddsql_sql::eval;
 use ddsql_sql::plan::{JoinKind, Plan, QueryPlan, ScalarExpr, Window};
 use ddsql_sql::types::{Row, Value};
 
-use crate::io::{Codec, CodecFactory, Decoded, IoError, Record, Transport, WindowedCodec};
+use crate::clock::{cause_time, Clock, Own, Writer};
+use crate::io::{Codec, CodecFactory, IoError, Record, Transport, WindowedCodec};
 use crate::operators::aggregate::{
     aggregate_append_only, aggregate_retracting, aggregate_sessions,
 };
 use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::{changelog, Entry};
 use crate::operators::emit_final::emit_final;
-use crate::operators::sink::{write_topic, written_time, SinkRecord};
+use crate::operators::sink::{write_topic, SinkRecord};
 use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
 use crate::operators::unmatched::{unmatched, JoinEvent, Side, Waits};
 use crate::operators::upsert::upsert;
@@ -126,23 +130,14 @@ pub enum EngineError {
     Failed(String),
 }
 
-/// One source a query reads: how to read its topic (streams only) and
-/// which queries feed it.
-struct SourceJob {
-    reader: Option<TopicReader>,
-    /// The queries that write this source's topic: `(query, direct)`;
-    /// direct when the query writes this very source (its rows are the
-    /// source's rows), else its records are decoded with `codec`.
-    feeds: Vec<(usize, bool)>,
-    codec: Arc<dyn Codec>,
-}
-
 /// One topic the dataflow writes.
 struct SinkJob {
     topic: String,
     /// Indexes of the queries writing the topic.
     queries: Vec<usize>,
     written: Vec<Option<Time>>,
+    /// Where the sink publishes its progress for the topic's readers.
+    writer: Arc<Writer>,
 }
 
 /// How a query's output rows become records of its sink topic.
@@ -160,13 +155,14 @@ struct Job {
     catalog: Catalog,
     /// Per query, by index.
     encodings: Vec<Encoding>,
-    sources: BTreeMap<String, SourceJob>,
+    sources: BTreeMap<String, TopicReader>,
     sinks: Vec<SinkJob>,
     /// Where processing errors go: the log topic (with the latest time it
     /// holds from this dataflow), or nowhere but the counters for a
     /// transient query, whose reruns would log the same errors again.
-    log_written: Option<Vec<Option<Time>>>,
+    log_written: Option<(Vec<Option<Time>>, Arc<Writer>)>,
     transient: Option<Transient>,
+    clock: Arc<Clock>,
 }
 
 /// A query whose results go to a subscriber rather than a topic.
@@ -223,9 +219,9 @@ impl Drop for Subscription {
     }
 }
 
-/// The latest logical time this dataflow wrote to `topic`/`partition`:
-/// records are written in time order, so it is the last one with a time
-/// header (scanning back over records others appended after it).
+/// The latest cause time queries wrote to `topic`/`partition`: a sink
+/// writes in time order, so it is the last record with a cause header
+/// (scanning back over records others appended after it).
 fn last_written(
     transport: &dyn Transport,
     topic: &str,
@@ -237,7 +233,7 @@ fn last_written(
         let from = offset.saturating_sub(256);
         buf.clear();
         transport.read_range(topic, partition, from, offset, &mut buf)?;
-        if let Some(t) = buf.iter().rev().find_map(|f| written_time(&f.record)) {
+        if let Some(t) = buf.iter().rev().find_map(|f| cause_time(&f.record)) {
             return Ok(Some(t));
         }
         offset = from;
@@ -257,11 +253,12 @@ fn written_times(
 
 fn prepare(
     catalog: &Catalog,
-    transport: &dyn Transport,
+    clock: &Arc<Clock>,
     codecs: &dyn CodecFactory,
     options: &RunOptions,
     transient: Option<Transient>,
 ) -> Result<Job, EngineError> {
+    let transport = clock.transport();
     let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
         let source = catalog.source(name).expect("the binder checked the name");
         let codec = codecs.codec(source).map_err(|message| EngineError::Codec {
@@ -277,6 +274,7 @@ fn prepare(
             None => codec,
         })
     };
+    let workers = options.workers.max(1);
     let queries = catalog.queries();
     // Sinks: one per topic written.
     let mut sinks: BTreeMap<String, SinkJob> = BTreeMap::new();
@@ -303,82 +301,71 @@ fn prepare(
             topic: sink.topic.clone(),
             queries: Vec::new(),
             written: Vec::new(),
+            writer: Arc::new(clock.writer(&sink.topic, workers)),
         });
         job.queries.push(qi);
     }
     for job in sinks.values_mut() {
         let partitions = encodings[job.queries[0]].partitions;
-        job.written = written_times(transport, &job.topic, partitions)?;
+        job.written = written_times(transport.as_ref(), &job.topic, partitions)?;
     }
-    // A live run resumes after everything an earlier run wrote.
-    let mut live = options.live.clone();
-    if let Some(live) = &mut live {
-        live.floor = sinks
-            .values()
-            .flat_map(|s| s.written.iter().flatten())
-            .copied()
-            .max()
-            .unwrap_or(0);
-    }
-    let mut sources = BTreeMap::new();
+    // What earlier runs wrote was caused by records they read: every
+    // record that arrives from now on comes after all of it.
+    let restart_floor = sinks
+        .values()
+        .flat_map(|s| s.written.iter().flatten())
+        .copied()
+        .max()
+        .map(|t| t + 1);
     let mut needed = check(catalog)?;
     if let Some(t) = &transient {
-        let mut scans = Vec::new();
-        scanned(&t.plan.plan, &mut scans);
-        for name in scans {
-            needed.entry(name).or_default();
-        }
+        needed.extend(t.plan.plan.sources().into_iter().map(str::to_string));
     }
-    for (name, feeds) in needed {
+    let mut sources = BTreeMap::new();
+    for name in needed {
         let source = catalog.source(&name).expect("checked");
-        // A table made by a query is that query's output; its topic holds
-        // the changelog, which is not re-read.
-        let made_by_query = feeds.iter().any(|(_, direct)| *direct);
-        let reader = if source.kind == SourceKind::Table && made_by_query {
-            None
+        let partitions = transport
+            .partitions(&source.topic)?
+            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
+        let end_offsets: Vec<u64> = (0..partitions)
+            .map(|p| transport.end_offset(&source.topic, p))
+            .collect::<Result<_, _>>()?;
+        // Only other producers' records take floors: what queries write
+        // keeps its causes' times, which their own inputs' floors order.
+        let external = !writes_topic(catalog, &source.topic);
+        if let Some(floor) = restart_floor.filter(|_| options.live.is_some() && external) {
+            for (p, end) in end_offsets.iter().enumerate() {
+                clock.bind_floor(&source.topic, p as u32, *end, floor)?;
+            }
+        }
+        let start_offsets = if options.from_end {
+            end_offsets.clone()
         } else {
-            let partitions = transport
-                .partitions(&source.topic)?
-                .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-            let end_offsets: Vec<u64> = (0..partitions)
-                .map(|p| transport.end_offset(&source.topic, p))
-                .collect::<Result<_, _>>()?;
-            let start_offsets = if options.from_end {
-                end_offsets.clone()
-            } else {
-                vec![0; end_offsets.len()]
-            };
-            Some(TopicReader {
-                start_offsets,
-                origin: source.name.clone(),
-                topic: source.topic.clone(),
-                topic_index: transport.topic_index(&source.topic)?,
-                end_offsets,
-                codec: codec_for(&source.name)?,
-                skip_own: sinks.contains_key(&source.topic),
-                batch: options.batch.max(1),
-                sequence_header: options.sequence_header.clone(),
-                timestamp_column: source.timestamp_column,
-                width: source.width(),
-                headers: source
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, c)| Some((i, c.header.clone()?)))
-                    .collect(),
-                max_drift_ms: options.max_drift_ms,
-                live: live.clone(),
-            })
+            vec![0; end_offsets.len()]
         };
-        let codec = codec_for(&name)?;
-        sources.insert(
-            name,
-            SourceJob {
-                reader,
-                feeds,
-                codec,
-            },
-        );
+        let reader = TopicReader {
+            start_offsets,
+            origin: source.name.clone(),
+            topic: source.topic.clone(),
+            topic_index: transport.topic_index(&source.topic)?,
+            end_offsets,
+            written: sinks.contains_key(&source.topic),
+            codec: codec_for(&source.name)?,
+            batch: options.batch.max(1),
+            sequence_header: options.sequence_header.clone(),
+            timestamp_column: source.timestamp_column,
+            width: source.width(),
+            headers: source
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| Some((i, c.header.clone()?)))
+                .collect(),
+            max_drift_ms: options.max_drift_ms,
+            live: options.live.clone(),
+            clock: clock.clone(),
+        };
+        sources.insert(name, reader);
     }
     let log_written = if transient.is_some() {
         None
@@ -386,7 +373,10 @@ fn prepare(
         if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
             transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
         }
-        Some(written_times(transport, PROCESSING_LOG_TOPIC, 1)?)
+        Some((
+            written_times(transport.as_ref(), PROCESSING_LOG_TOPIC, 1)?,
+            Arc::new(clock.writer(PROCESSING_LOG_TOPIC, workers)),
+        ))
     };
     Ok(Job {
         catalog: catalog.clone(),
@@ -395,85 +385,68 @@ fn prepare(
         sinks: sinks.into_values().collect(),
         log_written,
         transient,
+        clock: clock.clone(),
     })
 }
 
+/// Whether a query of `catalog` (running or paused) writes `topic`.
+fn writes_topic(catalog: &Catalog, topic: &str) -> bool {
+    catalog
+        .queries()
+        .iter()
+        .any(|q| catalog.source(&q.sink).is_some_and(|s| s.topic == topic))
+}
+
 /// Checks that the engine can run the catalog's queries, without touching
-/// any topic: returns every source they read with the indexes of the
-/// queries that feed it.
-pub fn check(catalog: &Catalog) -> Result<BTreeMap<String, Vec<(usize, bool)>>, EngineError> {
+/// any topic: returns every source they read. A query may not read,
+/// through the topics of other queries, what it writes: its reader would
+/// wait for its own writer.
+pub fn check(catalog: &Catalog) -> Result<BTreeSet<String>, EngineError> {
     let queries = catalog.queries();
-    let mut sources = BTreeMap::new();
-    let mut todo: Vec<String> = Vec::new();
+    let mut sources = BTreeSet::new();
     for q in queries {
-        scanned(&q.plan.plan, &mut todo);
+        sources.extend(q.plan.plan.sources().into_iter().map(str::to_string));
     }
-    while let Some(name) = todo.pop() {
-        if sources.contains_key(&name) {
-            continue;
-        }
-        let source = catalog.source(&name).expect("plans scan catalog sources");
-        let mut feeds = Vec::new();
-        for (qi, q) in queries.iter().enumerate() {
-            let sink = catalog
-                .source(&q.sink)
-                .expect("queries write catalog sources");
-            if sink.topic != source.topic {
-                continue;
-            }
-            let direct = sink.name == source.name;
-            if !direct && source.kind == SourceKind::Table {
-                return Err(EngineError::Unsupported(format!(
-                    "table {} reads topic '{}', which query {} fills for {}: reading a query's output topic as a table is not supported yet; as a stream it is",
-                    source.name, source.topic, q.id, sink.name
-                )));
-            }
-            feeds.push((qi, direct));
-            scanned(&q.plan.plan, &mut todo);
-        }
-        sources.insert(name, feeds);
-    }
-    check_acyclic(catalog, &sources)?;
-    Ok(sources)
-}
-
-fn scanned(plan: &Plan, out: &mut Vec<String>) {
-    out.extend(plan.sources().into_iter().map(str::to_string));
-}
-
-/// A query may not (transitively) read what it writes.
-fn check_acyclic(
-    catalog: &Catalog,
-    sources: &BTreeMap<String, Vec<(usize, bool)>>,
-) -> Result<(), EngineError> {
-    fn visit(
-        name: &str,
-        catalog: &Catalog,
-        sources: &BTreeMap<String, Vec<(usize, bool)>>,
-        path: &mut Vec<String>,
+    // The queries each topic is written by, and the topics each reads.
+    let topic = |name: &str| {
+        &catalog
+            .source(name)
+            .expect("plans name catalog sources")
+            .topic
+    };
+    let reads: Vec<BTreeSet<&String>> = queries
+        .iter()
+        .map(|q| q.plan.plan.sources().into_iter().map(topic).collect())
+        .collect();
+    let writes: Vec<&String> = queries.iter().map(|q| topic(&q.sink)).collect();
+    fn visit<'a>(
+        qi: usize,
+        reads: &[BTreeSet<&'a String>],
+        writes: &[&'a String],
+        path: &mut Vec<usize>,
+        names: &dyn Fn(usize) -> String,
     ) -> Result<(), EngineError> {
-        if path.iter().any(|p| p == name) {
-            path.push(name.to_string());
+        if let Some(at) = path.iter().position(|&q| q == qi) {
+            let cycle: Vec<String> = path[at..].iter().chain([&qi]).map(|&q| names(q)).collect();
             return Err(EngineError::Unsupported(format!(
                 "queries form a cycle: {}",
-                path.join(" <- ")
+                cycle.join(" <- ")
             )));
         }
-        path.push(name.to_string());
-        for &(qi, _) in &sources[name] {
-            let mut inputs = Vec::new();
-            scanned(&catalog.queries()[qi].plan.plan, &mut inputs);
-            for input in inputs {
-                visit(&input, catalog, sources, path)?;
+        path.push(qi);
+        for (writer, written) in writes.iter().enumerate() {
+            if reads[qi].contains(written) {
+                visit(writer, reads, writes, path, names)?;
             }
         }
         path.pop();
         Ok(())
     }
-    for name in sources.keys() {
-        visit(name, catalog, sources, &mut Vec::new())?;
+    let names = |q: usize| format!("{} ({})", queries[q].sink, queries[q].id);
+    for qi in 0..queries.len() {
+        visit(qi, &reads, &writes, &mut Vec::new(), &names)?;
     }
-    Ok(())
+    Ok(sources)
 }
 
 /// Runs every persistent query of `catalog` over the records present when
@@ -482,24 +455,18 @@ fn check_acyclic(
 /// topics until stopped.
 pub fn run(
     catalog: &Catalog,
-    transport: Arc<dyn Transport>,
+    clock: &Arc<Clock>,
     codecs: &dyn CodecFactory,
     options: &RunOptions,
 ) -> Result<RunReport, EngineError> {
     // A paused query is not run; RESUME reruns it, and its sink writes
     // what it has not yet written.
-    let job = prepare(
-        &catalog.running(),
-        transport.as_ref(),
-        codecs,
-        options,
-        None,
-    )?;
+    let job = prepare(&catalog.running(), clock, codecs, options, None)?;
     if job.sinks.is_empty() {
-        transport.flush()?;
+        clock.transport().flush()?;
         return Ok(RunReport::default());
     }
-    execute(job, transport, options)
+    execute(job, options)
 }
 
 /// Starts a transient query: `plan` (bound against `catalog`) over the
@@ -510,7 +477,7 @@ pub fn run(
 pub fn subscribe(
     catalog: &Catalog,
     plan: &QueryPlan,
-    transport: Arc<dyn Transport>,
+    clock: &Arc<Clock>,
     codecs: &dyn CodecFactory,
     options: &RunOptions,
 ) -> Result<Subscription, EngineError> {
@@ -531,16 +498,10 @@ pub fn subscribe(
         stop: stop.clone(),
     };
     let options = options.clone();
-    let job = prepare(
-        &sources_only,
-        transport.as_ref(),
-        codecs,
-        &options,
-        Some(transient),
-    )?;
+    let job = prepare(&sources_only, clock, codecs, &options, Some(transient))?;
     let thread = std::thread::Builder::new()
         .name("ddsql-query".into())
-        .spawn(move || execute(job, transport, &options))
+        .spawn(move || execute(job, &options))
         .map_err(|e| EngineError::Failed(format!("starting a query thread: {e}")))?;
     Ok(Subscription {
         changes: rx,
@@ -549,13 +510,10 @@ pub fn subscribe(
     })
 }
 
-fn execute(
-    job: Job,
-    transport: Arc<dyn Transport>,
-    options: &RunOptions,
-) -> Result<RunReport, EngineError> {
+fn execute(job: Job, options: &RunOptions) -> Result<RunReport, EngineError> {
     let job = Arc::new(job);
     let stats = Arc::new(Stats::default());
+    let transport = job.clock.transport();
     {
         let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());
         let guards = timely::execute(
@@ -580,6 +538,21 @@ fn execute(
         .map_err(EngineError::Failed)?;
         for result in guards.join() {
             result.map_err(|e| EngineError::Failed(format!("a worker failed: {e}")))?;
+        }
+    }
+    // Records that arrive after this run come after everything it read:
+    // the next run stamps them after its latest time, as this run would
+    // have, had it gone on.
+    if let (Some(latest), None) = (stats.latest(), &job.transient) {
+        for reader in job
+            .sources
+            .values()
+            .filter(|r| !writes_topic(&job.catalog, &r.topic))
+        {
+            for p in 0..reader.end_offsets.len() as u32 {
+                let end = transport.end_offset(&reader.topic, p)?;
+                job.clock.bind_floor(&reader.topic, p, end, latest + 1)?;
+            }
         }
     }
     transport.flush()?;
@@ -618,7 +591,8 @@ impl<'s> Builder<'s, '_> {
             write_topic(
                 records,
                 sink.topic.clone(),
-                self.transport.clone(),
+                self.job.clock.clone(),
+                sink.writer.clone(),
                 sink.written.clone(),
                 self.stats.clone(),
             );
@@ -630,94 +604,34 @@ impl<'s> Builder<'s, '_> {
         if let Some(flow) = self.sources.get(name) {
             return flow.clone();
         }
-        let job = &self.job.sources[name];
+        let reader = &self.job.sources[name];
         let source = self.job.catalog.source(name).expect("checked");
-        let width = source.width();
-        let (mut parts, mut tombstones) = (Vec::new(), Vec::new());
-        if let Some(reader) = &job.reader {
-            let (items, errors) = read_topic(
-                self.scope,
-                reader.clone(),
-                self.transport.clone(),
-                self.stats.clone(),
-                self.completed.clone(),
-            );
-            self.errors.push(errors);
-            match source.kind {
-                SourceKind::Stream => {
-                    parts.push(items.clone().flat_map(|item| match item {
-                        SourceItem::Row(row) => Some(row),
-                        SourceItem::Delete(_) => None,
-                    }));
-                    tombstones.push(items.flat_map(|item| match item {
-                        SourceItem::Row(_) => None,
-                        SourceItem::Delete(row) => Some(row),
-                    }));
-                }
-                SourceKind::Table => {
-                    let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
-                    parts.push(upsert(items.map(move |item| match item {
-                        SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
-                        SourceItem::Delete(row) => (row[keys.clone()].to_vec(), None),
-                    })));
-                }
+        let (items, errors) = read_topic(
+            self.scope,
+            reader.clone(),
+            self.transport.clone(),
+            self.stats.clone(),
+            self.completed.clone(),
+        );
+        self.errors.push(errors);
+        let flow = match source.kind {
+            SourceKind::Stream => Flow {
+                rows: items.clone().flat_map(|item| match item {
+                    SourceItem::Row(row) => Some(row),
+                    SourceItem::Delete(_) => None,
+                }),
+                tombstones: Some(items.flat_map(|item| match item {
+                    SourceItem::Row(_) => None,
+                    SourceItem::Delete(row) => Some(row),
+                })),
+            },
+            SourceKind::Table => {
+                let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
+                Flow::rows(upsert(items.map(move |item| match item {
+                    SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
+                    SourceItem::Delete(row) => (row[keys.clone()].to_vec(), None),
+                })))
             }
-        }
-        for &(qi, direct) in &job.feeds {
-            if direct {
-                // [ROWTIME, columns...] -> [ROWTIME, ROWPARTITION, ROWOFFSET, columns...]
-                let to_scan = |row: Row| {
-                    let mut out = Vec::with_capacity(row.len() + SYSTEM_COLUMNS.len() - 1);
-                    let mut it = row.into_iter();
-                    out.extend(it.next());
-                    out.extend([Value::Null, Value::Null]);
-                    out.extend(it);
-                    out
-                };
-                let flow = self.query(qi);
-                parts.push(flow.rows.map(to_scan));
-                tombstones.extend(flow.tombstones.map(|t| t.map(to_scan)));
-            } else {
-                // Another source's records on this topic, read as this
-                // source reads them: decoded with its codec, at the time of
-                // the input that produced them. The offset is unknown here.
-                let codec = job.codec.clone();
-                let records = self.encoded(qi);
-                let origin = name.to_string();
-                let decoded = records.flat_map(move |rec| {
-                    let mut row = vec![
-                        Value::BigInt(rec.timestamp),
-                        Value::Int(rec.partition as i32),
-                        Value::Null,
-                    ];
-                    match codec.decode(rec.key.as_deref(), rec.value.as_deref()) {
-                        Ok(Decoded::Row(columns)) => {
-                            row.extend(columns);
-                            Some(Ok((row, false)))
-                        }
-                        Ok(Decoded::Tombstone(key)) => {
-                            row.extend(key);
-                            row.resize(SYSTEM_COLUMNS.len() + width, Value::Null);
-                            Some(Ok((row, true)))
-                        }
-                        Err(message) => Some(Err((
-                            rec.timestamp,
-                            format!("cannot decode the record: {message}"),
-                        ))),
-                    }
-                });
-                let (rows, errors) = split_errors(decoded, move |(timestamp, message)| {
-                    query_error(&origin, timestamp, message)
-                });
-                self.errors.push(errors);
-                parts.push(rows.clone().flat_map(|(row, tomb)| (!tomb).then_some(row)));
-                tombstones.push(rows.flat_map(|(row, tomb)| tomb.then_some(row)));
-            }
-        }
-        let flow = Flow {
-            rows: differential_dataflow::collection::concatenate(self.scope, parts),
-            tombstones: (!tombstones.is_empty())
-                .then(|| differential_dataflow::collection::concatenate(self.scope, tombstones)),
         };
         self.sources.insert(name.to_string(), flow.clone());
         flow
@@ -1226,7 +1140,7 @@ impl<'s> Builder<'s, '_> {
             self.scope,
             std::mem::take(&mut self.errors),
         );
-        let Some(log_written) = self.job.log_written.clone() else {
+        let Some((log_written, log_writer)) = self.job.log_written.clone() else {
             // A transient query's errors are counted and traced only.
             errors.inspect(move |(e, _, _)| {
                 stats.add_errors(1);
@@ -1247,7 +1161,8 @@ impl<'s> Builder<'s, '_> {
         write_topic(
             records,
             PROCESSING_LOG_TOPIC.to_string(),
-            self.transport.clone(),
+            self.job.clock.clone(),
+            log_writer,
             log_written,
             self.stats.clone(),
         );
@@ -1397,16 +1312,14 @@ fn rowtime(row: &Row) -> i64 {
     }
 }
 
-/// Appends `record` to `topic`, choosing the partition as a producer would.
-pub fn produce(
-    transport: &dyn Transport,
-    topic: &str,
-    record: Record,
-) -> Result<(u32, u64), IoError> {
+/// Appends `record` to `topic` through the clock's write path, choosing
+/// the partition as a producer would; the record is stamped at arrival.
+pub fn produce(clock: &Clock, topic: &str, record: Record) -> Result<(u32, u64), IoError> {
+    let transport = clock.transport();
     let partitions = transport
         .partitions(topic)?
         .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
     let p = transport.partition_for(record.key.as_deref(), record.value.as_deref(), partitions);
-    let offset = transport.append(topic, p, &[record])?;
+    let offset = clock.append(topic, p, vec![(record, Own::Arrival)])?;
     Ok((p, offset))
 }

@@ -19,6 +19,7 @@
 //!
 //! The outside world is reached through the traits of [`io`].
 
+pub mod clock;
 pub mod dataflow;
 pub mod io;
 #[cfg(feature = "mutation")]
@@ -50,6 +51,14 @@ pub struct ProcessingError {
     pub message: String,
 }
 
+/// Milliseconds since the epoch, by the wall clock.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
 /// Counters shared by the workers of one run.
 #[derive(Debug, Default)]
 pub struct Stats {
@@ -57,9 +66,20 @@ pub struct Stats {
     written: AtomicU64,
     errors: AtomicU64,
     failure: Mutex<Option<String>>,
+    /// The latest time a source stamped.
+    latest: Mutex<Option<time::Time>>,
 }
 
 impl Stats {
+    /// A source stamped a record at `t`.
+    pub fn saw_time(&self, t: time::Time) {
+        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        *latest = Some(latest.map_or(t, |l| l.max(t)));
+    }
+    /// The latest time any source stamped.
+    pub fn latest(&self) -> Option<time::Time> {
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner())
+    }
     pub fn add_read(&self, n: u64) {
         self.read.fetch_add(n, Ordering::Relaxed);
     }

@@ -14,6 +14,12 @@ pub enum Mutation {
     /// The stream-table join reads the table as of just *before* the stream
     /// record's time instead of inclusively: the race ksqlDB has.
     AsOfJoinExclusive = 1,
+    /// A query's output reaches its readers at the time of the input that
+    /// caused it, even when the partition it is written to already holds
+    /// later rows: the feed jumps ahead of records that precede it in the
+    /// partition (what ddsql did before offset order held in every
+    /// partition).
+    FeedAtCauseTime = 2,
 }
 
 static ACTIVE: AtomicU8 = AtomicU8::new(0);

@@ -69,7 +69,7 @@ struct State {
     config: Config,
     session: Mutex<Session>,
     /// The session's log, reachable without its lock.
-    log: Arc<dyn ddsql_engine::io::Transport>,
+    clock: Arc<ddsql_engine::clock::Clock>,
     formats: ddsql_connectors::format::Formats,
     runner: Mutex<Option<Runner>>,
     /// Running push queries, by id: the flag that stops each.
@@ -161,7 +161,7 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
         Session::connect_durable(&config.connections).map_err(|e| anyhow::anyhow!("{e}"))?;
     let state = Arc::new(State {
         config: config.clone(),
-        log: session.log().clone(),
+        clock: session.clock().clone(),
         formats: session.formats().clone(),
         session: Mutex::new(session),
         runner: Mutex::new(None),
@@ -489,7 +489,7 @@ impl State {
         if catalog.queries().is_empty() {
             return;
         }
-        let transport = self.log.clone();
+        let clock = self.clock.clone();
         let formats = self.formats.clone();
         let live = Live::new(self.config.idle_ms);
         let options = RunOptions {
@@ -500,7 +500,7 @@ impl State {
         let thread = std::thread::Builder::new()
             .name("ddsql-persistent".into())
             .spawn(move || {
-                let result = ddsql_engine::run(&catalog, transport, &formats, &options);
+                let result = ddsql_engine::run(&catalog, &clock, &formats, &options);
                 if let Err(e) = &result {
                     tracing::error!("the persistent queries stopped: {e}");
                 }

@@ -145,7 +145,7 @@ pub fn from_oracle(answer: Answer, keys: &[String]) -> Timeline {
         Answer::TableAt(states) => {
             let mut before: BTreeMap<String, String> = BTreeMap::new();
             let mut out = BTreeMap::new();
-            for (i, rows) in states.into_iter().enumerate() {
+            for (t, rows) in states {
                 let now: BTreeMap<String, String> = rows
                     .iter()
                     .map(|r| {
@@ -166,7 +166,7 @@ pub fn from_oracle(answer: Answer, keys: &[String]) -> Timeline {
                 );
                 changes.sort();
                 if !changes.is_empty() {
-                    out.insert(i as u64 + 1, changes);
+                    out.insert(t, changes);
                 }
                 before = now;
             }
@@ -204,11 +204,25 @@ pub struct Difference {
     pub actual: Vec<String>,
 }
 
-/// Compares every output at every time `1..=times`.
-pub fn compare(expected: &[Timeline], actual: &[Timeline], times: u64) -> Vec<Difference> {
+impl Timeline {
+    fn times(&self) -> Vec<u64> {
+        match self {
+            Timeline::Stream(m) => m.keys().copied().collect(),
+            Timeline::Table(m) => m.keys().copied().collect(),
+        }
+    }
+}
+
+/// Compares every output at every time either side changes it; returns
+/// the differences and how many times were compared.
+pub fn compare(expected: &[Timeline], actual: &[Timeline]) -> (Vec<Difference>, u64) {
     let mut out = Vec::new();
-    for t in 1..=times {
-        for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+    let mut compared = 0;
+    for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
+        let times: std::collections::BTreeSet<u64> =
+            e.times().into_iter().chain(a.times()).collect();
+        compared += times.len() as u64;
+        for t in times {
             let (e, a) = (e.at(t), a.at(t));
             if e != a {
                 out.push(Difference {
@@ -220,5 +234,7 @@ pub fn compare(expected: &[Timeline], actual: &[Timeline], times: u64) -> Vec<Di
             }
         }
     }
-    out
+    // In time order across outputs: the first difference is the earliest.
+    out.sort_by_key(|d| d.time);
+    (out, compared)
 }

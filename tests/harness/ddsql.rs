@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use ddsql::Session;
 use ddsql_connectors::format::json::to_json;
 use ddsql_connectors::format::Formats;
+use ddsql_engine::clock::{cause_time, written_time};
 use ddsql_engine::io::{CodecFactory, Decoded, Record};
-use ddsql_engine::operators::sink::written_time;
+use ddsql_engine::time::{event_time, Time};
 use ddsql_engine::RunOptions;
 use serde_json::{Map, Value as Json};
 
@@ -22,7 +23,8 @@ pub struct RunConfig {
     pub max_drift_ms: i64,
 }
 
-/// An output record: its logical time as an input's rank, key columns, and
+/// An output record: its logical time as the label of the event that
+/// caused it (an input's rank, or [`DERIVED`] plus one), key columns, and
 /// all columns (`None` for a tombstone).
 pub type OutputRecord = (u64, Json, Option<Json>);
 
@@ -36,6 +38,12 @@ pub struct Observed {
     pub problems: Vec<String>,
 }
 
+/// The label of a row a query wrote into a topic that holds rows the
+/// harness put there too: it comes after every one of those (they were in
+/// the partition before the query's output), in the order of its cause.
+/// Oracles write it as `(1::bigint << 32) + seq`.
+pub const DERIVED: u64 = 1 << 32;
+
 pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<Observed, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut session = Session::open(dir.path()).map_err(|e| e.to_string())?;
@@ -48,9 +56,36 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         .execute_script(scenario.sql)
         .map_err(|e| format!("{}: {e}", scenario.name))?;
 
-    // Append in the inputs' order; remember where each record landed.
+    // Append in the inputs' order, or insert them as the scenario says;
+    // remember where each record landed.
     let mut placed = Vec::with_capacity(inputs.len());
     for input in inputs {
+        let topic = log.topic_index(&input.topic).map_err(|e| e.to_string())?;
+        if let Some(sql) = &input.insert {
+            let partitions = log
+                .partitions(&input.topic)
+                .map_err(|e| e.to_string())?
+                .unwrap_or(0);
+            let ends = |log: &dyn ddsql_engine::io::Transport| -> Result<Vec<u64>, String> {
+                (0..partitions)
+                    .map(|p| log.end_offset(&input.topic, p).map_err(|e| e.to_string()))
+                    .collect()
+            };
+            let before = ends(log.as_ref())?;
+            session
+                .execute_script(sql)
+                .map_err(|e| format!("{}: {sql}: {e}", scenario.name))?;
+            let after = ends(log.as_ref())?;
+            let Some(p) = (0..partitions as usize).find(|&p| after[p] > before[p]) else {
+                return Err(format!("{}: {sql} wrote nothing", scenario.name));
+            };
+            let mut fetched = Vec::new();
+            log.read(&input.topic, p as u32, before[p], 1, &mut fetched)
+                .map_err(|e| e.to_string())?;
+            let timestamp = fetched.first().map_or(0, |f| f.record.timestamp);
+            placed.push((topic, p as u32, before[p], timestamp));
+            continue;
+        }
         let value = match (&input.malformed, &input.value) {
             (Some(bytes), _) => Some(bytes.clone().into_bytes()),
             (None, v) => v.as_ref().map(|v| v.to_string().into_bytes()),
@@ -64,14 +99,22 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         let offset = log
             .append(&input.topic, input.partition, &[record])
             .map_err(|e| e.to_string())?;
-        let topic = log.topic_index(&input.topic).map_err(|e| e.to_string())?;
         placed.push((topic, input.partition, offset, input.timestamp));
     }
+    session
+        .execute_script(scenario.sql_after)
+        .map_err(|e| format!("{}: {e}", scenario.name))?;
     let (seq, stamp) = logical_order(&placed);
+    // Each input's time by the contract, and the label it has there.
     let by_place: HashMap<(u16, u32, u64), usize> = placed
         .iter()
         .enumerate()
         .map(|(i, &(t, p, o, _))| ((t, p, o), i))
+        .collect();
+    let input_at: HashMap<Time, u64> = placed
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, p, o, _))| (event_time(stamp[i], t, p, o), seq[i]))
         .collect();
 
     session
@@ -84,8 +127,58 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         .map_err(|e| format!("{}: the run failed: {e}", scenario.name))?;
 
     let mut problems = Vec::new();
+    // The topics whose records are the events of some output: inputs
+    // there keep their label; a row a query wrote is `DERIVED` plus its
+    // cause's label.
+    let mut events: HashMap<&str, HashMap<Time, u64>> = HashMap::new();
+    for via in scenario.outputs.iter().filter_map(|o| o.via) {
+        let index = log.topic_index(via).map_err(|e| e.to_string())?;
+        let partitions = log.partitions(via).map_err(|e| e.to_string())?.unwrap_or(0);
+        let mut labels = HashMap::new();
+        for partition in 0..partitions {
+            let mut fetched = Vec::new();
+            log.read(via, partition, 0, usize::MAX, &mut fetched)
+                .map_err(|e| e.to_string())?;
+            let mut last: Option<Time> = None;
+            for f in fetched {
+                let at = format!("{via} partition {partition} offset {}", f.offset);
+                let (time, label) = match by_place.get(&(index, partition, f.offset)) {
+                    Some(&i) => {
+                        let time = event_time(stamp[i], index, partition, f.offset);
+                        if written_time(&f.record).is_some_and(|w| w != time) {
+                            problems.push(format!("{at}: input #{i} was stamped {:x}, not {time:x} as the contract says", written_time(&f.record).unwrap_or(0)));
+                        }
+                        (time, seq[i])
+                    }
+                    None => {
+                        let (Some(time), Some(cause)) =
+                            (written_time(&f.record), cause_time(&f.record))
+                        else {
+                            problems.push(format!("{at}: a query's record without its times"));
+                            continue;
+                        };
+                        let Some(&root) = input_at.get(&cause) else {
+                            problems.push(format!("{at}: its cause {cause:x} names no input"));
+                            continue;
+                        };
+                        (time, DERIVED + root)
+                    }
+                };
+                if last.is_some_and(|l| time < l) {
+                    problems.push(format!("{at}: times go backwards in the partition"));
+                }
+                last = Some(time);
+                labels.insert(time, label);
+            }
+        }
+        events.insert(via, labels);
+    }
     let mut outputs = Vec::new();
     for output in scenario.outputs {
+        let labels = match output.via {
+            Some(via) => &events[via],
+            None => &input_at,
+        };
         let source = session
             .catalog()
             .source(output.source)
@@ -123,17 +216,15 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
                     problems.push(format!("{at}: times go backwards, so a reader that stopped here saw a state that never was"));
                 }
                 last = Some(time);
-                let (ts, topic, p, offset) = ddsql_engine::time::parts(time);
-                let Some(&i) = by_place.get(&(topic, p, offset)) else {
-                    problems.push(format!("{at}: its time {time:x} names no input record"));
+                let Some(&label) = labels.get(&time) else {
+                    problems.push(format!(
+                        "{at}: its time {time:x} is no input's{}",
+                        output
+                            .via
+                            .map_or(String::new(), |v| format!(" nor any record's of {v}"))
+                    ));
                     continue;
                 };
-                if ts != stamp[i] {
-                    problems.push(format!(
-                        "{at}: written at timestamp {ts} for input #{i}, whose time by the contract has timestamp {}",
-                        stamp[i]
-                    ));
-                }
                 let mut key_bytes = f.record.key.as_deref();
                 let mut window_start = None;
                 if source.window.is_some() {
@@ -166,9 +257,9 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
                 match decoded {
                     Decoded::Row(values) => {
                         let key = object(&values[..keys.len()], &keys);
-                        records.push((seq[i], key, Some(object(&values, &source.columns))));
+                        records.push((label, key, Some(object(&values, &source.columns))));
                     }
-                    Decoded::Tombstone(key) => records.push((seq[i], object(&key, &keys), None)),
+                    Decoded::Tombstone(key) => records.push((label, object(&key, &keys), None)),
                 }
             }
         }

@@ -13,7 +13,8 @@
 //! cargo test --release --test harness                      # everything
 //! cargo test --release --test harness -- --only first      # scenarios whose name has "first"
 //! cargo test --release --test harness -- --seed 7          # other random inputs
-//! cargo test --release --test harness -- --mutate          # every scenario with the bug on
+//! cargo test --release --test harness -- --mutate          # every scenario with the join's bug on
+//! cargo test --release --test harness -- --mutate-feed     # every scenario with the feed's bug on
 //! ```
 //!
 //! It ends with `harness: N scenarios, N times compared, N differences`
@@ -37,23 +38,25 @@ use oracle::Postgres;
 use scenarios::{Input, Oracle, Rng, Scenario};
 
 const USAGE: &str =
-    "usage: cargo test --release --test harness -- [--only NAME] [--seed N] [--mutate]
+    "usage: cargo test --release --test harness -- [--only NAME] [--seed N] [--mutate | --mutate-feed]
   --only NAME  run only the scenarios whose name contains NAME (regressions still run)
   --seed N     the seed of the random inputs and batching (default 1)
   --mutate     switch the stream-table join's deliberate bug on for every scenario:
-               the harness must then fail with a minimal counterexample";
+               the harness must then fail with a minimal counterexample
+  --mutate-feed  the same with queries' output read at their causes' times, ahead of
+               rows already in the partition they write (offset order broken)";
 
 struct Args {
     only: Option<String>,
     seed: u64,
-    mutate: bool,
+    mutate: Option<Mutation>,
 }
 
 fn args() -> Args {
     let mut args = Args {
         only: None,
         seed: 1,
-        mutate: false,
+        mutate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -65,7 +68,8 @@ fn args() -> Args {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or_else(|| fail_usage("--seed needs a number"))
             }
-            "--mutate" => args.mutate = true,
+            "--mutate" => args.mutate = Some(Mutation::AsOfJoinExclusive),
+            "--mutate-feed" => args.mutate = Some(Mutation::FeedAtCauseTime),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -132,7 +136,14 @@ fn check(
         pg.load(scenario, &rows)?;
         let mut timelines = Vec::new();
         for (output, (keys, _)) in scenario.outputs.iter().zip(&observed.outputs) {
-            let answer = pg.answer(&output.oracle, inputs.len() as u64)?;
+            // Every label an event can have: the inputs', and for events
+            // in a topic queries write, those of the rows they derive.
+            let n = inputs.len() as u64;
+            let mut times: Vec<u64> = (1..=n).collect();
+            if output.via.is_some() {
+                times.extend((1..=n).map(|seq| ddsql::DERIVED + seq));
+            }
+            let answer = pg.answer(&output.oracle, &times)?;
             timelines.push(from_oracle(answer, keys));
         }
         if let Some(i) = timelines.iter().position(|t| t.len() == 0) {
@@ -149,10 +160,10 @@ fn check(
         .zip(&observed.outputs)
         .map(|(o, (_, records))| from_ddsql(records, !matches!(o.oracle, Oracle::Stream(_))))
         .collect();
-    let times = inputs.len() as u64;
+    let (differences, times) = compare(expected.as_ref().expect("computed above"), &actual);
     Ok(Outcome {
         times,
-        differences: compare(expected.as_ref().expect("computed above"), &actual, times),
+        differences,
         problems: observed.problems,
         seq: observed.seq,
     })
@@ -323,12 +334,19 @@ fn main() {
         }
     };
     println!("harness: oracle is PostgreSQL {}", pg.version());
-    if args.mutate {
-        println!("harness: --mutate: the stream-table join reads the table as of just before each record");
-        mutation::set(Some(Mutation::AsOfJoinExclusive));
+    match args.mutate {
+        Some(Mutation::AsOfJoinExclusive) => println!(
+            "harness: --mutate: the stream-table join reads the table as of just before each record"
+        ),
+        Some(Mutation::FeedAtCauseTime) => println!(
+            "harness: --mutate feed: a query's output is read at its cause's time, ahead of rows before it"
+        ),
+        None => {}
     }
+    mutation::set(args.mutate);
     let mut all = scenarios::all();
     all.push(scenarios::first_order_small());
+    all.push(scenarios::first_order_verbatim_small());
     let mut totals = Totals::default();
 
     // Saved counterexamples first.
@@ -393,7 +411,7 @@ fn main() {
     }
 
     let mut rng = Rng(args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-    for scenario in all.iter().filter(|s| s.name != "seed_first_order_small") {
+    for scenario in all.iter().filter(|s| !s.name.ends_with("_small")) {
         if args
             .only
             .as_ref()
@@ -428,7 +446,7 @@ fn main() {
                             outcome.differences.len(),
                             outcome.problems.len()
                         );
-                        let dir = if args.mutate {
+                        let dir = if args.mutate.is_some() {
                             mutations_dir()
                         } else {
                             regressions_dir()
@@ -465,37 +483,51 @@ fn main() {
         );
     }
 
-    // The harness must be able to fail: switch a bug on and see it caught.
+    // The harness must be able to fail: switch each bug on and see it
+    // caught and shrunk to the two records that show it.
     let mut self_check_ok = true;
-    if !args.mutate {
-        let scenario = scenarios::first_order_small();
-        let inputs = (scenario.generate)(&mut Rng(args.seed | 1), scenario.size);
-        let config = RunConfig {
-            workers: 2,
-            batch: 16,
-            max_drift_ms: 10_000,
-        };
-        mutation::set(Some(Mutation::AsOfJoinExclusive));
-        let caught =
-            check(&mut pg, &scenario, &inputs, config, &mut None).is_ok_and(|o| o.failed());
-        println!(
-            "self-check: with the stream-table join made exclusive (the race ksqlDB has), {}",
+    if args.mutate.is_none() {
+        let checks = [
+            (
+                Mutation::AsOfJoinExclusive,
+                scenarios::first_order_small(),
+                "with the stream-table join made exclusive (the race ksqlDB has)",
+            ),
+            (
+                Mutation::FeedAtCauseTime,
+                scenarios::first_order_verbatim_small(),
+                "with a query's output read at its cause's time (the feed jumping ahead of the backfill)",
+            ),
+        ];
+        for (bug, scenario, what) in checks {
+            let inputs = (scenario.generate)(&mut Rng(args.seed | 1), scenario.size);
+            let config = RunConfig {
+                workers: 2,
+                batch: 16,
+                max_drift_ms: 10_000,
+            };
+            mutation::set(Some(bug));
+            let caught =
+                check(&mut pg, &scenario, &inputs, config, &mut None).is_ok_and(|o| o.failed());
+            println!(
+                "self-check: {what}, {}",
+                if caught {
+                    "the harness finds differences"
+                } else {
+                    "the harness finds NO difference"
+                }
+            );
             if caught {
-                "the harness finds differences"
+                let minimal = report_failure(&mut pg, &scenario, &inputs, config, None);
+                if minimal > 4 {
+                    println!("self-check: FAILED: shrinking left {minimal} inputs; two suffice");
+                    self_check_ok = false;
+                }
             } else {
-                "the harness finds NO difference"
+                self_check_ok = false;
             }
-        );
-        if caught {
-            let minimal = report_failure(&mut pg, &scenario, &inputs, config, None);
-            self_check_ok = minimal <= 4;
-            if !self_check_ok {
-                println!("self-check: FAILED: shrinking left {minimal} inputs; two suffice");
-            }
-        } else {
-            self_check_ok = false;
+            mutation::set(None);
         }
-        mutation::set(None);
     }
 
     println!(

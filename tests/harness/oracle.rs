@@ -128,9 +128,9 @@ impl Postgres {
     }
 
     /// Answers one output's oracle query. Streams and table changes come
-    /// back as `(seq, row)`; a table's contents as of each time `1..=times`
-    /// come back as `(t, row)` for every row of the table at `t`.
-    pub fn answer(&mut self, oracle: &Oracle, times: u64) -> Result<Answer, String> {
+    /// back as `(seq, row)`; a table's contents as of each of `times`, in
+    /// order, come back as `(t, rows of the table at t)`.
+    pub fn answer(&mut self, oracle: &Oracle, times: &[u64]) -> Result<Answer, String> {
         match oracle {
             Oracle::Stream(sql) | Oracle::TableChanges(sql) => {
                 let rows = self
@@ -154,13 +154,13 @@ impl Postgres {
                     .client
                     .prepare(&format!("SELECT to_jsonb(q)::text FROM ({sql}) q"))
                     .map_err(|e| pg_error(sql, e))?;
-                let mut states = Vec::with_capacity(times as usize);
-                for t in 1..=times as i64 {
+                let mut states = Vec::with_capacity(times.len());
+                for &t in times {
                     let rows = self
                         .client
-                        .query(&statement, &[&t])
+                        .query(&statement, &[&(t as i64)])
                         .map_err(|e| pg_error(sql, e))?;
-                    states.push(rows.iter().map(|r| parse(r.get(0))).collect());
+                    states.push((t, rows.iter().map(|r| parse(r.get(0))).collect()));
                 }
                 Ok(Answer::TableAt(states))
             }
@@ -172,8 +172,8 @@ impl Postgres {
 pub enum Answer {
     Stream(Vec<(u64, Json)>),
     TableChanges(Vec<(u64, Json)>),
-    /// The table's rows at times 1, 2, ...
-    TableAt(Vec<Vec<Json>>),
+    /// The table's rows as of each time asked, in order.
+    TableAt(Vec<(u64, Vec<Json>)>),
 }
 
 impl Drop for Postgres {

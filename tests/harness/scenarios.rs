@@ -38,6 +38,11 @@ pub struct Input {
     /// The oracle's row for this record (its table's columns, without
     /// `seq` and `rowtime`); `None`: the oracle never sees it.
     pub row: Option<Json>,
+    /// Written by executing this statement (an INSERT VALUES) instead of
+    /// appending the record: through ddsql's own write path, as a user's
+    /// backfill is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insert: Option<String>,
 }
 
 /// An input topic and the oracle table that holds its records.
@@ -66,6 +71,11 @@ pub struct Output {
     /// The catalog name of the stream or table ddsql writes.
     pub source: &'static str,
     pub oracle: Oracle,
+    /// The topic whose records are this output's events, when queries
+    /// write that topic and the harness wrote rows to it too: those rows
+    /// keep their labels and a query's row is `DERIVED` plus its cause's
+    /// (see `ddsql::DERIVED`); `None`: the events are the inputs.
+    pub via: Option<&'static str>,
 }
 
 pub struct Scenario {
@@ -73,6 +83,8 @@ pub struct Scenario {
     pub topics: &'static [Topic],
     /// The ddsql script, run before any input exists.
     pub sql: &'static str,
+    /// Statements run once the inputs are written, before the queries run.
+    pub sql_after: &'static str,
     /// PostgreSQL statements run after the inputs are loaded.
     pub oracle_setup: &'static str,
     pub outputs: &'static [Output],
@@ -174,6 +186,7 @@ fn record(
         value,
         malformed: None,
         row: Some(row),
+        insert: None,
     }
 }
 
@@ -186,6 +199,7 @@ fn malformed(topic: &Topic, timestamp: i64, key: Option<Json>) -> Input {
         value: None,
         malformed: Some("{\"PAGE\": tru".to_string()),
         row: None,
+        insert: None,
     }
 }
 
@@ -546,11 +560,16 @@ fn first_order_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
         .collect()
 }
 
+/// The candidate topic as a user reads it: in offset order, which is the
+/// backfill rows it held before the INSERT INTO ... SELECT wrote to it,
+/// then what that query derives from the order events, in their order.
+/// (Labels: a backfill row's `seq`; a derived row's `DERIVED` + the order
+/// event's `seq`.)
 const FIRST_ORDER_ORACLE_SETUP: &str = "
 CREATE TABLE cand AS
   SELECT seq, user_id, order_id FROM backfill WHERE user_id IS NOT NULL
   UNION ALL
-  SELECT seq, user_id, order_id FROM orders
+  SELECT (1::bigint << 32) + seq, user_id, order_id FROM orders
   WHERE op = 'c' AND user_id IS NOT NULL AND order_id IS NOT NULL;
 CREATE INDEX ON cand (user_id, seq);
 -- tb_min_order as of each candidate's own time, inclusive: a running min.
@@ -562,10 +581,12 @@ CREATE TABLE running AS
 const FIRST_ORDER_OUTPUTS: &[Output] = &[
     Output {
         source: "tb_min_order",
+        via: Some(CANDIDATE.name),
         oracle: Oracle::TableChanges("SELECT seq, user_id, min_order_id FROM running"),
     },
     Output {
         source: "stm_min_order",
+        via: Some(CANDIDATE.name),
         // The LEFT JOIN's `t.user_id IS NULL` never holds: the table as of
         // the candidate's time already has the candidate's user.
         oracle: Oracle::Stream(
@@ -609,15 +630,141 @@ fn toggle_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
     )
 }
 
+/// The seed's verbatim flow: the warehouse minima inserted first, one
+/// INSERT VALUES each and without ROWTIME (so stamped now), then the CDC
+/// backlog, three days of binlog older than the backfill, to be read by an
+/// INSERT INTO ... SELECT created after the backfill.
+fn first_order_verbatim_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
+    let users = (n as u64 / 10).max(4);
+    let mut inputs = Vec::new();
+    for user in 0..users {
+        if rng.chance(50) {
+            // Historical ids are mostly below live ones, not always.
+            let order = rng.below(1_200_000);
+            inputs.push(Input {
+                topic: CANDIDATE.name.to_string(),
+                partition: 0,
+                timestamp: 0,
+                key: None,
+                value: None,
+                malformed: None,
+                row: Some(json!({"user_id": user, "order_id": order})),
+                insert: Some(format!(
+                    "insert into `stm_order_candidate` (user_id, order_id) values ({user}, {order});"
+                )),
+            });
+        }
+    }
+    let backlog = n.saturating_sub(inputs.len());
+    let mut clock = Clock::new(3);
+    let mut next_order = 1_000_000u64;
+    for _ in 0..backlog {
+        let ts = clock.tick(rng);
+        next_order += 1 + rng.below(3);
+        let order = if rng.chance(5) {
+            rng.below(next_order)
+        } else {
+            next_order
+        };
+        let user = maybe(rng, 2, |rng| rng.below(users));
+        let (op, before, after) = debezium_ops(rng, json!({"order_id": order, "user_id": user}));
+        let flat = if after.is_null() {
+            json!({"order_id": null, "user_id": null})
+        } else {
+            after.clone()
+        };
+        inputs.push(record(
+            &ORDER,
+            ts,
+            Some(json!({"order_id": order})),
+            Some(json!({"before": before, "after": after, "op": op, "ts_ms": ts})),
+            json!({"op": op, "order_id": flat["order_id"], "user_id": flat["user_id"]}),
+        ));
+    }
+    inputs
+}
+
+const LEDGER: Topic = Topic {
+    name: "ledger",
+    partitions: 1,
+    table: "manual",
+    columns: "id bigint, amount bigint, channel text",
+};
+
+/// Orders of two channels, and rows inserted straight into the ledger both
+/// channels' queries write, before they run.
+fn ledger_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
+    let mut inputs = two_channels(rng, n);
+    for i in 0..(n / 5).max(3) {
+        let (id, amount) = (rng.below(40), rng.below(1000));
+        let channel = if i % 3 == 0 { "web" } else { "manual" };
+        inputs.insert(
+            rng.below(inputs.len() as u64 + 1) as usize,
+            Input {
+                topic: LEDGER.name.to_string(),
+                partition: 0,
+                timestamp: 0,
+                key: None,
+                value: None,
+                malformed: None,
+                row: Some(json!({"id": id, "amount": amount, "channel": channel})),
+                insert: Some(format!(
+                    "insert into ledger (id, amount, channel) values ({id}, {amount}, '{channel}');"
+                )),
+            },
+        );
+    }
+    inputs
+}
+
+const FEED: Topic = Topic {
+    name: "price_feed",
+    partitions: 1,
+    table: "feed",
+    columns: "id bigint, price bigint, deleted boolean",
+};
+const PRICES: Topic = Topic {
+    name: "prices",
+    partitions: 1,
+    table: "backfilled",
+    columns: "id bigint, price bigint, deleted boolean",
+};
+
+/// A price table's topic holds backfilled prices, stamped later than the
+/// feed a query copies into it; tombstones on both sides.
+fn prices_inputs(rng: &mut Rng, n: usize) -> Vec<Input> {
+    let mut clock = Clock::new(3);
+    (0..n)
+        .map(|_| {
+            let ts = clock.tick(rng);
+            let id = rng.below(30);
+            let backfill = rng.chance(30);
+            let (topic, ts) = if backfill {
+                (&PRICES, ts + 3 * 86_400_000)
+            } else {
+                (&FEED, ts)
+            };
+            let value = (!rng.chance(8)).then(|| json!({"PRICE": maybe(rng, 5, |r| r.below(500))}));
+            let row = match &value {
+                Some(v) => json!({"id": id, "price": v["PRICE"], "deleted": false}),
+                None => json!({"id": id, "price": null, "deleted": true}),
+            };
+            record(topic, ts, Some(json!(id)), value, row)
+        })
+        .collect()
+}
+
 pub fn all() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "stream_count",
             topics: &[CLICKS],
             sql: scripts::CLICKS_COUNT,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_COUNTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT page, count(*) AS n, count(amount) AS with_amount FROM clicks \
                      WHERE seq <= $1::bigint AND page IS NOT NULL GROUP BY page",
@@ -630,9 +777,11 @@ pub fn all() -> Vec<Scenario> {
             name: "stream_sum_min_max",
             topics: &[CLICKS],
             sql: scripts::CLICKS_SUM_MIN_MAX,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "USER_AMOUNTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT user_id, coalesce(sum(amount), 0) AS total, min(amount) AS lo, max(amount) AS hi \
                      FROM clicks WHERE seq <= $1::bigint AND user_id IS NOT NULL GROUP BY user_id",
@@ -645,9 +794,11 @@ pub fn all() -> Vec<Scenario> {
             name: "stream_latest_earliest",
             topics: &[CLICKS],
             sql: scripts::CLICKS_LATEST,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "USER_PAGES",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT user_id, \
                        (array_agg(page ORDER BY seq DESC) FILTER (WHERE page IS NOT NULL))[1] AS last_page, \
@@ -663,9 +814,11 @@ pub fn all() -> Vec<Scenario> {
             name: "stream_avg",
             topics: &[CLICKS],
             sql: scripts::CLICKS_AVG,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_MEANS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT page, avg(amount)::float8 AS mean FROM clicks \
                      WHERE seq <= $1::bigint AND amount IS NOT NULL AND page IS NOT NULL GROUP BY page",
@@ -678,9 +831,11 @@ pub fn all() -> Vec<Scenario> {
             name: "stream_two_key_group_having",
             topics: &[CLICKS],
             sql: scripts::CLICKS_TWO_KEYS,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "REPEAT_VISITS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT user_id, page, count(*) AS n FROM clicks \
                      WHERE seq <= $1::bigint AND user_id IS NOT NULL AND page IS NOT NULL \
@@ -694,9 +849,11 @@ pub fn all() -> Vec<Scenario> {
             name: "tumbling_window",
             topics: &[CLICKS],
             sql: scripts::CLICKS_TUMBLING,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "PAGE_WINDOWS",
+                via: None,
                 // Windows follow ROWTIME, the record's own timestamp; the
                 // default grace (a day) admits every late record here.
                 oracle: Oracle::TableAt(
@@ -713,6 +870,7 @@ pub fn all() -> Vec<Scenario> {
             name: "hopping_window_grace",
             topics: &[CLICKS],
             sql: scripts::CLICKS_HOPPING,
+            sql_after: "",
             // A record joins each window that holds its ROWTIME and is not
             // yet closed: closed once stream time (the greatest ROWTIME
             // so far) reaches the window's end plus the grace.
@@ -724,6 +882,7 @@ CREATE TABLE hops AS
   WHERE w <= c.rowtime AND c.rowtime < w + 100 AND w + 100 + 300 > c.stream_time;",
             outputs: &[Output {
                 source: "PAGE_HOPS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT page, windowstart, count(*) AS n, coalesce(sum(amount), 0) AS total \
                      FROM hops WHERE seq <= $1::bigint AND page IS NOT NULL GROUP BY page, windowstart",
@@ -736,9 +895,11 @@ CREATE TABLE hops AS
             name: "stream_filter_nulls",
             topics: &[CLICKS],
             sql: scripts::CLICKS_FILTER,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "BIG_OR_UNKNOWN",
+                via: None,
                 oracle: Oracle::Stream(
                     "SELECT seq, user_id, page, amount FROM clicks WHERE amount > 50 OR page IS NULL",
                 ),
@@ -750,9 +911,11 @@ CREATE TABLE hops AS
             name: "stream_expressions",
             topics: &[CLICKS],
             sql: scripts::CLICKS_PROJECT,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "SHAPED",
+                via: None,
                 // A comparison (and so BETWEEN and IN) with NULL is FALSE
                 // in ksqlDB, NULL in PostgreSQL.
                 oracle: Oracle::Stream(
@@ -771,9 +934,11 @@ CREATE TABLE hops AS
             name: "partition_by",
             topics: &[CLICKS],
             sql: scripts::CLICKS_PARTITION,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "CLICKS_BY_PAGE",
+                via: None,
                 oracle: Oracle::Stream("SELECT seq, page, user_id, amount FROM clicks"),
             }],
             generate: clicks_only,
@@ -783,16 +948,19 @@ CREATE TABLE hops AS
             name: "insert_into_from_two_queries",
             topics: &[WEB, APP],
             sql: scripts::UNION,
+            sql_after: "",
             oracle_setup: "CREATE VIEW all_orders AS \
                 SELECT seq, id, amount, 'web' AS channel FROM web \
                 UNION ALL SELECT seq, id, amount, 'app' AS channel FROM app",
             outputs: &[
                 Output {
                     source: "ALL_ORDERS",
+                    via: None,
                     oracle: Oracle::Stream("SELECT seq, id, amount, channel FROM all_orders"),
                 },
                 Output {
                     source: "TOTALS",
+                    via: None,
                     oracle: Oracle::TableAt(
                         "SELECT channel, coalesce(sum(amount), 0) AS total, count(*) AS n \
                          FROM all_orders WHERE seq <= $1::bigint GROUP BY channel",
@@ -806,9 +974,11 @@ CREATE TABLE hops AS
             name: "table_aggregate_regroup",
             topics: &[USERS],
             sql: scripts::USERS_PER_CITY,
+            sql_after: "",
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "PER_CITY",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT s.city, count(u.id) AS n, coalesce(sum(u.age), 0) AS total_age, \
                        min(u.age) AS youngest, max(u.age) AS oldest \
@@ -824,9 +994,11 @@ CREATE TABLE hops AS
             name: "table_filter_project",
             topics: &[USERS],
             sql: scripts::USERS_ADULTS,
+            sql_after: "",
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ADULTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT id, city, age * 2 AS double_age FROM users_at($1::bigint) WHERE age >= 18",
                 ),
@@ -838,9 +1010,11 @@ CREATE TABLE hops AS
             name: "stream_table_inner_join",
             topics: &[CLICKS, USERS],
             sql: scripts::ENRICH_INNER,
+            sql_after: "",
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ENRICHED",
+                via: None,
                 oracle: Oracle::Stream(
                     "SELECT c.seq, c.user_id, c.page, u.city FROM clicks c \
                      JOIN LATERAL users_at(c.seq) u ON u.id = c.user_id",
@@ -853,9 +1027,11 @@ CREATE TABLE hops AS
             name: "stream_table_left_join",
             topics: &[CLICKS, USERS],
             sql: scripts::ENRICH_LEFT,
+            sql_after: "",
             oracle_setup: USERS_AT,
             outputs: &[Output {
                 source: "ENRICHED",
+                via: None,
                 oracle: Oracle::Stream(
                     "SELECT c.seq, c.user_id, c.page, u.city, u.age FROM clicks c \
                      LEFT JOIN LATERAL (SELECT * FROM users_at(c.seq) WHERE id = c.user_id) u ON true \
@@ -869,9 +1045,11 @@ CREATE TABLE hops AS
             name: "stream_table_join_then_aggregate",
             topics: &[CLICKS, USERS],
             sql: scripts::CITY_CLICKS,
+            sql_after: "",
             oracle_setup: scripts::CITY_CLICKS_SETUP,
             outputs: &[Output {
                 source: "CITY_CLICKS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT city, count(*) AS n FROM joined WHERE seq <= $1::bigint AND city IS NOT NULL GROUP BY city",
                 ),
@@ -883,9 +1061,11 @@ CREATE TABLE hops AS
             name: "table_table_inner_join",
             topics: &[USERS, ACCOUNTS],
             sql: scripts::TT_INNER,
+            sql_after: "",
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "USER_ACCOUNTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT u.id, u.city, a.balance FROM users_at($1::bigint) u \
                      JOIN accounts_at($1::bigint) a ON u.id = a.id",
@@ -898,9 +1078,11 @@ CREATE TABLE hops AS
             name: "table_table_left_join",
             topics: &[USERS, ACCOUNTS],
             sql: scripts::TT_LEFT,
+            sql_after: "",
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "USER_ACCOUNTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT u.id, u.city, a.balance FROM users_at($1::bigint) u \
                      LEFT JOIN accounts_at($1::bigint) a ON u.id = a.id",
@@ -913,9 +1095,11 @@ CREATE TABLE hops AS
             name: "table_table_right_join",
             topics: &[USERS, ACCOUNTS],
             sql: scripts::TT_RIGHT,
+            sql_after: "",
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "ACCOUNT_USERS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT a.id, u.city, a.balance FROM users_at($1::bigint) u \
                      RIGHT JOIN accounts_at($1::bigint) a ON u.id = a.id",
@@ -928,9 +1112,11 @@ CREATE TABLE hops AS
             name: "stream_stream_join_within",
             topics: &[WEB, SHIPMENTS],
             sql: scripts::SS_JOIN,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[Output {
                 source: "SHIPPED",
+                via: None,
                 // Emitted when the later of the two records arrives.
                 oracle: Oracle::Stream(
                     "SELECT greatest(o.seq, s.seq) AS seq, o.id, o.amount, s.carrier \
@@ -944,9 +1130,11 @@ CREATE TABLE hops AS
             name: "stream_stream_left_join",
             topics: &[WEB, SHIPMENTS],
             sql: scripts::SS_LEFT,
+            sql_after: "",
             oracle_setup: SS_ARRIVALS,
             outputs: &[Output {
                 source: "SHIPPED",
+                via: None,
                 // An order no shipment matched comes out when the first
                 // record past its window (300 ms) and grace (100 ms) arrives.
                 oracle: Oracle::Stream(
@@ -966,9 +1154,11 @@ CREATE TABLE hops AS
             name: "stream_stream_full_join",
             topics: &[WEB, SHIPMENTS],
             sql: scripts::SS_FULL,
+            sql_after: "",
             oracle_setup: SS_ARRIVALS,
             outputs: &[Output {
                 source: "SHIPPED",
+                via: None,
                 // A shipment pairs with orders from 300 ms before it to
                 // 100 ms after; grace 50 ms. Unmatched orders close 350 ms
                 // after their ROWTIME, unmatched shipments 150 ms after.
@@ -994,9 +1184,11 @@ CREATE TABLE hops AS
             name: "table_table_full_join",
             topics: &[USERS, ACCOUNTS],
             sql: scripts::TT_FULL,
+            sql_after: "",
             oracle_setup: USERS_AND_ACCOUNTS_AT,
             outputs: &[Output {
                 source: "USER_ACCOUNTS",
+                via: None,
                 oracle: Oracle::TableAt(
                     "SELECT coalesce(u.id, a.id) AS id, u.city, a.balance FROM users_at($1::bigint) u \
                      FULL JOIN accounts_at($1::bigint) a ON u.id = a.id",
@@ -1009,10 +1201,12 @@ CREATE TABLE hops AS
             name: "seed_event_join",
             topics: &[SUBMIT, NAME],
             sql: common::EVENT_JOIN,
+            sql_after: "",
             oracle_setup: "",
             outputs: &[
                 Output {
                     source: "tb_event_name",
+                    via: None,
                     oracle: Oracle::TableAt(
                         "SELECT id AS event_id, \
                            (array_agg(name ORDER BY seq DESC) FILTER (WHERE name IS NOT NULL))[1] AS name \
@@ -1021,6 +1215,7 @@ CREATE TABLE hops AS
                 },
                 Output {
                     source: "stm_event_name_join",
+                    via: None,
                     oracle: Oracle::Stream(
                         "SELECT s.seq, s.user_id, e.name AS event_name, s.created_at AS event_time \
                          FROM submit s JOIN LATERAL ( \
@@ -1037,15 +1232,87 @@ CREATE TABLE hops AS
             name: "seed_first_order",
             topics: &[ORDER, CANDIDATE],
             sql: common::FIRST_ORDER,
+            sql_after: "",
             oracle_setup: FIRST_ORDER_ORACLE_SETUP,
             outputs: FIRST_ORDER_OUTPUTS,
             generate: first_order_inputs,
             size: 120_000,
         },
         Scenario {
+            name: "seed_first_order_verbatim",
+            topics: &[ORDER, CANDIDATE],
+            sql: scripts::FIRST_ORDER_DECLARE,
+            sql_after: concat!(scripts::first_order_feed!(), scripts::first_order_join!()),
+            oracle_setup: FIRST_ORDER_ORACLE_SETUP,
+            outputs: FIRST_ORDER_OUTPUTS,
+            generate: first_order_verbatim_inputs,
+            size: 100_000,
+        },
+        Scenario {
+            // The join created before the feed, as ksqlDB also allows.
+            name: "seed_first_order_verbatim_join_first",
+            topics: &[ORDER, CANDIDATE],
+            sql: scripts::FIRST_ORDER_DECLARE,
+            sql_after: concat!(scripts::first_order_join!(), scripts::first_order_feed!()),
+            oracle_setup: FIRST_ORDER_ORACLE_SETUP,
+            outputs: FIRST_ORDER_OUTPUTS,
+            generate: first_order_verbatim_inputs,
+            size: 100_000,
+        },
+        Scenario {
+            name: "stream_fed_by_inserts_and_two_queries",
+            topics: &[WEB, APP, LEDGER],
+            sql: scripts::LEDGER,
+            sql_after: "",
+            oracle_setup: "CREATE TABLE ledger_log AS \
+                SELECT seq, id, amount, channel FROM manual \
+                UNION ALL SELECT (1::bigint << 32) + seq, id, amount, 'web' FROM web \
+                UNION ALL SELECT (1::bigint << 32) + seq, id, amount, 'app' FROM app",
+            outputs: &[
+                Output {
+                    source: "LEDGER",
+                    via: Some(LEDGER.name),
+                    oracle: Oracle::Stream("SELECT seq, id, amount, channel FROM ledger_log"),
+                },
+                Output {
+                    source: "LEDGER_TOTALS",
+                    via: Some(LEDGER.name),
+                    oracle: Oracle::TableChanges(
+                        "SELECT seq, channel, coalesce(sum(amount) OVER w, 0) AS total, \
+                         count(*) OVER w AS n FROM ledger_log \
+                         WINDOW w AS (PARTITION BY channel ORDER BY seq)",
+                    ),
+                },
+            ],
+            generate: ledger_inputs,
+            size: SMALL,
+        },
+        Scenario {
+            name: "table_over_backfill_and_query_output",
+            topics: &[FEED, PRICES],
+            sql: scripts::PRICES,
+            sql_after: "",
+            oracle_setup: "CREATE TABLE price_log AS \
+                SELECT seq, id, price, deleted FROM backfilled \
+                UNION ALL SELECT (1::bigint << 32) + seq, id, price, deleted FROM feed; \
+                CREATE FUNCTION prices_at(t bigint) RETURNS SETOF price_log LANGUAGE sql STABLE AS \
+                $$ SELECT x.* FROM (SELECT DISTINCT ON (id) * FROM price_log WHERE seq <= t \
+                ORDER BY id, seq DESC) x WHERE NOT x.deleted $$;",
+            outputs: &[Output {
+                source: "DOUBLED",
+                via: Some(PRICES.name),
+                oracle: Oracle::TableAt(
+                    "SELECT id, price * 2 AS double_price FROM prices_at($1::bigint)",
+                ),
+            }],
+            generate: prices_inputs,
+            size: SMALL,
+        },
+        Scenario {
             name: "seed_toggle",
             topics: &[OPTION],
             sql: common::TOGGLE,
+            sql_after: "",
             oracle_setup: "
 CREATE TABLE cand AS
   SELECT seq, CAST(regexp_replace(after::json->>'user_id', '[^0-9]', '', 'g') AS bigint) AS user_id,
@@ -1059,6 +1326,7 @@ CREATE TABLE latest_two AS
             outputs: &[
                 Output {
                     source: "tb_toggle_changes",
+                    via: None,
                     // latest_by_offset(toggle, 2): [1] the older, [2] the newer.
                     oracle: Oracle::TableChanges(
                         "SELECT seq, user_id, \
@@ -1069,6 +1337,7 @@ CREATE TABLE latest_two AS
                 },
                 Output {
                     source: "stm_toggle",
+                    via: None,
                     oracle: Oracle::Stream(
                         "SELECT seq, user_id, toggle FROM latest_two WHERE n = 1 OR prev <> toggle",
                     ),
@@ -1092,8 +1361,62 @@ pub fn first_order_small() -> Scenario {
     s
 }
 
+/// The verbatim first-order flow, small enough to shrink quickly.
+pub fn first_order_verbatim_small() -> Scenario {
+    let mut s = all()
+        .into_iter()
+        .find(|s| s.name == "seed_first_order_verbatim")
+        .expect("the seed's verbatim first-order scenario");
+    s.name = "seed_first_order_verbatim_small";
+    s.size = 300;
+    s
+}
+
 /// The ddsql scripts, next to each other so their shared DDL is visible.
 mod scripts {
+    /// The seed's pipeline 2 statement by statement, as the article
+    /// deploys it: the declarations, then (after the backfill) the feed
+    /// and the join, in either order.
+    pub const FIRST_ORDER_DECLARE: &str = "
+create stream `stg_order` (before struct<order_id bigint, user_id bigint>, after struct<order_id bigint, user_id bigint>, op string, ts_ms bigint)
+  with (kafka_topic='TRADE_MYSQL.TRADE.ORDER', value_format='JSON', partitions=1);
+create stream `stm_order_candidate` (user_id bigint key, order_id bigint)
+  with (kafka_topic='STREAM.ORDER.CANDIDATE', key_format='JSON', value_format='JSON', partitions=1);
+create table `tb_min_order` with (kafka_topic='TABLE.MIN_ORDER', key_format='JSON', value_format='JSON', partitions=1) as
+  select user_id, min(order_id) as min_order_id from `stm_order_candidate` group by user_id;
+";
+    macro_rules! first_order_feed {
+        () => {
+            "insert into `stm_order_candidate`
+  select after->user_id as user_id, after->order_id as order_id from `stg_order`
+  where op = 'c' and after->user_id is not null and after->order_id is not null
+  partition by after->user_id emit changes;
+"
+        };
+    }
+    macro_rules! first_order_join {
+        () => {
+            "create stream `stm_min_order` with (kafka_topic='STREAM.MIN_ORDER', key_format='JSON', value_format='JSON', partitions=1) as
+  select s.user_id as user_id, true as min_order from `stm_order_candidate` s
+  left join `tb_min_order` t on s.user_id = t.user_id
+  where (t.user_id is null or t.min_order_id = s.order_id) emit changes;
+"
+        };
+    }
+    pub(crate) use {first_order_feed, first_order_join};
+    pub const LEDGER: &str = "
+CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
+CREATE STREAM orders_app (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_app', format='JSON');
+CREATE STREAM ledger (id BIGINT KEY, amount BIGINT, channel STRING) WITH (kafka_topic='ledger', format='JSON', partitions=1);
+INSERT INTO ledger SELECT id, amount, 'web' AS channel FROM orders_web;
+INSERT INTO ledger SELECT id, amount, 'app' AS channel FROM orders_app;
+CREATE TABLE ledger_totals AS SELECT channel, SUM(amount) AS total, COUNT(*) AS n FROM ledger GROUP BY channel;";
+    pub const PRICES: &str = "
+CREATE STREAM price_feed (id BIGINT KEY, price BIGINT) WITH (kafka_topic='price_feed', format='JSON');
+CREATE STREAM price_updates (id BIGINT KEY, price BIGINT) WITH (kafka_topic='prices', format='JSON');
+CREATE TABLE prices_t (id BIGINT PRIMARY KEY, price BIGINT) WITH (kafka_topic='prices', format='JSON');
+INSERT INTO price_updates SELECT id, price FROM price_feed;
+CREATE TABLE doubled AS SELECT id, price * 2 AS double_price FROM prices_t;";
     macro_rules! clicks {
         () => {
             "CREATE STREAM clicks (user_id BIGINT KEY, page STRING, amount BIGINT) \

@@ -1,11 +1,13 @@
 //! Writing a collection of encoded records to a topic.
 //!
 //! Records are routed to the worker owning their partition and appended in
-//! time order once their time is complete, so a partition's contents are a
-//! function of the inputs alone. Each record carries a `ddsql-time` header
-//! with its logical time: on a rerun over the same data, records at times
-//! already present in the partition are not written again, and sources
-//! reading the topic skip records the dataflow itself regenerates.
+//! time order once their time is complete, through the partition's one
+//! ordered write path ([`Clock::append`]), so a partition's contents are a
+//! function of the inputs alone. Each record carries its final time and
+//! its cause's time in headers: on a rerun over the same data, records
+//! whose cause is already in the partition are not written again. After
+//! each append the sink publishes how far it has written, which is what
+//! readers of the topic wait for.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,18 +18,10 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
 use super::{complete_before, take_complete};
-use crate::io::{Record, Transport};
+use crate::clock::{Clock, Own, Writer};
+use crate::io::Record;
 use crate::time::{Diff, Time};
 use crate::Stats;
-
-/// The header that carries a record's logical time, in hexadecimal.
-pub const TIME_HEADER: &str = "ddsql-time";
-
-/// The logical time in a record's [`TIME_HEADER`], if it has one.
-pub fn written_time(record: &Record) -> Option<Time> {
-    let hex = std::str::from_utf8(record.header(TIME_HEADER)?).ok()?;
-    Time::from_str_radix(hex, 16).ok()
-}
 
 /// An encoded output record, bound for a partition.
 ///
@@ -67,23 +61,28 @@ impl PartialOrd for SinkRecord {
     }
 }
 
-/// Appends `records` to `topic`. `written[p]` is the latest time already in
-/// partition `p` (from an earlier run); records at or before it are skipped.
+/// Appends `records` to `topic`. `written[p]` is the latest cause time
+/// already in partition `p` (from an earlier run); records caused at or
+/// before it are skipped. `writer` is where this sink publishes its
+/// progress for the topic's readers.
 pub fn write_topic(
     records: VecCollection<'_, Time, SinkRecord, Diff>,
     topic: String,
-    transport: Arc<dyn Transport>,
+    clock: Arc<Clock>,
+    writer: Arc<Writer>,
     written: Vec<Option<Time>>,
     stats: Arc<Stats>,
 ) {
+    let worker = records.inner.scope().index();
     let mut pending = Vec::new();
     records.inner.sink(
         Exchange::new(|u: &(SinkRecord, Time, Diff)| u.0.partition as u64),
         "WriteTopic",
         move |(input, frontier)| {
             input.for_each(|_, data| pending.append(data));
-            let ready = take_complete(&mut pending, complete_before(&[frontier]));
-            let mut by_partition: BTreeMap<u32, Vec<Record>> = BTreeMap::new();
+            let bound = complete_before(&[frontier]);
+            let ready = take_complete(&mut pending, bound);
+            let mut by_partition: BTreeMap<u32, Vec<(Record, Own)>> = BTreeMap::new();
             for (rec, time, diff) in ready {
                 if written
                     .get(rec.partition as usize)
@@ -93,33 +92,34 @@ pub fn write_topic(
                 {
                     continue;
                 }
-                let headers = vec![(
-                    TIME_HEADER.to_string(),
-                    Some(format!("{time:x}").into_bytes()),
-                )];
                 let record = Record {
                     key: rec.key,
                     value: rec.value,
                     timestamp: rec.timestamp,
-                    headers,
+                    headers: Vec::new(),
                 };
                 let out = by_partition.entry(rec.partition).or_default();
                 // Almost always one copy: move it, cloning only for the rest.
                 if diff > 1 {
-                    out.extend(std::iter::repeat_n(record.clone(), diff as usize - 1));
+                    out.extend(std::iter::repeat_n(
+                        (record.clone(), Own::Cause(time)),
+                        diff as usize - 1,
+                    ));
                 }
                 if diff > 0 {
-                    out.push(record);
+                    out.push((record, Own::Cause(time)));
                 }
             }
             for (partition, records) in by_partition {
-                match transport.append(&topic, partition, &records) {
-                    Ok(_) => stats.add_written(records.len() as u64),
+                let n = records.len() as u64;
+                match clock.append(&topic, partition, records) {
+                    Ok(_) => stats.add_written(n),
                     Err(e) => stats.fail(format!(
                         "writing to topic '{topic}' partition {partition}: {e}"
                     )),
                 }
             }
+            writer.publish(worker, bound);
         },
     );
 }

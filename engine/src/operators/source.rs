@@ -1,14 +1,22 @@
 //! Reading a topic into a collection of rows.
 //!
-//! Each worker reads the partitions assigned to it, stamps each record with
-//! its logical time ([`crate::time`]) and decodes it. A record that cannot
-//! be decoded becomes a [`ProcessingError`] beside the rows; the query goes
-//! on. Partitions are read in merged time order, a batch at a time, so the
+//! Each worker reads the partitions assigned to it, stamps each record
+//! with its final time by the partition's rule ([`crate::time`],
+//! [`crate::clock`]) and decodes it. A record that cannot be decoded
+//! becomes a [`ProcessingError`] beside the rows; the query goes on.
+//! Partitions are read in merged time order, a batch at a time, so the
 //! frontier advances steadily however large the backlog.
+//!
+//! A topic that running queries write is read like any other (a query's
+//! output reaches its readers through the log, at the times its writer
+//! stamped), except that a reader at its end waits for the writers'
+//! progress instead of stopping: it passes a time only once no writer can
+//! still append a record before it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::generic::operator::source;
@@ -17,9 +25,9 @@ use timely::dataflow::{ProbeHandle, Scope};
 use ddsql_sql::catalog::{Header, SYSTEM_COLUMNS};
 use ddsql_sql::types::{Row, Value};
 
-use super::sink::written_time;
 use super::split_errors;
-use crate::io::{Codec, Decoded, Fetched, Headers, Transport};
+use crate::clock::{cause_time, written_time, Clock, CAUSE_HEADER, TIME_HEADER};
+use crate::io::{Codec, Decoded, Fetched, Headers, IoError, Transport};
 use crate::time::{event_time, parts, Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
@@ -33,15 +41,15 @@ pub struct TopicReader {
     /// Offsets to start from, per partition.
     pub start_offsets: Vec<u64>,
     /// Offsets to stop at, per partition: the ends seen when the run began.
-    /// A live source reads on past them.
+    /// A live source, or one whose topic queries of this run write, reads
+    /// on past them.
     pub end_offsets: Vec<u64>,
+    /// Queries of this run write the topic: at its end, wait for them.
+    pub written: bool,
     pub codec: Arc<dyn Codec>,
-    /// Skip records written by this dataflow's own sinks (they are fed to
-    /// the source directly, at their original times).
-    pub skip_own: bool,
     /// At most this many records per partition per activation.
     pub batch: usize,
-    /// Take logical times from this header instead of record timestamps
+    /// Take own times from this header instead of record timestamps
     /// (see `RunOptions::sequence_header`).
     pub sequence_header: Option<String>,
     /// The decoded column that holds ROWTIME (`WITH (TIMESTAMP=...)`).
@@ -58,6 +66,7 @@ pub struct TopicReader {
     pub max_drift_ms: i64,
     /// Keep following the topic after the backlog (see [`Live`]).
     pub live: Option<Live>,
+    pub clock: Arc<Clock>,
 }
 
 /// How a source follows its topic once the backlog is read.
@@ -65,10 +74,9 @@ pub struct TopicReader {
 /// A live partition that is caught up cannot know the timestamp of its next
 /// record, so it would hold every other partition back forever. As ksqlDB
 /// does with `max.task.idle.ms`, it holds them back for a bounded wait
-/// only: its bound trails the wall clock by `idle_ms`. A record that
-/// arrives after the source has moved past its partition's clock is
-/// stamped just after the source's frontier; that assignment depends on
-/// arrival, which is why it is the one thing a restart cannot recompute.
+/// only: its bound trails the wall clock by `idle_ms`. Moving past a time
+/// is recorded in the [`Clock`], so a record that arrives later is stamped
+/// no earlier, and that stamp is kept durably.
 #[derive(Clone, Debug)]
 pub struct Live {
     /// Set to stop: every source then releases its frontier and the
@@ -78,11 +86,6 @@ pub struct Live {
     pub idle_ms: i64,
     /// How often a caught-up source looks for new records.
     pub poll: Duration,
-    /// Live arrivals are stamped after this time: the latest time a
-    /// previous run over the same data wrote, so that what this run's
-    /// sinks skip as already written (see `operators::sink`) is exactly
-    /// the replayed backlog.
-    pub floor: Time,
 }
 
 impl Live {
@@ -91,7 +94,6 @@ impl Live {
             stop: Arc::new(AtomicBool::new(false)),
             idle_ms,
             poll: Duration::from_millis(5),
-            floor: 0,
         }
     }
 
@@ -101,20 +103,26 @@ impl Live {
 
     /// The least time a caught-up partition holds the others at.
     fn idle_bound(&self) -> Time {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        event_time(now - self.idle_ms, 0, 0, 0).max(self.floor + 1)
+        event_time(crate::now_ms() - self.idle_ms, 0, 0, 0)
     }
 }
+
+/// How often a caught-up live partition records a checkpoint.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 
 struct PartitionState {
     partition: u32,
     next: u64,
     end: u64,
     clock: PartitionClock,
-    buffer: std::collections::VecDeque<Fetched>,
+    buffer: VecDeque<Fetched>,
+    watch: Arc<AtomicU64>,
+    /// What the topic's writers may still append, read just before `end`
+    /// was last refreshed (see [`Clock::written_bound`]); `checked` says
+    /// whether that happened since `end` was set otherwise (at the start).
+    writers: Option<Option<Time>>,
+    checked: bool,
+    checkpointed: Option<(u64, Instant)>,
 }
 
 /// A record read from a topic.
@@ -129,6 +137,85 @@ pub enum SourceItem {
     /// every value column NULL. Tables delete its key; streams forward it
     /// through projections, as ksqlDB does.
     Delete(Row),
+}
+
+impl TopicReader {
+    /// A record's own time as this source orders it: its timestamp, a
+    /// harness's sequence number, or the TIMESTAMP column's value.
+    fn own_time(&self, partition: u32, f: &Fetched, rowtime: Option<i64>) -> Time {
+        let ts = match (&self.sequence_header, rowtime) {
+            (Some(h), _) => f
+                .record
+                .header(h)
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+                .unwrap_or(0),
+            (None, Some(t)) => t,
+            (None, None) => f.record.timestamp,
+        };
+        event_time(ts, self.topic_index, partition, f.offset)
+    }
+
+    /// The time the buffered head record of `p` will get, or a lower bound
+    /// when only decoding can tell (a TIMESTAMP column).
+    fn head_time(&self, p: &PartitionState) -> Option<Time> {
+        let f = p.buffer.front()?;
+        if self.timestamp_column.is_some()
+            && self.sequence_header.is_none()
+            && written_time(&f.record).is_none()
+        {
+            return Some(p.clock.lower_bound(f.offset));
+        }
+        Some(self.peek(p, f))
+    }
+
+    fn peek(&self, p: &PartitionState, f: &Fetched) -> Time {
+        let own = self.own_time(p.partition, f, None);
+        match written_time(&f.record) {
+            #[cfg(feature = "mutation")]
+            Some(w) if crate::mutation::active(crate::mutation::Mutation::FeedAtCauseTime) => w,
+            Some(w) => p
+                .clock
+                .peek(cause_time(&f.record).unwrap_or(own), f.offset)
+                .time
+                .max(w),
+            None => p.clock.peek(own, f.offset).time,
+        }
+    }
+
+    /// Stamps `f`, the next record of `p`, with its final time.
+    fn stamp(
+        &self,
+        p: &mut PartitionState,
+        f: &Fetched,
+        rowtime: Option<i64>,
+    ) -> Result<Time, IoError> {
+        let own = self.own_time(p.partition, f, rowtime);
+        if let Some(written) = written_time(&f.record) {
+            let own = cause_time(&f.record).unwrap_or(own);
+            #[cfg(feature = "mutation")]
+            if crate::mutation::active(crate::mutation::Mutation::FeedAtCauseTime) {
+                p.clock.force(crate::time::Stamp { time: written, own });
+                return Ok(written);
+            }
+            return Ok(p.clock.stamp_at_least(own, f.offset, written));
+        }
+        if f.offset >= p.watch.load(Ordering::Relaxed) {
+            let time = p.clock.peek(own, f.offset).time;
+            if let Some(floor) =
+                self.clock
+                    .arrival_floor(&self.topic, p.partition, f.offset, time)?
+            {
+                p.clock.add_floor(f.offset, floor);
+            }
+        }
+        Ok(p.clock.stamp(own, f.offset))
+    }
+
+    /// Whether checkpoints from this reader hold for every reader: its own
+    /// times are the records' timestamps.
+    fn checkpoints(&self) -> bool {
+        self.sequence_header.is_none() && self.timestamp_column.is_none()
+    }
 }
 
 /// Reads `reader.topic`: its records, and decoding errors.
@@ -151,52 +238,70 @@ pub fn read_topic<'s>(
             let activator = scope.activator_for(info.address);
             let mut cap = Some(cap);
             let mut draining = false;
-            let mut partitions: Vec<PartitionState> = (0..reader.end_offsets.len() as u32)
+            let topic = reader.topic.clone();
+            let fail = move |stats: &Stats, p: u32, e: IoError| {
+                stats.fail(format!("reading topic '{topic}' partition {p}: {e}"))
+            };
+            let mut partitions: Vec<PartitionState> = Vec::new();
+            for p in (0..reader.end_offsets.len() as u32)
                 .filter(|p| (reader.topic_index as usize + *p as usize) % peers == index)
-                .map(|p| PartitionState {
-                    partition: p,
-                    next: reader.start_offsets[p as usize],
-                    end: reader.end_offsets[p as usize],
-                    clock: PartitionClock::default(),
-                    buffer: Default::default(),
-                })
-                .collect();
+            {
+                let start = reader.start_offsets[p as usize];
+                let state = reader
+                    .clock
+                    .reader_clock(&reader.topic, p, start)
+                    .and_then(|clock| Ok((clock, reader.clock.watch(&reader.topic, p)?)));
+                match state {
+                    Ok((clock, watch)) => partitions.push(PartitionState {
+                        partition: p,
+                        next: start,
+                        end: reader.end_offsets[p as usize],
+                        clock,
+                        buffer: Default::default(),
+                        watch,
+                        writers: None,
+                        checked: false,
+                        checkpointed: None,
+                    }),
+                    Err(e) => fail(&stats, p, e),
+                }
+            }
             move |output| {
                 let Some(c) = cap.as_mut() else { return };
                 if !draining && reader.live.as_ref().is_some_and(Live::stopped) {
                     // Stopping: read up to the ends as they are now, so a
                     // record appended before the stop is never left to a
-                    // later run (which would replay it at its natural time).
+                    // later run (which would stamp it after the stop).
                     draining = true;
                     for p in partitions.iter_mut() {
                         match transport.end_offset(&reader.topic, p.partition) {
                             Ok(end) => p.end = end,
-                            Err(e) => stats.fail(format!(
-                                "reading topic '{}' partition {}: {e}",
-                                reader.topic, p.partition
-                            )),
+                            Err(e) => fail(&stats, p.partition, e),
                         }
                     }
                 }
                 let live = reader.live.as_ref().filter(|_| !draining);
+                let follow = live.is_some() || reader.written;
                 let frontier = *c.time();
                 // Source alignment: wait while far ahead of what is done.
                 if let Some(done) = completed.with_frontier(|f| f.first().copied()) {
-                    if parts(*c.time()).0 > parts(done).0.saturating_add(reader.max_drift_ms) {
+                    if parts(frontier).0 > parts(done).0.saturating_add(reader.max_drift_ms) {
                         activator.activate();
                         return;
                     }
                 }
-                // Refill buffers, then emit in merged time order up to the
-                // least time a partition with unread records could still produce.
+                // Refill buffers. At the end of a followed partition, what
+                // the writers may still append is read before the end is
+                // refreshed: a writer appends, then publishes.
                 for p in partitions.iter_mut() {
-                    if live.is_some() && p.buffer.is_empty() && p.next >= p.end {
+                    if follow && p.buffer.is_empty() && p.next >= p.end {
+                        p.writers = reader.clock.written_bound(&reader.topic, p.partition);
                         match transport.end_offset(&reader.topic, p.partition) {
-                            Ok(end) => p.end = end,
-                            Err(e) => stats.fail(format!(
-                                "reading topic '{}' partition {}: {e}",
-                                reader.topic, p.partition
-                            )),
+                            Ok(end) => {
+                                p.end = end;
+                                p.checked = true;
+                            }
+                            Err(e) => fail(&stats, p.partition, e),
                         }
                     }
                     if p.buffer.is_empty() && p.next < p.end {
@@ -208,10 +313,7 @@ pub fn read_topic<'s>(
                             // The log ended early (truncated); stop here.
                             Ok(_) => p.end = p.next,
                             Err(e) => {
-                                stats.fail(format!(
-                                    "reading topic '{}' partition {}: {e}",
-                                    reader.topic, p.partition
-                                ));
+                                fail(&stats, p.partition, e);
                                 p.end = p.next;
                             }
                         }
@@ -219,31 +321,29 @@ pub fn read_topic<'s>(
                             .extend(fetched.into_iter().filter(|f| f.offset < p.end));
                     }
                 }
+                // Emit in merged time order up to the least time a partition
+                // with unread records could still produce.
                 let mut session = output.session(c);
                 let mut read = 0;
+                let mut latest = None;
                 loop {
-                    // The partition whose head record has the least time.
                     let head = partitions
                         .iter_mut()
-                        .filter(|p| !p.buffer.is_empty())
-                        .min_by_key(|p| {
-                            let f = p.buffer.front().unwrap();
-                            (order_ts(&reader, f).max(0), p.partition, f.offset)
-                        });
+                        .filter_map(|p| Some((reader.head_time(p)?, p)))
+                        .min_by_key(|(t, p)| (*t, p.partition))
+                        .map(|(_, p)| p);
                     let Some(p) = head else { break };
                     let fetched = p.buffer.pop_front().unwrap();
                     read += 1;
-                    if reader.skip_own && written_time(&fetched.record).is_some() {
-                        continue;
-                    }
                     let decoded = reader.codec.decode(
                         fetched.record.key.as_deref(),
                         fetched.record.value.as_deref(),
                     );
+                    let partition = p.partition;
                     let error = |message: String| ProcessingError {
                         origin: reader.origin.clone(),
                         topic: Some(reader.topic.clone()),
-                        partition: Some(p.partition),
+                        partition: Some(partition),
                         offset: Some(fetched.offset),
                         timestamp: fetched.record.timestamp,
                         message,
@@ -257,20 +357,20 @@ pub fn read_topic<'s>(
                         },
                         _ => Ok(fetched.record.timestamp),
                     };
-                    let ordering = match &reader.sequence_header {
-                        Some(_) => order_ts(&reader, &fetched),
-                        None => *rowtime.as_ref().unwrap_or(&fetched.record.timestamp),
+                    let ordering = reader.timestamp_column.and(rowtime.as_ref().ok().copied());
+                    let time = match reader.stamp(p, &fetched, ordering) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            fail(&stats, p.partition, e);
+                            p.clock.lower_bound(fetched.offset)
+                        }
                     };
-                    let mut time =
-                        p.clock
-                            .stamp(ordering, reader.topic_index, p.partition, fetched.offset);
-                    if time < frontier {
-                        // Only a live source gets here: a late arrival.
-                        p.clock.advance_to(parts(frontier).0 + 1);
-                        time = p
-                            .clock
-                            .lower_bound(reader.topic_index, p.partition, fetched.offset);
-                    }
+                    debug_assert!(
+                        time >= frontier,
+                        "a record stamped before the source's frontier"
+                    );
+                    let time = time.max(frontier);
+                    latest = Some(time);
                     let item = match (decoded, rowtime) {
                         (_, Err(e)) => Err(e),
                         (Ok(Decoded::Row(columns)), Ok(rowtime)) => {
@@ -306,54 +406,71 @@ pub fn read_topic<'s>(
                 }
                 drop(session);
                 stats.add_read(read);
-                // The least time this source may still produce: a buffered head's
-                // own time, or for an unread partition the bound of its clock.
-                // In live mode a caught-up partition holds the others back
-                // for the bounded wait only (see [`Live`]).
+                if let Some(t) = latest {
+                    stats.saw_time(t);
+                }
+                // The least time this source may still produce: a buffered
+                // head's own time, for an unread partition the bound of its
+                // clock; at the end of a followed partition, what its
+                // writers and (live) the bounded wait allow, recorded in
+                // the clock before the frontier moves past it.
                 let idle = live.map(Live::idle_bound);
-                let lower = partitions
-                    .iter()
-                    .filter_map(|p| match p.buffer.front() {
-                        // With a TIMESTAMP column the time is known only once
-                        // decoded; the clock's bound is safe either way.
-                        Some(f)
-                            if reader.timestamp_column.is_some()
-                                && reader.sequence_header.is_none() =>
+                let mut lower: Option<Time> = None;
+                for p in partitions.iter_mut() {
+                    let bound = if let Some(t) = reader.head_time(p) {
+                        Some(t)
+                    } else if p.next < p.end {
+                        Some(p.clock.lower_bound(p.next))
+                    } else if !follow {
+                        None
+                    } else {
+                        caught_up_bound(&reader, p, idle).unwrap_or_else(|e| {
+                            fail(&stats, p.partition, e);
+                            None
+                        })
+                    };
+                    #[cfg(feature = "mutation")]
+                    let bound = match (bound, p.writers) {
+                        // Today's bug: outputs fed at their causes' times,
+                        // which may be before what the partition holds.
+                        (Some(b), Some(Some(w)))
+                            if crate::mutation::active(
+                                crate::mutation::Mutation::FeedAtCauseTime,
+                            ) =>
                         {
-                            Some(
-                                p.clock
-                                    .lower_bound(reader.topic_index, p.partition, f.offset),
-                            )
+                            Some(b.min(w))
                         }
-                        Some(f) => Some(p.clock.clone().stamp(
-                            order_ts(&reader, f),
-                            reader.topic_index,
-                            p.partition,
-                            f.offset,
-                        )),
-                        None => {
-                            let bound =
-                                p.clock.lower_bound(reader.topic_index, p.partition, p.next);
-                            match idle {
-                                _ if p.next < p.end => Some(bound),
-                                Some(idle) => Some(bound.max(idle)),
-                                None => None,
+                        (b, _) => b,
+                    };
+                    if let Some(b) = bound {
+                        lower = Some(lower.map_or(b, |l| l.min(b)));
+                    } else if reader.checkpoints() && p.checkpointed.is_none() {
+                        // Done: leave the next run a place to resume from.
+                        if let Some(last) = p.clock.last() {
+                            if let Err(e) =
+                                reader
+                                    .clock
+                                    .checkpoint(&reader.topic, p.partition, p.next, last)
+                            {
+                                fail(&stats, p.partition, e);
                             }
                         }
-                    })
-                    .min()
-                    // A worker without partitions of a live topic.
-                    .or(idle);
+                        p.checkpointed = Some((p.next, Instant::now()));
+                    }
+                }
+                // A worker without partitions of a live topic.
+                let lower = lower.or(idle);
                 match lower {
                     Some(t) => {
                         if *c.time() < t {
                             c.downgrade(&t);
                         }
-                        let caught_up = partitions
-                            .iter()
-                            .all(|p| p.buffer.is_empty() && p.next >= p.end);
+                        let caught_up = partitions.iter().all(|p| {
+                            p.buffer.is_empty() && p.next >= p.end && (p.checked || !follow)
+                        });
                         match live {
                             Some(live) if caught_up => activator.activate_after(live.poll),
+                            _ if caught_up => activator.activate_after(Duration::from_millis(1)),
                             _ => activator.activate(),
                         }
                     }
@@ -365,26 +482,66 @@ pub fn read_topic<'s>(
     split_errors(stream.as_collection(), |e| e)
 }
 
-/// What orders a record: its timestamp, or a harness's sequence number.
-fn order_ts(reader: &TopicReader, f: &Fetched) -> i64 {
-    match &reader.sequence_header {
-        Some(h) => f
-            .record
-            .header(h)
-            .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-            .unwrap_or(0),
-        None => f.record.timestamp,
+/// The bound of a followed partition that has nothing unread: after its
+/// last record, and as far as its writers (and for a live reader, the
+/// bounded wait) allow; `None` once nothing more can come. Moving past
+/// what the log itself implies is recorded in the clock first.
+fn caught_up_bound(
+    reader: &TopicReader,
+    p: &mut PartitionState,
+    idle: Option<Time>,
+) -> Result<Option<Time>, IoError> {
+    let base = p.clock.lower_bound(p.next);
+    if !p.checked {
+        // Caught up with the end seen at the start: look again first.
+        return Ok(Some(base));
     }
+    let target = match (p.writers, idle) {
+        (Some(Some(w)), Some(idle)) => Some(w.min(idle)),
+        (Some(Some(w)), None) => Some(w),
+        (_, Some(idle)) => Some(idle),
+        (_, None) => None,
+    };
+    let Some(target) = target else {
+        return Ok(None);
+    };
+    if target <= base {
+        return Ok(Some(base));
+    }
+    if !reader
+        .clock
+        .release(&reader.topic, p.partition, p.next, target)?
+    {
+        // A record just arrived: read it first.
+        return Ok(Some(base));
+    }
+    if reader.live.is_some() && reader.checkpoints() {
+        if let Some(last) = p.clock.last() {
+            let due = p
+                .checkpointed
+                .is_none_or(|(at, when)| at != p.next && when.elapsed() >= CHECKPOINT_EVERY);
+            if due {
+                reader
+                    .clock
+                    .checkpoint(&reader.topic, p.partition, p.next, last)?;
+                p.checkpointed = Some((p.next, Instant::now()));
+            }
+        }
+    }
+    Ok(Some(target))
 }
 
 /// A header column's value from a record's headers: all of them as
-/// `ARRAY<STRUCT<KEY, VALUE>>`, or the last value of one key.
+/// `ARRAY<STRUCT<KEY, VALUE>>`, or the last value of one key. ddsql's own
+/// time headers are bookkeeping, not the record's: they are left out.
 fn header_value(header: &Header, headers: &Headers) -> Value {
     let bytes = |v: &Option<Vec<u8>>| v.clone().map_or(Value::Null, Value::Bytes);
+    let ours = |k: &str| k == TIME_HEADER || k == CAUSE_HEADER;
     match header {
         Header::All => Value::Array(
             headers
                 .iter()
+                .filter(|(k, _)| !ours(k))
                 .map(|(k, v)| Value::Struct(vec![Value::String(k.clone()), bytes(v)]))
                 .collect(),
         ),

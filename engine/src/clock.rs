@@ -1,0 +1,646 @@
+//! The clock: how every record of a partition gets its final time, for
+//! every reader and writer of one process.
+//!
+//! [`crate::time::PartitionClock`] is the rule. This module keeps what the
+//! rule needs beyond a partition's records, and makes everything ddsql
+//! itself writes follow it:
+//!
+//! - **One ordered write path per partition.** Every write ddsql makes
+//!   (a query's output, INSERT VALUES, `/inserts-stream`, `ddsql topic
+//!   produce`) goes through [`Clock::append`], which stamps each record
+//!   after the partition's last one under the partition's lock and writes
+//!   the final time in the record's [`TIME_HEADER`] (and a query output's
+//!   own time, its cause's, in [`CAUSE_HEADER`]). So a partition's offset
+//!   order and its time order are the same by construction, and rows
+//!   already in a partition precede everything a query writes to it later.
+//! - **Stamps at arrival, recorded.** A live reader that has caught up
+//!   cannot wait for a partition's next record forever; like ksqlDB's
+//!   `max.task.idle.ms` it moves on ([`Clock::release`]). A record that
+//!   then arrives with an earlier own time is stamped at the released
+//!   time, and that floor is appended to [`TIMES_TOPIC`] before anyone
+//!   sees the record ([`Clock::arrival_floor`]), so a replay, a restart
+//!   or a later query gives it the same time. Records ddsql writes carry
+//!   their floor in their header; only other producers' records need one.
+//! - **Writers' progress.** A reader of a topic that running queries write
+//!   waits for them ([`Clock::written_bound`]): it passes time `t` only
+//!   once every writer has appended everything before `t`.
+//! - **Checkpoints.** A partition's final times depend on all its earlier
+//!   records, so [`TIMES_TOPIC`] also keeps the stamp at an offset now and
+//!   then: a reader that starts from the latest offsets, or a writer that
+//!   opens a partition, resumes from the newest checkpoint instead of
+//!   reading the partition from its start.
+//!
+//! The bindings topic holds JSON values `{"topic", "partition", "offset",
+//! "floor"?, "time"?, "own"?}` (times in hexadecimal): a floor for the
+//! records from `offset` on, or the stamp of the record before `offset`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{json, Value as Json};
+
+use crate::io::{Fetched, IoError, Record, Transport};
+use crate::time::{event_time, PartitionClock, Stamp, Time};
+
+/// The header that carries a record's final logical time, in hexadecimal.
+pub const TIME_HEADER: &str = "ddsql-time";
+/// The header of a query's output record: the time of the input record
+/// that caused it (its own time), in hexadecimal.
+pub const CAUSE_HEADER: &str = "ddsql-cause";
+/// The topic of floors and checkpoints (see the module docs).
+pub const TIMES_TOPIC: &str = "_ddsql_times";
+
+fn hex_header(record: &Record, name: &str) -> Option<Time> {
+    let hex = std::str::from_utf8(record.header(name)?).ok()?;
+    Time::from_str_radix(hex, 16).ok()
+}
+
+/// The final time in a record's [`TIME_HEADER`], if ddsql wrote it.
+pub fn written_time(record: &Record) -> Option<Time> {
+    hex_header(record, TIME_HEADER)
+}
+
+/// The own time in a query output's [`CAUSE_HEADER`].
+pub fn cause_time(record: &Record) -> Option<Time> {
+    hex_header(record, CAUSE_HEADER)
+}
+
+/// What a record written through [`Clock::append`] is stamped from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Own {
+    /// A query's output: the time of the input record that caused it.
+    Cause(Time),
+    /// A row inserted now (INSERT VALUES, `/inserts-stream`, produce):
+    /// its own time comes from its timestamp at the offset it lands at.
+    Arrival,
+}
+
+/// The shared state of one partition.
+struct Partition {
+    topic_index: u16,
+    partition: u32,
+    /// Durable floors, by the offset they apply from.
+    floors: BTreeMap<u64, Time>,
+    /// Durable checkpoints: the stamp of the record before each offset.
+    checkpoints: BTreeMap<u64, Stamp>,
+    /// The clock after the partition's last record and the next offset,
+    /// once someone needed it; kept current by every append.
+    tail: Option<(u64, PartitionClock)>,
+    /// Times readers have moved past while caught up at an offset, not yet
+    /// met by a record there.
+    released: BTreeMap<u64, Time>,
+    /// The least offset at which a reader released a time in this process:
+    /// records from there on are stamped through [`Clock::arrival_floor`].
+    watch: Arc<AtomicU64>,
+}
+
+/// One registered writer of a topic: its frontier per worker (the worker
+/// whose sink instance owns a partition publishes for it).
+pub struct Writer {
+    clock: Arc<Clock>,
+    topic: String,
+    slots: Slots,
+}
+
+impl Writer {
+    /// Everything this worker's instance will still append has an own
+    /// time at or after `frontier`; `None` once it is done.
+    pub fn publish(&self, worker: usize, frontier: Option<Time>) {
+        let mut slots = lock(&self.slots);
+        if let Some(slot) = slots.get_mut(worker) {
+            *slot = frontier;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let mut writers = lock(&self.clock.writers);
+        if let Some(list) = writers.get_mut(&self.topic) {
+            list.retain(|s| !Arc::ptr_eq(s, &self.slots));
+            if list.is_empty() {
+                writers.remove(&self.topic);
+            }
+        }
+    }
+}
+
+/// A writer's frontier per worker.
+type Slots = Arc<Mutex<Vec<Option<Time>>>>;
+/// A partition's shared state, by topic and partition.
+type Partitions = HashMap<(String, u32), Arc<Mutex<Partition>>>;
+
+/// The clock of one process (see the module docs).
+pub struct Clock {
+    transport: Arc<dyn Transport>,
+    partitions: Mutex<Partitions>,
+    /// Per topic, its registered writers.
+    writers: Mutex<HashMap<String, Vec<Slots>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An entry of [`TIMES_TOPIC`].
+#[derive(Debug, PartialEq)]
+struct Binding {
+    topic: String,
+    partition: u32,
+    offset: u64,
+    floor: Option<Time>,
+    stamp: Option<Stamp>,
+}
+
+impl Binding {
+    fn to_json(&self) -> Json {
+        let mut v =
+            json!({"topic": self.topic, "partition": self.partition, "offset": self.offset});
+        if let Some(f) = self.floor {
+            v["floor"] = json!(format!("{f:x}"));
+        }
+        if let Some(s) = self.stamp {
+            v["time"] = json!(format!("{:x}", s.time));
+            v["own"] = json!(format!("{:x}", s.own));
+        }
+        v
+    }
+
+    fn from_json(v: &Json) -> Option<Binding> {
+        let time = |k: &str| {
+            v.get(k)
+                .and_then(Json::as_str)
+                .and_then(|h| Time::from_str_radix(h, 16).ok())
+        };
+        Some(Binding {
+            topic: v.get("topic")?.as_str()?.to_string(),
+            partition: v.get("partition")?.as_u64()? as u32,
+            offset: v.get("offset")?.as_u64()?,
+            floor: time("floor"),
+            stamp: match (time("time"), time("own")) {
+                (Some(time), Some(own)) => Some(Stamp { time, own }),
+                _ => None,
+            },
+        })
+    }
+}
+
+impl Clock {
+    /// Opens the clock of `transport`'s topics, reading the floors and
+    /// checkpoints recorded in [`TIMES_TOPIC`] (created when the first is
+    /// recorded).
+    pub fn open(transport: Arc<dyn Transport>) -> Result<Arc<Clock>, IoError> {
+        let clock = Clock {
+            transport: transport.clone(),
+            partitions: Mutex::new(HashMap::new()),
+            writers: Mutex::new(HashMap::new()),
+        };
+        if transport.partitions(TIMES_TOPIC)?.is_none() {
+            return Ok(Arc::new(clock));
+        }
+        let end = transport.end_offset(TIMES_TOPIC, 0)?;
+        let mut entries = Vec::new();
+        transport.read_range(TIMES_TOPIC, 0, 0, end, &mut entries)?;
+        for f in entries {
+            let binding = f
+                .record
+                .value
+                .as_deref()
+                .and_then(|v| serde_json::from_slice(v).ok())
+                .and_then(|v: Json| Binding::from_json(&v));
+            let Some(b) = binding else {
+                tracing::warn!(
+                    offset = f.offset,
+                    "an unreadable entry in {TIMES_TOPIC}: skipped"
+                );
+                continue;
+            };
+            let Ok(state) = clock.partition(&b.topic, b.partition) else {
+                // A deleted topic's bindings.
+                continue;
+            };
+            let mut state = lock(&state);
+            if let Some(floor) = b.floor {
+                let e = state.floors.entry(b.offset).or_insert(floor);
+                *e = (*e).max(floor);
+            }
+            if let Some(stamp) = b.stamp {
+                state.checkpoints.insert(b.offset, stamp);
+            }
+        }
+        Ok(Arc::new(clock))
+    }
+
+    /// The transport whose topics this clock stamps.
+    pub fn transport(&self) -> Arc<dyn Transport> {
+        self.transport.clone()
+    }
+
+    fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Mutex<Partition>>, IoError> {
+        let key = (topic.to_string(), partition);
+        if let Some(p) = lock(&self.partitions).get(&key) {
+            return Ok(p.clone());
+        }
+        let topic_index = self.transport.topic_index(topic)?;
+        let state = Arc::new(Mutex::new(Partition {
+            topic_index,
+            partition,
+            floors: BTreeMap::new(),
+            checkpoints: BTreeMap::new(),
+            tail: None,
+            released: BTreeMap::new(),
+            watch: Arc::new(AtomicU64::new(u64::MAX)),
+        }));
+        Ok(lock(&self.partitions).entry(key).or_insert(state).clone())
+    }
+
+    /// Forgets a deleted topic (its index is never reused, so recorded
+    /// bindings cannot name a later topic).
+    pub fn forget(&self, topic: &str) {
+        lock(&self.partitions).retain(|(t, _), _| t != topic);
+    }
+
+    fn record(&self, binding: &Binding) -> Result<(), IoError> {
+        let record = Record {
+            key: Some(format!("{}/{}", binding.topic, binding.partition).into_bytes()),
+            value: Some(binding.to_json().to_string().into_bytes()),
+            timestamp: crate::now_ms(),
+            headers: vec![],
+        };
+        if self.transport.partitions(TIMES_TOPIC)?.is_none() {
+            self.transport.create_topic(TIMES_TOPIC, 1)?;
+        }
+        self.transport.append(TIMES_TOPIC, 0, &[record])?;
+        self.transport.flush()
+    }
+
+    /// The stamp of the record before `offset` (`None` before the first),
+    /// by the rule, from the newest checkpoint at or before `offset`.
+    fn stamp_before(
+        &self,
+        state: &mut Partition,
+        topic: &str,
+        offset: u64,
+    ) -> Result<Option<Stamp>, IoError> {
+        if offset == 0 {
+            return Ok(None);
+        }
+        if let Some((next, clock)) = &state.tail {
+            if *next == offset {
+                return Ok(clock.last());
+            }
+        }
+        let (from, last) = match state.checkpoints.range(..=offset).next_back() {
+            Some((&o, &s)) => (o, Some(s)),
+            None => (0, None),
+        };
+        let mut clock = PartitionClock::new(state.topic_index, state.partition).resume(last);
+        for (&o, &f) in state.floors.range(from..offset) {
+            clock.add_floor(o, f);
+        }
+        let mut at = from;
+        let mut batch = Vec::new();
+        while at < offset {
+            batch.clear();
+            let want = ((offset - at) as usize).min(4096);
+            let next = self
+                .transport
+                .read(topic, state.partition, at, want, &mut batch)?;
+            for f in batch.iter().filter(|f| f.offset < offset) {
+                stamp_stored(&mut clock, state.topic_index, state.partition, f);
+            }
+            if next <= at {
+                break;
+            }
+            at = next;
+        }
+        let last = clock.last();
+        if offset - from > 100_000 {
+            // A long way: save the next reader (or restart) the walk.
+            if let Some(stamp) = last {
+                self.checkpoint_locked(state, topic, offset, stamp)?;
+            }
+        }
+        Ok(last)
+    }
+
+    fn checkpoint_locked(
+        &self,
+        state: &mut Partition,
+        topic: &str,
+        offset: u64,
+        stamp: Stamp,
+    ) -> Result<(), IoError> {
+        if state.checkpoints.get(&offset) == Some(&stamp) {
+            return Ok(());
+        }
+        self.record(&Binding {
+            topic: topic.to_string(),
+            partition: state.partition,
+            offset,
+            floor: None,
+            stamp: Some(stamp),
+        })?;
+        state.checkpoints.insert(offset, stamp);
+        Ok(())
+    }
+
+    /// Records the stamp of the record before `offset`, so readers and
+    /// writers starting there need not read what comes before.
+    pub fn checkpoint(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        stamp: Stamp,
+    ) -> Result<(), IoError> {
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        self.checkpoint_locked(&mut state, topic, offset, stamp)
+    }
+
+    /// A clock for a reader that starts at `offset`: it knows the floors
+    /// from there on and resumes after the record before it.
+    pub fn reader_clock(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<PartitionClock, IoError> {
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        let last = self.stamp_before(&mut state, topic, offset)?;
+        let mut clock = PartitionClock::new(state.topic_index, partition).resume(last);
+        for (&o, &f) in state.floors.range(offset..) {
+            clock.add_floor(o, f);
+        }
+        Ok(clock)
+    }
+
+    /// The floors from `offset` on, for a reader already past the start.
+    pub fn floors_from(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+    ) -> Result<Vec<(u64, Time)>, IoError> {
+        let state = self.partition(topic, partition)?;
+        let state = lock(&state);
+        Ok(state
+            .floors
+            .range(offset..)
+            .map(|(o, f)| (*o, *f))
+            .collect())
+    }
+
+    /// Records durably that records of `topic`/`partition` from `offset`
+    /// on take times at or after `floor` (a restart's: what earlier runs
+    /// wrote is behind every new arrival).
+    pub fn bind_floor(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        floor: Time,
+    ) -> Result<(), IoError> {
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        if state
+            .floors
+            .range(..=offset)
+            .next_back()
+            .is_some_and(|(_, f)| *f >= floor)
+        {
+            return Ok(());
+        }
+        self.record(&Binding {
+            topic: topic.to_string(),
+            partition,
+            offset,
+            floor: Some(floor),
+            stamp: None,
+        })?;
+        state.floors.insert(offset, floor);
+        if let Some((_, clock)) = &mut state.tail {
+            clock.add_floor(offset, floor);
+        }
+        Ok(())
+    }
+
+    /// Appends `records` to `topic`/`partition` through its one ordered
+    /// write path: each is stamped after the partition's last record (see
+    /// [`PartitionClock`]), never below a time a reader moved past while
+    /// waiting at that offset, and carries its final time in
+    /// [`TIME_HEADER`]. Returns the first record's offset.
+    pub fn append(
+        &self,
+        topic: &str,
+        partition: u32,
+        records: Vec<(Record, Own)>,
+    ) -> Result<u64, IoError> {
+        if records.is_empty() {
+            return self.transport.end_offset(topic, partition);
+        }
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        let end = self.transport.end_offset(topic, partition)?;
+        let mut clock = match state.tail.take() {
+            Some((next, clock)) if next == end => clock,
+            // Unknown, or someone else appended: work the tail out.
+            _ => {
+                let last = self.stamp_before(&mut state, topic, end)?;
+                let mut clock = PartitionClock::new(state.topic_index, partition).resume(last);
+                for (&o, &f) in state.floors.range(end..) {
+                    clock.add_floor(o, f);
+                }
+                clock
+            }
+        };
+        // A reader moved past these times waiting at `end`: the first
+        // record there arrives after them.
+        if let Some(f) = std::mem::take(&mut state.released).into_values().max() {
+            clock.add_floor(end, f);
+        }
+        let mut out = Vec::with_capacity(records.len());
+        for (i, (mut record, own)) in records.into_iter().enumerate() {
+            let offset = end + i as u64;
+            let own_time = match own {
+                Own::Cause(t) => t,
+                Own::Arrival => event_time(record.timestamp, state.topic_index, partition, offset),
+            };
+            #[cfg(feature = "mutation")]
+            let time = if crate::mutation::active(crate::mutation::Mutation::FeedAtCauseTime)
+                && matches!(own, Own::Cause(_))
+            {
+                own_time
+            } else {
+                clock.stamp(own_time, offset)
+            };
+            #[cfg(not(feature = "mutation"))]
+            let time = clock.stamp(own_time, offset);
+            record
+                .headers
+                .retain(|(k, _)| k != TIME_HEADER && k != CAUSE_HEADER);
+            record.headers.push((
+                TIME_HEADER.to_string(),
+                Some(format!("{time:x}").into_bytes()),
+            ));
+            if let Own::Cause(cause) = own {
+                record.headers.push((
+                    CAUSE_HEADER.to_string(),
+                    Some(format!("{cause:x}").into_bytes()),
+                ));
+            }
+            out.push(record);
+        }
+        let first = self.transport.append(topic, partition, &out)?;
+        if first == end {
+            state.tail = Some((end + out.len() as u64, clock));
+        }
+        Ok(first)
+    }
+
+    /// A live reader of `topic`/`partition`, caught up with `next_offset`
+    /// the next offset to read, wants to move its frontier to `time`.
+    /// Allowed (and remembered, so the record that arrives there is
+    /// stamped no earlier) unless a record already sits at `next_offset`.
+    pub fn release(
+        &self,
+        topic: &str,
+        partition: u32,
+        next_offset: u64,
+        time: Time,
+    ) -> Result<bool, IoError> {
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        if self.transport.end_offset(topic, partition)? != next_offset {
+            return Ok(false);
+        }
+        let r = state.released.entry(next_offset).or_insert(time);
+        *r = (*r).max(time);
+        state.watch.fetch_min(next_offset, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// For a live reader about to stamp a record another producer wrote at
+    /// `offset` with `time` by the rule: the floor it must take instead,
+    /// because a reader moved past `time` while waiting for it. The floor
+    /// is recorded durably first.
+    ///
+    /// Takes the partition's lock: callers need it only for offsets at or
+    /// after [`Clock::watch`].
+    pub fn arrival_floor(
+        &self,
+        topic: &str,
+        partition: u32,
+        offset: u64,
+        time: Time,
+    ) -> Result<Option<Time>, IoError> {
+        let state = self.partition(topic, partition)?;
+        let mut state = lock(&state);
+        if let Some((_, &f)) = state.floors.range(..=offset).next_back() {
+            if f > time {
+                return Ok(Some(f));
+            }
+        }
+        let floor = state.released.range(..=offset).map(|(_, f)| *f).max();
+        let rest = state.released.split_off(&(offset + 1));
+        state.released = rest;
+        match floor {
+            Some(f) if f > time => {
+                self.record(&Binding {
+                    topic: topic.to_string(),
+                    partition,
+                    offset,
+                    floor: Some(f),
+                    stamp: None,
+                })?;
+                state.floors.insert(offset, f);
+                if let Some((_, clock)) = &mut state.tail {
+                    clock.add_floor(offset, f);
+                }
+                Ok(Some(f))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The least offset of `topic`/`partition` at which a reader of this
+    /// process moved past a time while waiting (`u64::MAX`: none yet);
+    /// records from there on may need [`Clock::arrival_floor`].
+    pub fn watch(&self, topic: &str, partition: u32) -> Result<Arc<AtomicU64>, IoError> {
+        let state = self.partition(topic, partition)?;
+        let watch = lock(&state).watch.clone();
+        Ok(watch)
+    }
+
+    /// Registers a writer of `topic` whose instances run on `workers`
+    /// workers; dropping the returned handle unregisters it.
+    pub fn writer(self: &Arc<Self>, topic: &str, workers: usize) -> Writer {
+        let slots = Arc::new(Mutex::new(vec![Some(0); workers.max(1)]));
+        lock(&self.writers)
+            .entry(topic.to_string())
+            .or_default()
+            .push(slots.clone());
+        Writer {
+            clock: self.clone(),
+            topic: topic.to_string(),
+            slots,
+        }
+    }
+
+    /// What running queries may still append to `topic`/`partition`:
+    /// `None` if no query writes it; `Some(None)` if every writer is done;
+    /// `Some(Some(t))`: no writer will append a record whose own time is
+    /// before `t`.
+    pub fn written_bound(&self, topic: &str, partition: u32) -> Option<Option<Time>> {
+        let writers = lock(&self.writers);
+        let list = writers.get(topic)?;
+        let mut bound = None;
+        for slots in list {
+            let slots = lock(slots);
+            if let Some(Some(t)) = slots.get(partition as usize % slots.len()) {
+                bound = Some(bound.map_or(*t, |b: Time| b.min(*t)));
+            }
+        }
+        Some(bound)
+    }
+}
+
+/// Stamps a record read back from a partition: a record ddsql wrote keeps
+/// the final time in its header (unless someone appended out of band
+/// before it, when the rule raises it); another producer's record is
+/// stamped from its timestamp.
+pub fn stamp_stored(
+    clock: &mut PartitionClock,
+    topic_index: u16,
+    partition: u32,
+    f: &Fetched,
+) -> Time {
+    let natural = event_time(f.record.timestamp, topic_index, partition, f.offset);
+    match written_time(&f.record) {
+        Some(written) => {
+            let own = cause_time(&f.record).unwrap_or(natural);
+            clock.stamp_at_least(own, f.offset, written)
+        }
+        None => clock.stamp(natural, f.offset),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bindings_round_trip_as_json() {
+        let b = Binding {
+            topic: "t".into(),
+            partition: 2,
+            offset: 9,
+            floor: Some(0xabc),
+            stamp: Some(Stamp { time: 5, own: 3 }),
+        };
+        assert_eq!(Binding::from_json(&b.to_json()), Some(b));
+    }
+}
