@@ -6,9 +6,13 @@ scripts/setup.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-# The harness is a target of its own that --all-targets leaves out (test = false).
-cargo clippy --test harness --quiet -- -D warnings
+# The harness and the HTTP seed test are targets of their own that
+# --all-targets leaves out (test = false).
+cargo clippy --test harness --test seed_over_http --quiet -- -D warnings
 cargo test --workspace
 # The correctness harness (tests/harness): ddsql against PostgreSQL at
 # every logical time. Release, because it runs 120,000-record backlogs.
 cargo test --release --test harness
+# Seed pipeline 2 over HTTP with a 200,000-event backlog, 1, 2 and 4
+# workers, then as a `ddsql run` script twice.
+cargo test --release --test seed_over_http

@@ -100,6 +100,9 @@ enum Command {
     ///
     /// The whole script is checked first: if any statement has an error,
     /// it is printed with its line and column and nothing is executed.
+    /// Running a script again over the same data writes nothing twice: its
+    /// queries skip what they wrote before, and an INSERT VALUES an
+    /// earlier run executed is not executed again.
     Run {
         /// The script: ksqlDB statements separated by `;`.
         file: PathBuf,
@@ -281,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let mut session = Session::connect(&connections)?;
             for done in session
-                .execute_script(&sql)
+                .execute_script_once(&sql)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?
             {
                 if let Some(output) = done.output {

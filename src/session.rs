@@ -339,6 +339,11 @@ pub fn check_script(
 /// Replaying it rebuilds the catalog, query ids included.
 pub const COMMAND_TOPIC: &str = "_ddsql_commands";
 
+/// The topic in which [`Session::execute_script_once`] records the INSERT
+/// VALUES statements it executed: a key per statement (its text's hash
+/// and which occurrence of that text in the script it is).
+pub const SCRIPT_INSERTS_TOPIC: &str = "_ddsql_script_inserts";
+
 pub struct Session {
     catalog: Catalog,
     log: Arc<dyn Transport>,
@@ -470,6 +475,80 @@ impl Session {
         for (text, b) in checked.bound {
             done.push(self.execute_statement(&text, b).map_err(ScriptError::Io)?);
         }
+        Ok(done)
+    }
+
+    /// Checks every statement of `sql`, then executes them in order, as
+    /// `ddsql run` does: a script is a deployment, so running it again
+    /// over the same data inserts nothing twice. An INSERT VALUES that an
+    /// earlier run over these topics executed (the same text, the same
+    /// occurrence of it in the script) is skipped and says so; everything
+    /// else runs as [`Session::execute_script`] runs it.
+    pub fn execute_script_once(&mut self, sql: &str) -> Result<Vec<Executed>, ScriptError> {
+        let checked = self.check(sql, &self.variables.clone());
+        if let Some(e) = checked.errors.into_iter().next() {
+            return Err(e);
+        }
+        let mut done_before = std::collections::HashSet::new();
+        if self
+            .log
+            .partitions(SCRIPT_INSERTS_TOPIC)
+            .map_err(ScriptError::Io)?
+            .is_some()
+        {
+            let end = self
+                .log
+                .end_offset(SCRIPT_INSERTS_TOPIC, 0)
+                .map_err(ScriptError::Io)?;
+            let mut records = Vec::new();
+            self.log
+                .read_range(SCRIPT_INSERTS_TOPIC, 0, 0, end, &mut records)
+                .map_err(ScriptError::Io)?;
+            done_before.extend(records.into_iter().filter_map(|f| f.record.key));
+        }
+        let mut seen: BTreeMap<String, u64> = BTreeMap::new();
+        let mut done = Vec::new();
+        for (text, b) in checked.bound {
+            if !matches!(b, BoundStatement::InsertValues { .. }) {
+                done.push(self.execute_statement(&text, b).map_err(ScriptError::Io)?);
+                continue;
+            }
+            let n = seen.entry(text.clone()).or_default();
+            *n += 1;
+            let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+            });
+            let key = format!("{hash:016x}/{n}").into_bytes();
+            if done_before.contains(&key) {
+                done.push(Executed {
+                    message: "0 rows inserted: an earlier run of this script inserted this row"
+                        .into(),
+                    output: None,
+                });
+                continue;
+            }
+            done.push(self.execute_statement(&text, b).map_err(ScriptError::Io)?);
+            if self
+                .log
+                .partitions(SCRIPT_INSERTS_TOPIC)
+                .map_err(ScriptError::Io)?
+                .is_none()
+            {
+                self.log
+                    .create_topic(SCRIPT_INSERTS_TOPIC, 1)
+                    .map_err(ScriptError::Io)?;
+            }
+            let record = Record {
+                key: Some(key),
+                value: Some(text.into_bytes()),
+                timestamp: now_ms(),
+                headers: vec![],
+            };
+            self.log
+                .append(SCRIPT_INSERTS_TOPIC, 0, &[record])
+                .map_err(ScriptError::Io)?;
+        }
+        self.log.flush().map_err(ScriptError::Io)?;
         Ok(done)
     }
 

@@ -6,8 +6,9 @@
 //! min-per-user table's changelog with one update per input as ksqlDB
 //! emits it, and the first-order stream) back to the log as JSON:
 //!
-//! - **ddsql**: `examples/first-order/pipeline.sql` (its source statement
-//!   is the seed's verbatim AVRO one when the input is AVRO);
+//! - **ddsql**: `bench/first-order.sql`, the workload as it was measured
+//!   (its source statement is the seed's verbatim AVRO one when the input
+//!   is AVRO);
 //! - **handwritten**: one thread, one hash map: the practical limit;
 //! - **dd**: the same dataflow as ddsql's lowering (source, filter,
 //!   exchange, per-key min, as-of join, sinks), written directly on
@@ -86,7 +87,7 @@ pub struct Outcome {
 /// The pipeline's SQL for an input encoding: AVRO reads the seed's own
 /// source statement (columns from the Schema Registry).
 pub fn pipeline_sql(encoding: Encoding) -> String {
-    let sql = include_str!("../../examples/first-order/pipeline.sql");
+    let sql = include_str!("../first-order.sql");
     match encoding {
         Encoding::Json => sql.to_string(),
         Encoding::Avro => {

@@ -1,9 +1,13 @@
--- Seed pipeline 2, "first order" (생애 최초 주문), on the embedded log.
+-- Seed pipeline 2, "first order" (생애 최초 주문), statement for statement
+-- as the article deploys it, on the embedded log.
 --
--- As in the seed, except: the Debezium topic is JSON with declared columns
--- (the seed reads AVRO through a Schema Registry), and the backfill rows
--- carry the time of the historical orders they stand for (ROWTIME), so the
--- backlog merges in event-time order.
+-- As in the seed, except that the Debezium topic is JSON with declared
+-- columns (the seed reads AVRO through a Schema Registry:
+-- pipeline-avro.sql is its text). The backfill is the article's: one
+-- INSERT VALUES per user, without ROWTIME, so the rows are stamped now,
+-- later than the CDC backlog they precede. They still come first: the
+-- candidate stream is read in offset order, and rows already in a topic
+-- precede everything a query writes to it afterwards.
 
 create stream `stg_order` (
     before struct<order_id bigint, user_id bigint>,
@@ -40,9 +44,10 @@ select
 from `stm_order_candidate`
 group by user_id;
 
--- Backfill from the warehouse: each user's first order before CDC began.
-insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, 1, 97);
-insert into `stm_order_candidate` (rowtime, user_id, order_id) values (1740787200000, 2, 60);
+-- Backfill from the warehouse: each user's first order before CDC began,
+-- as the article's Python loop posts them to /ksql.
+insert into `stm_order_candidate` (user_id, order_id) values (1, 97);
+insert into `stm_order_candidate` (user_id, order_id) values (2, 60);
 
 insert into `stm_order_candidate`
 select

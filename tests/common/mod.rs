@@ -3,6 +3,8 @@
 // Each test binary uses its own subset.
 #![allow(dead_code)]
 
+pub mod server;
+
 use ddsql::session::Connections;
 use ddsql::Session;
 use ddsql_connectors::schema_registry::MemoryRegistry;
