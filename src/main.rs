@@ -16,8 +16,8 @@ use serde_json::{json, Value as Json};
 
 use ddsql::session::{check_script, now_ms, Connections, ScriptError, Session, TransportTopics};
 use ddsql_connectors::kafka::KafkaConfig;
-use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{Fetched, Record};
+use ddsql_engine::produce;
 use ddsql_engine::RunOptions;
 use ddsql_sql::catalog::Catalog;
 
@@ -283,6 +283,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ddsql_sql::parser::parse(&substituted)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?;
             let mut session = Session::connect(&connections)?;
+            let started = std::time::Instant::now();
+            // Statement by statement, as a server would take them one
+            // request at a time: each query installed once the ones before
+            // it are caught up; idle partitions are not waited for.
+            session.start_runtime(
+                ddsql_engine::RuntimeConfig {
+                    workers: workers.max(1),
+                    batch: batch.max(1),
+                    max_drift_ms: RunOptions::default().max_drift_ms,
+                    idle_ms: Some(0),
+                    sequence_header: None,
+                },
+                true,
+            )?;
             for done in session
                 .execute_script_once(&sql)
                 .map_err(|e| anyhow!("{}: {e}", file.display()))?
@@ -294,15 +308,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     eprintln!("{}", done.message);
                 }
             }
+            let report = session.stop_runtime()?;
             if session.catalog().queries().is_empty() {
                 return Ok(());
             }
-            let started = std::time::Instant::now();
-            let report = session.run_until_caught_up(&RunOptions {
-                workers: workers.max(1),
-                batch: batch.max(1),
-                ..Default::default()
-            })?;
             eprintln!(
                 "ran {} persistent queries in {:.2?}: read {} records, wrote {}, {} processing errors{}",
                 session.catalog().queries().len(),

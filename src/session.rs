@@ -18,9 +18,10 @@ use ddsql_connectors::format::Formats;
 use ddsql_connectors::kafka::{KafkaConfig, KafkaTransport};
 use ddsql_connectors::schema_registry::SchemaRegistry;
 use ddsql_engine::clock::{Clock, Own};
-use ddsql_engine::dataflow::produce;
 use ddsql_engine::io::{CodecFactory, IoError, Record, Transport};
-use ddsql_engine::{Change, EngineError, RunOptions, RunReport, Subscription};
+use ddsql_engine::{
+    produce, Change, EngineError, RunOptions, RunReport, Runtime, RuntimeConfig, Subscription,
+};
 use ddsql_sql::ast::ShowKind;
 use ddsql_sql::binder::{bind, BoundStatement};
 use ddsql_sql::catalog::{Catalog, Format, Header, SchemaLookup, Source, SourceKind, Topics};
@@ -292,7 +293,7 @@ pub fn check_script(
                 ) {
                     let mut with = scratch.clone();
                     with.apply(&b);
-                    ddsql_engine::dataflow::check(&with)
+                    ddsql_engine::check(&with)
                         .map_err(|e| sql_err(SqlError::new(p.pos, e.to_string())))?;
                 }
                 Ok(b)
@@ -356,6 +357,13 @@ pub struct Session {
     properties: BTreeMap<String, String>,
     /// Whether catalog changes are appended to [`COMMAND_TOPIC`].
     durable: bool,
+    /// The long-lived runtime the persistent queries run on, once started
+    /// ([`Session::start_runtime`]); without one, they run only in
+    /// [`Session::run_until_caught_up`].
+    runtime: Option<Runtime>,
+    /// After a statement installs queries, wait until they are caught up
+    /// (`ddsql run`: statements in order, each on a settled state).
+    settle: bool,
 }
 
 impl Session {
@@ -380,6 +388,8 @@ impl Session {
             variables: BTreeMap::new(),
             properties: BTreeMap::new(),
             durable: false,
+            runtime: None,
+            settle: false,
         })
     }
 
@@ -458,6 +468,28 @@ impl Session {
     /// `SET` properties.
     pub fn properties(&self) -> &BTreeMap<String, String> {
         &self.properties
+    }
+
+    /// Sets `overrides` as properties for a while (a request's streams
+    /// properties); returns what [`Session::restore_properties`] puts back.
+    pub fn override_properties(
+        &mut self,
+        overrides: &BTreeMap<String, String>,
+    ) -> Vec<(String, Option<String>)> {
+        overrides
+            .iter()
+            .map(|(k, v)| (k.clone(), self.properties.insert(k.clone(), v.clone())))
+            .collect()
+    }
+
+    /// Undoes [`Session::override_properties`].
+    pub fn restore_properties(&mut self, saved: Vec<(String, Option<String>)>) {
+        for (k, v) in saved.into_iter().rev() {
+            match v {
+                Some(v) => self.properties.insert(k, v),
+                None => self.properties.remove(&k),
+            };
+        }
     }
 
     /// `DEFINE`d variables.
@@ -594,7 +626,10 @@ impl Session {
             | BoundStatement::CreateAs { source, .. } => source.sql.clone(),
             _ => text.to_string(),
         };
+        let before = self.catalog.clone();
         let done = self.execute(b)?;
+        self.sync_runtime(&before)
+            .map_err(|e| IoError::Other(format!("running the queries: {e}")))?;
         if self.durable && changes_catalog {
             let record = Record {
                 key: None,
@@ -608,6 +643,91 @@ impl Session {
         Ok(done)
     }
 
+    /// Starts the long-lived runtime and installs the catalog's running
+    /// queries (a restored catalog's: they resume where they stopped).
+    /// From now on a statement that creates, replaces, terminates, pauses
+    /// or resumes a query installs or drops its dataflow alone; with
+    /// `settle`, each statement that installs one waits until every query
+    /// is caught up (`ddsql run`).
+    pub fn start_runtime(
+        &mut self,
+        config: RuntimeConfig,
+        settle: bool,
+    ) -> Result<(), EngineError> {
+        let runtime = Runtime::start(config, self.clock.clone(), Arc::new(self.formats.clone()))?;
+        runtime.install_all(&self.catalog, false)?;
+        self.runtime = Some(runtime);
+        self.settle = settle;
+        if settle {
+            self.runtime.as_ref().expect("just started").barrier()?;
+        }
+        Ok(())
+    }
+
+    /// The runtime, once started.
+    pub fn runtime(&self) -> Option<&Runtime> {
+        self.runtime.as_ref()
+    }
+
+    /// Waits until every query is caught up, stops the runtime (each query
+    /// drains) and reports.
+    pub fn stop_runtime(&mut self) -> Result<RunReport, EngineError> {
+        match self.runtime.take() {
+            Some(runtime) => {
+                runtime.barrier()?;
+                runtime.shutdown()
+            }
+            None => Ok(RunReport::default()),
+        }
+    }
+
+    /// Brings the runtime in line with the catalog after a statement:
+    /// installs the queries that now run (fresh ones from their sources'
+    /// start, or their latest offsets with `auto.offset.reset=latest`),
+    /// drops those that stopped, replaces those a CREATE OR REPLACE
+    /// changed, and drops the shared state of dropped tables.
+    fn sync_runtime(&mut self, before: &Catalog) -> Result<(), EngineError> {
+        let Some(runtime) = self.runtime.clone() else {
+            return Ok(());
+        };
+        let (was, now) = (before.running(), self.catalog.running());
+        let plan_of = |c: &Catalog, id: &str| c.query(id).map(|q| q.plan.clone());
+        let mut installed = false;
+        for q in was.queries() {
+            let replaced = plan_of(&now, &q.id).is_some_and(|p| p != q.plan);
+            if now.query(&q.id).is_none() || replaced {
+                runtime.drop_job(&q.id)?;
+            }
+        }
+        let from_end = ["auto.offset.reset", "ksql.streams.auto.offset.reset"]
+            .iter()
+            .any(|k| {
+                self.properties
+                    .get(*k)
+                    .is_some_and(|v| v.eq_ignore_ascii_case("latest"))
+            });
+        for q in now.queries() {
+            let replaced = plan_of(&was, &q.id).is_some_and(|p| p != q.plan);
+            if was.query(&q.id).is_none() || replaced {
+                // A query the durable catalog never had has written nothing
+                // yet (ids are never reused); without the command log, an
+                // earlier run of the same script may have run it.
+                let fresh = self.durable && before.query(&q.id).is_none();
+                runtime.install(&self.catalog, &q.id, fresh, from_end && fresh)?;
+                installed = true;
+            }
+        }
+        for source in before.sources() {
+            if source.kind == SourceKind::Table && self.catalog.source(&source.name).is_none() {
+                runtime.drop_index(&source.name)?;
+            }
+        }
+        if installed && self.settle {
+            runtime.barrier()?;
+        }
+        Ok(())
+    }
+
     /// Starts a transient query: a push query follows its sources until
     /// the subscription is dropped; a pull query ends once caught up.
     pub fn query(
@@ -615,13 +735,30 @@ impl Session {
         plan: &QueryPlan,
         options: &RunOptions,
     ) -> Result<Subscription, EngineError> {
-        ddsql_engine::subscribe(&self.catalog, plan, &self.clock, &self.formats, options)
+        match &self.runtime {
+            Some(runtime) => runtime.subscribe(
+                &self.catalog,
+                plan,
+                options.live.is_some(),
+                options.from_end,
+            ),
+            None => ddsql_engine::subscribe(
+                &self.catalog,
+                plan,
+                &self.clock,
+                Arc::new(self.formats.clone()),
+                options,
+            ),
+        }
     }
 
     /// A pull query's answer: a table's current rows by key, or every row
-    /// of a stream, as `[ROWTIME, columns...]`.
+    /// of a stream, as `[ROWTIME, columns...]`. With a runtime, a table's
+    /// rows come from its shared arrangement.
     pub fn pull(&self, plan: &QueryPlan, limit: Option<u64>) -> Result<Vec<Row>, EngineError> {
-        collect_pull(self.query(plan, &RunOptions::default())?, plan, limit)
+        pull(self.runtime.as_ref(), &self.catalog, plan, limit, || {
+            self.query(plan, &RunOptions::default())
+        })
     }
 
     /// Prepares appending rows to the stream `target` (named as written,
@@ -1013,7 +1150,12 @@ impl Session {
 
     /// Runs the persistent queries over everything in the log now.
     pub fn run_until_caught_up(&self, options: &RunOptions) -> Result<RunReport, EngineError> {
-        ddsql_engine::run(&self.catalog, &self.clock, &self.formats, options)
+        ddsql_engine::run(
+            &self.catalog,
+            &self.clock,
+            Arc::new(self.formats.clone()),
+            options,
+        )
     }
 }
 
@@ -1064,6 +1206,30 @@ impl RowInserter {
         }
         Ok(results)
     }
+}
+
+/// A pull query's answer (see [`Session::pull`]): from a table's shared
+/// arrangement when `runtime` has one to offer, else from the transient
+/// query `subscribe` starts.
+pub fn pull(
+    runtime: Option<&Runtime>,
+    catalog: &Catalog,
+    plan: &QueryPlan,
+    limit: Option<u64>,
+    subscribe: impl FnOnce() -> Result<Subscription, EngineError>,
+) -> Result<Vec<Row>, EngineError> {
+    if let Some(runtime) = runtime {
+        if let Some(mut rows) = runtime.pull(catalog, plan)? {
+            // As a dataflow would order them: by key.
+            let key_arity = plan.columns.iter().filter(|c| c.key).count();
+            rows.sort_by(|a, b| a[1..1 + key_arity].cmp(&b[1..1 + key_arity]));
+            if let Some(n) = limit {
+                rows.truncate(n as usize);
+            }
+            return Ok(rows);
+        }
+    }
+    collect_pull(subscribe()?, plan, limit)
 }
 
 /// Collects a pull query's answer from its subscription (see

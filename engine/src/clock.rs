@@ -48,6 +48,9 @@ pub const TIME_HEADER: &str = "ddsql-time";
 /// The header of a query's output record: the time of the input record
 /// that caused it (its own time), in hexadecimal.
 pub const CAUSE_HEADER: &str = "ddsql-cause";
+/// The header of a query's output record: the query that wrote it, so a
+/// query restarted over a topic others write too finds where it stopped.
+pub const QUERY_HEADER: &str = "ddsql-query";
 /// The topic of floors and checkpoints (see the module docs).
 pub const TIMES_TOPIC: &str = "_ddsql_times";
 
@@ -64,6 +67,11 @@ pub fn written_time(record: &Record) -> Option<Time> {
 /// The own time in a query output's [`CAUSE_HEADER`].
 pub fn cause_time(record: &Record) -> Option<Time> {
     hex_header(record, CAUSE_HEADER)
+}
+
+/// The query in a record's [`QUERY_HEADER`].
+pub fn written_by(record: &Record) -> Option<&[u8]> {
+    record.header(QUERY_HEADER)
 }
 
 /// What a record written through [`Clock::append`] is stamped from.
@@ -95,39 +103,111 @@ struct Partition {
     watch: Arc<AtomicU64>,
 }
 
-/// One registered writer of a topic: its frontier per worker (the worker
-/// whose sink instance owns a partition publishes for it).
+/// One registered writer of a topic (a query's sink): its frontier per
+/// worker (the worker whose sink instance owns a partition publishes for
+/// it). Dropping it unregisters it.
 pub struct Writer {
-    clock: Arc<Clock>,
     topic: String,
-    slots: Slots,
+    id: u64,
+    /// Append as written, without waiting for the topic's other writers
+    /// (the processing log, which no query reads in order).
+    direct: bool,
+    entry: Arc<Mutex<TopicWriters>>,
+    clock: Arc<Clock>,
+}
+
+/// A record waiting for other writers: `(own time, writer, sequence)`.
+type Pending = ((Time, u64, u64), Record);
+
+/// A topic's writers, and what some wrote that waits for the others.
+#[derive(Default)]
+struct TopicWriters {
+    next_id: u64,
+    /// `(id, frontier per worker)`, in registration order.
+    writers: Vec<(u64, Vec<Option<Time>>)>,
+    /// Per partition: `(own time, writer, sequence)` and the record.
+    pending: BTreeMap<u32, Vec<Pending>>,
+    sequence: u64,
+}
+
+impl TopicWriters {
+    /// The least own time any writer may still write to `partition`;
+    /// `None` once all are done.
+    fn bound(&self, partition: u32) -> Option<Time> {
+        self.writers
+            .iter()
+            .filter_map(|(_, slots)| slots[partition as usize % slots.len()])
+            .min()
+    }
 }
 
 impl Writer {
-    /// Everything this worker's instance will still append has an own
-    /// time at or after `frontier`; `None` once it is done.
-    pub fn publish(&self, worker: usize, frontier: Option<Time>) {
-        let mut slots = lock(&self.slots);
-        if let Some(slot) = slots.get_mut(worker) {
-            *slot = frontier;
+    /// Writes what this writer's instance on `worker` completed: `records`
+    /// per partition, each in own-time order with its own time. Then
+    /// everything it will still write has an own time at or after
+    /// `frontier` (`None`: it is done). Several writers of one topic are
+    /// merged by own time (then by registration order): a record is
+    /// appended once no writer can still write an earlier one, so the
+    /// partition's order does not depend on which writer ran first.
+    pub fn write(
+        &self,
+        worker: usize,
+        records: BTreeMap<u32, Vec<(Record, Time)>>,
+        frontier: Option<Time>,
+    ) -> Result<u64, IoError> {
+        let mut w = lock(&self.entry);
+        if let Some((_, slots)) = w.writers.iter_mut().find(|(id, _)| *id == self.id) {
+            if let Some(slot) = slots.get_mut(worker) {
+                *slot = frontier;
+            }
         }
+        let mut written = 0;
+        if self.direct || w.writers.len() <= 1 {
+            for (partition, records) in records {
+                written += records.len() as u64;
+                let records = records
+                    .into_iter()
+                    .map(|(r, t)| (r, Own::Cause(t)))
+                    .collect();
+                self.clock.append(&self.topic, partition, records)?;
+            }
+            return Ok(written);
+        }
+        for (partition, records) in records {
+            written += records.len() as u64;
+            for (record, own) in records {
+                w.sequence += 1;
+                let key = (own, self.id, w.sequence);
+                w.pending.entry(partition).or_default().push((key, record));
+            }
+        }
+        self.clock.flush_pending(&self.topic, &mut w)?;
+        Ok(written)
+    }
+}
+
+impl Writer {
+    /// The least own time this writer may still write (`None`: done).
+    pub fn frontier(&self) -> Option<Time> {
+        let w = lock(&self.entry);
+        w.writers
+            .iter()
+            .find(|(id, _)| *id == self.id)
+            .and_then(|(_, slots)| slots.iter().copied().min().flatten())
     }
 }
 
 impl Drop for Writer {
     fn drop(&mut self) {
-        let mut writers = lock(&self.clock.writers);
-        if let Some(list) = writers.get_mut(&self.topic) {
-            list.retain(|s| !Arc::ptr_eq(s, &self.slots));
-            if list.is_empty() {
-                writers.remove(&self.topic);
-            }
+        let mut w = lock(&self.entry);
+        w.writers.retain(|(id, _)| *id != self.id);
+        // What others wrote may have waited only for this one.
+        if let Err(e) = self.clock.flush_pending(&self.topic, &mut w) {
+            tracing::error!("writing to topic '{}': {e}", self.topic);
         }
     }
 }
 
-/// A writer's frontier per worker.
-type Slots = Arc<Mutex<Vec<Option<Time>>>>;
 /// A partition's shared state, by topic and partition.
 type Partitions = HashMap<(String, u32), Arc<Mutex<Partition>>>;
 
@@ -136,7 +216,7 @@ pub struct Clock {
     transport: Arc<dyn Transport>,
     partitions: Mutex<Partitions>,
     /// Per topic, its registered writers.
-    writers: Mutex<HashMap<String, Vec<Slots>>>,
+    writers: Mutex<HashMap<String, Arc<Mutex<TopicWriters>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -576,18 +656,53 @@ impl Clock {
     }
 
     /// Registers a writer of `topic` whose instances run on `workers`
-    /// workers; dropping the returned handle unregisters it.
-    pub fn writer(self: &Arc<Self>, topic: &str, workers: usize) -> Writer {
-        let slots = Arc::new(Mutex::new(vec![Some(0); workers.max(1)]));
-        lock(&self.writers)
+    /// workers; dropping the returned handle unregisters it. A `direct`
+    /// writer appends as it writes (see [`Writer::write`]).
+    pub fn writer(self: &Arc<Self>, topic: &str, workers: usize, direct: bool) -> Writer {
+        let entry = lock(&self.writers)
             .entry(topic.to_string())
             .or_default()
-            .push(slots.clone());
+            .clone();
+        let mut w = lock(&entry);
+        w.next_id += 1;
+        let id = w.next_id;
+        w.writers.push((id, vec![Some(0); workers.max(1)]));
+        drop(w);
         Writer {
-            clock: self.clone(),
             topic: topic.to_string(),
-            slots,
+            id,
+            direct,
+            entry,
+            clock: self.clone(),
         }
+    }
+
+    /// Appends the pending records of `topic` that no writer can still
+    /// precede, in order.
+    fn flush_pending(&self, topic: &str, w: &mut TopicWriters) -> Result<(), IoError> {
+        let partitions: Vec<u32> = w.pending.keys().copied().collect();
+        for partition in partitions {
+            let bound = w.bound(partition);
+            let pending = w.pending.get_mut(&partition).expect("listed");
+            pending.sort_by_key(|(key, _)| *key);
+            let ready = match bound {
+                Some(b) => pending.partition_point(|((own, _, _), _)| *own < b),
+                None => pending.len(),
+            };
+            if ready == 0 {
+                continue;
+            }
+            let rest = pending.split_off(ready);
+            let records: Vec<(Record, Own)> = std::mem::replace(pending, rest)
+                .into_iter()
+                .map(|((own, _, _), r)| (r, Own::Cause(own)))
+                .collect();
+            if w.pending[&partition].is_empty() {
+                w.pending.remove(&partition);
+            }
+            self.append(topic, partition, records)?;
+        }
+        Ok(())
     }
 
     /// What running queries may still append to `topic`/`partition`:
@@ -595,16 +710,12 @@ impl Clock {
     /// `Some(Some(t))`: no writer will append a record whose own time is
     /// before `t`.
     pub fn written_bound(&self, topic: &str, partition: u32) -> Option<Option<Time>> {
-        let writers = lock(&self.writers);
-        let list = writers.get(topic)?;
-        let mut bound = None;
-        for slots in list {
-            let slots = lock(slots);
-            if let Some(Some(t)) = slots.get(partition as usize % slots.len()) {
-                bound = Some(bound.map_or(*t, |b: Time| b.min(*t)));
-            }
+        let entry = lock(&self.writers).get(topic)?.clone();
+        let w = lock(&entry);
+        if w.writers.is_empty() {
+            return None;
         }
-        Some(bound)
+        Some(w.bound(partition))
     }
 }
 

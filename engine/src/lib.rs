@@ -1,30 +1,36 @@
 //! # ddsql-engine: SQL plans on differential dataflow
 //!
-//! The engine takes the catalog's persistent queries (logical plans from
-//! `ddsql-sql`) and runs them as one timely dataflow over every topic they
-//! read, writing every topic they fill.
+//! The engine runs the catalog's persistent queries (logical plans from
+//! `ddsql-sql`) on long-lived timely workers ([`runtime`]), one dataflow
+//! per query, reading and writing topics.
 //!
-//! The consistency contract (see `docs/architecture.md`) is kept by three
+//! The consistency contract (see `docs/architecture.md`) is kept by four
 //! pieces:
-//! - [`time`]: each source record gets a logical time derived from the
-//!   record (timestamp, then topic, partition, offset), so all workers and
-//!   restarts agree on one total order;
+//! - [`time`]: every record of a partition gets a final time by one rule,
+//!   in offset order: its own time (timestamp, topic, partition, offset;
+//!   a query's output: its cause's), raised past the previous record's
+//!   when needed;
+//! - [`clock`]: everything ddsql writes goes through one ordered write path
+//!   per partition, which stamps it by that rule; what readers decide at
+//!   arrival is recorded, so every reader, restart and later query agrees;
 //! - [`operators`]: every stateful operator processes only *complete*
 //!   times, in time order, so results do not depend on batching or worker
 //!   count; the stream-table join reads the table as of the stream record's
 //!   time, inclusive;
-//! - [`dataflow`]: a stream filled by `INSERT INTO` or a table made by
-//!   `CREATE ... AS` is fed to its readers inside the dataflow, at the time
-//!   of the input record that caused it, not re-read from its topic.
+//! - [`job`] and [`runtime`]: a query reads the topics other queries write
+//!   at the times their writers stamped, waiting for them, so queries in
+//!   different dataflows feed each other without a race.
 //!
 //! The outside world is reached through the traits of [`io`].
 
 pub mod clock;
-pub mod dataflow;
 pub mod io;
+pub mod job;
+pub(crate) mod lower;
 #[cfg(feature = "mutation")]
 pub mod mutation;
 pub mod operators;
+pub mod runtime;
 pub mod time;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,10 +38,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-pub use dataflow::{
-    run, subscribe, Change, EngineError, RunOptions, RunReport, Subscription, PROCESSING_LOG_TOPIC,
-};
+pub use job::{check, produce, Change, EngineError, RunOptions, RunReport, PROCESSING_LOG_TOPIC};
 pub use operators::source::Live;
+pub use runtime::{run, subscribe, Runtime, RuntimeConfig, Subscription};
 
 /// A record or row the engine could not process: it is left out of the
 /// results, counted, and written to the processing log; the query goes on.

@@ -1,17 +1,18 @@
 //! `ddsql server`: ksqlDB's REST API over a durable session.
 //!
 //! The server owns one [`Session`] (its catalog restored from the data
-//! directory's command log) and one *runner*: a live dataflow of every
-//! persistent query that follows its topics until stopped. A statement that
-//! changes the persistent queries restarts the runner over the new catalog;
-//! the restarted dataflow replays the topics, and its sinks skip every
-//! record an earlier run already wrote (see `operators::sink`), so outputs
-//! are not duplicated.
+//! directory's command log) and its long-lived runtime
+//! ([`ddsql_engine::runtime`]): every persistent query runs in a dataflow
+//! of its own. A statement that creates, replaces, terminates, pauses or
+//! resumes a query installs or drops that query's dataflow alone, and
+//! returns once it is installed; no other query stops or replays.
 //!
-//! Transient queries (`/query`, `/query-stream`) run as dataflows of their
-//! own that read the topics, as a ksqlDB push query reads them: a push query
-//! follows them until the client leaves, LIMIT is reached or `/close-query`
-//! names it; a pull query answers from everything the topics hold now.
+//! Transient queries (`/query`, `/query-stream`) run on the same runtime:
+//! a push query follows its topics until the client leaves, LIMIT is
+//! reached or `/close-query` names it (over a table, from the table's
+//! shared arrangement as it is now); a pull query over a table peeks into
+//! the table's arrangement at the newest complete time, and any other pull
+//! query answers from everything the topics hold now.
 //!
 //! Every error is a ksqlDB error body (`generic_error` or
 //! `statement_error`); no request can panic the server.
@@ -38,14 +39,13 @@ use serde_json::{json, Map, Value as Json};
 use tokio::sync::mpsc;
 
 use ddsql_engine::io::Transport;
-use ddsql_engine::{Change, EngineError, Live, RunOptions, RunReport};
+use ddsql_engine::{Change, Live, RunOptions};
 use ddsql_sql::binder::BoundStatement;
-use ddsql_sql::catalog::Catalog;
 use ddsql_sql::plan::QueryPlan;
 
 use crate::print::Print;
 use crate::render::row_json;
-use crate::session::{collect_pull, ScriptError, Session};
+use crate::session::{ScriptError, Session};
 use entities::{error, statement_error};
 
 /// How the server is set up (the flags of `ddsql server`).
@@ -68,10 +68,8 @@ pub struct Config {
 struct State {
     config: Config,
     session: Mutex<Session>,
-    /// The session's log, reachable without its lock.
-    clock: Arc<ddsql_engine::clock::Clock>,
-    formats: ddsql_connectors::format::Formats,
-    runner: Mutex<Option<Runner>>,
+    /// The session's runtime, reachable without the session's lock.
+    runtime: ddsql_engine::Runtime,
     /// Running push queries, by id: the flag that stops each.
     push_queries: Mutex<HashMap<String, Arc<AtomicBool>>>,
     next_push: AtomicU64,
@@ -79,12 +77,6 @@ struct State {
     sequence: AtomicI64,
     /// `/status`: command id to (status, message).
     statuses: Mutex<BTreeMap<String, (String, String)>>,
-}
-
-/// The live dataflow of the persistent queries.
-struct Runner {
-    live: Live,
-    thread: std::thread::JoinHandle<Result<RunReport, EngineError>>,
 }
 
 /// A response body.
@@ -157,20 +149,29 @@ fn body_response(body: ChannelBody, content_type: &str) -> Response<Body_> {
 /// Runs the server until Ctrl-C; `ready` gets the bound address (useful
 /// with port 0) once requests are accepted.
 pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
-    let session =
+    let mut session =
         Session::connect_durable(&config.connections).map_err(|e| anyhow::anyhow!("{e}"))?;
+    session
+        .start_runtime(
+            ddsql_engine::RuntimeConfig {
+                workers: config.workers.max(1),
+                batch: RunOptions::default().batch,
+                max_drift_ms: RunOptions::default().max_drift_ms,
+                idle_ms: Some(config.idle_ms),
+                sequence_header: None,
+            },
+            false,
+        )
+        .map_err(|e| anyhow::anyhow!("starting the persistent queries: {e}"))?;
     let state = Arc::new(State {
         config: config.clone(),
-        clock: session.clock().clone(),
-        formats: session.formats().clone(),
+        runtime: session.runtime().expect("just started").clone(),
         session: Mutex::new(session),
-        runner: Mutex::new(None),
         push_queries: Mutex::new(HashMap::new()),
         next_push: AtomicU64::new(0),
         sequence: AtomicI64::new(0),
         statuses: Mutex::new(BTreeMap::new()),
     });
-    state.restart_runner();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -209,7 +210,9 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
         anyhow::Ok(())
     })?;
     eprintln!("stopping: finishing the persistent queries' writes");
-    state.stop_runner();
+    if let Err(e) = state.runtime.shutdown() {
+        tracing::error!("the persistent queries failed: {e}");
+    }
     Ok(())
 }
 
@@ -217,8 +220,9 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
 #[serde(rename_all = "camelCase")]
 struct KsqlRequest {
     ksql: String,
-    /// Read by push and pull queries (`auto.offset.reset`); `/ksql`
-    /// statements take none of ksqlDB's streams properties yet.
+    /// `auto.offset.reset` here makes the request's persistent queries
+    /// start from the latest offsets; other streams properties are not
+    /// read yet.
     #[serde(default)]
     streams_properties: Map<String, Json>,
     #[serde(default)]
@@ -310,10 +314,15 @@ impl State {
                     "kafkaClusterId": "embedded",
                     "ksqlServiceId": "default_",
                     "serverStatus": "RUNNING",
+                },
+                // ddsql's own: what the runtime runs.
+                "runtime": {
+                    "dataflows": self.runtime.installed(),
+                    "arrangementsBuilt": self.runtime.arrangements_built(),
                 }}),
             ),
             (&Method::GET, "/healthcheck") => {
-                let runner_ok = self.runner_healthy();
+                let runner_ok = self.runtime.failure().is_none();
                 json_response(
                     if runner_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
                     &json!({
@@ -436,16 +445,33 @@ impl State {
             );
         }
         let mut entities = Vec::new();
-        let mut restart = false;
-        for (text, b) in checked.bound {
-            restart |= matches!(
-                b,
-                BoundStatement::CreateAs { .. }
-                    | BoundStatement::InsertSelect { .. }
-                    | BoundStatement::Terminate { .. }
-                    | BoundStatement::Pause { .. }
-                    | BoundStatement::Drop { .. }
-            );
+        // The request's streams properties hold for its statements only.
+        let overrides: BTreeMap<String, String> = request
+            .streams_properties
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect();
+        let saved = session.override_properties(&overrides);
+        let answer = self.execute_all(&mut session, checked.bound, &mut entities);
+        session.restore_properties(saved);
+        match answer {
+            Err((text, e)) => json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &statement_error(50000, &e, &text, entities),
+            ),
+            Ok(()) => json_response(StatusCode::OK, &Json::Array(entities)),
+        }
+    }
+
+    /// Executes checked statements in order, collecting their entities;
+    /// stops at the first that fails, with its text and error.
+    fn execute_all(
+        &self,
+        session: &mut Session,
+        bound: Vec<(String, BoundStatement)>,
+        entities: &mut Vec<Json>,
+    ) -> Result<(), (String, String)> {
+        for (text, b) in bound {
             let command = entities::command_id(&b);
             match session.execute_statement(&text, b.clone()) {
                 Ok(done) => {
@@ -459,72 +485,12 @@ impl State {
                             .unwrap()
                             .insert(id, ("SUCCESS".into(), done.message.clone()));
                     }
-                    entities.extend(entities::entity(&session, &text, &b, &done, sequence));
+                    entities.extend(entities::entity(session, &text, &b, &done, sequence));
                 }
-                Err(e) => {
-                    if restart {
-                        self.restart_runner_with(session.catalog().clone());
-                    }
-                    return json_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &statement_error(50000, &e.to_string(), &text, entities),
-                    );
-                }
+                Err(e) => return Err((text, e.to_string())),
             }
         }
-        if restart {
-            self.restart_runner_with(session.catalog().clone());
-        }
-        json_response(StatusCode::OK, &Json::Array(entities))
-    }
-
-    fn restart_runner(&self) {
-        let catalog = self.session.lock().unwrap().catalog().clone();
-        self.restart_runner_with(catalog);
-    }
-
-    /// Stops the persistent queries' dataflow and starts one over `catalog`.
-    fn restart_runner_with(&self, catalog: Catalog) {
-        self.stop_runner();
-        if catalog.queries().is_empty() {
-            return;
-        }
-        let clock = self.clock.clone();
-        let formats = self.formats.clone();
-        let live = Live::new(self.config.idle_ms);
-        let options = RunOptions {
-            workers: self.config.workers,
-            live: Some(live.clone()),
-            ..RunOptions::default()
-        };
-        let thread = std::thread::Builder::new()
-            .name("ddsql-persistent".into())
-            .spawn(move || {
-                let result = ddsql_engine::run(&catalog, &clock, &formats, &options);
-                if let Err(e) = &result {
-                    tracing::error!("the persistent queries stopped: {e}");
-                }
-                result
-            })
-            .expect("spawning the persistent queries' thread");
-        *self.runner.lock().unwrap() = Some(Runner { live, thread });
-    }
-
-    fn stop_runner(&self) {
-        if let Some(runner) = self.runner.lock().unwrap().take() {
-            runner.live.stop.store(true, Ordering::Relaxed);
-            if let Ok(Err(e)) = runner.thread.join() {
-                tracing::error!("the persistent queries failed: {e}");
-            }
-        }
-    }
-
-    fn runner_healthy(&self) -> bool {
-        self.runner
-            .lock()
-            .unwrap()
-            .as_ref()
-            .is_none_or(|r| !r.thread.is_finished())
+        Ok(())
     }
 
     /// `/query` and `/query-stream`: runs one SELECT, streaming its rows.
@@ -584,7 +550,9 @@ impl State {
             from_end: push && from_end(&properties),
             ..RunOptions::default()
         };
-        let subscription = match session.query(&plan, &options) {
+        // A pull query runs off the session's lock: it may scan a table.
+        let catalog = session.catalog().clone();
+        let subscription = match push.then(|| session.query(&plan, &options)).transpose() {
             Ok(s) => s,
             Err(e) => return error_response(50000, &format!("starting the query: {e}")),
         };
@@ -594,7 +562,7 @@ impl State {
             plan.plan.sources().first().copied().unwrap_or("query"),
             self.next_push.fetch_add(1, Ordering::Relaxed)
         );
-        if push {
+        if let Some(subscription) = &subscription {
             self.push_queries
                 .lock()
                 .unwrap()
@@ -617,7 +585,7 @@ impl State {
             let open = writer.header(push.then_some(id.as_str()));
             let final_message = if !open {
                 None
-            } else if push {
+            } else if let Some(subscription) = subscription {
                 let mut sent = 0u64;
                 let mut reached = false;
                 'rows: for batch in subscription.changes.iter() {
@@ -639,7 +607,11 @@ impl State {
                 subscription.stop();
                 reached.then_some("Limit Reached")
             } else {
-                match collect_pull(subscription, &plan, limit) {
+                let runtime = &state.runtime;
+                let answer = crate::session::pull(Some(runtime), &catalog, &plan, limit, || {
+                    runtime.subscribe(&catalog, &plan, false, false)
+                });
+                match answer {
                     Ok(rows) => {
                         for row in rows {
                             if !writer.change(&Change::Row(row)) {

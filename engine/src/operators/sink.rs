@@ -18,7 +18,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
 use super::{complete_before, take_complete};
-use crate::clock::{Clock, Own, Writer};
+use crate::clock::{Writer, QUERY_HEADER};
 use crate::io::Record;
 use crate::time::{Diff, Time};
 use crate::Stats;
@@ -61,14 +61,13 @@ impl PartialOrd for SinkRecord {
     }
 }
 
-/// Appends `records` to `topic`. `written[p]` is the latest cause time
-/// already in partition `p` (from an earlier run); records caused at or
-/// before it are skipped. `writer` is where this sink publishes its
-/// progress for the topic's readers.
+/// Appends `records` to `writer`'s topic, each marked as written by
+/// `query`. `written[p]` is the latest cause time the query already wrote
+/// to partition `p` (in an earlier run); records caused at or before it are
+/// skipped. After each append the sink publishes how far it has written.
 pub fn write_topic(
     records: VecCollection<'_, Time, SinkRecord, Diff>,
-    topic: String,
-    clock: Arc<Clock>,
+    query: String,
     writer: Arc<Writer>,
     written: Vec<Option<Time>>,
     stats: Arc<Stats>,
@@ -82,7 +81,7 @@ pub fn write_topic(
             input.for_each(|_, data| pending.append(data));
             let bound = complete_before(&[frontier]);
             let ready = take_complete(&mut pending, bound);
-            let mut by_partition: BTreeMap<u32, Vec<(Record, Own)>> = BTreeMap::new();
+            let mut by_partition: BTreeMap<u32, Vec<(Record, Time)>> = BTreeMap::new();
             for (rec, time, diff) in ready {
                 if written
                     .get(rec.partition as usize)
@@ -96,30 +95,24 @@ pub fn write_topic(
                     key: rec.key,
                     value: rec.value,
                     timestamp: rec.timestamp,
-                    headers: Vec::new(),
+                    headers: vec![(QUERY_HEADER.to_string(), Some(query.clone().into_bytes()))],
                 };
                 let out = by_partition.entry(rec.partition).or_default();
                 // Almost always one copy: move it, cloning only for the rest.
                 if diff > 1 {
                     out.extend(std::iter::repeat_n(
-                        (record.clone(), Own::Cause(time)),
+                        (record.clone(), time),
                         diff as usize - 1,
                     ));
                 }
                 if diff > 0 {
-                    out.push((record, Own::Cause(time)));
+                    out.push((record, time));
                 }
             }
-            for (partition, records) in by_partition {
-                let n = records.len() as u64;
-                match clock.append(&topic, partition, records) {
-                    Ok(_) => stats.add_written(n),
-                    Err(e) => stats.fail(format!(
-                        "writing to topic '{topic}' partition {partition}: {e}"
-                    )),
-                }
+            match writer.write(worker, by_partition, bound) {
+                Ok(n) => stats.add_written(n),
+                Err(e) => stats.fail(format!("writing the results of {query}: {e}")),
             }
-            writer.publish(worker, bound);
         },
     );
 }

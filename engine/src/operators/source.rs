@@ -26,8 +26,9 @@ use ddsql_sql::catalog::{Header, SYSTEM_COLUMNS};
 use ddsql_sql::types::{Row, Value};
 
 use super::split_errors;
-use crate::clock::{cause_time, written_time, Clock, CAUSE_HEADER, TIME_HEADER};
+use crate::clock::{cause_time, written_time, Clock, CAUSE_HEADER, QUERY_HEADER, TIME_HEADER};
 use crate::io::{Codec, Decoded, Fetched, Headers, IoError, Transport};
+use crate::job::Progress;
 use crate::time::{event_time, parts, Diff, PartitionClock, Time};
 use crate::{ProcessingError, Stats};
 
@@ -67,6 +68,9 @@ pub struct TopicReader {
     /// Keep following the topic after the backlog (see [`Live`]).
     pub live: Option<Live>,
     pub clock: Arc<Clock>,
+    /// Where the reader publishes how far it has read (see
+    /// `job::Progress`).
+    pub progress: Option<Arc<Progress>>,
 }
 
 /// How a source follows its topic once the backlog is read.
@@ -409,6 +413,17 @@ pub fn read_topic<'s>(
                 if let Some(t) = latest {
                     stats.saw_time(t);
                 }
+                if let Some(progress) = &reader.progress {
+                    for p in &partitions {
+                        let next = p.buffer.front().map_or(p.next, |f| f.offset);
+                        progress.publish(
+                            &reader.origin,
+                            p.partition,
+                            next,
+                            p.clock.last().map(|l| l.time),
+                        );
+                    }
+                }
                 // The least time this source may still produce: a buffered
                 // head's own time, for an unread partition the bound of its
                 // clock; at the end of a followed partition, what its
@@ -536,7 +551,7 @@ fn caught_up_bound(
 /// time headers are bookkeeping, not the record's: they are left out.
 fn header_value(header: &Header, headers: &Headers) -> Value {
     let bytes = |v: &Option<Vec<u8>>| v.clone().map_or(Value::Null, Value::Bytes);
-    let ours = |k: &str| k == TIME_HEADER || k == CAUSE_HEADER;
+    let ours = |k: &str| k == TIME_HEADER || k == CAUSE_HEADER || k == QUERY_HEADER;
     match header {
         Header::All => Value::Array(
             headers

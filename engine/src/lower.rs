@@ -1,35 +1,31 @@
-//! Lowering the catalog's queries to one dataflow, and running it.
+//! Lowering one job's plans to timely/differential operators.
 //!
-//! Every catalog source a query reads becomes a collection in its scan
-//! layout: the records of its topic, decoded, at their final times (see
-//! [`crate::clock`]). A query's output reaches the queries that read its
-//! topic through the log too, at the times its sink stamped: so when
-//! `INSERT INTO candidates SELECT ... FROM orders` and
-//! `CREATE TABLE firsts AS SELECT ... FROM candidates` both run, a
-//! candidate reaches the table at the time its row holds in the candidate
-//! topic, which is the order event's time unless rows written before it
-//! (a backfill) are later; and a join of `candidates` with `firsts` sees
-//! the table as of that time: there is no race between a topic and its
-//! readers, and a partition's offset order is its time order.
-//!
-//! Each topic a query fills gets one sink: stream rows become one record
-//! each, table rows become the table's changelog (upserts and tombstones).
+//! Every catalog source a plan scans becomes a collection in its scan
+//! layout (`ROWTIME, ROWPARTITION, ROWOFFSET, columns...`): the records of
+//! its topic, decoded and stamped by the reader
+//! ([`crate::operators::source`]), or for a table the runtime shares, the
+//! rows of its arrangement. Stateful plan nodes get an operator of their
+//! own ([`crate::operators`]); a run of stateless nodes (`Filter`, `Map`)
+//! becomes one `flat_map`, so a row is copied and checked for errors once
+//! per run, not once per node. Each query's output goes to one sink: stream
+//! rows become one record each, table rows the table's changelog (upserts
+//! and tombstones); a transient query's go to its subscriber.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
 use std::sync::Arc;
 
 use differential_dataflow::VecCollection;
+use timely::dataflow::operators::generic::Operator as _;
 use timely::dataflow::{ProbeHandle, Scope};
 
-use ddsql_sql::catalog::{Catalog, SourceKind, SYSTEM_COLUMNS};
+use ddsql_sql::catalog::{SourceKind, SYSTEM_COLUMNS};
 use ddsql_sql::eval;
-use ddsql_sql::plan::{JoinKind, Plan, QueryPlan, ScalarExpr, Window};
+use ddsql_sql::plan::{JoinKind, Plan, ScalarExpr, Window};
 use ddsql_sql::types::{Row, Value};
 
-use crate::clock::{cause_time, Clock, Own, Writer};
-use crate::io::{Codec, CodecFactory, IoError, Record, Transport, WindowedCodec};
+use crate::io::{Codec, Transport};
+use crate::job::{Change, Job, Transient};
 use crate::operators::aggregate::{
     aggregate_append_only, aggregate_retracting, aggregate_sessions,
 };
@@ -37,18 +33,33 @@ use crate::operators::as_of_join::as_of_join;
 use crate::operators::changelog::{changelog, Entry};
 use crate::operators::emit_final::emit_final;
 use crate::operators::sink::{write_topic, SinkRecord};
-use crate::operators::source::{read_topic, Live, SourceItem, TopicReader};
+use crate::operators::source::{read_topic, SourceItem};
 use crate::operators::unmatched::{unmatched, JoinEvent, Side, Waits};
 use crate::operators::upsert::upsert;
 use crate::operators::{complete_before, in_time_order, split_errors, take_complete};
 use crate::time::{Diff, Time};
-use crate::{ProcessingError, Stats};
-use timely::dataflow::operators::generic::Operator as _;
+use crate::ProcessingError;
 
-/// The topic that records processing errors, as JSON.
-pub const PROCESSING_LOG_TOPIC: &str = "ddsql_processing_log";
+/// Builds `job`'s dataflow in `scope`. `imported` holds the rows of the
+/// tables `job` reads from the runtime's shared arrangements.
+pub(crate) fn build<'s>(scope: Scope<'s, Time>, job: &Job, imported: HashMap<String, Rows<'s>>) {
+    Builder {
+        scope,
+        job,
+        transport: job.clock.transport(),
+        sources: imported
+            .into_iter()
+            .map(|(name, rows)| (name, Flow::rows(rows)))
+            .collect(),
+        outputs: HashMap::new(),
+        encoded: HashMap::new(),
+        completed: ProbeHandle::new(),
+        errors: Vec::new(),
+    }
+    .build();
+}
 
-type Rows<'s> = VecCollection<'s, Time, Row, Diff>;
+pub(crate) type Rows<'s> = VecCollection<'s, Time, Row, Diff>;
 
 /// A relation's rows, and for a stream the records without a value
 /// (tombstones). ksqlDB forwards those through projections (a key, no
@@ -71,506 +82,10 @@ impl<'s> Flow<'s> {
 }
 type Errors<'s> = VecCollection<'s, Time, ProcessingError, Diff>;
 
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    /// Timely worker threads.
-    pub workers: usize,
-    /// Records read per partition per step: a throughput knob that never
-    /// changes a result.
-    pub batch: usize,
-    /// For test harnesses that order inputs themselves: take each record's
-    /// logical time from this header (a decimal sequence number) instead of
-    /// its timestamp. The QTT runner uses it to feed records in file order,
-    /// as ksqlDB's test driver does.
-    pub sequence_header: Option<String>,
-    /// How far (ms of event time) a source may read ahead of what the
-    /// sinks have completed: bounds memory when partitions are read at
-    /// different speeds. Never changes a result.
-    pub max_drift_ms: i64,
-    /// Follow the topics past the backlog until stopped (a server's
-    /// persistent queries, push queries); `None` stops once caught up.
-    pub live: Option<Live>,
-    /// Read sources from their current ends instead of their beginnings:
-    /// a push query's `auto.offset.reset=latest`.
-    pub from_end: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            workers: 1,
-            batch: 1024,
-            sequence_header: None,
-            max_drift_ms: 10_000,
-            live: None,
-            from_end: false,
-        }
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunReport {
-    pub records_read: u64,
-    pub records_written: u64,
-    pub processing_errors: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error(transparent)]
-    Io(#[from] IoError),
-    #[error("{source_name}: {message}")]
-    Codec {
-        source_name: String,
-        message: String,
-    },
-    #[error("{0}")]
-    Unsupported(String),
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// One topic the dataflow writes.
-struct SinkJob {
-    topic: String,
-    /// Indexes of the queries writing the topic.
-    queries: Vec<usize>,
-    written: Vec<Option<Time>>,
-    /// Where the sink publishes its progress for the topic's readers.
-    writer: Arc<Writer>,
-}
-
-/// How a query's output rows become records of its sink topic.
-struct Encoding {
-    codec: Arc<dyn Codec>,
-    kind: SourceKind,
-    key_arity: usize,
-    partitions: u32,
-    /// A windowed table: rows end with `WINDOWSTART, WINDOWEND`.
-    window: Option<Window>,
-}
-
-/// Everything the workers need, built once before the dataflow starts.
-struct Job {
-    catalog: Catalog,
-    /// Per query, by index.
-    encodings: Vec<Encoding>,
-    sources: BTreeMap<String, TopicReader>,
-    sinks: Vec<SinkJob>,
-    /// Where processing errors go: the log topic (with the latest time it
-    /// holds from this dataflow), or nowhere but the counters for a
-    /// transient query, whose reruns would log the same errors again.
-    log_written: Option<(Vec<Option<Time>>, Arc<Writer>)>,
-    transient: Option<Transient>,
-    clock: Arc<Clock>,
-}
-
-/// A query whose results go to a subscriber rather than a topic.
-struct Transient {
-    plan: QueryPlan,
-    key_arity: usize,
-    changes: mpsc::Sender<Vec<Change>>,
-    /// Set when the subscriber hangs up, to stop a live query.
-    stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// One change of a transient query's result, in time order.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-pub enum Change {
-    /// A stream's new row, or a table's new row for its key:
-    /// `[ROWTIME, columns...]`, keys first.
-    Row(Row),
-    /// The key left the table.
-    Delete { key: Row },
-}
-
-/// A running transient query (see [`subscribe`]).
-pub struct Subscription {
-    /// Batches of changes, in time order; closed when the query ends.
-    pub changes: mpsc::Receiver<Vec<Change>>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Result<RunReport, EngineError>>>,
-}
-
-impl Subscription {
-    /// The flag that stops the query, for whoever else may stop it.
-    pub fn stop_flag(&self) -> Arc<std::sync::atomic::AtomicBool> {
-        self.stop.clone()
-    }
-
-    /// Stops the query (a live one runs until stopped or dropped).
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-
-    /// Waits for the query to end.
-    pub fn join(mut self) -> Result<RunReport, EngineError> {
-        self.thread
-            .take()
-            .expect("joined once")
-            .join()
-            .unwrap_or_else(|_| Err(EngineError::Failed("the query's thread panicked".into())))
-    }
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// The latest cause time queries wrote to `topic`/`partition`: a sink
-/// writes in time order, so it is the last record with a cause header
-/// (scanning back over records others appended after it).
-fn last_written(
-    transport: &dyn Transport,
-    topic: &str,
-    partition: u32,
-) -> Result<Option<Time>, IoError> {
-    let mut offset = transport.end_offset(topic, partition)?;
-    let mut buf = Vec::new();
-    while offset > 0 {
-        let from = offset.saturating_sub(256);
-        buf.clear();
-        transport.read_range(topic, partition, from, offset, &mut buf)?;
-        if let Some(t) = buf.iter().rev().find_map(|f| cause_time(&f.record)) {
-            return Ok(Some(t));
-        }
-        offset = from;
-    }
-    Ok(None)
-}
-
-fn written_times(
-    transport: &dyn Transport,
-    topic: &str,
-    partitions: u32,
-) -> Result<Vec<Option<Time>>, IoError> {
-    (0..partitions)
-        .map(|p| last_written(transport, topic, p))
-        .collect()
-}
-
-fn prepare(
-    catalog: &Catalog,
-    clock: &Arc<Clock>,
-    codecs: &dyn CodecFactory,
-    options: &RunOptions,
-    transient: Option<Transient>,
-) -> Result<Job, EngineError> {
-    let transport = clock.transport();
-    let codec_for = |name: &str| -> Result<Arc<dyn Codec>, EngineError> {
-        let source = catalog.source(name).expect("the binder checked the name");
-        let codec = codecs.codec(source).map_err(|message| EngineError::Codec {
-            source_name: name.to_string(),
-            message,
-        })?;
-        Ok(match source.window {
-            Some(window) => Arc::new(WindowedCodec::new(
-                codec,
-                window,
-                source.value_columns().count(),
-            )),
-            None => codec,
-        })
-    };
-    let workers = options.workers.max(1);
-    let queries = catalog.queries();
-    // Sinks: one per topic written.
-    let mut sinks: BTreeMap<String, SinkJob> = BTreeMap::new();
-    let mut encodings = Vec::new();
-    for (qi, q) in queries.iter().enumerate() {
-        let sink = catalog
-            .source(&q.sink)
-            .expect("queries write catalog sources");
-        let partitions = match transport.partitions(&sink.topic)? {
-            Some(p) => p,
-            None => {
-                transport.create_topic(&sink.topic, sink.partitions)?;
-                sink.partitions
-            }
-        };
-        encodings.push(Encoding {
-            codec: codec_for(&sink.name)?,
-            kind: q.plan.kind,
-            key_arity: sink.key_arity(),
-            partitions,
-            window: sink.window,
-        });
-        let job = sinks.entry(sink.topic.clone()).or_insert_with(|| SinkJob {
-            topic: sink.topic.clone(),
-            queries: Vec::new(),
-            written: Vec::new(),
-            writer: Arc::new(clock.writer(&sink.topic, workers)),
-        });
-        job.queries.push(qi);
-    }
-    for job in sinks.values_mut() {
-        let partitions = encodings[job.queries[0]].partitions;
-        job.written = written_times(transport.as_ref(), &job.topic, partitions)?;
-    }
-    // What earlier runs wrote was caused by records they read: every
-    // record that arrives from now on comes after all of it.
-    let restart_floor = sinks
-        .values()
-        .flat_map(|s| s.written.iter().flatten())
-        .copied()
-        .max()
-        .map(|t| t + 1);
-    let mut needed = check(catalog)?;
-    if let Some(t) = &transient {
-        needed.extend(t.plan.plan.sources().into_iter().map(str::to_string));
-    }
-    let mut sources = BTreeMap::new();
-    for name in needed {
-        let source = catalog.source(&name).expect("checked");
-        let partitions = transport
-            .partitions(&source.topic)?
-            .ok_or_else(|| IoError::UnknownTopic(source.topic.clone()))?;
-        let end_offsets: Vec<u64> = (0..partitions)
-            .map(|p| transport.end_offset(&source.topic, p))
-            .collect::<Result<_, _>>()?;
-        // Only other producers' records take floors: what queries write
-        // keeps its causes' times, which their own inputs' floors order.
-        let external = !writes_topic(catalog, &source.topic);
-        if let Some(floor) = restart_floor.filter(|_| options.live.is_some() && external) {
-            for (p, end) in end_offsets.iter().enumerate() {
-                clock.bind_floor(&source.topic, p as u32, *end, floor)?;
-            }
-        }
-        let start_offsets = if options.from_end {
-            end_offsets.clone()
-        } else {
-            vec![0; end_offsets.len()]
-        };
-        let reader = TopicReader {
-            start_offsets,
-            origin: source.name.clone(),
-            topic: source.topic.clone(),
-            topic_index: transport.topic_index(&source.topic)?,
-            end_offsets,
-            written: sinks.contains_key(&source.topic),
-            codec: codec_for(&source.name)?,
-            batch: options.batch.max(1),
-            sequence_header: options.sequence_header.clone(),
-            timestamp_column: source.timestamp_column,
-            width: source.width(),
-            headers: source
-                .columns
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| Some((i, c.header.clone()?)))
-                .collect(),
-            max_drift_ms: options.max_drift_ms,
-            live: options.live.clone(),
-            clock: clock.clone(),
-        };
-        sources.insert(name, reader);
-    }
-    let log_written = if transient.is_some() {
-        None
-    } else {
-        if transport.partitions(PROCESSING_LOG_TOPIC)?.is_none() {
-            transport.create_topic(PROCESSING_LOG_TOPIC, 1)?;
-        }
-        Some((
-            written_times(transport.as_ref(), PROCESSING_LOG_TOPIC, 1)?,
-            Arc::new(clock.writer(PROCESSING_LOG_TOPIC, workers)),
-        ))
-    };
-    Ok(Job {
-        catalog: catalog.clone(),
-        encodings,
-        sources,
-        sinks: sinks.into_values().collect(),
-        log_written,
-        transient,
-        clock: clock.clone(),
-    })
-}
-
-/// Whether a query of `catalog` (running or paused) writes `topic`.
-fn writes_topic(catalog: &Catalog, topic: &str) -> bool {
-    catalog
-        .queries()
-        .iter()
-        .any(|q| catalog.source(&q.sink).is_some_and(|s| s.topic == topic))
-}
-
-/// Checks that the engine can run the catalog's queries, without touching
-/// any topic: returns every source they read. A query may not read,
-/// through the topics of other queries, what it writes: its reader would
-/// wait for its own writer.
-pub fn check(catalog: &Catalog) -> Result<BTreeSet<String>, EngineError> {
-    let queries = catalog.queries();
-    let mut sources = BTreeSet::new();
-    for q in queries {
-        sources.extend(q.plan.plan.sources().into_iter().map(str::to_string));
-    }
-    // The queries each topic is written by, and the topics each reads.
-    let topic = |name: &str| {
-        &catalog
-            .source(name)
-            .expect("plans name catalog sources")
-            .topic
-    };
-    let reads: Vec<BTreeSet<&String>> = queries
-        .iter()
-        .map(|q| q.plan.plan.sources().into_iter().map(topic).collect())
-        .collect();
-    let writes: Vec<&String> = queries.iter().map(|q| topic(&q.sink)).collect();
-    fn visit<'a>(
-        qi: usize,
-        reads: &[BTreeSet<&'a String>],
-        writes: &[&'a String],
-        path: &mut Vec<usize>,
-        names: &dyn Fn(usize) -> String,
-    ) -> Result<(), EngineError> {
-        if let Some(at) = path.iter().position(|&q| q == qi) {
-            let cycle: Vec<String> = path[at..].iter().chain([&qi]).map(|&q| names(q)).collect();
-            return Err(EngineError::Unsupported(format!(
-                "queries form a cycle: {}",
-                cycle.join(" <- ")
-            )));
-        }
-        path.push(qi);
-        for (writer, written) in writes.iter().enumerate() {
-            if reads[qi].contains(written) {
-                visit(writer, reads, writes, path, names)?;
-            }
-        }
-        path.pop();
-        Ok(())
-    }
-    let names = |q: usize| format!("{} ({})", queries[q].sink, queries[q].id);
-    for qi in 0..queries.len() {
-        visit(qi, &reads, &writes, &mut Vec::new(), &names)?;
-    }
-    Ok(sources)
-}
-
-/// Runs every persistent query of `catalog` over the records present when
-/// it starts, writes their results, and returns once every source is
-/// caught up and every result written; with `options.live`, follows the
-/// topics until stopped.
-pub fn run(
-    catalog: &Catalog,
-    clock: &Arc<Clock>,
-    codecs: &dyn CodecFactory,
-    options: &RunOptions,
-) -> Result<RunReport, EngineError> {
-    // A paused query is not run; RESUME reruns it, and its sink writes
-    // what it has not yet written.
-    let job = prepare(&catalog.running(), clock, codecs, options, None)?;
-    if job.sinks.is_empty() {
-        clock.transport().flush()?;
-        return Ok(RunReport::default());
-    }
-    execute(job, options)
-}
-
-/// Starts a transient query: `plan` (bound against `catalog`) over the
-/// records of the topics it reads, its changes sent to the returned
-/// subscription. `catalog`'s persistent queries are not run: every source
-/// is read from its topic, as a ksqlDB push or pull query reads it.
-/// Without `options.live` the query ends once caught up (a pull query).
-pub fn subscribe(
-    catalog: &Catalog,
-    plan: &QueryPlan,
-    clock: &Arc<Clock>,
-    codecs: &dyn CodecFactory,
-    options: &RunOptions,
-) -> Result<Subscription, EngineError> {
-    let mut sources_only = catalog.clone();
-    for id in catalog.queries().iter().map(|q| q.id.clone()) {
-        sources_only.remove_query(&id);
-    }
-    let (tx, rx) = mpsc::channel();
-    let stop = options
-        .live
-        .as_ref()
-        .map(|live| live.stop.clone())
-        .unwrap_or_default();
-    let transient = Transient {
-        plan: plan.clone(),
-        key_arity: plan.columns.iter().filter(|c| c.key).count(),
-        changes: tx,
-        stop: stop.clone(),
-    };
-    let options = options.clone();
-    let job = prepare(&sources_only, clock, codecs, &options, Some(transient))?;
-    let thread = std::thread::Builder::new()
-        .name("ddsql-query".into())
-        .spawn(move || execute(job, &options))
-        .map_err(|e| EngineError::Failed(format!("starting a query thread: {e}")))?;
-    Ok(Subscription {
-        changes: rx,
-        stop,
-        thread: Some(thread),
-    })
-}
-
-fn execute(job: Job, options: &RunOptions) -> Result<RunReport, EngineError> {
-    let job = Arc::new(job);
-    let stats = Arc::new(Stats::default());
-    let transport = job.clock.transport();
-    {
-        let (job, stats, transport) = (job.clone(), stats.clone(), transport.clone());
-        let guards = timely::execute(
-            timely::Config::process(options.workers.max(1)),
-            move |worker| {
-                worker.dataflow::<Time, _, _>(|scope| {
-                    Builder {
-                        scope,
-                        job: &job,
-                        transport: transport.clone(),
-                        stats: stats.clone(),
-                        sources: HashMap::new(),
-                        outputs: HashMap::new(),
-                        encoded: HashMap::new(),
-                        completed: ProbeHandle::new(),
-                        errors: Vec::new(),
-                    }
-                    .build();
-                });
-            },
-        )
-        .map_err(EngineError::Failed)?;
-        for result in guards.join() {
-            result.map_err(|e| EngineError::Failed(format!("a worker failed: {e}")))?;
-        }
-    }
-    // Records that arrive after this run come after everything it read:
-    // the next run stamps them after its latest time, as this run would
-    // have, had it gone on.
-    if let (Some(latest), None) = (stats.latest(), &job.transient) {
-        for reader in job
-            .sources
-            .values()
-            .filter(|r| !writes_topic(&job.catalog, &r.topic))
-        {
-            for p in 0..reader.end_offsets.len() as u32 {
-                let end = transport.end_offset(&reader.topic, p)?;
-                job.clock.bind_floor(&reader.topic, p, end, latest + 1)?;
-            }
-        }
-    }
-    transport.flush()?;
-    if let Some(failure) = stats.failure() {
-        return Err(EngineError::Failed(failure));
-    }
-    Ok(RunReport {
-        records_read: stats.read(),
-        records_written: stats.written(),
-        processing_errors: stats.errors(),
-    })
-}
-
 struct Builder<'s, 'j> {
     scope: Scope<'s, Time>,
     job: &'j Job,
     transport: Arc<dyn Transport>,
-    stats: Arc<Stats>,
     sources: HashMap<String, Flow<'s>>,
     outputs: HashMap<usize, Flow<'s>>,
     encoded: HashMap<usize, VecCollection<'s, Time, SinkRecord, Diff>>,
@@ -585,16 +100,13 @@ impl<'s> Builder<'s, '_> {
             self.subscriber(t);
         }
         for sink in &self.job.sinks {
-            let encoded: Vec<_> = sink.queries.iter().map(|&qi| self.encoded(qi)).collect();
-            let records = differential_dataflow::collection::concatenate(self.scope, encoded)
-                .probe_with(&self.completed);
+            let records = self.encoded(sink.index).probe_with(&self.completed);
             write_topic(
                 records,
-                sink.topic.clone(),
-                self.job.clock.clone(),
+                sink.query.clone(),
                 sink.writer.clone(),
                 sink.written.clone(),
-                self.stats.clone(),
+                self.job.stats.clone(),
             );
         }
         self.processing_log();
@@ -610,7 +122,7 @@ impl<'s> Builder<'s, '_> {
             self.scope,
             reader.clone(),
             self.transport.clone(),
-            self.stats.clone(),
+            self.job.stats.clone(),
             self.completed.clone(),
         );
         self.errors.push(errors);
@@ -1112,7 +624,13 @@ impl<'s> Builder<'s, '_> {
                 Entry::Tombstone { .. } => Change::Delete { key },
             }),
         };
-        let (sender, stop) = (t.changes.clone(), t.stop.clone());
+        // Every change goes to worker 0, whose operator alone holds the
+        // channel: it closes when the dataflow ends.
+        let sender = match self.scope.index() {
+            0 => t.changes.lock().unwrap_or_else(|p| p.into_inner()).take(),
+            _ => None,
+        };
+        let stop = t.stop.clone();
         let mut pending = Vec::new();
         changes.probe_with(&self.completed).inner.sink(
             timely::dataflow::channels::pact::Exchange::new(|_: &(Change, Time, Diff)| 0),
@@ -1127,7 +645,7 @@ impl<'s> Builder<'s, '_> {
                 for (change, _, diff) in ready {
                     batch.extend(std::iter::repeat_n(change, diff.max(0) as usize));
                 }
-                if sender.send(batch).is_err() {
+                if sender.as_ref().is_none_or(|s| s.send(batch).is_err()) {
                     stop.store(true, Ordering::Relaxed);
                 }
             },
@@ -1135,12 +653,12 @@ impl<'s> Builder<'s, '_> {
     }
 
     fn processing_log(&mut self) {
-        let stats = self.stats.clone();
+        let stats = self.job.stats.clone();
         let errors = differential_dataflow::collection::concatenate(
             self.scope,
             std::mem::take(&mut self.errors),
         );
-        let Some((log_written, log_writer)) = self.job.log_written.clone() else {
+        let Some((log_written, log_writer)) = self.job.log.clone() else {
             // A transient query's errors are counted and traced only.
             errors.inspect(move |(e, _, _)| {
                 stats.add_errors(1);
@@ -1160,11 +678,10 @@ impl<'s> Builder<'s, '_> {
         let records = records.probe_with(&self.completed);
         write_topic(
             records,
-            PROCESSING_LOG_TOPIC.to_string(),
-            self.job.clock.clone(),
+            self.job.name.clone(),
             log_writer,
             log_written,
-            self.stats.clone(),
+            self.job.stats.clone(),
         );
     }
 }
@@ -1181,14 +698,14 @@ fn query_error(origin: &str, timestamp: i64, message: String) -> ProcessingError
 }
 
 /// A filter or a projection: what [`apply_steps`] runs.
-enum Step {
+pub(crate) enum Step {
     Filter(ScalarExpr),
     Map(Vec<ScalarExpr>),
 }
 
 /// The filters and projections at the top of `plan`, innermost first, and
 /// the plan below them.
-fn stateless_steps(mut plan: &Plan) -> (Vec<Step>, &Plan) {
+pub(crate) fn stateless_steps(mut plan: &Plan) -> (Vec<Step>, &Plan) {
     let mut steps = Vec::new();
     loop {
         match plan {
@@ -1209,7 +726,7 @@ fn stateless_steps(mut plan: &Plan) -> (Vec<Step>, &Plan) {
 
 /// Runs `steps` over `row`: `Ok(None)` when a filter drops it; an error
 /// carries the rowtime of the row the failing step read.
-fn apply_steps(
+pub(crate) fn apply_steps(
     steps: &[Step],
     mut row: Row,
     logged: &mut Vec<(i64, String)>,
@@ -1310,16 +827,4 @@ fn rowtime(row: &Row) -> i64 {
         Some(Value::BigInt(t)) => *t,
         _ => 0,
     }
-}
-
-/// Appends `record` to `topic` through the clock's write path, choosing
-/// the partition as a producer would; the record is stamped at arrival.
-pub fn produce(clock: &Clock, topic: &str, record: Record) -> Result<(u32, u64), IoError> {
-    let transport = clock.transport();
-    let partitions = transport
-        .partitions(topic)?
-        .ok_or_else(|| IoError::UnknownTopic(topic.to_string()))?;
-    let p = transport.partition_for(record.key.as_deref(), record.value.as_deref(), partitions);
-    let offset = clock.append(topic, p, vec![(record, Own::Arrival)])?;
-    Ok((p, offset))
 }
