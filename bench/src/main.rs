@@ -13,6 +13,7 @@ mod first_order;
 mod gen;
 mod latency;
 mod pipelines;
+mod runtime;
 mod sys;
 
 use std::time::Instant;
@@ -171,6 +172,24 @@ enum Bench {
         /// (the server's --idle-ms; ksqlDB's max.task.idle.ms).
         #[arg(long, default_value_t = 0)]
         idle_ms: i64,
+    },
+    /// The long-lived runtime: how long a new query takes to run while the
+    /// first-order pipeline holds a caught-up backlog (and that nothing
+    /// else replays), and pull-query latency on a large table while the
+    /// pipeline runs live.
+    Runtime {
+        /// Order events in the first-order pipeline's backlog.
+        #[arg(long, default_value = "1m", value_parser = count)]
+        events: u64,
+        /// Rows of the table pull queries look up.
+        #[arg(long, default_value = "1m", value_parser = count)]
+        keys: u64,
+        /// Order events per second fed to the pipeline during the pulls.
+        #[arg(long, default_value = "20k", value_parser = count)]
+        rate: u64,
+        /// Dataflow worker threads.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
     },
     /// Writes a seed workload's Debezium change events to a data directory
     /// (the embedded log) or a Kafka cluster, for ddsql or anything else.
@@ -712,6 +731,12 @@ fn main() -> anyhow::Result<()> {
             corpus,
         } => parser_fuzz(inputs, seed, &corpus),
         Bench::Inserts { rows, single_rows } => inserts(rows, single_rows),
+        Bench::Runtime {
+            events,
+            keys,
+            rate,
+            workers,
+        } => runtime::run(events, keys, rate, workers),
         Bench::KafkaDecode { events, partitions } => kafka_decode(events, partitions),
         Bench::FirstOrder {
             scale,

@@ -192,6 +192,12 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
                             continue;
                         }
                     };
+                    // Responses go out in several small frames (a header,
+                    // rows, a last line): Nagle's algorithm would hold each
+                    // back for the client's delayed acknowledgement.
+                    if let Err(e) = stream.set_nodelay(true) {
+                        tracing::debug!("TCP_NODELAY: {e}");
+                    }
                     let state = state.clone();
                     tokio::spawn(async move {
                         let service = hyper::service::service_fn(move |req| {

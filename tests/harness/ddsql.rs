@@ -21,6 +21,12 @@ pub struct RunConfig {
     /// Records read per partition per step.
     pub batch: usize,
     pub max_drift_ms: i64,
+    /// Run on the live runtime, creating the queries one after another at
+    /// random points while the earlier ones run, once the inputs are
+    /// written (the scenario's `sql_after`, or its own queries if it has
+    /// none); the seed of the pauses between them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staggered: Option<u64>,
 }
 
 /// An output record: its logical time as the label of the event that
@@ -52,9 +58,55 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         log.create_topic(t.name, t.partitions)
             .map_err(|e| e.to_string())?;
     }
-    session
-        .execute_script(scenario.sql)
-        .map_err(|e| format!("{}: {e}", scenario.name))?;
+    // Staggered: the runtime is live from the start; the statements that
+    // run once the inputs are written go one at a time, with pauses.
+    let mut later: Vec<String> = Vec::new();
+    if let Some(seed) = config.staggered {
+        session
+            .start_runtime(
+                ddsql_engine::RuntimeConfig {
+                    workers: config.workers,
+                    batch: config.batch,
+                    max_drift_ms: config.max_drift_ms,
+                    idle_ms: Some(5),
+                    sequence_header: None,
+                },
+                false,
+            )
+            .map_err(|e| format!("{}: starting the runtime: {e}", scenario.name))?;
+        let deferred = if scenario.sql_after.is_empty() {
+            scenario.sql
+        } else {
+            session
+                .execute_script(scenario.sql)
+                .map_err(|e| format!("{}: {e}", scenario.name))?;
+            scenario.sql_after
+        };
+        let checked = session.check(deferred, &Default::default());
+        if let Some(e) = checked.errors.first() {
+            return Err(format!("{}: {e}", scenario.name));
+        }
+        // Declarations first: the inputs need their streams.
+        for (text, b) in checked.bound {
+            let query = matches!(
+                b,
+                ddsql_sql::binder::BoundStatement::CreateAs { .. }
+                    | ddsql_sql::binder::BoundStatement::InsertSelect { .. }
+            );
+            if query || !later.is_empty() {
+                later.push(text);
+            } else {
+                session
+                    .execute_statement(&text, b)
+                    .map_err(|e| format!("{}: {text}: {e}", scenario.name))?;
+            }
+        }
+        let _ = seed;
+    } else {
+        session
+            .execute_script(scenario.sql)
+            .map_err(|e| format!("{}: {e}", scenario.name))?;
+    }
 
     // Append in the inputs' order, or insert them as the scenario says;
     // remember where each record landed.
@@ -101,9 +153,22 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
             .map_err(|e| e.to_string())?;
         placed.push((topic, input.partition, offset, input.timestamp));
     }
-    session
-        .execute_script(scenario.sql_after)
-        .map_err(|e| format!("{}: {e}", scenario.name))?;
+    match config.staggered {
+        Some(seed) => {
+            let mut rng = crate::scenarios::Rng(seed | 1);
+            for text in &later {
+                std::thread::sleep(std::time::Duration::from_millis(rng.below(30)));
+                session
+                    .execute_script(text)
+                    .map_err(|e| format!("{}: {text}: {e}", scenario.name))?;
+            }
+        }
+        None => {
+            session
+                .execute_script(scenario.sql_after)
+                .map_err(|e| format!("{}: {e}", scenario.name))?;
+        }
+    }
     let (seq, stamp) = logical_order(&placed);
     // Each input's time by the contract, and the label it has there.
     let by_place: HashMap<(u16, u32, u64), usize> = placed
@@ -117,14 +182,18 @@ pub fn run(scenario: &Scenario, inputs: &[Input], config: RunConfig) -> Result<O
         .map(|(i, &(t, p, o, _))| (event_time(stamp[i], t, p, o), seq[i]))
         .collect();
 
-    session
-        .run_until_caught_up(&RunOptions {
-            workers: config.workers,
-            batch: config.batch,
-            max_drift_ms: config.max_drift_ms,
-            ..RunOptions::default()
-        })
-        .map_err(|e| format!("{}: the run failed: {e}", scenario.name))?;
+    match config.staggered {
+        Some(_) => session.stop_runtime().map(|_| ()),
+        None => session
+            .run_until_caught_up(&RunOptions {
+                workers: config.workers,
+                batch: config.batch,
+                max_drift_ms: config.max_drift_ms,
+                ..RunOptions::default()
+            })
+            .map(|_| ()),
+    }
+    .map_err(|e| format!("{}: the run failed: {e}", scenario.name))?;
 
     let mut problems = Vec::new();
     // The topics whose records are the events of some output: inputs

@@ -425,11 +425,18 @@ fn main() {
         let mut expected = None;
         let mut line = Vec::new();
         let mut differences = 0;
-        for workers in [1, 2, 4] {
+        // 1, 2 and 4 workers, then (where the scenario allows) 2 workers on
+        // the live runtime with the queries created one by one.
+        let staggered = scenario.staggered.then_some(2);
+        for (workers, stagger) in [(1, false), (2, false), (4, false)]
+            .into_iter()
+            .chain(staggered.map(|w| (w, true)))
+        {
             let config = RunConfig {
                 workers,
                 batch: rng.pick(&[1, 3, 16, 250, 4096]),
                 max_drift_ms: rng.pick(&[1, 100, 10_000]),
+                staggered: stagger.then(|| rng.next()),
             };
             match check(&mut pg, scenario, &inputs, config, &mut expected) {
                 Ok(outcome) => {
@@ -437,7 +444,8 @@ fn main() {
                     let n = (outcome.differences.len() + outcome.problems.len()) as u64;
                     totals.differences += n;
                     differences += n;
-                    line.push(format!("{workers}w/b{}: {n}", config.batch));
+                    let how = if stagger { "/staggered" } else { "" };
+                    line.push(format!("{workers}w/b{}{how}: {n}", config.batch));
                     if outcome.failed() {
                         println!(
                             "{}: DIFFERENT with {workers} workers, batch {}: {} times differ, {} problems; shrinking...",
@@ -505,6 +513,7 @@ fn main() {
                 workers: 2,
                 batch: 16,
                 max_drift_ms: 10_000,
+                staggered: None,
             };
             mutation::set(Some(bug));
             let caught =

@@ -91,6 +91,10 @@ pub struct Scenario {
     pub generate: fn(&mut Rng, usize) -> Vec<Input>,
     /// How many inputs to generate.
     pub size: usize,
+    /// Whether its queries may also be created one by one while earlier
+    /// ones run (see `RunConfig::staggered`): not when two queries write
+    /// one topic, whose order is then the order in which they wrote.
+    pub staggered: bool,
 }
 
 impl Scenario {
@@ -772,6 +776,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_sum_min_max",
@@ -789,6 +794,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_latest_earliest",
@@ -809,6 +815,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_avg",
@@ -826,6 +833,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_two_key_group_having",
@@ -844,6 +852,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "tumbling_window",
@@ -865,6 +874,7 @@ pub fn all() -> Vec<Scenario> {
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "hopping_window_grace",
@@ -890,6 +900,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_filter_nulls",
@@ -906,6 +917,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_expressions",
@@ -929,6 +941,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "partition_by",
@@ -943,6 +956,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "insert_into_from_two_queries",
@@ -969,6 +983,7 @@ CREATE TABLE hops AS
             ],
             generate: two_channels,
             size: SMALL,
+            staggered: false,
         },
         Scenario {
             name: "table_aggregate_regroup",
@@ -989,6 +1004,7 @@ CREATE TABLE hops AS
             }],
             generate: users_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "table_filter_project",
@@ -1005,6 +1021,7 @@ CREATE TABLE hops AS
             }],
             generate: users_only,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_table_inner_join",
@@ -1022,6 +1039,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_and_users,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_table_left_join",
@@ -1040,6 +1058,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_and_users,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_table_join_then_aggregate",
@@ -1056,6 +1075,7 @@ CREATE TABLE hops AS
             }],
             generate: clicks_and_users,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "table_table_inner_join",
@@ -1073,6 +1093,7 @@ CREATE TABLE hops AS
             }],
             generate: users_and_accounts,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "table_table_left_join",
@@ -1090,6 +1111,7 @@ CREATE TABLE hops AS
             }],
             generate: users_and_accounts,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "table_table_right_join",
@@ -1107,6 +1129,7 @@ CREATE TABLE hops AS
             }],
             generate: users_and_accounts,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_stream_join_within",
@@ -1125,6 +1148,7 @@ CREATE TABLE hops AS
             }],
             generate: orders_and_shipments,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_stream_left_join",
@@ -1149,6 +1173,7 @@ CREATE TABLE hops AS
             }],
             generate: orders_and_shipments,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "stream_stream_full_join",
@@ -1179,6 +1204,7 @@ CREATE TABLE hops AS
             }],
             generate: orders_and_shipments,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "table_table_full_join",
@@ -1196,6 +1222,7 @@ CREATE TABLE hops AS
             }],
             generate: users_and_accounts,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "seed_event_join",
@@ -1227,6 +1254,7 @@ CREATE TABLE hops AS
             ],
             generate: event_join_inputs,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "seed_first_order",
@@ -1237,6 +1265,7 @@ CREATE TABLE hops AS
             outputs: FIRST_ORDER_OUTPUTS,
             generate: first_order_inputs,
             size: 120_000,
+            staggered: true,
         },
         Scenario {
             name: "seed_first_order_verbatim",
@@ -1247,6 +1276,7 @@ CREATE TABLE hops AS
             outputs: FIRST_ORDER_OUTPUTS,
             generate: first_order_verbatim_inputs,
             size: 100_000,
+            staggered: true,
         },
         Scenario {
             // The join created before the feed, as ksqlDB also allows.
@@ -1258,6 +1288,7 @@ CREATE TABLE hops AS
             outputs: FIRST_ORDER_OUTPUTS,
             generate: first_order_verbatim_inputs,
             size: 100_000,
+            staggered: true,
         },
         Scenario {
             name: "stream_fed_by_inserts_and_two_queries",
@@ -1286,6 +1317,7 @@ CREATE TABLE hops AS
             ],
             generate: ledger_inputs,
             size: SMALL,
+            staggered: false,
         },
         Scenario {
             name: "table_over_backfill_and_query_output",
@@ -1307,6 +1339,7 @@ CREATE TABLE hops AS
             }],
             generate: prices_inputs,
             size: SMALL,
+            staggered: true,
         },
         Scenario {
             name: "seed_toggle",
@@ -1345,6 +1378,7 @@ CREATE TABLE latest_two AS
             ],
             generate: toggle_inputs,
             size: SMALL,
+            staggered: true,
         },
     ]
 }

@@ -281,6 +281,16 @@ impl Runtime {
             .find_map(|j| j.stats.failure().map(|f| format!("{}: {f}", j.name)))
     }
 
+    /// The counters of installed job `name`: records read and written,
+    /// processing errors.
+    pub fn report(&self, name: &str) -> Option<RunReport> {
+        let jobs = lock(&self.inner.jobs);
+        let job = jobs.get(name)?;
+        let mut report = RunReport::default();
+        report.add(&job.stats);
+        Some(report)
+    }
+
     /// The names of the installed jobs.
     pub fn installed(&self) -> Vec<String> {
         lock(&self.inner.jobs).keys().cloned().collect()
