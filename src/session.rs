@@ -628,8 +628,7 @@ impl Session {
         };
         let before = self.catalog.clone();
         let done = self.execute(b)?;
-        self.sync_runtime(&before)
-            .map_err(|e| IoError::Other(format!("running the queries: {e}")))?;
+        // Durable first, then installed: a restart runs what was recorded.
         if self.durable && changes_catalog {
             let record = Record {
                 key: None,
@@ -640,6 +639,8 @@ impl Session {
             self.log.append(COMMAND_TOPIC, 0, &[record])?;
             self.log.flush()?;
         }
+        self.sync_runtime(&before)
+            .map_err(|e| IoError::Other(format!("running the queries: {e}")))?;
         Ok(done)
     }
 
@@ -1222,7 +1223,7 @@ pub fn pull(
         if let Some(mut rows) = runtime.pull(catalog, plan)? {
             // As a dataflow would order them: by key.
             let key_arity = plan.columns.iter().filter(|c| c.key).count();
-            rows.sort_by(|a, b| a[1..1 + key_arity].cmp(&b[1..1 + key_arity]));
+            rows.sort_unstable_by(|a, b| a[1..1 + key_arity].cmp(&b[1..1 + key_arity]));
             if let Some(n) = limit {
                 rows.truncate(n as usize);
             }

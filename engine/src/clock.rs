@@ -36,7 +36,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use timely::scheduling::SyncActivator;
 
 use serde_json::{json, Value as Json};
 
@@ -171,6 +173,9 @@ impl Writer {
                     .collect();
                 self.clock.append(&self.topic, partition, records)?;
             }
+            drop(w);
+            // Its frontier moved, if nothing else: readers may move on.
+            self.clock.wake(&self.topic);
             return Ok(written);
         }
         for (partition, records) in records {
@@ -182,6 +187,8 @@ impl Writer {
             }
         }
         self.clock.flush_pending(&self.topic, &mut w)?;
+        drop(w);
+        self.clock.wake(&self.topic);
         Ok(written)
     }
 }
@@ -217,6 +224,10 @@ pub struct Clock {
     partitions: Mutex<Partitions>,
     /// Per topic, its registered writers.
     writers: Mutex<HashMap<String, Arc<Mutex<TopicWriters>>>>,
+    /// Per topic, the readers to wake when ddsql writes to it or one of
+    /// its writers moves on, so a query's output reaches the queries
+    /// reading its topic without waiting for their next poll.
+    readers: Mutex<HashMap<String, Vec<Weak<SyncActivator>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -275,6 +286,7 @@ impl Clock {
             transport: transport.clone(),
             partitions: Mutex::new(HashMap::new()),
             writers: Mutex::new(HashMap::new()),
+            readers: Mutex::new(HashMap::new()),
         };
         if transport.partitions(TIMES_TOPIC)?.is_none() {
             return Ok(Arc::new(clock));
@@ -333,6 +345,28 @@ impl Clock {
             watch: Arc::new(AtomicU64::new(u64::MAX)),
         }));
         Ok(lock(&self.partitions).entry(key).or_insert(state).clone())
+    }
+
+    /// Wakes `activator` (a reader of `topic`) whenever ddsql appends to
+    /// the topic or a writer of it moves on, while the returned handle
+    /// lives.
+    pub fn wake_on(&self, topic: &str, activator: SyncActivator) -> Arc<SyncActivator> {
+        let activator = Arc::new(activator);
+        lock(&self.readers)
+            .entry(topic.to_string())
+            .or_default()
+            .push(Arc::downgrade(&activator));
+        activator
+    }
+
+    fn wake(&self, topic: &str) {
+        let mut readers = lock(&self.readers);
+        if let Some(list) = readers.get_mut(topic) {
+            list.retain(|r| match r.upgrade() {
+                Some(a) => a.activate().is_ok(),
+                None => false,
+            });
+        }
     }
 
     /// Forgets a deleted topic (its index is never reused, so recorded
@@ -578,6 +612,8 @@ impl Clock {
         if first == end {
             state.tail = Some((end + out.len() as u64, clock));
         }
+        drop(state);
+        self.wake(topic);
         Ok(first)
     }
 

@@ -587,8 +587,9 @@ impl State {
                 plan: &plan,
                 tx: &tx,
                 first: std::cell::Cell::new(true),
+                pending: Default::default(),
             };
-            let open = writer.header(push.then_some(id.as_str()));
+            let open = writer.header(push.then_some(id.as_str())) && writer.flush();
             let final_message = if !open {
                 None
             } else if let Some(subscription) = subscription {
@@ -604,6 +605,10 @@ impl State {
                             break 'rows;
                         }
                         sent += 1;
+                    }
+                    // A push query's rows go out as they come.
+                    if !writer.flush() {
+                        break;
                     }
                     if limit.is_some_and(|l| sent >= l) {
                         reached = true;
@@ -633,6 +638,7 @@ impl State {
                 }
             };
             writer.finish(final_message);
+            writer.flush();
             state.push_queries.lock().unwrap().remove(&id);
         });
         response
@@ -833,12 +839,29 @@ struct RowWriter<'a> {
     plan: &'a QueryPlan,
     tx: &'a mpsc::Sender<Bytes>,
     first: std::cell::Cell<bool>,
+    /// Text not sent yet: rows go out in chunks, not one frame each.
+    pending: std::cell::RefCell<String>,
 }
 
+/// How much text a response gathers before it sends a chunk.
+const CHUNK: usize = 64 << 10;
+
 impl RowWriter<'_> {
-    /// Sends a chunk; false once the client has gone.
+    /// Queues text, sending a chunk once enough is gathered; false once
+    /// the client has gone.
     fn send(&self, text: String) -> bool {
-        self.tx.blocking_send(Bytes::from(text)).is_ok()
+        let full = {
+            let mut pending = self.pending.borrow_mut();
+            pending.push_str(&text);
+            pending.len() >= CHUNK
+        };
+        !full || self.flush()
+    }
+
+    /// Sends what is queued; false once the client has gone.
+    fn flush(&self) -> bool {
+        let text = std::mem::take(&mut *self.pending.borrow_mut());
+        text.is_empty() || self.tx.blocking_send(Bytes::from(text)).is_ok()
     }
 
     /// An element of the JSON array shapes, comma-separated.

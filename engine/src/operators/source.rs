@@ -239,6 +239,12 @@ pub fn read_topic<'s>(
         scope,
         &format!("Read {}", reader.topic),
         move |cap, info| {
+            // Woken by ddsql's own writes to the topic, and its writers'
+            // progress; the poll is for other producers.
+            let woken = reader.clock.wake_on(
+                &reader.topic,
+                scope.worker().sync_activator_for(info.address.to_vec()),
+            );
             let activator = scope.activator_for(info.address);
             let mut cap = Some(cap);
             let mut draining = false;
@@ -271,6 +277,8 @@ pub fn read_topic<'s>(
                 }
             }
             move |output| {
+                // Held as long as the operator lives.
+                let _ = &woken;
                 let Some(c) = cap.as_mut() else { return };
                 if !draining && reader.live.as_ref().is_some_and(Live::stopped) {
                     // Stopping: read up to the ends as they are now, so a

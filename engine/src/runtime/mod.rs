@@ -124,9 +124,23 @@ pub(crate) enum Command {
     },
 }
 
+/// What the workers share with the controller.
+pub(crate) struct Shared {
+    pub(crate) clock: Arc<Clock>,
+    indexes: Mutex<BTreeMap<String, Arc<IndexState>>>,
+}
+
+impl Shared {
+    pub(crate) fn index(&self, name: &str) -> Option<Arc<IndexState>> {
+        lock(&self.indexes).get(name).cloned()
+    }
+}
+
+/// The controller's state. Dropping the last [`Runtime`] handle stops the
+/// jobs and waits for the workers, as [`Runtime::shutdown`] does.
 pub(crate) struct Inner {
     config: RuntimeConfig,
-    pub(crate) clock: Arc<Clock>,
+    shared: Arc<Shared>,
     codecs: Arc<dyn CodecFactory>,
     /// One sender per worker; held under this lock while a command goes to
     /// all of them, so they receive the same sequence. `None` once shut down.
@@ -136,7 +150,8 @@ pub(crate) struct Inner {
     guards: Mutex<Option<timely::communication::WorkerGuards<()>>>,
     /// The installed jobs, persistent and transient, by name.
     jobs: Mutex<BTreeMap<String, Arc<Job>>>,
-    indexes: Mutex<BTreeMap<String, Arc<IndexState>>>,
+    /// Held while an index is made, so two pull queries build one.
+    making_index: Mutex<()>,
     /// Arrangements (indexes) built since the runtime started.
     built: AtomicU64,
     next_transient: AtomicU64,
@@ -149,8 +164,31 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
-    pub(crate) fn index(&self, name: &str) -> Option<Arc<IndexState>> {
-        lock(&self.indexes).get(name).cloned()
+    fn index(&self, name: &str) -> Option<Arc<IndexState>> {
+        self.shared.index(name)
+    }
+
+    /// Stops every job and index (a live one drains) and lets the workers
+    /// leave once their dataflows are done; returns the jobs.
+    fn stop(&self) -> Vec<Arc<Job>> {
+        self.stopped.store(true, Ordering::Relaxed);
+        let jobs: Vec<Arc<Job>> = lock(&self.jobs).values().cloned().collect();
+        for job in &jobs {
+            if let Some(live) = &job.live {
+                live.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        for state in lock(&self.shared.indexes).values() {
+            if let Some(live) = &state.job.reader.live {
+                live.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        // Disconnected, the workers leave once their dataflows drain.
+        lock(&self.senders).take();
+        for t in lock(&self.threads).iter().flatten() {
+            t.unpark();
+        }
+        jobs
     }
 
     /// Sends the command `make` builds to every worker, in one piece of the
@@ -200,15 +238,19 @@ impl Runtime {
     ) -> Result<Runtime, EngineError> {
         let workers = config.workers.max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..workers).map(|_| mpsc::channel()).unzip();
+        let shared = Arc::new(Shared {
+            clock,
+            indexes: Mutex::new(BTreeMap::new()),
+        });
         let inner = Arc::new(Inner {
             config,
-            clock,
+            shared: shared.clone(),
             codecs,
             senders: Mutex::new(Some(senders)),
             threads: Mutex::new(vec![None; workers]),
             guards: Mutex::new(None),
             jobs: Mutex::new(BTreeMap::new()),
-            indexes: Mutex::new(BTreeMap::new()),
+            making_index: Mutex::new(()),
             built: AtomicU64::new(0),
             next_transient: AtomicU64::new(1),
             stopped: AtomicBool::new(false),
@@ -216,16 +258,17 @@ impl Runtime {
         let receivers: Arc<Mutex<Vec<Option<mpsc::Receiver<Command>>>>> =
             Arc::new(Mutex::new(receivers.into_iter().map(Some).collect()));
         let (ready, started) = mpsc::channel();
+        let threads = Arc::new(Mutex::new(vec![None; workers]));
         let guards = {
-            let inner = inner.clone();
+            let threads = threads.clone();
             timely::execute(timely::Config::process(workers), move |worker| {
                 let me = worker.index();
                 let commands = lock(&receivers)[me]
                     .take()
                     .expect("one receiver per worker");
-                lock(&inner.threads)[me] = Some(std::thread::current());
+                lock(&threads)[me] = Some(std::thread::current());
                 let _ = ready.send(me);
-                worker::run(worker, commands, inner.clone());
+                worker::run(worker, commands, shared.clone());
             })
             .map_err(EngineError::Failed)?
         };
@@ -234,6 +277,7 @@ impl Runtime {
                 .recv_timeout(Duration::from_secs(30))
                 .map_err(|_| EngineError::Failed("the runtime's workers did not start".into()))?;
         }
+        *lock(&inner.threads) = std::mem::take(&mut *lock(&threads));
         *lock(&inner.guards) = Some(guards);
         let runtime = Runtime { inner };
         runtime.maintain();
@@ -252,7 +296,7 @@ impl Runtime {
                 if inner.stopped.load(Ordering::Relaxed) {
                     return;
                 }
-                let indexes: Vec<_> = lock(&inner.indexes).values().cloned().collect();
+                let indexes: Vec<_> = lock(&inner.shared.indexes).values().cloned().collect();
                 for state in indexes {
                     let Some(t) = state.complete() else { continue };
                     let mut since = lock(&state.since);
@@ -297,7 +341,7 @@ impl Runtime {
     }
 
     fn prepare(&self, spec: job::JobSpec<'_>) -> Result<Job, EngineError> {
-        job::prepare(spec, &self.inner.clock, self.inner.codecs.as_ref())
+        job::prepare(spec, &self.inner.shared.clock, self.inner.codecs.as_ref())
     }
 
     /// Installs persistent query `id` of `catalog`. `fresh`: it was just
@@ -409,6 +453,7 @@ impl Runtime {
 
     /// The index of table `name`, built first if it does not exist yet.
     fn index(&self, catalog: &Catalog, name: &str) -> Result<Arc<IndexState>, EngineError> {
+        let _making = lock(&self.inner.making_index);
         if let Some(state) = self.inner.index(name) {
             return Ok(state);
         }
@@ -420,7 +465,7 @@ impl Runtime {
         let reader = job::reader(
             source,
             catalog,
-            &self.inner.clock,
+            &self.inner.shared.clock,
             self.inner.codecs.as_ref(),
             &options,
             &progress,
@@ -438,7 +483,7 @@ impl Runtime {
             uppers: Mutex::new(vec![None; self.inner.config.workers.max(1)]),
             since: Mutex::new(0),
         });
-        lock(&self.inner.indexes).insert(name.to_string(), state.clone());
+        lock(&self.inner.shared.indexes).insert(name.to_string(), state.clone());
         self.inner.command(|ack| Command::Index {
             job: job.clone(),
             ack,
@@ -450,7 +495,7 @@ impl Runtime {
     /// Drops the index of table `name`, if there is one (the table is
     /// dropped).
     pub fn drop_index(&self, name: &str) -> Result<(), EngineError> {
-        let Some(state) = lock(&self.inner.indexes).remove(name) else {
+        let Some(state) = lock(&self.inner.shared.indexes).remove(name) else {
             return Ok(());
         };
         if let Some(live) = &state.job.reader.live {
@@ -506,7 +551,15 @@ impl Runtime {
             transient: Some(transient),
             start: Start { fresh: true },
         })?;
-        if push {
+        // Tables as they are now serve a push query whose streams start
+        // now too (or that reads no stream); one that reads a stream's
+        // history needs each table as of each record, from its topic.
+        let reads_streams = plan.plan.sources().iter().any(|name| {
+            sources_only
+                .source(name)
+                .is_some_and(|s| s.kind == SourceKind::Stream)
+        });
+        if push && (from_end || !reads_streams) {
             self.import_tables(&sources_only, &mut job)?;
         }
         let stats = job.stats.clone();
@@ -631,7 +684,7 @@ impl Runtime {
     }
 
     fn ends(&self, jobs: &[Arc<Job>]) -> Result<Vec<u64>, EngineError> {
-        let transport = self.inner.clock.transport();
+        let transport = self.inner.shared.clock.transport();
         let mut ends = Vec::new();
         for job in jobs {
             for reader in job.sources.values() {
@@ -652,7 +705,7 @@ impl Runtime {
         readers: &[&crate::operators::source::TopicReader],
         done: &dyn Fn() -> Option<Time>,
     ) -> Result<(), EngineError> {
-        let transport = self.inner.clock.transport();
+        let transport = self.inner.shared.clock.transport();
         let mut ends = BTreeMap::new();
         for r in readers {
             for p in 0..r.end_offsets.len() as u32 {
@@ -688,23 +741,7 @@ impl Runtime {
     /// external partition read that later arrivals come after what was
     /// processed. The report sums every persistent query's counters.
     pub fn shutdown(&self) -> Result<RunReport, EngineError> {
-        self.inner.stopped.store(true, Ordering::Relaxed);
-        let jobs: Vec<Arc<Job>> = lock(&self.inner.jobs).values().cloned().collect();
-        for job in &jobs {
-            if let Some(live) = &job.live {
-                live.stop.store(true, Ordering::Relaxed);
-            }
-        }
-        for state in lock(&self.inner.indexes).values() {
-            if let Some(live) = &state.job.reader.live {
-                live.stop.store(true, Ordering::Relaxed);
-            }
-        }
-        // Disconnected, the workers leave once their dataflows drain.
-        lock(&self.inner.senders).take();
-        for t in lock(&self.inner.threads).iter().flatten() {
-            t.unpark();
-        }
+        let jobs = self.inner.stop();
         if let Some(guards) = lock(&self.inner.guards).take() {
             for result in guards.join() {
                 result.map_err(|e| EngineError::Failed(format!("a worker failed: {e}")))?;
@@ -718,11 +755,20 @@ impl Runtime {
             failure = failure.or(job.stats.failure());
         }
         lock(&self.inner.jobs).clear();
-        lock(&self.inner.indexes).clear();
-        self.inner.clock.transport().flush()?;
+        lock(&self.inner.shared.indexes).clear();
+        self.inner.shared.clock.transport().flush()?;
         match failure {
             Some(f) => Err(EngineError::Failed(f)),
             None => Ok(report),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if lock(&self.guards).is_some() {
+            self.stop();
+            // The guards, dropped with `self`, wait for the workers.
         }
     }
 }

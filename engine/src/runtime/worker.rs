@@ -18,7 +18,7 @@ use crate::lower;
 use crate::time::Time;
 
 use super::index::{self, Indexes};
-use super::{Command, Inner};
+use super::{Command, Shared};
 
 /// What one worker keeps between commands.
 struct State {
@@ -30,7 +30,7 @@ struct State {
 
 /// Runs one worker until the controller shuts the runtime down and every
 /// dataflow has drained.
-pub(super) fn run(worker: &mut Worker, commands: Receiver<Command>, inner: Arc<Inner>) {
+pub(super) fn run(worker: &mut Worker, commands: Receiver<Command>, shared: Arc<Shared>) {
     let me = worker.index();
     let mut state = State {
         dataflows: HashMap::new(),
@@ -40,7 +40,7 @@ pub(super) fn run(worker: &mut Worker, commands: Receiver<Command>, inner: Arc<I
     loop {
         loop {
             match commands.try_recv() {
-                Ok(command) => apply(worker, &mut state, command, &inner),
+                Ok(command) => apply(worker, &mut state, command, &shared),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     shutting_down = true;
@@ -50,9 +50,9 @@ pub(super) fn run(worker: &mut Worker, commands: Receiver<Command>, inner: Arc<I
         }
         // Publish how far each index is complete, for peeks.
         for (name, trace) in state.indexes.iter_mut() {
-            if let Some(shared) = inner.index(name) {
+            if let Some(index_state) = shared.index(name) {
                 let upper = index::upper(trace).unwrap_or(Time::MAX);
-                let mut uppers = shared.uppers.lock().unwrap_or_else(|p| p.into_inner());
+                let mut uppers = index_state.uppers.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(slot) = uppers.get_mut(me) {
                     *slot = Some(upper);
                 }
@@ -70,7 +70,7 @@ pub(super) fn run(worker: &mut Worker, commands: Receiver<Command>, inner: Arc<I
     }
 }
 
-fn apply(worker: &mut Worker, state: &mut State, command: Command, inner: &Inner) {
+fn apply(worker: &mut Worker, state: &mut State, command: Command, shared: &Shared) {
     match command {
         Command::Install { job, ack } => {
             let index = worker.next_dataflow_index();
@@ -94,7 +94,7 @@ fn apply(worker: &mut Worker, state: &mut State, command: Command, inner: &Inner
         }
         Command::Index { job, ack } => {
             let index = worker.next_dataflow_index();
-            let transport = inner.clock.transport();
+            let transport = shared.clock.transport();
             let trace = worker
                 .dataflow_named::<Time, _, _>(&format!("Index {}", job.name), |scope| {
                     index::build(scope, &job, transport)
