@@ -77,12 +77,20 @@ pub struct Outcome {
     pub seconds: f64,
     pub cpu_seconds: f64,
     pub peak_rss_mb: f64,
-    /// Records in the first-order stream, and a digest of their users.
+    /// Records in the first-order stream.
     pub first_orders: u64,
-    pub digest: u64,
-    /// Records written in all.
-    pub written: u64,
+    /// Per output topic (candidates, the table's changelog, first orders):
+    /// its records, and an order-independent digest of their keys and
+    /// values. Every system must agree on all three.
+    pub outputs: Vec<(String, u64, u64)>,
 }
+
+/// The pipeline's output topics, without a system's prefix.
+const OUTPUTS: [&str; 3] = [
+    "STREAM.ORDER.CANDIDATE",
+    "TABLE.MIN_ORDER",
+    "STREAM.MIN_ORDER",
+];
 
 /// The pipeline's SQL for an input encoding: AVRO reads the seed's own
 /// source statement (columns from the Schema Registry).
@@ -179,24 +187,27 @@ pub fn bench(
             outcome.cpu_seconds,
             shape.events as f64 / outcome.seconds,
             outcome.peak_rss_mb,
-            outcome.written,
+            outcome.outputs.iter().map(|(_, n, _)| n).sum::<u64>(),
             outcome.first_orders
         );
         outcomes.push(outcome);
     }
-    // The figures compare only if the answers agree.
+    // The figures compare only if the answers agree, topic by topic.
     if let Some(first) = outcomes.first() {
         for o in &outcomes[1..] {
-            anyhow::ensure!(
-                (o.first_orders, o.digest) == (first.first_orders, first.digest),
-                "{:?} and {:?} disagree: {} and {} first orders (digests {:x}, {:x})",
-                first.system,
-                o.system,
-                first.first_orders,
-                o.first_orders,
-                first.digest,
-                o.digest
-            );
+            for (a, b) in first.outputs.iter().zip(&o.outputs) {
+                anyhow::ensure!(
+                    a == b,
+                    "{:?} and {:?} disagree on {}: {} and {} records (digests {:x}, {:x})",
+                    first.system,
+                    o.system,
+                    a.0,
+                    a.1,
+                    b.1,
+                    a.2,
+                    b.2
+                );
+            }
         }
     }
     let time = |s: System| outcomes.iter().find(|o| o.system == s).map(|o| o.seconds);
@@ -233,7 +244,7 @@ pub fn run_system(
     let mut session = ddsql::Session::connect(connections)?;
     let log = session.log().clone();
     let (cpu0, started) = (sys::cpu_seconds(), Instant::now());
-    let written = match system {
+    match system {
         System::Ddsql => {
             session
                 .execute_script(&pipeline_sql(encoding))
@@ -250,18 +261,24 @@ pub fn run_system(
                 "{} processing errors",
                 report.processing_errors
             );
-            return finish(system, log.as_ref(), started, cpu0, report.records_written);
+            return finish(system, log.as_ref(), started, cpu0);
         }
-        System::Handwritten => handwritten(log.as_ref(), encoding)?,
-        System::Dd => dd::run(log.clone(), encoding, workers, batch)?,
+        System::Handwritten => {
+            handwritten(log.as_ref(), encoding)?;
+        }
+        System::Dd => {
+            dd::run(log.clone(), encoding, workers, batch)?;
+        }
         #[cfg(feature = "dbsp")]
-        System::Dbsp => crate::dbsp_baseline::run(log.as_ref(), encoding, workers)?,
+        System::Dbsp => {
+            crate::dbsp_baseline::run(log.as_ref(), encoding, workers)?;
+        }
         #[cfg(not(feature = "dbsp"))]
         System::Dbsp => anyhow::bail!(
             "the dbsp baseline is behind the bench's `dbsp` feature: cargo run --release -p ddsql-bench --features dbsp -- ..."
         ),
     };
-    finish(system, log.as_ref(), started, cpu0, written)
+    finish(system, log.as_ref(), started, cpu0)
 }
 
 fn finish(
@@ -269,44 +286,73 @@ fn finish(
     log: &dyn Transport,
     started: Instant,
     cpu0: f64,
-    written: u64,
 ) -> anyhow::Result<Outcome> {
     let seconds = started.elapsed().as_secs_f64();
     let cpu_seconds = sys::cpu_seconds() - cpu0;
-    let (first_orders, digest) =
-        digest_users(log, &format!("{}STREAM.MIN_ORDER", system.prefix()))?;
+    let outputs = OUTPUTS
+        .iter()
+        .map(|t| {
+            let (n, digest) = digest_topic(log, &format!("{}{t}", system.prefix()))?;
+            Ok((t.to_string(), n, digest))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     Ok(Outcome {
         system,
         seconds,
         cpu_seconds,
         peak_rss_mb: sys::peak_rss_mb(),
-        first_orders,
-        digest,
-        written,
+        first_orders: outputs[2].1,
+        outputs,
     })
 }
 
-/// The count of a one-partition topic's records and an order-independent
-/// digest of their JSON keys (user ids).
-fn digest_users(log: &dyn Transport, topic: &str) -> anyhow::Result<(u64, u64)> {
-    let end = log.end_offset(topic, 0)?;
-    let (mut next, mut count, mut digest) = (0, 0u64, 0u64);
+/// JSON with object keys sorted, so that two writers of the same value
+/// write the same text.
+fn canonical(bytes: Option<&[u8]>) -> String {
+    fn sort(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+                    m.into_iter().map(|(k, v)| (k, sort(v))).collect();
+                serde_json::Value::Object(sorted.into_iter().collect())
+            }
+            serde_json::Value::Array(a) => {
+                serde_json::Value::Array(a.into_iter().map(sort).collect())
+            }
+            other => other,
+        }
+    }
+    match bytes {
+        None => "null".into(),
+        Some(b) => match serde_json::from_slice::<serde_json::Value>(b) {
+            Ok(v) => sort(v).to_string(),
+            Err(_) => format!("{b:?}"),
+        },
+    }
+}
+
+/// The count of a topic's records (every partition) and an
+/// order-independent digest of their keys and values.
+fn digest_topic(log: &dyn Transport, topic: &str) -> anyhow::Result<(u64, u64)> {
+    let (mut count, mut digest) = (0u64, 0u64);
     let mut batch = Vec::new();
-    while next < end {
-        batch.clear();
-        next = log.read(topic, 0, next, 65_536, &mut batch)?;
-        for f in &batch {
-            let key = f
-                .record
-                .key
-                .as_deref()
-                .context("a first order without a key")?;
-            let user: i64 = std::str::from_utf8(key)?
-                .trim()
-                .parse()
-                .context("a non-integer key")?;
-            count += 1;
-            digest = digest.wrapping_add(crate::gen::mix(user as u64));
+    for p in 0..log.partitions(topic)?.unwrap_or(0) {
+        let (mut next, end) = (0, log.end_offset(topic, p)?);
+        while next < end {
+            batch.clear();
+            next = log.read(topic, p, next, 65_536, &mut batch)?;
+            for f in &batch {
+                let text = format!(
+                    "{}\u{0}{}",
+                    canonical(f.record.key.as_deref()),
+                    canonical(f.record.value.as_deref())
+                );
+                let h = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+                });
+                count += 1;
+                digest = digest.wrapping_add(crate::gen::mix(h));
+            }
         }
     }
     Ok((count, digest))
