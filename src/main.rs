@@ -221,7 +221,8 @@ enum TopicCommand {
         /// How value bytes are shown.
         #[arg(long, value_enum, default_value_t = Encoding::Auto)]
         value_encoding: Encoding,
-        /// Also print headers (including ddsql's own `ddsql-time`).
+        /// Also print headers (including ddsql's own `ddsql` stamp: a
+        /// record's logical time, its cause's, the query that wrote it).
         #[arg(long)]
         headers: bool,
     },
@@ -506,14 +507,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                                     .headers
                                     .iter()
                                     .map(|(k, v)| {
+                                        let text = |b: &[u8]| match k.as_str() {
+                                            ddsql_engine::clock::STAMP_HEADER => {
+                                                ddsql_engine::clock::describe_stamp(b)
+                                            }
+                                            _ => String::from_utf8_lossy(b).into_owned(),
+                                        };
                                         (
                                             k.clone(),
                                             v.as_deref()
-                                                .map(|b| {
-                                                    Json::String(
-                                                        String::from_utf8_lossy(b).into_owned(),
-                                                    )
-                                                })
+                                                .map(|b| Json::String(text(b)))
                                                 .unwrap_or(Json::Null),
                                         )
                                     })

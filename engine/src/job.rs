@@ -339,7 +339,7 @@ pub(crate) fn prepare(
             query: q.id.clone(),
             index: qi,
             written,
-            writer: Arc::new(clock.writer(&sink.topic, workers, false)),
+            writer: Arc::new(clock.writer(&sink.topic, &q.id, workers, false)),
         });
     }
     // What an earlier run wrote was caused by records it read: every
@@ -380,7 +380,7 @@ pub(crate) fn prepare(
             };
             Some((
                 written,
-                Arc::new(clock.writer(PROCESSING_LOG_TOPIC, workers, true)),
+                Arc::new(clock.writer(PROCESSING_LOG_TOPIC, &q.id, workers, true)),
             ))
         }
         _ => None,

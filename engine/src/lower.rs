@@ -204,24 +204,16 @@ impl<'s> Builder<'s, '_> {
         origin: &str,
     ) -> VecCollection<'s, Time, (Row, Row), Diff> {
         let key = key.to_vec();
-        let arity = key.len();
-        let keyed = self.map_rows(rows, origin, move |row, _| {
+        self.map_rows(rows, origin, move |row, _| {
             match key
                 .iter()
                 .map(|e| eval::eval(e, &row))
                 .collect::<Result<Row, _>>()
             {
                 Ok(k) if k.iter().any(Value::is_null) => Ok(None),
-                Ok(mut k) => {
-                    k.extend(row);
-                    Ok(Some(k))
-                }
+                Ok(k) => Ok(Some((k, row))),
                 Err(e) => Err((rowtime(&row), format!("evaluating the join key: {e}"))),
             }
-        });
-        keyed.map(move |mut r| {
-            let row = r.split_off(arity);
-            (r, row)
         })
     }
 
@@ -237,10 +229,16 @@ impl<'s> Builder<'s, '_> {
     /// the processing log, and so does every entry `f` pushes onto its
     /// second argument (errors that did not cost the row, as a function
     /// call that failed and became NULL).
-    fn map_rows<F, I>(&mut self, input: Rows<'s>, origin: &str, f: F) -> Rows<'s>
+    fn map_rows<F, I, D>(
+        &mut self,
+        input: Rows<'s>,
+        origin: &str,
+        f: F,
+    ) -> VecCollection<'s, Time, D, Diff>
     where
         F: Fn(Row, &mut Vec<(i64, String)>) -> Result<I, (i64, String)> + 'static,
-        I: IntoIterator<Item = Row> + 'static,
+        I: IntoIterator<Item = D> + 'static,
+        D: Clone + 'static,
     {
         let origin = origin.to_string();
         let results = input.flat_map(move |row| {
@@ -344,38 +342,34 @@ impl<'s> Builder<'s, '_> {
                 let input = self.plan(input, origin);
                 let args: Vec<Option<ScalarExpr>> =
                     aggregates.iter().map(|a| a.arg.clone()).collect();
-                let arity = group_key.len();
                 let keyed = self.map_rows(input, origin, move |mut row, _| {
                     if session.is_some() {
                         // Placeholders where the window columns would be, so
                         // the bound column numbers hold.
                         row.extend([Value::Null, Value::Null]);
                     }
-                    let eval_all = || -> Result<Row, eval::EvalError> {
-                        let mut out = group_key
+                    let eval_all = || -> Result<(Row, Row), eval::EvalError> {
+                        let key = group_key
                             .iter()
                             .map(|e| eval::eval(e, &row))
                             .collect::<Result<Row, _>>()?;
-                        out.push(row[0].clone());
+                        let mut rest = Vec::with_capacity(args.len() + 1);
+                        rest.push(row[0].clone());
                         for a in &args {
-                            out.push(match a {
+                            rest.push(match a {
                                 Some(e) => eval::eval(e, &row)?,
                                 None => Value::Null,
                             });
                         }
-                        Ok(out)
+                        Ok((key, rest))
                     };
                     let out = eval_all()
                         .map_err(|e| (rowtime(&row), format!("evaluating the aggregation: {e}")))?;
                     // ksqlDB drops rows whose grouping key is NULL.
-                    if out[..group_key.len()].iter().any(Value::is_null) {
+                    if out.0.iter().any(Value::is_null) {
                         return Ok(None);
                     }
                     Ok(Some(out))
-                });
-                let keyed = keyed.map(move |mut row| {
-                    let rest = row.split_off(arity);
-                    (row, rest)
                 });
                 let aggregates = Arc::new(aggregates.clone());
                 match session {

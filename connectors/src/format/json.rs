@@ -15,6 +15,7 @@
 //! ```
 
 use base64::Engine as _;
+use serde::de::DeserializeSeed as _;
 use serde_json::{Map, Value as Json};
 
 use ddsql_sql::types::{SqlType, Value, F64};
@@ -35,36 +36,256 @@ impl JsonSerde {
 
 impl Serde for JsonSerde {
     fn decode(&self, bytes: &[u8]) -> Result<Vec<Value>, String> {
-        let json: Json = serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
-        if !self.wrapped {
+        // Straight from the text into the row: no JSON tree, no key
+        // strings. A value that is not a plain scalar of its column's
+        // type goes through `from_json`, so the rules stay one.
+        let failure = std::cell::RefCell::new(None);
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let row = if self.wrapped {
+            de::RowSeed {
+                fields: &self.fields,
+                failure: &failure,
+            }
+            .deserialize(&mut de)
+        } else {
             let (name, ty) = &self.fields[0];
-            return Ok(vec![
-                from_json(&json, ty).map_err(|e| format!("{name}: {e}"))?
-            ]);
-        }
-        let Json::Object(obj) = &json else {
-            return Err(format!("expected a JSON object, got {}", kind(&json)));
+            de::ValueSeed {
+                name,
+                ty,
+                failure: &failure,
+            }
+            .deserialize(&mut de)
+            .map(|v| vec![v])
         };
-        self.fields
-            .iter()
-            .map(|(name, ty)| match field(obj, name) {
-                None => Ok(Value::Null),
-                Some(v) => from_json(v, ty).map_err(|e| format!("{name}: {e}")),
-            })
-            .collect()
+        let row = row.and_then(|row| de.end().map(|()| row));
+        match (row, failure.into_inner()) {
+            (Ok(row), _) => Ok(row),
+            (Err(_), Some(reason)) => Err(reason),
+            (Err(e), None) => Err(format!("invalid JSON: {e}")),
+        }
     }
 
     fn encode(&self, values: &[Value]) -> Result<Vec<u8>, String> {
-        let json = if self.wrapped {
-            let mut obj = Map::new();
-            for ((name, ty), v) in self.fields.iter().zip(values) {
-                obj.insert(name.clone(), to_json(v, ty)?);
+        let mut out = Vec::with_capacity(16 * values.len() + 2);
+        if self.wrapped {
+            out.push(b'{');
+            for (i, ((name, ty), v)) in self.fields.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut out, name).expect("a string serialises");
+                out.push(b':');
+                write_value(&mut out, v, ty)?;
             }
-            Json::Object(obj)
+            out.push(b'}');
         } else {
-            to_json(&values[0], &self.fields[0].1)?
-        };
-        Ok(serde_json::to_vec(&json).expect("JSON values serialise"))
+            write_value(&mut out, &values[0], &self.fields[0].1)?;
+        }
+        Ok(out)
+    }
+}
+
+/// A value's JSON text, as `to_json` would give it, without building a
+/// JSON tree for the common scalars.
+fn write_value(out: &mut Vec<u8>, v: &Value, ty: &SqlType) -> Result<(), String> {
+    use std::io::Write as _;
+    match (v, ty) {
+        (Value::Null, _) => out.extend_from_slice(b"null"),
+        (Value::BigInt(i), SqlType::BigInt) => write!(out, "{i}").expect("into memory"),
+        (Value::Int(i), SqlType::Int) => write!(out, "{i}").expect("into memory"),
+        (Value::Boolean(b), SqlType::Boolean) => {
+            out.extend_from_slice(if *b { b"true" } else { b"false" })
+        }
+        (Value::String(s), SqlType::String) => {
+            serde_json::to_writer(&mut *out, s).expect("a string serialises")
+        }
+        _ => serde_json::to_writer(&mut *out, &to_json(v, ty)?).expect("JSON values serialise"),
+    }
+    Ok(())
+}
+
+/// Reading a row straight from JSON text (see [`JsonSerde::decode`]).
+mod de {
+    use std::borrow::Cow;
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde::Deserialize as _;
+    use serde_json::Value as Json;
+
+    use ddsql_sql::types::{SqlType, Value};
+
+    use super::{from_json, Field};
+
+    /// The row of `fields` from a JSON object; a field's error is kept in
+    /// `failure` (it is the message, not the JSON parser's).
+    pub struct RowSeed<'a> {
+        pub fields: &'a [Field],
+        pub failure: &'a RefCell<Option<String>>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+        type Value = Vec<Value>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Value>, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for RowSeed<'_> {
+        type Value = Vec<Value>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+            let mut row = vec![Value::Null; self.fields.len()];
+            // A field named exactly wins over one that matches in another case.
+            let mut exact = vec![false; self.fields.len()];
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                let found = self
+                    .fields
+                    .iter()
+                    .position(|(name, _)| *name == *key)
+                    .map(|i| (i, true))
+                    .or_else(|| {
+                        self.fields
+                            .iter()
+                            .position(|(name, _)| name.eq_ignore_ascii_case(&key))
+                            .map(|i| (i, false))
+                    });
+                match found {
+                    Some((i, is_exact)) if is_exact || !exact[i] => {
+                        let (name, ty) = &self.fields[i];
+                        row[i] = map.next_value_seed(ValueSeed {
+                            name,
+                            ty,
+                            failure: self.failure,
+                        })?;
+                        exact[i] |= is_exact;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(row)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Vec<Value>, A::Error> {
+            let json = Json::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            Err(self.fail(format!(
+                "expected a JSON object, got {}",
+                super::kind(&json)
+            )))
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got a boolean".into()))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got a number".into()))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got a number".into()))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got a number".into()))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got a string".into()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Vec<Value>, E> {
+            Err(self.fail("expected a JSON object, got null".into()))
+        }
+    }
+
+    impl RowSeed<'_> {
+        fn fail<E: de::Error>(&self, reason: String) -> E {
+            let e = E::custom(&reason);
+            self.failure.borrow_mut().get_or_insert(reason);
+            e
+        }
+    }
+
+    /// One column's value: a plain scalar of its type directly, anything
+    /// else through [`from_json`].
+    pub struct ValueSeed<'a> {
+        pub name: &'a str,
+        pub ty: &'a SqlType,
+        pub failure: &'a RefCell<Option<String>>,
+    }
+
+    impl ValueSeed<'_> {
+        fn convert<E: de::Error>(&self, json: &Json) -> Result<Value, E> {
+            from_json(json, self.ty).map_err(|e| {
+                let reason = format!("{}: {e}", self.name);
+                let err = E::custom(&reason);
+                self.failure.borrow_mut().get_or_insert(reason);
+                err
+            })
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+        type Value = Value;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for ValueSeed<'_> {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "a value of type {}", self.ty)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+            match self.ty {
+                SqlType::Boolean => Ok(Value::Boolean(b)),
+                _ => self.convert(&Json::Bool(b)),
+            }
+        }
+        fn visit_i64<E: de::Error>(self, i: i64) -> Result<Value, E> {
+            match self.ty {
+                SqlType::BigInt => Ok(Value::BigInt(i)),
+                _ => self.convert(&Json::from(i)),
+            }
+        }
+        fn visit_u64<E: de::Error>(self, u: u64) -> Result<Value, E> {
+            match (self.ty, i64::try_from(u)) {
+                (SqlType::BigInt, Ok(i)) => Ok(Value::BigInt(i)),
+                _ => self.convert(&Json::from(u)),
+            }
+        }
+        fn visit_f64<E: de::Error>(self, f: f64) -> Result<Value, E> {
+            match serde_json::Number::from_f64(f) {
+                Some(n) => self.convert(&Json::Number(n)),
+                None => self.convert(&Json::Null),
+            }
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+            match self.ty {
+                SqlType::String => Ok(Value::String(s.to_owned())),
+                _ => self.convert(&Json::String(s.to_owned())),
+            }
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+            let json = Json::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+            self.convert(&json)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+            let json = Json::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            self.convert(&json)
+        }
     }
 }
 

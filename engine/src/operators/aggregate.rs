@@ -30,7 +30,7 @@ pub fn aggregate_append_only<'s>(
     input: VecCollection<'s, Time, (Row, Row), Diff>,
     aggregates: Arc<Vec<AggregateCall>>,
 ) -> VecCollection<'s, Time, Row, Diff> {
-    let mut state: HashMap<Row, (i64, Vec<Accumulator>)> = HashMap::new();
+    let mut state: HashMap<Row, (i64, Vec<Accumulator>), ahash::RandomState> = HashMap::default();
     in_time_order(
         input,
         "AggregateAppendOnly",
@@ -159,7 +159,7 @@ pub fn aggregate_sessions<'s>(
         }
     }
     // Per key, its open sessions by start.
-    let mut sessions: HashMap<Row, Vec<Session>> = HashMap::new();
+    let mut sessions: HashMap<Row, Vec<Session>, ahash::RandomState> = HashMap::default();
     let mut stream_time = i64::MIN;
     let mut since_sweep = 0usize;
     in_time_order(

@@ -47,7 +47,7 @@ pub fn as_of_join<'s>(
                 let mut pending_stream = Vec::new();
                 let mut pending_table = Vec::new();
                 // Table contents as of every completed time: key -> rows with counts.
-                let mut state: HashMap<Row, Vec<(Row, Diff)>> = HashMap::new();
+                let mut state: TableState = HashMap::default();
                 move |(stream_in, stream_frontier), (table_in, table_frontier), output| {
                     stream_in.for_each(|_, data| pending_stream.append(data));
                     table_in.for_each(|_, data| pending_table.append(data));
@@ -112,7 +112,10 @@ pub fn as_of_join<'s>(
         .as_collection()
 }
 
-fn apply(state: &mut HashMap<Row, Vec<(Row, Diff)>>, key: Row, row: Row, diff: Diff) {
+/// The table's rows by key, with their counts.
+type TableState = HashMap<Row, Vec<(Row, Diff)>, ahash::RandomState>;
+
+fn apply(state: &mut TableState, key: Row, row: Row, diff: Diff) {
     let Some(rows) = state.get_mut(&key) else {
         state.insert(key, vec![(row, diff)]);
         return;

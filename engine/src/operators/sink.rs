@@ -18,7 +18,7 @@ use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
 use super::{complete_before, take_complete};
-use crate::clock::{Writer, QUERY_HEADER};
+use crate::clock::Writer;
 use crate::io::Record;
 use crate::time::{Diff, Time};
 use crate::Stats;
@@ -95,7 +95,7 @@ pub fn write_topic(
                     key: rec.key,
                     value: rec.value,
                     timestamp: rec.timestamp,
-                    headers: vec![(QUERY_HEADER.to_string(), Some(query.clone().into_bytes()))],
+                    headers: Vec::new(),
                 };
                 let out = by_partition.entry(rec.partition).or_default();
                 // Almost always one copy: move it, cloning only for the rest.

@@ -26,7 +26,7 @@ use ddsql_sql::catalog::{Header, SYSTEM_COLUMNS};
 use ddsql_sql::types::{Row, Value};
 
 use super::split_errors;
-use crate::clock::{cause_time, written_time, Clock, CAUSE_HEADER, QUERY_HEADER, TIME_HEADER};
+use crate::clock::{cause_time, written_time, Clock, STAMP_HEADER};
 use crate::io::{Codec, Decoded, Fetched, Headers, IoError, Transport};
 use crate::job::Progress;
 use crate::time::{event_time, parts, Diff, PartitionClock, Time};
@@ -126,6 +126,8 @@ struct PartitionState {
     /// whether that happened since `end` was set otherwise (at the start).
     writers: Option<Option<Time>>,
     checked: bool,
+    /// The time of the buffer's head, once asked (see `head_time`).
+    head: Option<Time>,
     checkpointed: Option<(u64, Instant)>,
 }
 
@@ -160,16 +162,22 @@ impl TopicReader {
     }
 
     /// The time the buffered head record of `p` will get, or a lower bound
-    /// when only decoding can tell (a TIMESTAMP column).
-    fn head_time(&self, p: &PartitionState) -> Option<Time> {
-        let f = p.buffer.front()?;
-        if self.timestamp_column.is_some()
-            && self.sequence_header.is_none()
-            && written_time(&f.record).is_none()
-        {
-            return Some(p.clock.lower_bound(f.offset));
+    /// when only decoding can tell (a TIMESTAMP column); kept until the
+    /// head is taken, since the merge asks for it once per record emitted.
+    fn head_time(&self, p: &mut PartitionState) -> Option<Time> {
+        if p.head.is_none() {
+            let f = p.buffer.front()?;
+            let t = if self.timestamp_column.is_some()
+                && self.sequence_header.is_none()
+                && written_time(&f.record).is_none()
+            {
+                p.clock.lower_bound(f.offset)
+            } else {
+                self.peek(p, f)
+            };
+            p.head = Some(t);
         }
-        Some(self.peek(p, f))
+        p.head
     }
 
     fn peek(&self, p: &PartitionState, f: &Fetched) -> Time {
@@ -271,6 +279,7 @@ pub fn read_topic<'s>(
                         watch,
                         writers: None,
                         checked: false,
+                        head: None,
                         checkpointed: None,
                     }),
                     Err(e) => fail(&stats, p, e),
@@ -346,6 +355,7 @@ pub fn read_topic<'s>(
                         .map(|(_, p)| p);
                     let Some(p) = head else { break };
                     let fetched = p.buffer.pop_front().unwrap();
+                    p.head = None;
                     read += 1;
                     let decoded = reader.codec.decode(
                         fetched.record.key.as_deref(),
@@ -556,10 +566,10 @@ fn caught_up_bound(
 
 /// A header column's value from a record's headers: all of them as
 /// `ARRAY<STRUCT<KEY, VALUE>>`, or the last value of one key. ddsql's own
-/// time headers are bookkeeping, not the record's: they are left out.
+/// stamp header is bookkeeping, not the record's: it is left out.
 fn header_value(header: &Header, headers: &Headers) -> Value {
     let bytes = |v: &Option<Vec<u8>>| v.clone().map_or(Value::Null, Value::Bytes);
-    let ours = |k: &str| k == TIME_HEADER || k == CAUSE_HEADER || k == QUERY_HEADER;
+    let ours = |k: &str| k == STAMP_HEADER;
     match header {
         Header::All => Value::Array(
             headers

@@ -23,7 +23,7 @@ use crate::time::{Diff, Time};
 pub fn upsert<'s>(
     input: VecCollection<'s, Time, (Row, Option<Row>), Diff>,
 ) -> VecCollection<'s, Time, Row, Diff> {
-    let mut state: HashMap<Row, Row> = HashMap::new();
+    let mut state: HashMap<Row, Row, ahash::RandomState> = HashMap::default();
     in_time_order(
         input,
         "Upsert",
