@@ -90,6 +90,52 @@ fn upserts_tombstones_and_as_of_joins() {
     }
 }
 
+/// Records of one timestamp apply in offset order, a tombstone included.
+#[test]
+fn records_of_one_time_apply_in_offset_order() {
+    for (workers, batch) in [(1, 1), (2, 1000)] {
+        let (_dir, session) = session_with(SCRIPT);
+        let user = |id: i64, name: Option<&str>| {
+            rec(
+                json!(id),
+                name.map(|n| json!({"NAME": n, "TIER": "gold"})),
+                10,
+            )
+        };
+        let users = [
+            user(1, Some("ann")),
+            user(1, None), // deleted right after
+            user(3, None),
+            user(3, Some("cat")), // back right after
+        ];
+        let click = |id: i64| rec(Json::Null, Some(json!({"USER_ID": id, "PAGE": "p"})), 20);
+        session.log().append("users", 0, &users).unwrap();
+        session
+            .log()
+            .append("clicks", 0, &[click(1), click(3)])
+            .unwrap();
+        run_caught_up(&session, workers, batch);
+        let enriched: Vec<Json> = read(&session, "ENRICHED")
+            .into_iter()
+            .map(|(k, v)| json!([k, v["NAME"]]))
+            .collect();
+        assert_eq!(
+            enriched,
+            vec![json!([1, null]), json!([3, "cat"])],
+            "workers={workers} batch={batch}"
+        );
+        assert_eq!(
+            read(&session, "gold"),
+            vec![
+                (json!(1), json!({"NAME": "ann"})),
+                (json!(1), Json::Null),
+                (json!(3), json!({"NAME": "cat"}))
+            ],
+            "workers={workers} batch={batch}"
+        );
+    }
+}
+
 #[test]
 fn group_by_over_a_table_follows_updates_and_deletes() {
     for (workers, batch) in [(1, 1), (2, 3)] {

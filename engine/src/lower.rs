@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use differential_dataflow::AsCollection;
 use differential_dataflow::VecCollection;
+use timely::dataflow::operators::core::OkErr;
 use timely::dataflow::operators::generic::Operator as _;
 use timely::dataflow::{ProbeHandle, Scope};
 
@@ -29,14 +31,14 @@ use crate::job::{Change, Job, Transient};
 use crate::operators::aggregate::{
     aggregate_append_only, aggregate_retracting, aggregate_sessions,
 };
-use crate::operators::as_of_join::as_of_join;
+use crate::operators::as_of_join::{as_of_join, Table};
 use crate::operators::changelog::{changelog, Entry};
 use crate::operators::emit_final::emit_final;
 use crate::operators::sink::{write_topic, SinkRecord};
 use crate::operators::source::{read_topic, SourceItem};
 use crate::operators::unmatched::{unmatched, JoinEvent, Side, Waits};
-use crate::operators::upsert::upsert;
-use crate::operators::{complete_before, in_time_order, split_errors, take_complete};
+use crate::operators::upsert::{upsert, upserts, Upsert};
+use crate::operators::{complete_before, in_time_order, split_errors, Pending};
 use crate::time::{Diff, Time};
 use crate::ProcessingError;
 
@@ -51,6 +53,7 @@ pub(crate) fn build<'s>(scope: Scope<'s, Time>, job: &Job, imported: HashMap<Str
             .into_iter()
             .map(|(name, rows)| (name, Flow::rows(rows)))
             .collect(),
+        upserts: HashMap::new(),
         outputs: HashMap::new(),
         encoded: HashMap::new(),
         completed: ProbeHandle::new(),
@@ -86,7 +89,10 @@ struct Builder<'s, 'j> {
     scope: Scope<'s, Time>,
     job: &'j Job,
     transport: Arc<dyn Transport>,
+    /// Every source's flow, the imported tables' from the start.
     sources: HashMap<String, Flow<'s>>,
+    /// The records of the tables read from their topics, as upserts.
+    upserts: HashMap<String, VecCollection<'s, Time, Upsert, Diff>>,
     outputs: HashMap<usize, Flow<'s>>,
     encoded: HashMap<usize, VecCollection<'s, Time, SinkRecord, Diff>>,
     errors: Vec<Errors<'s>>,
@@ -116,37 +122,48 @@ impl<'s> Builder<'s, '_> {
         if let Some(flow) = self.sources.get(name) {
             return flow.clone();
         }
-        let reader = &self.job.sources[name];
+        let flow = match self.job.catalog.source(name).expect("checked").kind {
+            SourceKind::Stream => {
+                // Rows and tombstones part in one pass, neither copied.
+                let (rows, tombstones) = self.read(name).inner.ok_err(|(item, t, d)| match item {
+                    SourceItem::Row(row) => Ok((row, t, d)),
+                    SourceItem::Delete(row) => Err((row, t, d)),
+                });
+                Flow {
+                    rows: rows.as_collection(),
+                    tombstones: Some(tombstones.as_collection()),
+                }
+            }
+            SourceKind::Table => Flow::rows(upsert(self.upserts(name))),
+        };
+        self.sources.insert(name.to_string(), flow.clone());
+        flow
+    }
+
+    /// The records of a table read from its topic, as upserts (memoised:
+    /// the table's flow and the as-of joins reading it share them).
+    fn upserts(&mut self, name: &str) -> VecCollection<'s, Time, Upsert, Diff> {
+        if let Some(upserts) = self.upserts.get(name) {
+            return upserts.clone();
+        }
         let source = self.job.catalog.source(name).expect("checked");
+        let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
+        let upserts = upserts(self.read(name), keys);
+        self.upserts.insert(name.to_string(), upserts.clone());
+        upserts
+    }
+
+    /// A source's records, decoded, from its topic.
+    fn read(&mut self, name: &str) -> VecCollection<'s, Time, SourceItem, Diff> {
         let (items, errors) = read_topic(
             self.scope,
-            reader.clone(),
+            self.job.sources[name].clone(),
             self.transport.clone(),
             self.job.stats.clone(),
             self.completed.clone(),
         );
         self.errors.push(errors);
-        let flow = match source.kind {
-            SourceKind::Stream => Flow {
-                rows: items.clone().flat_map(|item| match item {
-                    SourceItem::Row(row) => Some(row),
-                    SourceItem::Delete(_) => None,
-                }),
-                tombstones: Some(items.flat_map(|item| match item {
-                    SourceItem::Row(_) => None,
-                    SourceItem::Delete(row) => Some(row),
-                })),
-            },
-            SourceKind::Table => {
-                let keys = SYSTEM_COLUMNS.len()..SYSTEM_COLUMNS.len() + source.key_arity();
-                Flow::rows(upsert(items.map(move |item| match item {
-                    SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
-                    SourceItem::Delete(row) => (row[keys.clone()].to_vec(), None),
-                })))
-            }
-        };
-        self.sources.insert(name.to_string(), flow.clone());
-        flow
+        items
     }
 
     /// A query's output as records of its sink topic (memoised: the sink
@@ -519,17 +536,36 @@ impl<'s> Builder<'s, '_> {
                 left,
             } => {
                 let stream = self.plan(stream, origin);
-                let table = self.plan(table, origin);
                 // Stream rows with a NULL key never match, not even in a
                 // LEFT join: ksqlDB drops them.
                 let stream = self.keyed(stream, stream_key, origin);
-                let table_key = table_key.clone();
-                let table = table.map(move |row| {
-                    (
-                        table_key.iter().map(|&i| row[i].clone()).collect::<Row>(),
-                        row,
-                    )
-                });
+                let table = match &**table {
+                    // A table read from its topic, joined on its key: the
+                    // join keeps the table itself.
+                    Plan::Scan { source }
+                        if !self.sources.contains_key(source)
+                            && table_key.iter().copied().eq(SYSTEM_COLUMNS.len()
+                                ..SYSTEM_COLUMNS.len()
+                                    + self
+                                        .job
+                                        .catalog
+                                        .source(source)
+                                        .expect("checked")
+                                        .key_arity()) =>
+                    {
+                        Table::Upserts(self.upserts(source))
+                    }
+                    table => {
+                        let table = self.plan(table, origin);
+                        let table_key = table_key.clone();
+                        Table::Changes(table.map(move |row| {
+                            (
+                                table_key.iter().map(|&i| row[i].clone()).collect::<Row>(),
+                                row,
+                            )
+                        }))
+                    }
+                };
                 as_of_join(stream, table, *left, *table_width)
             }
         }
@@ -569,7 +605,7 @@ impl<'s> Builder<'s, '_> {
                 SourceKind::Table => {
                     let (codec, route) = (codec.clone(), route.clone());
                     let window = if window.is_some() { 2 } else { 0 };
-                    changelog(rows, key_arity, window).map(move |(key, entry)| match entry {
+                    changelog(rows, key_arity, window).map(move |entry| match entry {
                         Entry::Upsert(row) => {
                             let timestamp = record_timestamp(&row)?;
                             codec
@@ -577,7 +613,7 @@ impl<'s> Builder<'s, '_> {
                                 .map(|(k, v)| route(k, v, timestamp))
                                 .map_err(|e| (timestamp, format!("encoding the result: {e}")))
                         }
-                        Entry::Tombstone { rowtime } => codec
+                        Entry::Tombstone { key, rowtime } => codec
                             .encode_key(&key)
                             .map(|k| route(k, None, rowtime))
                             .map_err(|e| (rowtime, format!("encoding a tombstone key: {e}"))),
@@ -613,9 +649,9 @@ impl<'s> Builder<'s, '_> {
                 t.key_arity,
                 if t.plan.window.is_some() { 2 } else { 0 },
             )
-            .map(|(key, entry)| match entry {
+            .map(|entry| match entry {
                 Entry::Upsert(row) => Change::Row(row),
-                Entry::Tombstone { .. } => Change::Delete { key },
+                Entry::Tombstone { key, .. } => Change::Delete { key },
             }),
         };
         // Every change goes to worker 0, whose operator alone holds the
@@ -625,13 +661,13 @@ impl<'s> Builder<'s, '_> {
             _ => None,
         };
         let stop = t.stop.clone();
-        let mut pending = Vec::new();
+        let mut pending = Pending::default();
         changes.probe_with(&self.completed).inner.sink(
             timely::dataflow::channels::pact::Exchange::new(|_: &(Change, Time, Diff)| 0),
             "Subscriber",
             move |(input, frontier)| {
-                input.for_each(|_, data| pending.append(data));
-                let ready = take_complete(&mut pending, complete_before(&[frontier]));
+                input.for_each(|_, data| pending.push(data));
+                let ready = pending.take(complete_before(&[frontier]));
                 if ready.is_empty() {
                     return;
                 }

@@ -46,20 +46,26 @@ pub fn aggregate_append_only<'s>(
                     Some(Value::BigInt(t)) => *t,
                     _ => 0,
                 };
-                let old = state.get(&key).map(|(t, accs)| output_row(*t, &key, accs));
-                let (max_time, accs) = match state.get_mut(&key) {
-                    Some(entry) => entry,
-                    None => state
-                        .entry(key.clone())
-                        .or_insert((i64::MIN, aggregates.iter().map(Accumulator::new).collect())),
-                };
-                for _ in 0..diff {
-                    for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
-                        acc.add(arg);
+                let add = |(max_time, accs): &mut (i64, Vec<Accumulator>)| {
+                    for _ in 0..diff {
+                        for (acc, arg) in accs.iter_mut().zip(&args[1..]) {
+                            acc.add(arg);
+                        }
                     }
-                }
-                *max_time = (*max_time).max(rowtime);
-                let new = output_row(*max_time, &key, accs);
+                    *max_time = (*max_time).max(rowtime);
+                    output_row(*max_time, &key, accs)
+                };
+                // One lookup for a key seen before (the common case).
+                let (old, new) = match state.get_mut(&key) {
+                    Some(entry) => (Some(output_row(entry.0, &key, &entry.1)), add(entry)),
+                    None => {
+                        let mut entry =
+                            (i64::MIN, aggregates.iter().map(Accumulator::new).collect());
+                        let new = add(&mut entry);
+                        state.insert(key, entry);
+                        (None, new)
+                    }
+                };
                 match old {
                     Some(old) if old == new => {}
                     Some(old) => {

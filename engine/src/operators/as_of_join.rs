@@ -12,48 +12,83 @@
 //! Worked example (times in order): the table gets `k -> a` at 1; stream
 //! records for `k` arrive at 1 and 2; the table changes to `k -> b` at 2.
 //! The record at 1 sees `a` (inclusive); the one at 2 sees `b`.
+//!
+//! The table comes either as a collection of changes (any table plan) or,
+//! when the join reads a table's topic directly, as the topic's
+//! [`Upsert`]s: then the join's state is the table itself, one row per
+//! key, and no upsert operator keeps a second copy of it upstream.
 
 use std::collections::HashMap;
 
 use differential_dataflow::{AsCollection, Hashable, VecCollection};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
+use timely::ExchangeData;
 
 use ddsql_sql::types::{Row, Value};
 
-use super::{advance, complete_before, take_complete};
+use super::upsert::Upsert;
+use super::{advance, complete_before, Pending};
 use crate::time::{Diff, Time};
 
-/// Joins `stream` (key, row) with `table` (key, row), emitting
-/// `stream row ++ table row`; for a `left` join an unmatched stream row is
-/// padded with `table_width` NULLs. Stream rows with a NULL in the key
-/// never match and are dropped, as in ksqlDB.
+/// The table side of an as-of join.
+pub enum Table<'s> {
+    /// `(key, row)` changes with their diffs.
+    Changes(VecCollection<'s, Time, (Row, Row), Diff>),
+    /// A table topic's records, in the table's scan layout.
+    Upserts(VecCollection<'s, Time, Upsert, Diff>),
+}
+
+/// Joins `stream` (key, row) with `table`, emitting `stream row ++ table
+/// row`; for a `left` join an unmatched stream row is padded with
+/// `table_width` NULLs. Stream rows with a NULL in the key never match and
+/// are dropped, as in ksqlDB.
 pub fn as_of_join<'s>(
     stream: VecCollection<'s, Time, (Row, Row), Diff>,
-    table: VecCollection<'s, Time, (Row, Row), Diff>,
+    table: Table<'s>,
     left: bool,
     table_width: usize,
 ) -> VecCollection<'s, Time, Row, Diff> {
-    let by_key = |u: &((Row, Row), Time, Diff)| (u.0).0.hashed();
+    match table {
+        Table::Changes(t) => join::<Changes>(stream, t, left, table_width),
+        Table::Upserts(t) => join::<Upserts>(stream, t, left, table_width),
+    }
+}
+
+/// The table's contents as of the completed frontier, kept by the join.
+trait State: Default + 'static {
+    type Update: ExchangeData + Ord;
+    fn key(update: &Self::Update) -> &Row;
+    fn apply(&mut self, update: Self::Update, diff: Diff);
+    /// The rows under `key`, with their counts (those not above zero
+    /// are not rows of the table).
+    fn rows(&self, key: &Row) -> &[(Row, Diff)];
+}
+
+fn join<'s, S: State>(
+    stream: VecCollection<'s, Time, (Row, Row), Diff>,
+    table: VecCollection<'s, Time, S::Update, Diff>,
+    left: bool,
+    table_width: usize,
+) -> VecCollection<'s, Time, Row, Diff> {
     stream
         .inner
         .binary_frontier(
             table.inner,
-            Exchange::new(by_key),
-            Exchange::new(by_key),
+            Exchange::new(|u: &((Row, Row), Time, Diff)| (u.0).0.hashed()),
+            Exchange::new(|u: &(S::Update, Time, Diff)| S::key(&u.0).hashed()),
             "AsOfJoin",
             move |cap, _info| {
                 let mut cap = Some(cap);
-                let mut pending_stream = Vec::new();
-                let mut pending_table = Vec::new();
-                // Table contents as of every completed time: key -> rows with counts.
-                let mut state: TableState = HashMap::default();
+                let mut pending_stream = Pending::default();
+                let mut pending_table = Pending::default();
+                let mut state = S::default();
                 move |(stream_in, stream_frontier), (table_in, table_frontier), output| {
-                    stream_in.for_each(|_, data| pending_stream.append(data));
-                    table_in.for_each(|_, data| pending_table.append(data));
+                    stream_in.for_each(|_, data| pending_stream.push(data));
+                    table_in.for_each(|_, data| pending_table.push(data));
                     let bound = complete_before(&[stream_frontier, table_frontier]);
-                    let stream_ready = take_complete(&mut pending_stream, bound);
-                    let table_ready = take_complete(&mut pending_table, bound);
+                    let stream_ready = pending_stream.take(bound);
+                    let table_ready = pending_table.take(bound);
                     if let Some(cap) = cap.as_ref() {
                         let mut session = output.session(cap);
                         let mut table_updates = table_ready.into_iter().peekable();
@@ -65,44 +100,38 @@ pub fn as_of_join<'s>(
                         let inclusive = true;
                         for ((key, row), time, diff) in stream_ready {
                             // Table updates up to and including this time first.
-                            while let Some(((k, r), _, d)) =
+                            while let Some((u, _, d)) =
                                 table_updates.next_if(|u| u.1 < time || (inclusive && u.1 == time))
                             {
-                                apply(&mut state, k, r, d);
+                                state.apply(u, d);
                             }
                             if key.iter().any(Value::is_null) {
                                 continue;
                             }
-                            match state.get(&key) {
-                                Some(rows) if rows.iter().any(|(_, c)| *c > 0) => {
-                                    // A table has one row per key: the stream
-                                    // row is moved, not cloned, into the last match.
-                                    let mut matches =
-                                        rows.iter().filter(|(_, c)| *c > 0).peekable();
-                                    let mut row = Some(row);
-                                    while let Some((trow, count)) = matches.next() {
-                                        let mut out = match matches.peek() {
-                                            Some(_) => {
-                                                row.clone().expect("moved only at the last match")
-                                            }
-                                            None => {
-                                                row.take().expect("moved only at the last match")
-                                            }
-                                        };
-                                        out.extend(trow.iter().cloned());
-                                        session.give((out, time, diff * count));
-                                    }
+                            let rows = state.rows(&key);
+                            if rows.iter().any(|(_, c)| *c > 0) {
+                                // A table has one row per key: the stream
+                                // row is moved, not cloned, into the last match.
+                                let mut matches = rows.iter().filter(|(_, c)| *c > 0).peekable();
+                                let mut row = Some(row);
+                                while let Some((trow, count)) = matches.next() {
+                                    let mut out = match matches.peek() {
+                                        Some(_) => {
+                                            row.clone().expect("moved only at the last match")
+                                        }
+                                        None => row.take().expect("moved only at the last match"),
+                                    };
+                                    out.extend(trow.iter().cloned());
+                                    session.give((out, time, diff * count));
                                 }
-                                _ if left => {
-                                    let mut out = row;
-                                    out.resize(out.len() + table_width, Value::Null);
-                                    session.give((out, time, diff));
-                                }
-                                _ => {}
+                            } else if left {
+                                let mut out = row;
+                                out.resize(out.len() + table_width, Value::Null);
+                                session.give((out, time, diff));
                             }
                         }
-                        for ((k, r), _, d) in table_updates {
-                            apply(&mut state, k, r, d);
+                        for (u, _, d) in table_updates {
+                            state.apply(u, d);
                         }
                     }
                     advance(&mut cap, bound);
@@ -112,24 +141,69 @@ pub fn as_of_join<'s>(
         .as_collection()
 }
 
-/// The table's rows by key, with their counts.
-type TableState = HashMap<Row, Vec<(Row, Diff)>, ahash::RandomState>;
+/// The rows of a table given as changes, by key, with their counts.
+#[derive(Default)]
+struct Changes(HashMap<Row, Vec<(Row, Diff)>, ahash::RandomState>);
 
-fn apply(state: &mut TableState, key: Row, row: Row, diff: Diff) {
-    let Some(rows) = state.get_mut(&key) else {
-        state.insert(key, vec![(row, diff)]);
-        return;
-    };
-    match rows.iter().position(|(x, _)| *x == row) {
-        Some(i) => {
-            rows[i].1 += diff;
-            if rows[i].1 == 0 {
-                rows.swap_remove(i);
+impl State for Changes {
+    type Update = (Row, Row);
+
+    fn key((key, _): &(Row, Row)) -> &Row {
+        key
+    }
+
+    fn apply(&mut self, (key, row): (Row, Row), diff: Diff) {
+        let Some(rows) = self.0.get_mut(&key) else {
+            self.0.insert(key, vec![(row, diff)]);
+            return;
+        };
+        match rows.iter().position(|(x, _)| *x == row) {
+            Some(i) => {
+                rows[i].1 += diff;
+                if rows[i].1 == 0 {
+                    rows.swap_remove(i);
+                }
+            }
+            None => rows.push((row, diff)),
+        }
+        if rows.is_empty() {
+            self.0.remove(&key);
+        }
+    }
+
+    fn rows(&self, key: &Row) -> &[(Row, Diff)] {
+        self.0.get(key).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A table read from its topic: the latest row of each key. Records with a
+/// NULL in the key are ignored, as [`super::upsert::upsert`] ignores them.
+/// Each row is kept with its count (always 1), to be lent as a slice.
+#[derive(Default)]
+struct Upserts(HashMap<Row, (Row, Diff), ahash::RandomState>);
+
+impl State for Upserts {
+    type Update = Upsert;
+
+    fn key((key, _, _): &Upsert) -> &Row {
+        key
+    }
+
+    fn apply(&mut self, (key, _, row): Upsert, _diff: Diff) {
+        if key.iter().any(Value::is_null) {
+            return;
+        }
+        match row {
+            Some(row) => {
+                self.0.insert(key, (row, 1));
+            }
+            None => {
+                self.0.remove(&key);
             }
         }
-        None => rows.push((row, diff)),
     }
-    if rows.is_empty() {
-        state.remove(&key);
+
+    fn rows(&self, key: &Row) -> &[(Row, Diff)] {
+        self.0.get(key).map_or(&[], std::slice::from_ref)
     }
 }

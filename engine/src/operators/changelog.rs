@@ -5,7 +5,6 @@
 //! tombstone.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
 
 use differential_dataflow::{Hashable, VecCollection};
 
@@ -21,48 +20,60 @@ pub enum Entry {
     Upsert(Row),
     /// The key left the table; `rowtime` is that of the row it last had,
     /// which is the timestamp Kafka Streams gives a session's tombstone.
-    Tombstone { rowtime: i64 },
+    Tombstone { key: Row, rowtime: i64 },
 }
 
 /// `table` rows are `[rowtime, key..., values..., window...]` with
 /// `key_arity` key columns and `window` trailing window columns (2 for a
-/// windowed table, which are part of its key). The output is one
-/// `(key, entry)` per changed key, with multiplicity one; the key holds
+/// windowed table, which are part of its key). The output is one entry per
+/// changed key and time, with multiplicity one; a tombstone's key holds
 /// the key columns, then the window's.
 pub fn changelog<'s>(
     table: VecCollection<'s, Time, Row, Diff>,
     key_arity: usize,
     window: usize,
-) -> VecCollection<'s, Time, (Row, Entry), Diff> {
-    let key_of = move |row: &Row| -> Row {
-        let mut key = row[1..1 + key_arity].to_vec();
-        key.extend_from_slice(&row[row.len() - window..]);
-        key
-    };
+) -> VecCollection<'s, Time, Entry, Diff> {
     in_time_order(
         table,
         "Changelog",
         move |row: &Row| (&row[1..1 + key_arity]).hashed(),
-        move |ready, out| {
-            // Net change per (time, key, row); BTreeMap keeps the output order fixed.
-            let mut net: BTreeMap<(Time, Row, Row), Diff> = BTreeMap::new();
-            for (row, time, diff) in ready {
-                *net.entry((time, key_of(&row), row)).or_default() += diff;
-            }
-            // Per (time, key): the row inserted, else the row retracted.
-            let mut changed: BTreeMap<(Time, Row), (Option<Row>, Option<Row>)> = BTreeMap::new();
-            for ((time, key, row), diff) in net {
-                let (new, old) = changed.entry((time, key)).or_default();
-                match diff.cmp(&0) {
-                    Ordering::Greater => *new = Some(row),
-                    Ordering::Less => *old = Some(row),
-                    Ordering::Equal => {}
+        move |mut ready, out| {
+            // By time, then key, then row: each (time, key)'s updates
+            // together, equal rows next to each other.
+            ready.sort_by(|a, b| {
+                a.1.cmp(&b.1)
+                    .then_with(|| {
+                        key_of(&a.0, key_arity, window).cmp(key_of(&b.0, key_arity, window))
+                    })
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+            let mut updates = ready.into_iter().peekable();
+            while let Some((row, time, diff)) = updates.next() {
+                // The net change of each distinct row of this (time, key):
+                // the row inserted, else the row retracted.
+                let (mut new, mut old) = (None, None);
+                let (mut row, mut net) = (row, diff);
+                loop {
+                    match updates.next_if(|(r, t, _)| {
+                        *t == time
+                            && key_of(r, key_arity, window).eq(key_of(&row, key_arity, window))
+                    }) {
+                        Some((r, _, d)) if r == row => net += d,
+                        next => {
+                            match net.cmp(&0) {
+                                Ordering::Greater => new = Some(row),
+                                Ordering::Less => old = Some(row),
+                                Ordering::Equal => {}
+                            }
+                            let Some((r, _, d)) = next else { break };
+                            (row, net) = (r, d);
+                        }
+                    }
                 }
-            }
-            for ((time, key), (new, old)) in changed {
                 let entry = match (new, old) {
                     (Some(row), _) => Entry::Upsert(row),
                     (None, Some(old)) => Entry::Tombstone {
+                        key: key_of(&old, key_arity, window).cloned().collect(),
                         rowtime: match old.first() {
                             Some(Value::BigInt(t)) => *t,
                             _ => 0,
@@ -70,8 +81,15 @@ pub fn changelog<'s>(
                     },
                     (None, None) => continue,
                 };
-                out.push(((key, entry), time, 1));
+                out.push((entry, time, 1));
             }
         },
     )
+}
+
+/// A row's key, in place: the key columns and the window's.
+fn key_of(row: &Row, key_arity: usize, window: usize) -> impl Iterator<Item = &Value> {
+    row[1..1 + key_arity]
+        .iter()
+        .chain(&row[row.len() - window..])
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
 
-use super::{complete_before, take_complete};
+use super::{complete_before, Pending};
 use crate::clock::Writer;
 use crate::io::Record;
 use crate::time::{Diff, Time};
@@ -73,14 +73,14 @@ pub fn write_topic(
     stats: Arc<Stats>,
 ) {
     let worker = records.inner.scope().index();
-    let mut pending = Vec::new();
+    let mut pending = Pending::default();
     records.inner.sink(
         Exchange::new(|u: &(SinkRecord, Time, Diff)| u.0.partition as u64),
         "WriteTopic",
         move |(input, frontier)| {
-            input.for_each(|_, data| pending.append(data));
+            input.for_each(|_, data| pending.push(data));
             let bound = complete_before(&[frontier]);
-            let ready = take_complete(&mut pending, bound);
+            let ready = pending.take(bound);
             let mut by_partition: BTreeMap<u32, Vec<(Record, Time)>> = BTreeMap::new();
             for (rec, time, diff) in ready {
                 if written

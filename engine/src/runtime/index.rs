@@ -27,8 +27,8 @@ use timely::progress::frontier::{Antichain, AntichainRef};
 use ddsql_sql::types::Row;
 
 use crate::job::Progress;
-use crate::operators::source::{read_topic, SourceItem, TopicReader};
-use crate::operators::upsert::upsert;
+use crate::operators::source::{read_topic, TopicReader};
+use crate::operators::upsert::{upsert, upserts};
 use crate::time::{Diff, Time};
 use crate::Stats;
 
@@ -93,10 +93,7 @@ pub(crate) fn build(
     let stats = job.stats.clone();
     errors.inspect(move |_| stats.add_errors(1));
     let keys = job.keys.clone();
-    let rows = upsert(items.map(move |item| match item {
-        SourceItem::Row(row) => (row[keys.clone()].to_vec(), Some(row)),
-        SourceItem::Delete(row) => (row[keys.clone()].to_vec(), None),
-    }));
+    let rows = upsert(upserts(items, keys));
     let keys = job.keys.clone();
     rows.map(move |row| (row[keys.clone()].to_vec(), row))
         .arrange_by_key_named(&format!("Index {}", job.name))
