@@ -1,0 +1,167 @@
+//! What a ksqlDB user's clients and habits expect of `ddsql server`, one
+//! test per habit (issue 25): the answers ksqlDB gives, driven over HTTP
+//! by a real client against the real server on the embedded log.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+mod common;
+
+use common::server::Server;
+
+fn get(server: &Server, path: &str) -> (u16, Json) {
+    let mut r = server
+        .agent
+        .get(&format!("{}{path}", server.url))
+        .call()
+        .unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    (r.status().as_u16(), serde_json::from_str(&text).unwrap())
+}
+
+/// Item 8: the small answers clients check.
+#[test]
+fn close_query_of_an_unknown_id_is_a_bad_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    // ksqlDB's CloseQueryHandler fails with 400; ksql-python-ng expects it.
+    let (status, body) = server.post("/close-query", &json!({"queryId": "nope"}));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["@type"], "generic_error");
+    assert_eq!(body["error_code"], 40000);
+    assert!(body["message"].as_str().unwrap().contains("nope"), "{body}");
+}
+
+#[test]
+fn info_reports_the_ksqldb_version_it_speaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let (status, info) = get(&server, "/info");
+    assert_eq!(status, 200);
+    // Clients compare this with the ksqlDB versions they support; ddsql's
+    // own version is a field of its own.
+    assert_eq!(info["KsqlServerInfo"]["version"], "0.29.0");
+    assert_eq!(
+        info["KsqlServerInfo"]["ddsqlVersion"],
+        env!("CARGO_PKG_VERSION")
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         create stream t as select * from s;",
+    );
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    // A signal death has no exit code; a graceful stop exits 0.
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn a_redirected_log_has_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["server", "--listen", "127.0.0.1:0", "--idle-ms", "20"])
+        .env("DDSQL_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(!log.is_empty(), "the server logged nothing at info");
+    assert!(!log.contains('\x1b'), "{log:?}");
+}
+
+#[test]
+fn describe_extended_counts_messages_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         create stream t as select id, v from s;",
+    );
+    server.insert("s", &[json!({"ID": 1, "V": 1}), json!({"ID": 2, "V": 2})]);
+    server.ksql("insert into s (id, v) values (3, 3);");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = &server.ksql("describe t extended;")[0]["sourceDescription"];
+        let stats = d["statistics"].as_str().unwrap().to_string();
+        if stats.contains("total-messages: 3") {
+            assert!(
+                d["errorStats"]
+                    .as_str()
+                    .unwrap()
+                    .contains("failed-messages: 0"),
+                "{d}"
+            );
+            let s = &server.ksql("describe s extended;")[0]["sourceDescription"];
+            assert!(
+                s["statistics"]
+                    .as_str()
+                    .unwrap()
+                    .contains("total-messages: 3"),
+                "{s}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{d}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn show_streams_extended_describes_each_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream a (id int key, v int) with (kafka_topic='a', value_format='JSON', partitions=1);\n\
+         create stream b (id int key) with (kafka_topic='b', value_format='JSON', partitions=2);\n\
+         create table c (id int primary key, v int) with (kafka_topic='c', value_format='JSON', partitions=1);",
+    );
+    let shown = server.ksql("show streams extended;");
+    assert_eq!(shown[0]["@type"], "source_descriptions", "{shown:?}");
+    let described = shown[0]["sourceDescriptions"].as_array().unwrap();
+    let names: Vec<&str> = described
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["A", "B"]);
+    assert_eq!(described[1]["partitions"], 2);
+    assert_eq!(described[0]["extended"], true);
+    assert_eq!(described[0]["fields"][2]["name"], "V");
+    let tables = server.ksql("show tables extended;");
+    assert_eq!(tables[0]["sourceDescriptions"][0]["name"], "C");
+}
