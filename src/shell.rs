@@ -481,6 +481,17 @@ pub fn draw_entity(e: &Json) -> String {
                 table(&["Field", "Type"], &fields)
             )
         }
+        "source_descriptions" => e["sourceDescriptions"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|d| {
+                        draw_entity(&json!({"@type": "sourceDescription", "sourceDescription": d}))
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default(),
         "queryDescription" => {
             let d = &e["queryDescription"];
             let names = |v: &Json| {

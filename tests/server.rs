@@ -543,7 +543,7 @@ fn close_query_ends_a_push_query() {
     // The response ends.
     assert!(lines.next().is_none());
     let (status, body) = server.post("/close-query", &json!({"queryId": "nope"}));
-    assert_eq!((status, body["error_code"].clone()), (404, json!(40400)));
+    assert_eq!((status, body["error_code"].clone()), (400, json!(40000)));
 }
 
 #[test]

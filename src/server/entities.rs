@@ -94,7 +94,7 @@ pub fn entity(
                 "commandSequenceNumber": sequence,
             })
         }
-        BoundStatement::Show { what, .. } => show(session, *what),
+        BoundStatement::Show { what, extended } => show(session, *what, *extended),
         BoundStatement::DescribeSource { name, extended } => {
             let source = session.catalog().source(name)?;
             json!({"@type": "sourceDescription", "sourceDescription": describe(session, source, *extended)})
@@ -159,7 +159,7 @@ fn source_info(s: &Source) -> Json {
     })
 }
 
-fn show(session: &Session, what: ShowKind) -> Json {
+fn show(session: &Session, what: ShowKind, extended: bool) -> Json {
     let catalog = session.catalog();
     let sources = |kind: SourceKind| -> Vec<Json> {
         catalog
@@ -168,7 +168,19 @@ fn show(session: &Session, what: ShowKind) -> Json {
             .map(source_info)
             .collect()
     };
+    // SHOW STREAMS|TABLES EXTENDED (and DESCRIBE STREAMS|TABLES): each
+    // source described, as ksqlDB's `source_descriptions` entity.
+    let described = |kind: SourceKind| -> Json {
+        let all: Vec<Json> = catalog
+            .sources()
+            .filter(|s| s.kind == kind)
+            .map(|s| describe(session, s, true))
+            .collect();
+        json!({"@type": "source_descriptions", "sourceDescriptions": all})
+    };
     match what {
+        ShowKind::Streams if extended => described(SourceKind::Stream),
+        ShowKind::Tables if extended => described(SourceKind::Table),
         ShowKind::Streams => json!({"@type": "streams", "streams": sources(SourceKind::Stream)}),
         ShowKind::Tables => json!({"@type": "tables", "tables": sources(SourceKind::Table)}),
         ShowKind::Topics { .. } => {
@@ -254,8 +266,8 @@ fn describe(session: &Session, s: &Source, extended: bool) -> Json {
         "fields": fields,
         "type": s.kind.to_string(),
         "timestamp": s.timestamp_column.map(|i| s.columns[i].name.clone()).unwrap_or_default(),
-        "statistics": "",
-        "errorStats": "",
+        "statistics": if extended { statistics(session, s) } else { String::new() },
+        "errorStats": if extended { error_stats(session, s) } else { String::new() },
         "extended": extended,
         "keyFormat": s.key_format.to_string(),
         "valueFormat": s.value_format.to_string(),
@@ -266,6 +278,42 @@ fn describe(session: &Session, s: &Source, extended: bool) -> Json {
         "queryOffsetSummaries": [],
         "sourceConstraints": [],
     })
+}
+
+/// DESCRIBE EXTENDED's `statistics`, in ksqlDB's `name: value` layout:
+/// the records in the source's topic and those its writing queries wrote.
+fn statistics(session: &Session, s: &Source) -> String {
+    let log = session.log();
+    let total: u64 = (0..log.partitions(&s.topic).ok().flatten().unwrap_or(0))
+        .map(|p| log.end_offset(&s.topic, p).unwrap_or(0))
+        .sum();
+    let written: u64 = writers(session, s)
+        .filter_map(|id| session.runtime()?.report(&id))
+        .map(|r| r.records_written)
+        .sum();
+    format!("total-messages: {total}  producer-total-messages: {written}")
+}
+
+/// DESCRIBE EXTENDED's `errorStats`: the processing errors (records that
+/// went to the processing log) of the queries that read the source.
+fn error_stats(session: &Session, s: &Source) -> String {
+    let readers = session
+        .catalog()
+        .queries()
+        .iter()
+        .filter(|q| q.plan.plan.scans(&s.name))
+        .filter_map(|q| session.runtime()?.report(&q.id));
+    let failed: u64 = readers.map(|r| r.processing_errors).sum();
+    format!("consumer-failed-messages: {failed}")
+}
+
+fn writers<'a>(session: &'a Session, s: &'a Source) -> impl Iterator<Item = String> + 'a {
+    session
+        .catalog()
+        .queries()
+        .iter()
+        .filter(move |q| q.sink == s.name)
+        .map(|q| q.id.clone())
 }
 
 /// ksqlDB's `fields` of a source or query: `ROWTIME`, then the columns,

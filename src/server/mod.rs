@@ -181,7 +181,11 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}: is another server running there? choose another address with --listen", config.listen))?;
-        ready(listener.local_addr()?);
+        let addr = listener.local_addr()?;
+        tracing::info!("listening on http://{addr}");
+        ready(addr);
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("listening for SIGTERM")?;
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
@@ -210,12 +214,14 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
                         }
                     });
                 }
+                // SIGINT (Ctrl-C) or SIGTERM (kill, systemd, Kubernetes).
                 _ = tokio::signal::ctrl_c() => break,
+                _ = terminate.recv() => break,
             }
         }
         anyhow::Ok(())
     })?;
-    eprintln!("stopping: finishing the persistent queries' writes");
+    tracing::info!("stopping: finishing the persistent queries' writes");
     if let Err(e) = state.runtime.shutdown() {
         tracing::error!("the persistent queries failed: {e}");
     }
@@ -316,7 +322,10 @@ impl State {
             (&Method::GET, "/info") => json_response(
                 StatusCode::OK,
                 &json!({"KsqlServerInfo": {
-                    "version": env!("CARGO_PKG_VERSION"),
+                    // The ksqlDB release whose API this server speaks:
+                    // clients compare it with the versions they support.
+                    "version": KSQLDB_VERSION,
+                    "ddsqlVersion": env!("CARGO_PKG_VERSION"),
                     "kafkaClusterId": "embedded",
                     "ksqlServiceId": "default_",
                     "serverStatus": "RUNNING",
@@ -399,9 +408,13 @@ impl State {
                             stop.store(true, Ordering::Relaxed);
                             full(StatusCode::OK, "application/json", "")
                         }
+                        // ksqlDB's CloseQueryHandler: 400, not 404.
                         None => error_response(
-                            40400,
-                            &format!("no push query has the id {}", r.query_id),
+                            40000,
+                            &format!(
+                                "No query with id {}: it ended, or was never started (the id is the push query's queryId header field)",
+                                r.query_id
+                            ),
                         ),
                     },
                     Err(r) => r,
@@ -845,6 +858,10 @@ struct RowWriter<'a> {
 
 /// How much text a response gathers before it sends a chunk.
 const CHUNK: usize = 64 << 10;
+
+/// The ksqlDB release whose REST API and dialect ddsql follows, reported
+/// by `/info` (0.29.0, the last standalone ksqlDB release).
+pub const KSQLDB_VERSION: &str = "0.29.0";
 
 impl RowWriter<'_> {
     /// Queues text, sending a chunk once enough is gathered; false once
