@@ -165,3 +165,54 @@ fn show_streams_extended_describes_each_stream() {
     let tables = server.ksql("show tables extended;");
     assert_eq!(tables[0]["sourceDescriptions"][0]["name"], "C");
 }
+
+/// Item 3: `/inserts-stream` answers in the type the client accepts; with
+/// `application/json`, one JSON array of acks (ksqlDB's
+/// JsonInsertsStreamResponseWriter), which npm's ksqldb-client parses.
+#[test]
+fn inserts_stream_answers_a_json_array_to_a_json_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);",
+    );
+    let post = |accept: &str, body: &str| -> (String, String) {
+        let mut r = server
+            .agent
+            .post(&format!("{}/inserts-stream", server.url))
+            .header("Accept", accept)
+            .send(body.as_bytes())
+            .unwrap();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (content_type, r.body_mut().read_to_string().unwrap())
+    };
+    let body = "{\"target\": \"s\"}\n{\"ID\": 1, \"V\": 1}\n{\"ID\": 2, \"V\": 2}\n";
+    let (content_type, text) = post("application/json", body);
+    assert_eq!(content_type, "application/json");
+    let acks: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    assert_eq!(
+        acks,
+        json!([{"status": "ok", "seq": 0}, {"status": "ok", "seq": 1}])
+    );
+    // An error is an element of the array too, and ends it.
+    let (_, text) = post(
+        "application/json",
+        "{\"target\": \"s\"}\n{\"ID\": 3}\nnot json\n",
+    );
+    let acks: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text:?}"));
+    assert_eq!(acks[0], json!({"status": "ok", "seq": 0}));
+    assert_eq!(acks[1]["status"], "error", "{acks}");
+    assert_eq!(acks[1]["seq"], 1, "{acks}");
+    // No rows: an empty array.
+    let (_, text) = post("application/json", "{\"target\": \"s\"}\n");
+    assert_eq!(text, "[]");
+    // The delimited type stays the default.
+    let (content_type, text) = post("*/*", "{\"target\": \"s\"}\n{\"ID\": 4}\n");
+    assert_eq!(content_type, "application/vnd.ksqlapi.delimited.v1");
+    assert_eq!(text.trim(), "{\"status\":\"ok\",\"seq\":0}");
+    assert_eq!(server.pull_until("select * from s;", 4).len(), 4);
+}
