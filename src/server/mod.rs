@@ -298,6 +298,15 @@ fn from_end(properties: &Map<String, Json>) -> bool {
         .any(|(k, v)| k.eq_ignore_ascii_case("auto.offset.reset") && v.as_str() == Some("earliest"))
 }
 
+/// Whether a streaming endpoint answers in one JSON array
+/// (`Accept: application/json`) rather than its delimited lines.
+fn accepts_json(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+}
+
 /// How a query's rows are written on the wire.
 #[derive(Clone, Copy, PartialEq)]
 enum Wire {
@@ -389,7 +398,7 @@ impl State {
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("")
                     .to_string();
-                let wire = if accept.contains("application/json") {
+                let wire = if accepts_json(&req) {
                     Wire::JsonArray
                 } else if accept.contains("application/vnd.ksql.v1+json") {
                     Wire::StreamedRows
@@ -420,7 +429,10 @@ impl State {
                     Err(r) => r,
                 }
             }
-            (&Method::POST, "/inserts-stream") => self.inserts_stream(req.into_body()),
+            (&Method::POST, "/inserts-stream") => {
+                let json = accepts_json(&req);
+                self.inserts_stream(req.into_body(), json)
+            }
             _ => error_response(
                 40400,
                 &format!(
@@ -686,13 +698,16 @@ impl State {
     }
 
     /// `/inserts-stream`: a target line, then one JSON row per line; one
-    /// ack per row, streamed back as rows are appended.
-    fn inserts_stream(self: &Arc<Self>, mut body: Incoming) -> Response<Body_> {
+    /// ack per row, streamed back as rows are appended: a line each, or
+    /// (`json`) the elements of one JSON array.
+    fn inserts_stream(self: &Arc<Self>, mut body: Incoming, json: bool) -> Response<Body_> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let response = body_response(
-            ChannelBody::Unbounded(rx),
-            "application/vnd.ksqlapi.delimited.v1",
-        );
+        let content_type = if json {
+            "application/json"
+        } else {
+            "application/vnd.ksqlapi.delimited.v1"
+        };
+        let response = body_response(ChannelBody::Unbounded(rx), content_type);
         let state = self.clone();
         tokio::spawn(async move {
             let limit = state.config.max_request_bytes;
@@ -701,6 +716,8 @@ impl State {
                 target: None,
                 seq: 0,
                 out: Vec::new(),
+                json,
+                acked: false,
             };
             let mut buf: Vec<u8> = Vec::new();
             loop {
@@ -743,6 +760,9 @@ impl State {
                 }
                 let lines: Vec<u8> = buf.drain(..complete).collect();
                 let ok = tokio::task::block_in_place(|| inserter.lines(&lines));
+                if done || !ok {
+                    inserter.end();
+                }
                 if !inserter.out.is_empty() {
                     let acks = Bytes::from(inserter.out.concat());
                     inserter.out.clear();
@@ -765,6 +785,10 @@ struct Inserter<'a> {
     target: Option<crate::session::RowInserter>,
     seq: u64,
     out: Vec<String>,
+    /// Acks as the elements of one JSON array, not delimited lines.
+    json: bool,
+    /// Whether an ack (or error) was written: the array is open.
+    acked: bool,
 }
 
 impl Inserter<'_> {
@@ -772,6 +796,9 @@ impl Inserter<'_> {
     fn lines(&mut self, bytes: &[u8]) -> bool {
         let mut rows = Vec::new();
         let mut seqs = Vec::new();
+        // A malformed row ends the stream after the rows before it, as in
+        // ksqlDB (InsertsStreamHandler), so acks stay in the rows' order.
+        let mut malformed = None;
         for line in bytes.split(|&b| b == b'\n') {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -805,26 +832,37 @@ impl Inserter<'_> {
                     rows.push(row);
                     seqs.push(seq);
                 }
-                Err(e) => self.ack(seq, Err(format!("malformed JSON row: {e}"))),
+                Err(e) => {
+                    malformed = Some((seq, format!("malformed JSON row: {e}")));
+                    break;
+                }
             }
         }
-        if rows.is_empty() {
-            return true;
-        }
-        let Some(target) = &self.target else {
-            return false;
+        let (Some(target), false) = (&self.target, rows.is_empty()) else {
+            return self.malformed(malformed);
         };
         match target.insert(&rows) {
             Ok(results) => {
                 for (seq, r) in seqs.into_iter().zip(results) {
                     self.ack(seq, r);
                 }
-                true
+                self.malformed(malformed)
             }
             Err(e) => {
                 self.fail(&e.to_string());
                 false
             }
+        }
+    }
+
+    /// Acks a malformed row, if there was one; false then: the stream ends.
+    fn malformed(&mut self, malformed: Option<(u64, String)>) -> bool {
+        match malformed {
+            Some((seq, message)) => {
+                self.ack(seq, Err(message));
+                false
+            }
+            None => true,
         }
     }
 
@@ -836,13 +874,31 @@ impl Inserter<'_> {
                 "status": "error", "seq": seq,
             }),
         };
-        self.out.push(format!("{line}\n"));
+        self.write(&line);
     }
 
     fn fail(&mut self, message: &str) {
         let mut e = error(40000, message);
         e["status"] = json!("error");
-        self.out.push(format!("{e}\n"));
+        self.write(&e);
+    }
+
+    fn write(&mut self, ack: &Json) {
+        let text = match (self.json, self.acked) {
+            (false, _) => format!("{ack}\n"),
+            (true, false) => format!("[{ack}"),
+            (true, true) => format!(",{ack}"),
+        };
+        self.acked = true;
+        self.out.push(text);
+    }
+
+    /// Closes the JSON array once no more acks can come.
+    fn end(&mut self) {
+        if self.json {
+            self.out
+                .push(if self.acked { "]" } else { "[]" }.to_string());
+        }
     }
 }
 
