@@ -216,3 +216,40 @@ fn inserts_stream_answers_a_json_array_to_a_json_client() {
     assert_eq!(text.trim(), "{\"status\":\"ok\",\"seq\":0}");
     assert_eq!(server.pull_until("select * from s;", 4).len(), 4);
 }
+
+/// Item 4: a warehouse backfill sent as many INSERT VALUES in one `/ksql`
+/// request: every row lands, in the statements' order, each once. (The
+/// rate, which must not fall as requests grow, is `ddsql-bench inserts`.)
+#[test]
+fn twenty_thousand_insert_values_in_one_request_land_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key, n int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         create table last_n as select id, latest_by_offset(n) as n, count(*) as c from s group by id;",
+    );
+    let sql: String = (0..20_000)
+        .map(|n| format!("insert into s (id, n) values ({}, {n});\n", n % 7))
+        .collect();
+    let (status, body) = server.post("/ksql", &json!({"ksql": sql}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, json!([]), "INSERT VALUES answers with no entity");
+    let rows = server.pull_until("select * from last_n;", 7);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut rows = rows;
+    while rows.iter().map(|r| r[2].as_i64().unwrap()).sum::<i64>() < 20_000 {
+        assert!(Instant::now() < deadline, "{rows:?}");
+        std::thread::sleep(Duration::from_millis(50));
+        rows = server.pull("select * from last_n;");
+    }
+    rows.sort_by_key(|r| r[0].as_i64());
+    // Key k's last statement is the largest n below 20,000 with n % 7 == k.
+    let expected: Vec<Json> = (0..7i64)
+        .map(|k| {
+            let last = (0..20_000i64).rev().find(|n| n % 7 == k).unwrap();
+            let count = (0..20_000i64).filter(|n| n % 7 == k).count();
+            json!([k, last, count])
+        })
+        .collect();
+    assert_eq!(rows, expected);
+}
