@@ -253,3 +253,139 @@ fn twenty_thousand_insert_values_in_one_request_land_in_order() {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// The ids in topic `t`'s stream `name`, once `n` arrived (a push query
+/// from the earliest offsets, ended by LIMIT).
+fn ids(server: &Server, name: &str, n: usize) -> Vec<i64> {
+    let mut ids: Vec<i64> = server
+        .push(&format!("select id from {name} emit changes"), n)
+        .iter()
+        .map(|r| r[0].as_i64().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Item 1: `auto.offset.reset` is honoured for persistent queries, from a
+/// request's streamsProperties or a SET, with or without ksqlDB's
+/// `ksql.streams.` prefix; earliest is the default.
+#[test]
+fn persistent_queries_honour_auto_offset_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         insert into s (id, v) values (1, 1);",
+    );
+    // The default: the backlog is read.
+    server.ksql("create stream from_start as select * from s;");
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "create stream latest1 as select * from s;",
+                "streamsProperties": {"auto.offset.reset": "latest"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "create stream latest2 as select * from s;",
+                "streamsProperties": {"ksql.streams.auto.offset.reset": "latest"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    server.ksql(
+        "SET 'auto.offset.reset'='latest';\ncreate stream latest3 as select * from s;\n\
+         SET 'auto.offset.reset'='earliest';\ncreate stream from_start2 as select * from s;",
+    );
+    // Each query above is installed and reading before this row is written.
+    server.ksql("insert into s (id, v) values (2, 2);");
+    assert_eq!(ids(&server, "from_start", 2), [1, 2]);
+    assert_eq!(ids(&server, "from_start2", 2), [1, 2]);
+    for latest in ["latest1", "latest2", "latest3"] {
+        assert_eq!(ids(&server, latest, 1), [2], "{latest}");
+    }
+}
+
+/// Item 1: a push query given `ksql.streams.auto.offset.reset` (the name
+/// ksqlDB's docs use) reads from where it says.
+#[test]
+fn push_queries_read_the_prefixed_offset_reset() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+         insert into s (id) values (1);",
+    );
+    let r = server
+        .agent
+        .post(&format!("{}/query-stream", server.url))
+        .config()
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .send_json(json!({"sql": "select * from s emit changes limit 1;",
+                          "properties": {"ksql.streams.auto.offset.reset": "earliest"}}))
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(r.into_body().into_reader())
+        .lines()
+        .map(|l| l.unwrap())
+        .collect();
+    assert_eq!(lines.get(1).map(String::as_str), Some("[1]"), "{lines:?}");
+}
+
+/// Item 1: a property ksqlDB does not know is refused, naming the closest
+/// known one; a known one ddsql does not read is accepted with a warning.
+#[test]
+fn unknown_properties_are_refused_and_ignored_ones_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    server.ksql(
+        "create stream s (id int key) with (kafka_topic='s', value_format='JSON', partitions=1);",
+    );
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "SET 'auto.offset.rest'='earliest';\ncreate stream t as select * from s;"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("'auto.offset.rest'") && message.contains("auto.offset.reset"),
+        "{message}"
+    );
+    assert!(message.contains("line 1"), "{message}");
+    // Nothing of the request ran.
+    assert!(
+        server.ksql("show streams;")[0]["streams"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "create stream t as select * from s;",
+                "streamsProperties": {"ksql.streams.auto.ofset.reset": "earliest"}}),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("auto.offset.reset"),
+        "{body}"
+    );
+    // Refused as ksqlDB refuses: a value out of range, a fixed property.
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "SET 'auto.offset.reset'='sometimes';"}),
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = server.post("/ksql", &json!({"ksql": "SET 'ksql.service.id'='other';"}));
+    assert_eq!(status, 400, "{body}");
+    // Known to ksqlDB (a producer config), not read by ddsql: a warning.
+    let (status, body) = server.post(
+        "/ksql",
+        &json!({"ksql": "create stream t as select * from s;",
+                "streamsProperties": {"ksql.streams.producer.linger.ms": "5"}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let warnings = body[0]["warnings"].to_string();
+    assert!(warnings.contains("linger.ms"), "{body}");
+}
