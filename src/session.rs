@@ -27,6 +27,7 @@ use ddsql_sql::binder::{bind, BoundStatement};
 use ddsql_sql::catalog::{Catalog, Format, Header, SchemaLookup, Source, SourceKind, Topics};
 use ddsql_sql::functions;
 use ddsql_sql::plan::QueryPlan;
+use ddsql_sql::properties;
 use ddsql_sql::types::{Row, SqlType, Value};
 
 use crate::render;
@@ -311,11 +312,8 @@ pub fn check_script(
                 if let BoundStatement::CreateAs { source, .. } = &b {
                     topics.registers(source);
                 }
-                if let BoundStatement::Set { name, value } = &b {
-                    match value {
-                        Some(v) => properties.insert(name.clone(), v.clone()),
-                        None => properties.remove(name),
-                    };
+                if let BoundStatement::Set { name, value, .. } = &b {
+                    properties::set(&mut properties, name, value.as_deref());
                 }
                 scratch.apply(&b);
                 bound.push((p.text.clone(), b));
@@ -471,25 +469,23 @@ impl Session {
     }
 
     /// Sets `overrides` as properties for a while (a request's streams
-    /// properties); returns what [`Session::restore_properties`] puts back.
+    /// properties, checked by [`properties::check`]); returns what
+    /// [`Session::restore_properties`] puts back. A request's SETs, like
+    /// its streams properties, hold for the request only, as in ksqlDB.
     pub fn override_properties(
         &mut self,
         overrides: &BTreeMap<String, String>,
-    ) -> Vec<(String, Option<String>)> {
-        overrides
-            .iter()
-            .map(|(k, v)| (k.clone(), self.properties.insert(k.clone(), v.clone())))
-            .collect()
+    ) -> BTreeMap<String, String> {
+        let saved = self.properties.clone();
+        for (k, v) in overrides {
+            properties::set(&mut self.properties, k, Some(v));
+        }
+        saved
     }
 
     /// Undoes [`Session::override_properties`].
-    pub fn restore_properties(&mut self, saved: Vec<(String, Option<String>)>) {
-        for (k, v) in saved.into_iter().rev() {
-            match v {
-                Some(v) => self.properties.insert(k, v),
-                None => self.properties.remove(&k),
-            };
-        }
+    pub fn restore_properties(&mut self, saved: BTreeMap<String, String>) {
+        self.properties = saved;
     }
 
     /// `DEFINE`d variables.
@@ -700,13 +696,8 @@ impl Session {
                 runtime.drop_job(&q.id)?;
             }
         }
-        let from_end = ["auto.offset.reset", "ksql.streams.auto.offset.reset"]
-            .iter()
-            .any(|k| {
-                self.properties
-                    .get(*k)
-                    .is_some_and(|v| v.eq_ignore_ascii_case("latest"))
-            });
+        // Earliest by default: a CDC backlog is what a persistent query is for.
+        let from_end = properties::from_latest(&self.properties).unwrap_or(false);
         for q in now.queries() {
             let replaced = plan_of(&was, &q.id).is_some_and(|p| p != q.plan);
             if was.query(&q.id).is_none() || replaced {
@@ -926,12 +917,15 @@ impl Session {
             BoundStatement::Set {
                 name,
                 value: Some(v),
+                ..
             } => {
-                self.properties.insert(name.clone(), v.clone());
+                properties::set(&mut self.properties, name, Some(v));
                 format!("Successfully changed local property '{name}' to '{v}'.")
             }
-            BoundStatement::Set { name, value: None } => {
-                self.properties.remove(name);
+            BoundStatement::Set {
+                name, value: None, ..
+            } => {
+                properties::set(&mut self.properties, name, None);
                 format!("Successfully unset local property '{name}'.")
             }
             BoundStatement::Define {

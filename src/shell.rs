@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value as Json};
 
 use ddsql_sql::ast::Statement;
 use ddsql_sql::parser::parse;
+use ddsql_sql::properties;
 
 use crate::render::{cell, table};
 
@@ -221,13 +222,24 @@ impl Shell {
         };
         for p in parsed {
             match &p.statement {
-                Statement::Set { name, value } => {
-                    self.properties.insert(name.clone(), json!(value));
-                    writeln!(
-                        out,
-                        "Successfully changed local property '{name}' to '{value}'."
-                    )?;
-                }
+                // Checked here as the server checks a request's properties,
+                // so a misspelling is caught when typed, not at the next
+                // statement.
+                Statement::Set { name, value } => match properties::check(name, value) {
+                    Ok(checked) => {
+                        let same = |k: &String| properties::canonical(k) == Some(checked.name);
+                        self.properties.retain(|k, _| !same(k));
+                        self.properties.insert(name.clone(), json!(value));
+                        writeln!(
+                            out,
+                            "Successfully changed local property '{name}' to '{value}'."
+                        )?;
+                        if let Some(w) = checked.warning {
+                            writeln!(out, "WARNING: {w}")?;
+                        }
+                    }
+                    Err(e) => writeln!(out, "{e}")?,
+                },
                 Statement::Unset(name) => {
                     self.properties.remove(name);
                     writeln!(out, "Successfully unset local property '{name}'.")?;

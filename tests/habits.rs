@@ -337,7 +337,7 @@ fn unknown_properties_are_refused_and_ignored_ones_warned_of() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path());
     server.ksql(
-        "create stream s (id int key) with (kafka_topic='s', value_format='JSON', partitions=1);",
+        "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);",
     );
     let (status, body) = server.post(
         "/ksql",

@@ -81,8 +81,14 @@ pub enum BoundStatement {
     CreateType { name: String, ty: SqlType },
     /// `DROP TYPE name`. What was declared with the type keeps it.
     DropType { name: String },
-    /// `SET 'name'='value'`, `UNSET 'name'` (`value` `None`).
-    Set { name: String, value: Option<String> },
+    /// `SET 'name'='value'`, `UNSET 'name'` (`value` `None`); `warning`
+    /// if ddsql accepts the property but does not read it
+    /// ([`crate::properties::check`]).
+    Set {
+        name: String,
+        value: Option<String>,
+        warning: Option<String>,
+    },
     /// `DEFINE`, `UNDEFINE` (`value` `None`): the substitution itself
     /// happened before parsing ([`crate::variables`]).
     Define { name: String, value: Option<String> },
@@ -225,13 +231,19 @@ pub fn bind(
                 query: Some(running_query(catalog, id)?.id.clone()),
             }),
         },
-        Statement::Set { name, value } => Ok(BoundStatement::Set {
-            name: name.clone(),
-            value: Some(value.clone()),
-        }),
+        Statement::Set { name, value } => {
+            let checked = crate::properties::check(name, value)
+                .map_err(|message| SqlError::new(parsed.pos, message))?;
+            Ok(BoundStatement::Set {
+                name: name.clone(),
+                value: Some(value.clone()),
+                warning: checked.warning,
+            })
+        }
         Statement::Unset(name) => Ok(BoundStatement::Set {
             name: name.clone(),
             value: None,
+            warning: None,
         }),
         Statement::Define { name, value } => Ok(BoundStatement::Define {
             name: name.value.to_uppercase(),

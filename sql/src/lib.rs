@@ -39,6 +39,7 @@ pub mod explain;
 pub mod functions;
 pub mod parser;
 pub mod plan;
+pub mod properties;
 pub mod types;
 pub mod variables;
 

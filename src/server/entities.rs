@@ -136,6 +136,9 @@ pub fn entity(
                 }
             })
         }
+        BoundStatement::Set {
+            warning: Some(w), ..
+        } => json!({"@type": "warning_entity", "message": w}),
         BoundStatement::InsertValues { .. }
         | BoundStatement::Set { .. }
         | BoundStatement::Define { .. }

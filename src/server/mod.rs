@@ -290,12 +290,23 @@ fn variables(m: &Map<String, Json>) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether a push query starts at the topics' beginnings
-/// (`auto.offset.reset`, `latest` by default as in ksqlDB).
-fn from_end(properties: &Map<String, Json>) -> bool {
-    !properties
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("auto.offset.reset") && v.as_str() == Some("earliest"))
+/// A request's properties (`streamsProperties`, `properties`) as text,
+/// each checked as SET checks it, with the warnings for those ddsql does
+/// not read; or the refusal of the first it cannot take.
+fn request_properties(
+    properties: &Map<String, Json>,
+) -> Result<(BTreeMap<String, String>, Vec<String>), String> {
+    let mut checked = BTreeMap::new();
+    let mut warnings = Vec::new();
+    for (name, value) in properties {
+        let value = match value {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        warnings.extend(ddsql_sql::properties::check(name, &value)?.warning);
+        ddsql_sql::properties::set(&mut checked, name, Some(&value));
+    }
+    Ok((checked, warnings))
 }
 
 /// Whether a streaming endpoint answers in one JSON array
@@ -442,10 +453,28 @@ impl State {
         }
     }
 
-    /// `POST /ksql`: checks every statement, then executes them in order.
+    /// `POST /ksql`: checks every statement, then executes them in order,
+    /// with the request's streams properties, which hold for its
+    /// statements only.
     fn ksql(self: &Arc<Self>, request: KsqlRequest) -> Response<Body_> {
-        let variables = variables(&request.session_variables);
+        let (overrides, warnings) = match request_properties(&request.streams_properties) {
+            Ok(checked) => checked,
+            Err(message) => return error_response(40000, &message),
+        };
         let mut session = self.session.lock().unwrap();
+        let saved = session.override_properties(&overrides);
+        let response = self.ksql_in(&mut session, &request, &warnings);
+        session.restore_properties(saved);
+        response
+    }
+
+    fn ksql_in(
+        &self,
+        session: &mut Session,
+        request: &KsqlRequest,
+        warnings: &[String],
+    ) -> Response<Body_> {
+        let variables = variables(&request.session_variables);
         let checked = session.check(&request.ksql, &variables);
         if let Some(e) = checked.errors.first() {
             let statement = match e {
@@ -476,15 +505,13 @@ impl State {
             );
         }
         let mut entities = Vec::new();
-        // The request's streams properties hold for its statements only.
-        let overrides: BTreeMap<String, String> = request
-            .streams_properties
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-            .collect();
-        let saved = session.override_properties(&overrides);
-        let answer = self.execute_all(&mut session, checked.bound, &mut entities);
-        session.restore_properties(saved);
+        let answer = self.execute_all(session, checked.bound, &mut entities);
+        // Each entity carries the request's warnings, as ksqlDB's do.
+        for e in &mut entities {
+            if let Some(Json::Array(list)) = e.get_mut("warnings") {
+                list.extend(warnings.iter().map(|w| json!({"message": w})));
+            }
+        }
         match answer {
             Err((text, e)) => json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -532,6 +559,10 @@ impl State {
         session_variables: Map<String, Json>,
         wire: Wire,
     ) -> Response<Body_> {
+        let properties = match request_properties(&properties) {
+            Ok((checked, _)) => checked,
+            Err(message) => return error_response(40000, &message),
+        };
         let session = self.session.lock().unwrap();
         let checked = session.check(&sql, &variables(&session_variables));
         if let Some(e) = checked.errors.first() {
@@ -578,7 +609,8 @@ impl State {
         };
         let options = RunOptions {
             live: push.then(|| Live::new(self.config.idle_ms)),
-            from_end: push && from_end(&properties),
+            // Latest by default for a push query, as in ksqlDB.
+            from_end: push && ddsql_sql::properties::from_latest(&properties).unwrap_or(true),
             ..RunOptions::default()
         };
         // A pull query runs off the session's lock: it may scan a table.
