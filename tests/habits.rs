@@ -389,3 +389,123 @@ fn unknown_properties_are_refused_and_ignored_ones_warned_of() {
     let warnings = body[0]["warnings"].to_string();
     assert!(warnings.contains("linger.ms"), "{body}");
 }
+
+/// Item 7: the shell's own commands, as ksqlDB's CLI has them.
+#[test]
+fn the_shell_knows_exit_quit_help_and_version() {
+    use ddsql::shell::{Client, Shell};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    for word in ["exit", "quit", "EXIT;", "  quit  "] {
+        let mut shell = Shell::new(Client::new(&server.url));
+        let mut out = Vec::new();
+        assert!(!shell.done());
+        shell.line(word, &mut out).unwrap();
+        assert!(shell.done(), "{word:?}");
+    }
+    let mut shell = Shell::new(Client::new(&server.url));
+    let mut out = Vec::new();
+    shell.line("help", &mut out).unwrap();
+    shell.line("version", &mut out).unwrap();
+    assert!(!shell.done());
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains("exit") && text.contains("RUN SCRIPT") && text.contains("SHOW STREAMS"),
+        "{text}"
+    );
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    assert!(
+        text.contains("0.29.0"),
+        "the server's ksqlDB version: {text}"
+    );
+}
+
+/// Item 7: SHOW PROPERTIES shows what SET set, beside the defaults.
+#[test]
+fn show_properties_shows_set_properties() {
+    use ddsql::shell::{Client, Shell};
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let mut shell = Shell::new(Client::new(&server.url));
+    let mut out = Vec::new();
+    shell
+        .line("SET 'auto.offset.reset'='latest';", &mut out)
+        .unwrap();
+    shell.line("show properties;", &mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("auto.offset.reset") && l.contains("latest")),
+        "{text}"
+    );
+    assert!(
+        text.contains("ksql.persistence.default.format.key"),
+        "defaults are listed too: {text}"
+    );
+    // Over HTTP, a request's properties are its overrides.
+    let shown = server.ksql("show properties;");
+    let listed = shown[0]["properties"].to_string();
+    assert!(listed.contains("auto.offset.reset"), "{shown:?}");
+}
+
+fn cli(args: &[&str], stdin: Stdio) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ddsql"))
+        .arg("cli")
+        .args(args)
+        .stdin(stdin)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Item 7: `ddsql cli --file` fails (non-zero) on a statement error and
+/// when the server cannot be reached; the banner says "connected" only
+/// once it is; `cli --help` lists only the flags the shell uses.
+#[test]
+fn the_cli_fails_loudly_and_connects_honestly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path());
+    let bad = dir.path().join("bad.sql");
+    std::fs::write(&bad, "show streams;\ncreate stream oops (;\nshow tables;\n").unwrap();
+    let (code, out, err) = cli(
+        &["--server", &server.url, "--file", bad.to_str().unwrap()],
+        Stdio::null(),
+    );
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(format!("{out}{err}").contains("line 2"), "{out}{err}");
+
+    let good = dir.path().join("good.sql");
+    std::fs::write(&good, "show streams;\n").unwrap();
+    let (code, out, err) = cli(
+        &[
+            "--server",
+            "http://127.0.0.1:9",
+            "--file",
+            good.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
+    assert_ne!(code, Some(0), "{out}{err}");
+    assert!(format!("{out}{err}").contains("cannot reach"), "{out}{err}");
+
+    // Interactive, with no terminal: the banner, then Ctrl-D (end of input).
+    let (_, out, err) = cli(&["--server", "http://127.0.0.1:9"], Stdio::null());
+    assert!(!out.contains("connected"), "{out}");
+    assert!(format!("{out}{err}").contains("cannot reach"), "{out}{err}");
+    let (_, out, _) = cli(&["--server", &server.url], Stdio::null());
+    assert!(out.contains("connected"), "{out}");
+
+    let (code, help, _) = cli(&["--help"], Stdio::null());
+    assert_eq!(code, Some(0));
+    assert!(
+        help.contains("--server") && help.contains("--file"),
+        "{help}"
+    );
+    for unused in ["--data-dir", "--kafka-bootstrap", "--schema-registry-url"] {
+        assert!(!help.contains(unused), "{unused} in {help}");
+    }
+}
