@@ -141,7 +141,7 @@ enum Command {
     ///
     /// The catalog is durable: persistent queries created over the API
     /// survive a restart and resume over the same data directory. Stop
-    /// with Ctrl-C.
+    /// with Ctrl-C or SIGTERM: the persistent queries finish their writes.
     Server {
         /// Address to listen on (port 0 picks a free port; the address is
         /// printed once the server accepts requests).
@@ -162,7 +162,11 @@ enum Command {
     },
     /// An interactive shell against a server: multi-line statements ending
     /// in `;`, results as tables, push queries until Ctrl-C, history in
-    /// ~/.ddsql_history, `RUN SCRIPT 'file.sql'`.
+    /// ~/.ddsql_history, `RUN SCRIPT 'file.sql'`; `help`, `version`, `exit`.
+    ///
+    /// With --file, the file's statements run up to the first that fails;
+    /// the exit status is non-zero if one failed or the server could not
+    /// be reached.
     Cli {
         /// The server's URL.
         #[arg(long, default_value = "http://127.0.0.1:8088", env = "DDSQL_SERVER")]
@@ -249,6 +253,29 @@ enum Encoding {
     Base64,
 }
 
+/// The command line, parsed. The connection flags are global (they may
+/// come before or after the subcommand), but `ddsql cli` talks to a server
+/// over HTTP and uses none of them: its `--help` leaves them out.
+fn parse_args() -> Cli {
+    use clap::{Arg, CommandFactory, FromArgMatches};
+    // A hidden flag of the subcommand's own with a global's id keeps the
+    // global out of it (clap propagates a global only where its id is free).
+    let command = Cli::command().mut_subcommand("cli", |cli| {
+        [
+            ("data_dir", "data-dir"),
+            ("kafka_bootstrap", "kafka-bootstrap"),
+            ("kafka_config", "kafka-config"),
+            ("kafka_timeout_ms", "kafka-timeout-ms"),
+            ("schema_registry_url", "schema-registry-url"),
+        ]
+        .into_iter()
+        .fold(cli, |cli, (id, long)| {
+            cli.arg(Arg::new(id).long(long).num_args(1).hide(true))
+        })
+    });
+    Cli::from_arg_matches(&command.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
     ddsql::tune_allocator();
     tracing_subscriber::fmt()
@@ -260,7 +287,7 @@ fn main() -> ExitCode {
         // Colour for a person at a terminal, none in a redirected log.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
+    let cli = parse_args();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -352,8 +379,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Some(file) => {
                 let sql = std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?;
-                let mut shell = ddsql::shell::Shell::new(ddsql::shell::Client::new(&server));
+                let client = ddsql::shell::Client::new(&server);
+                client.info().map_err(|e| anyhow!(e))?;
+                let mut shell = ddsql::shell::Shell::new(client);
                 shell.run(&sql, &mut std::io::stdout())?;
+                if shell.failed() {
+                    bail!(
+                        "{}: a statement failed (above); the statements after it did not run",
+                        file.display()
+                    );
+                }
                 Ok(())
             }
         },

@@ -1073,10 +1073,9 @@ impl Session {
                 render::table(&["Function Name", "Type"], &rows)
             }
             ShowKind::Properties => {
-                let rows: Vec<Vec<String>> = self
-                    .properties
-                    .iter()
-                    .map(|(k, v)| vec![k.clone(), "SESSION".into(), v.clone()])
+                let rows: Vec<Vec<String>> = properties::listing(&self.properties)
+                    .into_iter()
+                    .map(|(k, scope, v)| vec![k, scope.into(), v])
                     .collect();
                 render::table(&["Property", "Scope", "Value"], &rows)
             }

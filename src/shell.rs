@@ -57,6 +57,28 @@ impl Client {
         Ok((status, json))
     }
 
+    /// The server's `/info`: its `KsqlServerInfo`, or why it cannot be
+    /// reached.
+    pub fn info(&self) -> Result<Json, String> {
+        let mut response = self
+            .agent
+            .get(&format!("{}/info", self.base))
+            .call()
+            .map_err(|e| self.unreachable(e))?;
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| format!("reading the server's answer: {e}"))?;
+        let info: Json = serde_json::from_str(&text)
+            .map_err(|_| format!("{} does not answer as a ksqlDB server: {text}", self.base))?;
+        Ok(info["KsqlServerInfo"].clone())
+    }
+
+    /// The server's address, as given.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     fn unreachable(&self, e: ureq::Error) -> String {
         format!(
             "cannot reach the server at {}: {e} (is `ddsql server` running? pass its address with --server)",
@@ -181,7 +203,26 @@ pub struct Shell {
     properties: Map<String, Json>,
     /// Set by Ctrl-C: ends the running query.
     pub interrupt: Arc<AtomicBool>,
+    /// Set by `exit` or `quit`.
+    done: bool,
+    /// How many statements failed (`ddsql cli --file` exits non-zero if
+    /// any did).
+    errors: usize,
 }
+
+/// What `help` prints.
+const HELP: &str = "\
+Statements end with ';' and may span lines; each goes to the server:
+  CREATE STREAM|TABLE ..., INSERT INTO ..., SELECT ... [EMIT CHANGES], PRINT 'topic' [FROM BEGINNING],
+  SHOW STREAMS|TABLES|QUERIES|TOPICS|PROPERTIES|FUNCTIONS|TYPES|VARIABLES, DESCRIBE name [EXTENDED],
+  EXPLAIN query_id, DROP STREAM|TABLE name, TERMINATE query_id, ...
+Handled by the shell itself:
+  SET 'property'='value';   UNSET 'property';   sent with every statement (for example auto.offset.reset)
+  RUN SCRIPT 'file.sql';    runs a file's statements
+  help                      this text
+  version                   the shell's and the server's versions
+  exit, quit                leave (so does Ctrl-D); Ctrl-C stops a running query
+";
 
 impl Shell {
     pub fn new(client: Client) -> Shell {
@@ -190,7 +231,58 @@ impl Shell {
             pending: String::new(),
             properties: Map::new(),
             interrupt: Arc::new(AtomicBool::new(false)),
+            done: false,
+            errors: 0,
         }
+    }
+
+    /// Whether `exit` or `quit` was given.
+    pub fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Whether a statement failed: a syntax error, an error from the
+    /// server, or a server that could not be reached.
+    pub fn failed(&self) -> bool {
+        self.errors > 0
+    }
+
+    /// Writes an error and remembers that one happened.
+    fn error(&mut self, out: &mut dyn Write, message: &str) -> std::io::Result<()> {
+        self.errors += 1;
+        writeln!(out, "{message}")
+    }
+
+    /// The shell's own commands (ksqlDB's CLI has them, without `;`):
+    /// whether `line` was one.
+    fn command(&mut self, line: &str, out: &mut dyn Write) -> std::io::Result<bool> {
+        if !self.pending.trim().is_empty() {
+            return Ok(false);
+        }
+        let word = line
+            .trim()
+            .trim_end_matches(';')
+            .trim()
+            .to_ascii_lowercase();
+        match word.as_str() {
+            "exit" | "quit" => self.done = true,
+            "help" => write!(out, "{HELP}")?,
+            "version" => {
+                writeln!(out, "ddsql shell {}", env!("CARGO_PKG_VERSION"))?;
+                match self.client.info() {
+                    Ok(info) => writeln!(
+                        out,
+                        "server {}: ksqlDB {} API, ddsql {}",
+                        self.client.base(),
+                        cell(&info["version"]),
+                        cell(&info["ddsqlVersion"]),
+                    )?,
+                    Err(e) => self.error(out, &e)?,
+                }
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     /// The prompt for the next line.
@@ -205,6 +297,9 @@ impl Shell {
     /// Takes one input line; runs each statement it completes, writing
     /// results to `out`.
     pub fn line(&mut self, line: &str, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.command(line, out)? {
+            return Ok(());
+        }
         self.pending.push_str(line);
         self.pending.push('\n');
         if !ends_statement(&self.pending) {
@@ -214,13 +309,17 @@ impl Shell {
         self.run(&text, out)
     }
 
-    /// Runs the complete statements of `text`.
+    /// Runs the complete statements of `text`, up to the first that fails.
     pub fn run(&mut self, text: &str, out: &mut dyn Write) -> std::io::Result<()> {
         let parsed = match parse(text) {
             Ok(p) => p,
-            Err(e) => return writeln!(out, "{e}"),
+            Err(e) => return self.error(out, &e.to_string()),
         };
+        let errors = self.errors;
         for p in parsed {
+            if self.errors > errors {
+                break;
+            }
             match &p.statement {
                 // Checked here as the server checks a request's properties,
                 // so a misspelling is caught when typed, not at the next
@@ -238,7 +337,7 @@ impl Shell {
                             writeln!(out, "WARNING: {w}")?;
                         }
                     }
-                    Err(e) => writeln!(out, "{e}")?,
+                    Err(e) => self.error(out, &e)?,
                 },
                 Statement::Unset(name) => {
                     self.properties.remove(name);
@@ -246,7 +345,7 @@ impl Shell {
                 }
                 Statement::RunScript(path) => match std::fs::read_to_string(path) {
                     Ok(script) => self.run(&script, out)?,
-                    Err(e) => writeln!(out, "cannot read {path}: {e}")?,
+                    Err(e) => self.error(out, &format!("cannot read {path}: {e}"))?,
                 },
                 Statement::Select(_) => self.select(&p.text, out)?,
                 Statement::Print { .. } => self.print(&p.text, out)?,
@@ -289,7 +388,7 @@ impl Shell {
                 "-".repeat(widths.iter().map(|w| w + 3).sum::<usize>()),
                 if rows == 1 { "" } else { "s" }
             ),
-            Err(e) => writeln!(out, "{e}"),
+            Err(e) => self.error(out, &e),
         }
     }
 
@@ -307,7 +406,7 @@ impl Shell {
         }
         match result {
             Ok(()) => Ok(()),
-            Err(e) => writeln!(out, "{e}"),
+            Err(e) => self.error(out, &e),
         }
     }
 
@@ -320,8 +419,8 @@ impl Shell {
                 }
                 Ok(())
             }
-            Ok((_, body)) => writeln!(out, "{}", error_message(&body)),
-            Err(e) => writeln!(out, "{e}"),
+            Ok((_, body)) => self.error(out, &error_message(&body)),
+            Err(e) => self.error(out, &e),
         }
     }
 }
@@ -542,7 +641,17 @@ pub fn interactive(server: &str) -> anyhow::Result<()> {
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!("ddsql {} shell, connected to {server}. Statements end with ';'. Ctrl-C stops a query, Ctrl-D exits.", env!("CARGO_PKG_VERSION"));
+    match shell.client.info() {
+        Ok(info) => println!(
+            "ddsql {} shell, connected to {server} (ksqlDB {} API). Statements end with ';'; `help` lists the shell's commands; `exit` or Ctrl-D leaves.",
+            env!("CARGO_PKG_VERSION"),
+            cell(&info["version"]),
+        ),
+        Err(e) => println!(
+            "ddsql {} shell. WARNING: {e}. Statements fail until the server is up; `exit` or Ctrl-D leaves.",
+            env!("CARGO_PKG_VERSION"),
+        ),
+    }
     let mut stdout = std::io::stdout();
     loop {
         match editor.readline(shell.prompt()) {
@@ -551,6 +660,9 @@ pub fn interactive(server: &str) -> anyhow::Result<()> {
                     let _ = editor.add_history_entry(line.as_str());
                 }
                 shell.line(&line, &mut stdout)?;
+                if shell.done() {
+                    break;
+                }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => continue,
             Err(rustyline::error::ReadlineError::Eof) => break,

@@ -351,6 +351,36 @@ pub fn from_latest(properties: &BTreeMap<String, String>) -> Option<bool> {
         .map(|(_, v)| v.eq_ignore_ascii_case("latest"))
 }
 
+/// The defaults of the properties ddsql reads, as SHOW PROPERTIES lists
+/// them when a session has not set them.
+const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "auto.offset.reset",
+        "earliest (persistent queries), latest (push queries)",
+    ),
+    ("ksql.persistence.default.format.key", "KAFKA"),
+    (
+        "ksql.persistence.default.format.value",
+        "(none: VALUE_FORMAT is required)",
+    ),
+];
+
+/// What SHOW PROPERTIES lists: `(name, scope, value)`, the properties the
+/// session set (`SESSION`), then the defaults of those ddsql reads that it
+/// did not set (`SERVER`).
+pub fn listing(set: &BTreeMap<String, String>) -> Vec<(String, &'static str, String)> {
+    let mut rows: Vec<_> = set
+        .iter()
+        .map(|(k, v)| (k.clone(), "SESSION", v.clone()))
+        .collect();
+    for (name, default) in DEFAULTS {
+        if !set.keys().any(|k| canonical(k) == Some(name)) {
+            rows.push((name.to_string(), "SERVER", default.to_string()));
+        }
+    }
+    rows
+}
+
 /// Sets (`Some`) or unsets property `name` in `properties`, removing its
 /// other names first, so `ksql.streams.auto.offset.reset` set after
 /// `auto.offset.reset` replaces it.

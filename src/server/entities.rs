@@ -224,12 +224,20 @@ fn show(session: &Session, what: ShowKind, extended: bool) -> Json {
             json!({"@type": "function_names", "functions": functions})
         }
         ShowKind::Properties => {
-            let properties: Vec<Json> = session
-                .properties()
+            let listing = ddsql_sql::properties::listing(session.properties());
+            let names = |scope: &str| -> Vec<&str> {
+                listing
+                    .iter()
+                    .filter(|(_, s, _)| *s == scope)
+                    .map(|(k, _, _)| k.as_str())
+                    .collect()
+            };
+            let properties: Vec<Json> = listing
                 .iter()
-                .map(|(k, v)| json!({"name": k, "scope": "SESSION", "value": v, "editable": true, "level": "SERVER"}))
+                .map(|(k, scope, v)| json!({"name": k, "scope": scope, "value": v, "editable": true, "level": "SERVER"}))
                 .collect();
-            json!({"@type": "properties", "properties": properties, "overwrittenProperties": [], "defaultProperties": []})
+            json!({"@type": "properties", "properties": properties,
+                   "overwrittenProperties": names("SESSION"), "defaultProperties": names("SERVER")})
         }
         ShowKind::Variables => {
             let variables: Vec<Json> = session
