@@ -509,3 +509,39 @@ fn the_cli_fails_loudly_and_connects_honestly() {
         assert!(!help.contains(unused), "{unused} in {help}");
     }
 }
+
+/// Item 6: command sequence numbers only grow, across a restart too, and
+/// `/status` remembers the commands from before it.
+#[test]
+fn command_sequence_numbers_and_statuses_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = {
+        let server = Server::start(dir.path());
+        let done = server.ksql(
+            "create stream s (id int key, v int) with (kafka_topic='s', value_format='JSON', partitions=1);\n\
+             create stream t as select * from s;",
+        );
+        let numbers: Vec<i64> = done
+            .iter()
+            .map(|e| e["commandSequenceNumber"].as_i64().unwrap())
+            .collect();
+        assert!(numbers[0] < numbers[1], "{numbers:?}");
+        numbers[1]
+    };
+    let server = Server::start(dir.path());
+    let done = server.ksql("create stream u as select * from s;");
+    let after = done[0]["commandSequenceNumber"].as_i64().unwrap();
+    assert!(after > first, "{first} then {after} after the restart");
+    let (status, all) = get(&server, "/status");
+    assert_eq!(status, 200);
+    assert_eq!(
+        all["commandStatuses"],
+        json!({"stream/S/create": "SUCCESS", "stream/T/create": "SUCCESS", "stream/U/create": "SUCCESS"})
+    );
+    let (status, one) = get(&server, "/status/stream/T/create");
+    assert_eq!(status, 200);
+    assert_eq!(
+        one,
+        json!({"status": "SUCCESS", "message": "Created query with ID CSAS_T_0"})
+    );
+}
