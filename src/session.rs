@@ -79,6 +79,43 @@ pub struct Executed {
     pub message: String,
     /// What a SHOW or DESCRIBE prints.
     pub output: Option<String>,
+    /// The statement's ksqlDB command id ([`command_id`]), if it is a
+    /// command.
+    pub command: Option<String>,
+    /// Where a durable session recorded the command in [`COMMAND_TOPIC`]:
+    /// ksqlDB's `commandSequenceNumber`, which only grows.
+    pub sequence: Option<u64>,
+}
+
+/// ksqlDB's command id for a statement that changes the catalog:
+/// `type/entity/action`, e.g. `stream/PAGEVIEWS/create`.
+pub fn command_id(b: &BoundStatement) -> Option<String> {
+    let kind = |k: SourceKind| match k {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    };
+    match b {
+        BoundStatement::CreateSource { source, .. } | BoundStatement::CreateAs { source, .. } => {
+            Some(format!("{}/{}/create", kind(source.kind), source.name))
+        }
+        BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
+        BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
+        BoundStatement::CreateType { name, .. } => Some(format!("type/{name}/create")),
+        BoundStatement::Alter { source } => {
+            Some(format!("{}/{}/alter", kind(source.kind), source.name))
+        }
+        BoundStatement::Pause { query, paused } => Some(format!(
+            "{}/{}/execute",
+            if *paused { "pause" } else { "resume" },
+            query.as_deref().unwrap_or("ALL")
+        )),
+        BoundStatement::DropType { name } => Some(format!("type/{name}/drop")),
+        BoundStatement::Terminate { query } => Some(format!(
+            "terminate/{}/execute",
+            query.as_deref().unwrap_or("ALL")
+        )),
+        _ => None,
+    }
 }
 
 /// Topics as the binder sees them mid-script: those that exist plus those
@@ -355,6 +392,9 @@ pub struct Session {
     properties: BTreeMap<String, String>,
     /// Whether catalog changes are appended to [`COMMAND_TOPIC`].
     durable: bool,
+    /// The message of every command executed, by command id, those that
+    /// restored the catalog too: what `/status` answers.
+    commands: BTreeMap<String, String>,
     /// The long-lived runtime the persistent queries run on, once started
     /// ([`Session::start_runtime`]); without one, they run only in
     /// [`Session::run_until_caught_up`].
@@ -386,6 +426,7 @@ impl Session {
             variables: BTreeMap::new(),
             properties: BTreeMap::new(),
             durable: false,
+            commands: BTreeMap::new(),
             runtime: None,
             settle: false,
         })
@@ -442,6 +483,12 @@ impl Session {
         }
         session.durable = true;
         Ok(self)
+    }
+
+    /// The message of every command executed (all succeeded: a failed
+    /// statement changes nothing), by ksqlDB command id.
+    pub fn commands(&self) -> &BTreeMap<String, String> {
+        &self.commands
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -552,6 +599,8 @@ impl Session {
                     message: "0 rows inserted: an earlier run of this script inserted this row"
                         .into(),
                     output: None,
+                    command: None,
+                    sequence: None,
                 });
                 continue;
             }
@@ -623,7 +672,8 @@ impl Session {
             _ => text.to_string(),
         };
         let before = self.catalog.clone();
-        let done = self.execute(b)?;
+        let command = command_id(&b);
+        let mut done = self.execute(b)?;
         // Durable first, then installed: a restart runs what was recorded.
         if self.durable && changes_catalog {
             let record = Record {
@@ -632,9 +682,13 @@ impl Session {
                 timestamp: now_ms(),
                 headers: vec![],
             };
-            self.log.append(COMMAND_TOPIC, 0, &[record])?;
+            done.sequence = Some(self.log.append(COMMAND_TOPIC, 0, &[record])?);
             self.log.flush()?;
         }
+        if let Some(id) = &command {
+            self.commands.insert(id.clone(), done.message.clone());
+        }
+        done.command = command;
         self.sync_runtime(&before)
             .map_err(|e| IoError::Other(format!("running the queries: {e}")))?;
         Ok(done)
@@ -979,7 +1033,12 @@ impl Session {
             }
         };
         self.catalog.apply(&b);
-        Ok(Executed { message, output })
+        Ok(Executed {
+            message,
+            output,
+            command: None,
+            sequence: None,
+        })
     }
 
     fn show(&self, what: ShowKind) -> String {

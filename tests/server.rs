@@ -496,7 +496,8 @@ fn info_health_status_and_session_variables() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["commandStatus"]["message"], "Stream created");
-    assert_eq!(body[1]["commandSequenceNumber"], 2);
+    // The command's offset in the command topic, as in ksqlDB.
+    assert_eq!(body[1]["commandSequenceNumber"], 1);
     let streams = server.ksql("show streams;");
     assert_eq!(streams[0]["streams"][0]["topic"], "events");
     let (_, statuses) = get("/status");

@@ -12,7 +12,7 @@ use ddsql_sql::catalog::{Header, Source, SourceKind};
 use ddsql_sql::functions;
 use ddsql_sql::types::SqlType;
 
-use crate::session::{Executed, Session};
+use crate::session::{command_id, Executed, Session};
 
 /// An error body: `generic_error`, or `statement_error` when a statement
 /// failed (with the entities of the statements that ran before it).
@@ -28,37 +28,6 @@ pub fn statement_error(code: u32, message: &str, statement: &str, entities: Vec<
         "statementText": statement,
         "entities": entities,
     })
-}
-
-/// ksqlDB's command id for a statement that changes the catalog:
-/// `type/entity/action`, e.g. `stream/PAGEVIEWS/create`.
-pub fn command_id(b: &BoundStatement) -> Option<String> {
-    let kind = |k: SourceKind| match k {
-        SourceKind::Stream => "stream",
-        SourceKind::Table => "table",
-    };
-    match b {
-        BoundStatement::CreateSource { source, .. } | BoundStatement::CreateAs { source, .. } => {
-            Some(format!("{}/{}/create", kind(source.kind), source.name))
-        }
-        BoundStatement::InsertSelect { query } => Some(format!("stream/{}/create", query.sink)),
-        BoundStatement::Drop { name, .. } => Some(format!("source/{name}/drop")),
-        BoundStatement::CreateType { name, .. } => Some(format!("type/{name}/create")),
-        BoundStatement::Alter { source } => {
-            Some(format!("{}/{}/alter", kind(source.kind), source.name))
-        }
-        BoundStatement::Pause { query, paused } => Some(format!(
-            "{}/{}/execute",
-            if *paused { "pause" } else { "resume" },
-            query.as_deref().unwrap_or("ALL")
-        )),
-        BoundStatement::DropType { name } => Some(format!("type/{name}/drop")),
-        BoundStatement::Terminate { query } => Some(format!(
-            "terminate/{}/execute",
-            query.as_deref().unwrap_or("ALL")
-        )),
-        _ => None,
-    }
 }
 
 /// The entity for one executed statement; `None` for statements ksqlDB

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -73,10 +73,10 @@ struct State {
     /// Running push queries, by id: the flag that stops each.
     push_queries: Mutex<HashMap<String, Arc<AtomicBool>>>,
     next_push: AtomicU64,
-    /// ksqlDB's `commandSequenceNumber`: statements executed so far.
-    sequence: AtomicI64,
-    /// `/status`: command id to (status, message).
-    statuses: Mutex<BTreeMap<String, (String, String)>>,
+    /// `/status`: command id to message (every command recorded succeeded),
+    /// the restored catalog's too; kept here so `/status` does not wait
+    /// for a long request's hold on the session.
+    statuses: Mutex<BTreeMap<String, String>>,
 }
 
 /// A response body.
@@ -163,14 +163,14 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
             false,
         )
         .map_err(|e| anyhow::anyhow!("starting the persistent queries: {e}"))?;
+    let statuses = session.commands().clone();
     let state = Arc::new(State {
         config: config.clone(),
         runtime: session.runtime().expect("just started").clone(),
         session: Mutex::new(session),
         push_queries: Mutex::new(HashMap::new()),
         next_push: AtomicU64::new(0),
-        sequence: AtomicI64::new(0),
-        statuses: Mutex::new(BTreeMap::new()),
+        statuses: Mutex::new(statuses),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -375,16 +375,16 @@ impl State {
                 let statuses = self.statuses.lock().unwrap();
                 let all: Map<String, Json> = statuses
                     .iter()
-                    .map(|(id, (status, _))| (id.clone(), json!(status)))
+                    .map(|(id, _)| (id.clone(), json!("SUCCESS")))
                     .collect();
                 json_response(StatusCode::OK, &json!({"commandStatuses": all}))
             }
             (&Method::GET, p) if p.starts_with("/status/") => {
                 let id = &p["/status/".len()..];
                 match self.statuses.lock().unwrap().get(id) {
-                    Some((status, message)) => json_response(
+                    Some(message) => json_response(
                         StatusCode::OK,
-                        &json!({"status": status, "message": message}),
+                        &json!({"status": "SUCCESS", "message": message}),
                     ),
                     None => error_response(40400, &format!("no command has the id {id}")),
                 }
@@ -530,18 +530,16 @@ impl State {
         entities: &mut Vec<Json>,
     ) -> Result<(), (String, String)> {
         for (text, b) in bound {
-            let command = entities::command_id(&b);
             match session.execute_statement(&text, b.clone()) {
                 Ok(done) => {
-                    let sequence = match command {
-                        Some(_) => self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
-                        None => -1,
-                    };
-                    if let Some(id) = command {
+                    // ksqlDB's commandSequenceNumber: the command's offset
+                    // in the command topic; -1 for what is not a command.
+                    let sequence = done.sequence.map_or(-1, |s| s as i64);
+                    if let Some(id) = &done.command {
                         self.statuses
                             .lock()
                             .unwrap()
-                            .insert(id, ("SUCCESS".into(), done.message.clone()));
+                            .insert(id.clone(), done.message.clone());
                     }
                     entities.extend(entities::entity(session, &text, &b, &done, sequence));
                 }
