@@ -545,3 +545,82 @@ fn command_sequence_numbers_and_statuses_survive_a_restart() {
         json!({"status": "SUCCESS", "message": "Created query with ID CSAS_T_0"})
     );
 }
+
+/// Item 5: the processing log is ksqlDB's `KSQL_PROCESSING_LOG` stream,
+/// in ksqlDB's layout (LOGGER, LEVEL, TIME, MESSAGE with its error
+/// structs) plus where the record was and which query met it.
+#[test]
+fn the_processing_log_is_the_ksql_processing_log_stream() {
+    use ddsql_connectors::embedded::EmbeddedLog;
+    use ddsql_engine::io::{Record, Transport};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // A record no JSON decoder reads, written before the server runs.
+        let log = EmbeddedLog::open(dir.path()).unwrap();
+        log.create_topic("raw", 1).unwrap();
+        let record = |v: &str| Record {
+            key: None,
+            value: Some(v.as_bytes().to_vec()),
+            timestamp: 1_000,
+            headers: vec![],
+        };
+        log.append(
+            "raw",
+            0,
+            &[record("{not json"), record("{\"V\": \"2024-01-02\"}")],
+        )
+        .unwrap();
+        log.flush().unwrap();
+    }
+    let server = Server::start(dir.path());
+    let streams = server.ksql("show streams;");
+    assert!(
+        streams[0]["streams"]
+            .to_string()
+            .contains("KSQL_PROCESSING_LOG"),
+        "{streams:?}"
+    );
+    server.ksql(
+        "create stream raw (v string) with (kafka_topic='raw', value_format='JSON');\n\
+         create stream parsed as select parse_date(v, 'yyyy-MM-dd') as d from raw;",
+    );
+    // A value PARSE_DATE cannot read: a record processing error.
+    server.insert("raw", &[json!({"V": "nope"})]);
+    let rows = server.push(
+        "select query_id, record_topic, record_partition, record_offset, message->type, \
+         message->deserializationerror->errormessage, message->recordprocessingerror->errormessage, \
+         level, logger from KSQL_PROCESSING_LOG emit changes",
+        2,
+    );
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let (bad, failed) = (&rows[0], &rows[1]);
+    assert_eq!(bad[0], "CSAS_PARSED_0");
+    assert_eq!(
+        (&bad[1], &bad[2], &bad[3]),
+        (&json!("raw"), &json!(0), &json!(0))
+    );
+    assert_eq!(bad[4], 0, "DESERIALIZATION_ERROR: {bad}");
+    assert!(bad[5].as_str().unwrap().contains("JSON"), "{bad}");
+    assert_eq!(bad[6], Json::Null);
+    assert_eq!(failed[4], 1, "RECORD_PROCESSING_ERROR: {failed}");
+    assert!(failed[6].as_str().unwrap().contains("nope"), "{failed}");
+    assert_eq!(failed[7], "ERROR");
+    assert!(
+        failed[8]
+            .as_str()
+            .unwrap()
+            .starts_with("processing.CSAS_PARSED_0"),
+        "{failed}"
+    );
+    // A restart finds the stream there and does not declare it twice.
+    drop(server);
+    let server = Server::start(dir.path());
+    let streams = server.ksql("show streams;")[0]["streams"].clone();
+    let named: Vec<&Json> = streams
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["name"] == "KSQL_PROCESSING_LOG")
+        .collect();
+    assert_eq!(named.len(), 1, "{streams}");
+}
