@@ -485,6 +485,16 @@ impl Session {
         Ok(self)
     }
 
+    /// Declares the `KSQL_PROCESSING_LOG` stream over the processing log
+    /// unless the catalog has it: a server does at start, as ksqlDB does
+    /// with `ksql.logging.processing.stream.auto.create`.
+    pub fn declare_processing_log(&mut self) -> Result<(), ScriptError> {
+        if self.catalog.source("KSQL_PROCESSING_LOG").is_none() {
+            self.execute_script(&ddsql_engine::processing_log_stream())?;
+        }
+        Ok(())
+    }
+
     /// The message of every command executed (all succeeded: a failed
     /// statement changes nothing), by ksqlDB command id.
     pub fn commands(&self) -> &BTreeMap<String, String> {

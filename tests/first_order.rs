@@ -247,10 +247,14 @@ fn processing_log_names_the_bad_record() {
     let session = Session::open(dir.path()).unwrap();
     let log = read_all(&session, ddsql_engine::PROCESSING_LOG_TOPIC);
     let entry: Json = serde_json::from_slice(log[0].record.value.as_deref().unwrap()).unwrap();
-    assert_eq!(entry["origin"], "stg_order");
-    assert_eq!(entry["topic"], "TRADE_MYSQL.TRADE.ORDER");
-    assert_eq!(entry["partition"], 0);
-    let offset = entry["offset"].as_u64().unwrap();
+    assert!(
+        entry["LOGGER"].as_str().unwrap().ends_with(".stg_order"),
+        "{entry}"
+    );
+    assert_eq!(entry["MESSAGE"]["TYPE"], 0, "a deserialization error");
+    assert_eq!(entry["RECORD_TOPIC"], "TRADE_MYSQL.TRADE.ORDER");
+    assert_eq!(entry["RECORD_PARTITION"], 0);
+    let offset = entry["RECORD_OFFSET"].as_u64().unwrap();
     let mut bad = Vec::new();
     session
         .log()
@@ -258,7 +262,7 @@ fn processing_log_names_the_bad_record() {
         .unwrap();
     assert_eq!(bad[0].record.value.as_deref(), Some(&b"{not json"[..]));
     assert!(
-        entry["message"].as_str().unwrap().contains("invalid JSON"),
+        common::logged_error(&entry).contains("invalid JSON"),
         "{entry}"
     );
 }

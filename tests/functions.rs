@@ -79,8 +79,8 @@ fn a_failing_call_is_null_and_logged_and_the_row_goes_on() {
             .iter()
             .map(|(_, v, _)| {
                 (
-                    v["timestamp"].as_i64().unwrap(),
-                    v["message"].as_str().unwrap().to_string(),
+                    v["TIME"].as_i64().unwrap(),
+                    common::logged_error(v).to_string(),
                 )
             })
             .collect();

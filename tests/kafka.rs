@@ -395,9 +395,9 @@ fn corrupt_records_go_to_the_processing_log_and_the_query_goes_on() {
         .iter()
         .map(|e| {
             (
-                e["topic"].clone(),
-                e["partition"].clone(),
-                e["offset"].clone(),
+                e["RECORD_TOPIC"].clone(),
+                e["RECORD_PARTITION"].clone(),
+                e["RECORD_OFFSET"].clone(),
             )
         })
         .collect();
@@ -407,10 +407,7 @@ fn corrupt_records_go_to_the_processing_log_and_the_query_goes_on() {
             .map(|o| (json!("EVENT_MYSQL.EVENT.SUBMIT"), json!(0), json!(o)))
             .collect::<Vec<_>>()
     );
-    let messages: Vec<&str> = entries
-        .iter()
-        .map(|e| e["message"].as_str().unwrap())
-        .collect();
+    let messages: Vec<&str> = entries.iter().map(common::logged_error).collect();
     assert!(messages[0].contains("ends early"), "{}", messages[0]);
     assert!(messages[1].contains("magic byte"), "{}", messages[1]);
     assert!(messages[2].contains("999"), "{}", messages[2]);

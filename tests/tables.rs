@@ -621,10 +621,7 @@ fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
         let log = records(&session, ddsql_engine::PROCESSING_LOG_TOPIC);
         assert_eq!(log.len(), 1, "{log:?}");
         assert!(
-            log[0].1["message"]
-                .as_str()
-                .unwrap()
-                .contains("the TIMESTAMP column of the result is NULL"),
+            common::logged_error(&log[0].1).contains("the TIMESTAMP column of the result is NULL"),
             "{log:?}"
         );
         assert_eq!(

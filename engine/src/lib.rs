@@ -46,6 +46,8 @@ pub use runtime::{run, subscribe, Runtime, RuntimeConfig, Subscription};
 /// results, counted, and written to the processing log; the query goes on.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ProcessingError {
+    /// What failed, as ksqlDB's processing log classifies it.
+    pub kind: ErrorKind,
     /// The source or query that met the error.
     pub origin: String,
     pub topic: Option<String>,
@@ -54,6 +56,90 @@ pub struct ProcessingError {
     /// The record's timestamp.
     pub timestamp: i64,
     pub message: String,
+}
+
+/// ksqlDB's processing-log message types (`MESSAGE->TYPE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ErrorKind {
+    /// A source record no decoder reads (type 0).
+    Deserialization = 0,
+    /// A row an expression or a timestamp could not be computed for (1).
+    RecordProcessing = 1,
+    /// A result row the sink's format cannot encode (3).
+    Serialization = 3,
+}
+
+impl ProcessingError {
+    /// The processing-log entry, in ksqlDB's layout: `LOGGER`, `LEVEL`,
+    /// `TIME`, and `MESSAGE` with one error struct per type (the others
+    /// null); then ddsql's `QUERY_ID` and where the record was. `TIME` is
+    /// the record's timestamp, not the wall clock as in ksqlDB, so a query
+    /// that replays after a restart writes the same entry again.
+    pub fn entry(&self, query: &str) -> serde_json::Value {
+        let error = serde_json::json!({"ERRORMESSAGE": self.message, "CAUSE": []});
+        let with = |mut e: serde_json::Value, extra: serde_json::Value| {
+            if let (Some(e), Some(extra)) = (e.as_object_mut(), extra.as_object()) {
+                e.extend(extra.clone());
+            }
+            e
+        };
+        let (mut deserialization, mut processing, mut serialization) = (
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+            serde_json::Value::Null,
+        );
+        match self.kind {
+            ErrorKind::Deserialization => {
+                deserialization = with(
+                    error,
+                    serde_json::json!({"TARGET": "value", "RECORDB64": null, "topic": self.topic}),
+                )
+            }
+            ErrorKind::RecordProcessing => {
+                processing = with(error, serde_json::json!({"RECORD": null}))
+            }
+            ErrorKind::Serialization => {
+                serialization = with(
+                    error,
+                    serde_json::json!({"TARGET": "value", "RECORD": null, "topic": self.topic}),
+                )
+            }
+        }
+        serde_json::json!({
+            "LOGGER": format!("processing.{query}.{}", self.origin),
+            "LEVEL": "ERROR",
+            "TIME": self.timestamp,
+            "MESSAGE": {
+                "TYPE": self.kind as i32,
+                "DESERIALIZATIONERROR": deserialization,
+                "RECORDPROCESSINGERROR": processing,
+                "PRODUCTIONERROR": null,
+                "SERIALIZATIONERROR": serialization,
+                "KAFKASTREAMSTHREADERROR": null,
+            },
+            "QUERY_ID": query,
+            "RECORD_TOPIC": self.topic,
+            "RECORD_PARTITION": self.partition,
+            "RECORD_OFFSET": self.offset,
+        })
+    }
+}
+
+/// The statement declaring the `KSQL_PROCESSING_LOG` stream over
+/// [`PROCESSING_LOG_TOPIC`]: the columns of [`ProcessingError::entry`].
+pub fn processing_log_stream() -> String {
+    format!(
+        "CREATE STREAM KSQL_PROCESSING_LOG (\
+         LOGGER STRING, LEVEL STRING, `TIME` BIGINT, \
+         MESSAGE STRUCT<`TYPE` INT, \
+         DESERIALIZATIONERROR STRUCT<TARGET STRING, ERRORMESSAGE STRING, RECORDB64 STRING, CAUSE ARRAY<STRING>, `topic` STRING>, \
+         RECORDPROCESSINGERROR STRUCT<ERRORMESSAGE STRING, RECORD STRING, CAUSE ARRAY<STRING>>, \
+         PRODUCTIONERROR STRUCT<ERRORMESSAGE STRING>, \
+         SERIALIZATIONERROR STRUCT<TARGET STRING, ERRORMESSAGE STRING, RECORD STRING, CAUSE ARRAY<STRING>, `topic` STRING>, \
+         KAFKASTREAMSTHREADERROR STRUCT<ERRORMESSAGE STRING, THREADNAME STRING, CAUSE ARRAY<STRING>>>, \
+         QUERY_ID STRING, RECORD_TOPIC STRING, RECORD_PARTITION INT, RECORD_OFFSET BIGINT\
+         ) WITH (KAFKA_TOPIC='{PROCESSING_LOG_TOPIC}', VALUE_FORMAT='JSON', PARTITIONS=1);"
+    )
 }
 
 /// Milliseconds since the epoch, by the wall clock.

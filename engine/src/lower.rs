@@ -40,7 +40,7 @@ use crate::operators::unmatched::{unmatched, JoinEvent, Side, Waits};
 use crate::operators::upsert::{upsert, upserts, Upsert};
 use crate::operators::{complete_before, in_time_order, split_errors, Pending};
 use crate::time::{Diff, Time};
-use crate::ProcessingError;
+use crate::{ErrorKind, ProcessingError};
 
 /// Builds `job`'s dataflow in `scope`. `imported` holds the rows of the
 /// tables `job` reads from the runtime's shared arrangements.
@@ -271,7 +271,7 @@ impl<'s> Builder<'s, '_> {
                 .chain(rows.into_iter().flatten())
         });
         let (ok, err) = split_errors(results, move |(timestamp, message)| {
-            query_error(&origin, timestamp, message)
+            query_error(ErrorKind::RecordProcessing, &origin, timestamp, message)
         });
         self.errors.push(err);
         ok
@@ -633,7 +633,7 @@ impl<'s> Builder<'s, '_> {
             }));
         }
         let (ok, err) = split_errors(encoded, move |(timestamp, message)| {
-            query_error(&origin, timestamp, message)
+            query_error(ErrorKind::Serialization, &origin, timestamp, message)
         });
         self.errors.push(err);
         ok
@@ -696,13 +696,11 @@ impl<'s> Builder<'s, '_> {
             });
             return;
         };
+        let query = self.job.name.clone();
         let records = errors.map(move |e| {
             stats.add_errors(1);
             tracing::warn!(origin = %e.origin, topic = ?e.topic, partition = ?e.partition, offset = ?e.offset, "{}", e.message);
-            let value = serde_json::json!({
-                "origin": e.origin, "topic": e.topic, "partition": e.partition,
-                "offset": e.offset, "timestamp": e.timestamp, "message": e.message,
-            });
+            let value = e.entry(&query);
             SinkRecord { partition: 0, key: None, value: Some(value.to_string().into_bytes()), timestamp: e.timestamp }
         });
         let records = records.probe_with(&self.completed);
@@ -716,8 +714,9 @@ impl<'s> Builder<'s, '_> {
     }
 }
 
-fn query_error(origin: &str, timestamp: i64, message: String) -> ProcessingError {
+fn query_error(kind: ErrorKind, origin: &str, timestamp: i64, message: String) -> ProcessingError {
     ProcessingError {
+        kind,
         origin: origin.to_string(),
         topic: None,
         partition: None,

@@ -152,6 +152,9 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
     let mut session =
         Session::connect_durable(&config.connections).map_err(|e| anyhow::anyhow!("{e}"))?;
     session
+        .declare_processing_log()
+        .map_err(|e| anyhow::anyhow!("declaring KSQL_PROCESSING_LOG: {e}"))?;
+    session
         .start_runtime(
             ddsql_engine::RuntimeConfig {
                 workers: config.workers.max(1),

@@ -12,6 +12,19 @@ use ddsql_engine::io::Record;
 use ddsql_engine::{RunOptions, RunReport};
 use serde_json::{json, Value as Json};
 
+/// The error message of a processing-log entry (ksqlDB's layout: the
+/// message is in the one non-null error struct of `MESSAGE`).
+pub fn logged_error(entry: &Json) -> &str {
+    [
+        "DESERIALIZATIONERROR",
+        "RECORDPROCESSINGERROR",
+        "SERIALIZATIONERROR",
+    ]
+    .iter()
+    .find_map(|k| entry["MESSAGE"][*k]["ERRORMESSAGE"].as_str())
+    .unwrap_or_else(|| panic!("no error message in {entry}"))
+}
+
 /// A record with JSON key and value (`None`: a tombstone).
 pub fn json_record(key: Json, value: Option<Json>, timestamp: i64) -> Record {
     Record {

@@ -30,7 +30,7 @@ use crate::clock::{cause_time, written_time, Clock, STAMP_HEADER};
 use crate::io::{Codec, Decoded, Fetched, Headers, IoError, Transport};
 use crate::job::Progress;
 use crate::time::{event_time, parts, Diff, PartitionClock, Time};
-use crate::{ProcessingError, Stats};
+use crate::{ErrorKind, ProcessingError, Stats};
 
 /// What a source operator needs to read one topic.
 #[derive(Clone)]
@@ -362,7 +362,8 @@ pub fn read_topic<'s>(
                         fetched.record.value.as_deref(),
                     );
                     let partition = p.partition;
-                    let error = |message: String| ProcessingError {
+                    let error = |kind, message: String| ProcessingError {
+                        kind,
                         origin: reader.origin.clone(),
                         topic: Some(reader.topic.clone()),
                         partition: Some(partition),
@@ -374,8 +375,8 @@ pub fn read_topic<'s>(
                     let rowtime = match (&decoded, reader.timestamp_column) {
                         (Ok(Decoded::Row(columns)), Some(i)) => match columns.get(i) {
                             Some(Value::BigInt(t)) | Some(Value::Timestamp(t)) => Ok(*t),
-                            Some(other) => Err(error(format!("the TIMESTAMP column holds {other:?}, not a time; the record is skipped"))),
-                            None => Err(error("the TIMESTAMP column is missing".into())),
+                            Some(other) => Err(error(ErrorKind::RecordProcessing, format!("the TIMESTAMP column holds {other:?}, not a time; the record is skipped"))),
+                            None => Err(error(ErrorKind::RecordProcessing, "the TIMESTAMP column is missing".into())),
                         },
                         _ => Ok(fetched.record.timestamp),
                     };
@@ -416,9 +417,10 @@ pub fn read_topic<'s>(
                             row.resize(SYSTEM_COLUMNS.len() + reader.width, Value::Null);
                             Ok(SourceItem::Delete(row))
                         }
-                        (Err(message), _) => {
-                            Err(error(format!("cannot decode the record: {message}")))
-                        }
+                        (Err(message), _) => Err(error(
+                            ErrorKind::Deserialization,
+                            format!("cannot decode the record: {message}"),
+                        )),
                     };
                     session.give((item, time, 1 as Diff));
                     if p.buffer.is_empty() && p.next < p.end {
