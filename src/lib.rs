@@ -9,6 +9,7 @@ pub mod server;
 pub mod session;
 pub mod shell;
 pub mod test_runner;
+pub mod topics;
 
 pub use session::{ScriptError, Session};
 

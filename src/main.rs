@@ -5,19 +5,17 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use base64::Engine as _;
-use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{json, Value as Json};
+use clap::{Parser, Subcommand};
 
-use ddsql::session::{check_script, now_ms, Connections, ScriptError, Session, TransportTopics};
+use ddsql::topics::Encoding;
+
+use ddsql::session::{check_script, Connections, ScriptError, Session, TransportTopics};
 use ddsql_connectors::kafka::KafkaConfig;
-use ddsql_engine::io::{Fetched, Record};
-use ddsql_engine::produce;
 use ddsql_engine::RunOptions;
 use ddsql_sql::catalog::Catalog;
 
@@ -192,6 +190,11 @@ enum Command {
         output_file: PathBuf,
     },
     /// Write records to and read records from topics.
+    ///
+    /// While `ddsql server` holds the data directory, these go through the
+    /// server (its /topics endpoints; it writes its address to
+    /// <data-dir>/server.url), and produced records take its ordered write
+    /// path as every write does.
     #[command(subcommand)]
     Topic(TopicCommand),
 }
@@ -218,7 +221,7 @@ enum TopicCommand {
         topic: String,
         /// Stop after this many records.
         #[arg(long)]
-        max: Option<usize>,
+        max: Option<u64>,
         /// How key bytes are shown.
         #[arg(long, value_enum, default_value_t = Encoding::Auto)]
         key_encoding: Encoding,
@@ -232,25 +235,6 @@ enum TopicCommand {
     },
     /// List topics with their partitions and record counts.
     List,
-}
-
-/// How bytes are shown as, or made from, a JSON value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum Encoding {
-    /// Consume only: JSON if the bytes are JSON, else text, else base64.
-    Auto,
-    /// The JSON text of the value (the JSON format's bytes).
-    Json,
-    /// A JSON string's UTF-8 bytes, unquoted.
-    String,
-    /// A 64-bit big-endian integer (the KAFKA format's BIGINT).
-    Bigint,
-    /// A 32-bit big-endian integer (the KAFKA format's INT).
-    Int,
-    /// A 64-bit big-endian float (the KAFKA format's DOUBLE).
-    Double,
-    /// Raw bytes, base64 in the JSON line.
-    Base64,
 }
 
 /// The command line, parsed. The connection flags are global (they may
@@ -459,243 +443,93 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("{}: {} error(s)", file.display(), checked.errors.len())
             }
         }
-        Command::Topic(TopicCommand::Produce {
+        Command::Topic(command) => topic_command(&cli.data_dir, &connections, command),
+    }
+}
+
+/// `ddsql topic ...` on the topics themselves, or, while a server holds
+/// the data directory, through the server ([`ddsql::topics::Remote`]).
+fn topic_command(
+    data_dir: &std::path::Path,
+    connections: &Connections,
+    command: TopicCommand,
+) -> anyhow::Result<()> {
+    use ddsql::topics::{self, Encodings, Remote};
+    let (log, remote) = match connections.open() {
+        Ok((log, _)) => (Some(log), None),
+        Err(e) => match Remote::of(data_dir) {
+            Some(remote) if connections.kafka.is_none() => (None, Some(remote)),
+            _ => return Err(e.into()),
+        },
+    };
+    match command {
+        TopicCommand::Produce {
             topic,
             partitions,
             key_encoding,
             value_encoding,
-        }) => {
-            let (log, _) = connections.open()?;
-            if log.partitions(&topic)?.is_none() {
-                log.create_topic(&topic, partitions)?;
-            }
-            // Produced through the write path every ddsql write takes, so
-            // the records keep the topic's offset order in time.
-            let clock = ddsql_engine::clock::Clock::open(log.clone())?;
-            let topic_partitions = log.partitions(&topic)?.unwrap_or(1);
-            let mut count = 0;
-            for (n, line) in std::io::stdin().lock().lines().enumerate() {
-                let line = line?;
-                if line.trim().is_empty() {
-                    continue;
+        } => {
+            let encodings = Encodings {
+                key: key_encoding,
+                value: value_encoding,
+            };
+            let stdin = std::io::stdin().lock();
+            let count = match (&log, &remote) {
+                (Some(log), _) => {
+                    let clock = ddsql_engine::clock::Clock::open(log.clone())?;
+                    topics::produce(
+                        log.as_ref(),
+                        &clock,
+                        &topic,
+                        partitions,
+                        ("stdin", stdin),
+                        encodings,
+                    )?
                 }
-                let (partition, record) = parse_line(&line, key_encoding, value_encoding)
-                    .with_context(|| format!("stdin line {}", n + 1))?;
-                match partition {
-                    Some(p) if p >= topic_partitions => {
-                        bail!("stdin line {}: topic '{topic}' has no partition {p}", n + 1)
-                    }
-                    Some(p) => {
-                        clock.append(
-                            &topic,
-                            p,
-                            vec![(record, ddsql_engine::clock::Own::Arrival)],
-                        )?;
-                    }
-                    None => {
-                        produce(&clock, &topic, record)?;
-                    }
-                }
-                count += 1;
-            }
-            log.flush()?;
+                (None, Some(remote)) => remote.produce(&topic, partitions, stdin, encodings)?,
+                (None, None) => unreachable!("one of the two"),
+            };
             eprintln!("produced {count} records to {topic}");
             Ok(())
         }
-        Command::Topic(TopicCommand::Consume {
+        TopicCommand::Consume {
             topic,
             max,
             key_encoding,
             value_encoding,
             headers,
-        }) => {
-            let (log, _) = connections.open()?;
-            let partitions = log.partitions(&topic)?.ok_or_else(|| {
-                anyhow!("topic '{topic}' does not exist; `ddsql topic list` shows the topics")
-            })?;
+        } => {
+            let encodings = Encodings {
+                key: key_encoding,
+                value: value_encoding,
+            };
             let mut out = std::io::stdout().lock();
-            let mut printed = 0;
-            for p in 0..partitions {
-                // Up to the end as it is now: on Kafka a read at the end
-                // would wait for records that may never come.
-                let end = log.end_offset(&topic, p)?;
-                let mut offset = 0;
-                while offset < end {
-                    let mut batch: Vec<Fetched> = Vec::new();
-                    let next = log.read(&topic, p, offset, 1024, &mut batch)?;
-                    if next <= offset {
-                        break;
-                    }
-                    offset = next;
-                    for f in batch {
-                        if max.is_some_and(|m| printed >= m) {
-                            return Ok(());
-                        }
-                        let mut line = json!({
-                            "partition": p,
-                            "offset": f.offset,
-                            "timestamp": f.record.timestamp,
-                            "key": show(f.record.key.as_deref(), key_encoding)?,
-                            "value": show(f.record.value.as_deref(), value_encoding)?,
-                        });
-                        if headers {
-                            line["headers"] = Json::Object(
-                                f.record
-                                    .headers
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        let text = |b: &[u8]| match k.as_str() {
-                                            ddsql_engine::clock::STAMP_HEADER => {
-                                                ddsql_engine::clock::describe_stamp(b)
-                                            }
-                                            _ => String::from_utf8_lossy(b).into_owned(),
-                                        };
-                                        (
-                                            k.clone(),
-                                            v.as_deref()
-                                                .map(|b| Json::String(text(b)))
-                                                .unwrap_or(Json::Null),
-                                        )
-                                    })
-                                    .collect(),
-                            );
-                        }
+            match (&log, &remote) {
+                (Some(log), _) => {
+                    topics::consume(log.as_ref(), &topic, max, encodings, headers, |line| {
                         writeln!(out, "{line}")?;
-                        printed += 1;
-                    }
+                        Ok(true)
+                    })?;
                 }
+                (None, Some(remote)) => {
+                    remote.consume(&topic, max, encodings, headers, &mut out)?
+                }
+                (None, None) => unreachable!("one of the two"),
             }
             Ok(())
         }
-        Command::Topic(TopicCommand::List) => {
-            let (log, _) = connections.open()?;
-            for (name, partitions) in log.topics()? {
-                let records: u64 = (0..partitions)
-                    .map(|p| log.end_offset(&name, p).unwrap_or(0))
-                    .sum();
-                println!("{name}\t{partitions} partitions\t{records} records");
+        TopicCommand::List => {
+            let listed = match (&log, &remote) {
+                (Some(log), _) => topics::list(log.as_ref())?,
+                (None, Some(remote)) => remote.list()?,
+                (None, None) => unreachable!("one of the two"),
+            };
+            for (name, partitions, records) in listed {
+                println!("{}", topics::list_line(&name, partitions, records));
             }
             Ok(())
         }
     }
-}
-
-fn parse_line(
-    line: &str,
-    key_encoding: Encoding,
-    value_encoding: Encoding,
-) -> anyhow::Result<(Option<u32>, Record)> {
-    let obj: Json = serde_json::from_str(line).context("not a JSON object")?;
-    let Json::Object(obj) = obj else {
-        bail!("expected a JSON object with \"key\", \"value\", \"timestamp\"")
-    };
-    for k in obj.keys() {
-        if !["key", "value", "timestamp", "partition", "headers"].contains(&k.as_str()) {
-            bail!("unknown field \"{k}\"; a line has \"key\", \"value\", \"timestamp\", \"partition\" and \"headers\"");
-        }
-    }
-    let key = bytes(obj.get("key").unwrap_or(&Json::Null), key_encoding).context("\"key\"")?;
-    let value =
-        bytes(obj.get("value").unwrap_or(&Json::Null), value_encoding).context("\"value\"")?;
-    let timestamp = match obj.get("timestamp") {
-        None | Some(Json::Null) => now_ms(),
-        Some(t) => t
-            .as_i64()
-            .ok_or_else(|| anyhow!("\"timestamp\" must be milliseconds since the epoch"))?,
-    };
-    let partition = match obj.get("partition") {
-        None | Some(Json::Null) => None,
-        Some(p) => Some(
-            p.as_u64()
-                .and_then(|p| u32::try_from(p).ok())
-                .ok_or_else(|| anyhow!("\"partition\" must be a partition number"))?,
-        ),
-    };
-    let headers = match obj.get("headers") {
-        None | Some(Json::Null) => vec![],
-        Some(Json::Object(h)) => h
-            .iter()
-            .map(|(k, v)| match v {
-                Json::Null => Ok((k.clone(), None)),
-                Json::String(s) => Ok((k.clone(), Some(s.as_bytes().to_vec()))),
-                _ => bail!("header \"{k}\" must be a string or null"),
-            })
-            .collect::<anyhow::Result<_>>()?,
-        Some(_) => bail!("\"headers\" must be an object of strings"),
-    };
-    Ok((
-        partition,
-        Record {
-            key,
-            value,
-            timestamp,
-            headers,
-        },
-    ))
-}
-
-fn bytes(v: &Json, encoding: Encoding) -> anyhow::Result<Option<Vec<u8>>> {
-    if v.is_null() {
-        return Ok(None);
-    }
-    let number = || {
-        v.as_f64()
-            .ok_or_else(|| anyhow!("expected a number for {encoding:?} encoding"))
-    };
-    Ok(Some(match encoding {
-        Encoding::Json | Encoding::Auto => v.to_string().into_bytes(),
-        Encoding::String => v
-            .as_str()
-            .ok_or_else(|| anyhow!("expected a string for string encoding"))?
-            .as_bytes()
-            .to_vec(),
-        Encoding::Bigint => v
-            .as_i64()
-            .ok_or_else(|| anyhow!("expected an integer for bigint encoding"))?
-            .to_be_bytes()
-            .to_vec(),
-        Encoding::Int => i32::try_from(
-            v.as_i64()
-                .ok_or_else(|| anyhow!("expected an integer for int encoding"))?,
-        )?
-        .to_be_bytes()
-        .to_vec(),
-        Encoding::Double => number()?.to_be_bytes().to_vec(),
-        Encoding::Base64 => base64::engine::general_purpose::STANDARD.decode(
-            v.as_str()
-                .ok_or_else(|| anyhow!("expected a base64 string"))?,
-        )?,
-    }))
-}
-
-fn show(b: Option<&[u8]>, encoding: Encoding) -> anyhow::Result<Json> {
-    let Some(b) = b else { return Ok(Json::Null) };
-    let b64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(b));
-    Ok(match encoding {
-        Encoding::Auto => match serde_json::from_slice::<Json>(b) {
-            Ok(j) => j,
-            Err(_) => match std::str::from_utf8(b) {
-                Ok(s) => Json::String(s.to_string()),
-                Err(_) => json!({ "base64": b64() }),
-            },
-        },
-        Encoding::Json => serde_json::from_slice(b)
-            .context("not JSON; try --key-encoding/--value-encoding auto")?,
-        Encoding::String => Json::String(String::from_utf8_lossy(b).into_owned()),
-        Encoding::Bigint => json!(i64::from_be_bytes(
-            b.try_into()
-                .map_err(|_| anyhow!("a bigint has 8 bytes, not {}", b.len()))?
-        )),
-        Encoding::Int => json!(i32::from_be_bytes(
-            b.try_into()
-                .map_err(|_| anyhow!("an int has 4 bytes, not {}", b.len()))?
-        )),
-        Encoding::Double => json!(f64::from_be_bytes(
-            b.try_into()
-                .map_err(|_| anyhow!("a double has 8 bytes, not {}", b.len()))?
-        )),
-        Encoding::Base64 => b64(),
-    })
 }
 
 fn test_runner(

@@ -186,6 +186,14 @@ pub fn serve(config: Config, ready: impl FnOnce(SocketAddr)) -> anyhow::Result<(
             .with_context(|| format!("cannot listen on {}: is another server running there? choose another address with --listen", config.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!("listening on http://{addr}");
+        // `ddsql topic ...` finds the server holding the data directory here.
+        let _server_file = match &config.connections.kafka {
+            None => Some(
+                crate::topics::ServerFile::write(&config.connections.data_dir, &format!("http://{addr}"))
+                    .context("writing the server's address into the data directory")?,
+            ),
+            Some(_) => None,
+        };
         ready(addr);
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("listening for SIGTERM")?;
@@ -291,6 +299,33 @@ fn variables(m: &Map<String, Json>) -> BTreeMap<String, String> {
             (k.to_uppercase(), v)
         })
         .collect()
+}
+
+/// A URL query's `name=value` pairs, decoded.
+fn query_pairs(query: &str) -> HashMap<String, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (crate::topics::decode(k), crate::topics::decode(v))
+        })
+        .collect()
+}
+
+/// The key and value encodings a `/topics` request names.
+fn encodings(
+    query: &HashMap<String, String>,
+    default: crate::topics::Encoding,
+) -> anyhow::Result<crate::topics::Encodings> {
+    let get = |name: &str| match query.get(name) {
+        Some(e) => crate::topics::Encoding::parse(e),
+        None => Ok(default),
+    };
+    Ok(crate::topics::Encodings {
+        key: get("key_encoding")?,
+        value: get("value_encoding")?,
+    })
 }
 
 /// A request's properties (`streamsProperties`, `properties`) as text,
@@ -443,6 +478,16 @@ impl State {
                     Err(r) => r,
                 }
             }
+            (&Method::GET, "/topics") => self.topics_list(),
+            (_, p) if p.starts_with("/topics/") && p.ends_with("/records") => {
+                let topic = crate::topics::decode(&p["/topics/".len()..p.len() - "/records".len()]);
+                let query = query_pairs(req.uri().query().unwrap_or(""));
+                match method {
+                    Method::GET => self.topic_consume(topic, &query),
+                    Method::POST => self.topic_produce(topic, &query, req.into_body(), limit).await,
+                    _ => error_response(40500, "use GET (consume) or POST (produce) on /topics/TOPIC/records"),
+                }
+            }
             (&Method::POST, "/inserts-stream") => {
                 let json = accepts_json(&req);
                 self.inserts_stream(req.into_body(), json)
@@ -450,10 +495,126 @@ impl State {
             _ => error_response(
                 40400,
                 &format!(
-                    "there is no endpoint {method} {path}; ddsql serves POST /ksql, /query, /query-stream, /inserts-stream, /close-query and GET /info, /healthcheck, /status"
+                    "there is no endpoint {method} {path}; ddsql serves POST /ksql, /query, /query-stream, /inserts-stream, /close-query, GET /info, /healthcheck, /status, /topics and GET or POST /topics/TOPIC/records"
                 ),
             ),
         }
+    }
+
+    /// `GET /topics`: ddsql's own, for `ddsql topic list` while the server
+    /// holds the data directory: each topic's name, partitions, records.
+    fn topics_list(&self) -> Response<Body_> {
+        let log = self.session.lock().unwrap().log().clone();
+        match crate::topics::list(log.as_ref()) {
+            Ok(topics) => json_response(
+                StatusCode::OK,
+                &Json::Array(
+                    topics
+                        .into_iter()
+                        .map(|(name, partitions, records)| {
+                            json!({"name": name, "partitions": partitions, "records": records})
+                        })
+                        .collect(),
+                ),
+            ),
+            Err(e) => error_response(50000, &format!("{e:#}")),
+        }
+    }
+
+    /// `POST /topics/TOPIC/records`: `ddsql topic produce` in the server,
+    /// through its ordered write path; the body is the command's JSON lines.
+    async fn topic_produce(
+        self: &Arc<Self>,
+        topic: String,
+        query: &HashMap<String, String>,
+        body: Incoming,
+        limit: usize,
+    ) -> Response<Body_> {
+        let encodings = match encodings(query, crate::topics::Encoding::Json) {
+            Ok(e) => e,
+            Err(e) => return error_response(40000, &e.to_string()),
+        };
+        let partitions = match query.get("partitions").map(|p| p.parse::<u32>()) {
+            None => 1,
+            Some(Ok(p)) if p > 0 => p,
+            Some(_) => return error_response(40000, "partitions must be a positive number"),
+        };
+        let bytes = match Limited::new(body, limit).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => return error_response(40000, &format!("reading the request body: {e}")),
+        };
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let (log, clock) = {
+                let session = state.session.lock().unwrap();
+                (session.log().clone(), session.clock().clone())
+            };
+            match crate::topics::produce(
+                log.as_ref(),
+                &clock,
+                &topic,
+                partitions,
+                ("stdin", &bytes[..]),
+                encodings,
+            ) {
+                Ok(n) => json_response(StatusCode::OK, &json!({"produced": n})),
+                Err(e) => error_response(40000, &format!("{e:#}")),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| error_response(50000, &format!("producing failed: {e}")))
+    }
+
+    /// `GET /topics/TOPIC/records`: `ddsql topic consume` in the server,
+    /// its JSON lines streamed as they are read.
+    fn topic_consume(
+        self: &Arc<Self>,
+        topic: String,
+        query: &HashMap<String, String>,
+    ) -> Response<Body_> {
+        let encodings = match encodings(query, crate::topics::Encoding::Auto) {
+            Ok(e) => e,
+            Err(e) => return error_response(40000, &e.to_string()),
+        };
+        let max = match query.get("max").map(|m| m.parse::<u64>()) {
+            None => None,
+            Some(Ok(m)) => Some(m),
+            Some(Err(_)) => return error_response(40000, "max must be a number"),
+        };
+        let headers = query.get("headers").is_some_and(|h| h == "true");
+        let log = self.session.lock().unwrap().log().clone();
+        if let Err(e) = log
+            .partitions(&topic)
+            .map_err(anyhow::Error::from)
+            .and_then(|p| {
+                p.map(|_| ()).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "topic '{topic}' does not exist; `ddsql topic list` shows the topics"
+                    )
+                })
+            })
+        {
+            return error_response(40400, &e.to_string());
+        }
+        let (tx, response) = streamed("application/x-ndjson");
+        tokio::task::spawn_blocking(move || {
+            let mut chunk = String::new();
+            let result =
+                crate::topics::consume(log.as_ref(), &topic, max, encodings, headers, |line| {
+                    chunk.push_str(&line.to_string());
+                    chunk.push('\n');
+                    if chunk.len() >= CHUNK {
+                        let sent = tx.blocking_send(Bytes::from(std::mem::take(&mut chunk)));
+                        return Ok(sent.is_ok());
+                    }
+                    Ok(true)
+                });
+            if let Err(e) = result {
+                chunk.push_str(&format!("{}\n", error(50000, &format!("{e:#}"))));
+            }
+            let _ = tx.blocking_send(Bytes::from(chunk));
+        });
+        response
     }
 
     /// `POST /ksql`: checks every statement, then executes them in order,
