@@ -23,6 +23,16 @@ for pkg in "${packages[@]}"; do
     fi
     need+=("$pkg")
 done
+# The client suite (scripts/clients.sh) runs PyPI's and npm's ksqlDB
+# clients: Python with venv, Node.js with npm. Any on PATH will do.
+if ! command -v python3 >/dev/null 2>&1; then
+    need+=(python3 python3-venv)
+elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    need+=(python3-venv)
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    need+=(nodejs npm)
+fi
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup: installing ${need[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -10,6 +10,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # --all-targets leaves out (test = false).
 cargo clippy --test harness --test seed_over_http --quiet -- -D warnings
 cargo test --workspace
+# Third-party ksqlDB clients (PyPI's ksql-python-ng, npm's ksqldb-client)
+# against a real server.
+scripts/clients.sh
 # The correctness harness (tests/harness): ddsql against PostgreSQL at
 # every logical time. Release, because it runs 120,000-record backlogs.
 cargo test --release --test harness

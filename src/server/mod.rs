@@ -257,6 +257,10 @@ struct QueryStreamRequest {
     sql: String,
     #[serde(default)]
     properties: Map<String, Json>,
+    /// `/ksql`'s name for them, which clients also send here (npm's
+    /// ksqldb-client's streamQuery does); read as `properties`.
+    #[serde(default, rename = "streamsProperties")]
+    streams_properties: Map<String, Json>,
     #[serde(default, rename = "sessionVariables")]
     session_variables: Map<String, Json>,
 }
@@ -455,7 +459,10 @@ impl State {
                     Wire::Delimited
                 };
                 match read_json::<QueryStreamRequest>(req.into_body(), limit).await {
-                    Ok(r) => self.query(r.sql, r.properties, r.session_variables, wire),
+                    Ok(mut r) => {
+                        r.properties.extend(r.streams_properties);
+                        self.query(r.sql, r.properties, r.session_variables, wire)
+                    }
                     Err(r) => r,
                 }
             }
@@ -807,6 +814,7 @@ impl State {
                 tx: &tx,
                 first: std::cell::Cell::new(true),
                 pending: Default::default(),
+                line_per_frame: push && wire == Wire::Delimited,
             };
             let open = writer.header(push.then_some(id.as_str())) && writer.flush();
             let final_message = if !open {
@@ -1104,6 +1112,11 @@ struct RowWriter<'a> {
     first: std::cell::Cell<bool>,
     /// Text not sent yet: rows go out in chunks, not one frame each.
     pending: std::cell::RefCell<String>,
+    /// Send each line in a frame of its own: a delimited push query's rows
+    /// come one at a time anyway, and HTTP/2 clients such as npm's
+    /// ksqldb-client parse each DATA frame as one JSON line, as ksqlDB
+    /// writes them.
+    line_per_frame: bool,
 }
 
 /// How much text a response gathers before it sends a chunk.
@@ -1120,7 +1133,7 @@ impl RowWriter<'_> {
         let full = {
             let mut pending = self.pending.borrow_mut();
             pending.push_str(&text);
-            pending.len() >= CHUNK
+            self.line_per_frame || pending.len() >= CHUNK
         };
         !full || self.flush()
     }
