@@ -301,7 +301,7 @@ pub fn canonical(name: &str) -> Option<&str> {
     resolve_kafka(name, client)
 }
 
-fn resolve_kafka<'a>(name: &'a str, client: impl Fn(&str, &[&str]) -> bool) -> Option<&'a str> {
+fn resolve_kafka(name: &str, client: impl Fn(&str, &[&str]) -> bool) -> Option<&str> {
     if let Some(rest) = name.strip_prefix("consumer.") {
         return client(rest, CONSUMER).then_some(rest);
     }

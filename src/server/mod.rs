@@ -416,8 +416,8 @@ impl State {
             (&Method::GET, "/status") => {
                 let statuses = self.statuses.lock().unwrap();
                 let all: Map<String, Json> = statuses
-                    .iter()
-                    .map(|(id, _)| (id.clone(), json!("SUCCESS")))
+                    .keys()
+                    .map(|id| (id.clone(), json!("SUCCESS")))
                     .collect();
                 json_response(StatusCode::OK, &json!({"commandStatuses": all}))
             }
