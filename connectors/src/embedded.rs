@@ -246,16 +246,41 @@ fn read_frames(
     first: u64,
     mut more: impl FnMut(u64, &[u8]) -> bool,
 ) -> std::io::Result<Vec<(u64, usize, u64)>> {
-    let want = ((end - pos) as usize).min(CHUNK);
-    let mut buf = vec![0; want];
-    file.read_exact_at(&mut buf, pos)?;
-    if let Some(header) = buf.get(0..4) {
-        let frame = 8 + u32::from_le_bytes(header.try_into().expect("4 bytes")) as usize;
-        if frame > buf.len() && pos + frame as u64 <= end {
-            buf = vec![0; frame];
-            file.read_exact_at(&mut buf, pos)?;
+    FRAMES.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        let want = ((end - pos) as usize).min(CHUNK);
+        fill(&mut buf, file, pos, want)?;
+        if let Some(header) = buf.get(0..4) {
+            let frame = 8 + u32::from_le_bytes(header.try_into().expect("4 bytes")) as usize;
+            if frame > buf.len() && pos + frame as u64 <= end {
+                fill(&mut buf, file, pos, frame)?;
+            }
         }
-    }
+        Ok(frames_in(&buf, pos, first, &mut more))
+    })
+}
+
+thread_local! {
+    /// The buffer frames are read into, one per thread and kept: a fresh
+    /// zeroed 1 MiB buffer per read was most of a read's cost (new pages,
+    /// zeroed by the kernel, for every 4,096 records).
+    static FRAMES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Reads `len` bytes at `pos` into `buf` (its length becomes `len`).
+fn fill(buf: &mut Vec<u8>, file: &File, pos: u64, len: usize) -> std::io::Result<()> {
+    buf.resize(len, 0);
+    file.read_exact_at(buf, pos)
+}
+
+/// The valid frames at the start of `buf` (read from `pos`), from offset
+/// `first` on, each given to `more` until it says stop.
+fn frames_in(
+    buf: &[u8],
+    pos: u64,
+    first: u64,
+    more: &mut impl FnMut(u64, &[u8]) -> bool,
+) -> Vec<(u64, usize, u64)> {
     let mut out = Vec::new();
     let mut i = 0;
     let mut offset = first;
@@ -271,7 +296,7 @@ fn read_frames(
             break;
         }
     }
-    Ok(out)
+    out
 }
 
 /// The length of the valid frame at the start of `bytes`, and its offset.
@@ -500,27 +525,23 @@ impl Transport for EmbeddedLog {
         };
         let last = offset.saturating_add(max as u64).min(count);
         while current < last {
-            let mut wanted = Vec::new();
+            // Decoded straight from the read buffer (check_frame passed).
+            let mut damaged = false;
             let frames = read_frames(&file, pos, end, current, |o, bytes| {
                 if o >= offset && o < last {
-                    wanted.push(bytes.to_vec());
+                    match decode_frame(bytes) {
+                        Some((fetched, _)) => out.push(fetched),
+                        None => damaged = true,
+                    }
                 }
-                o + 1 < last
+                !damaged && o + 1 < last
             })
             .map_err(|e| io_err(format!("reading {topic}/{partition}"), e))?;
-            let Some(&(p, len, o)) = frames.last() else {
+            let (Some(&(p, len, o)), false) = (frames.last(), damaged) else {
                 return Err(IoError::Other(format!(
                     "{topic}/{partition}: damaged record near offset {current}"
                 )));
             };
-            for bytes in wanted {
-                let (fetched, _) = decode_frame(&bytes).ok_or_else(|| {
-                    IoError::Other(format!(
-                        "{topic}/{partition}: damaged record near offset {current}"
-                    ))
-                })?;
-                out.push(fetched);
-            }
             current = o + 1;
             pos = p + len as u64;
         }
