@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The third-party ksqlDB clients a user already has, against a real
 # `ddsql server` on the embedded log: PyPI's ksql-python-ng and npm's
-# ksqldb-client (tests/clients/). Installs them, pinned, into a cache
+# ksqldb-client; and confluent-kafka's Avro serializer and deserializer
+# through `ddsql schema-registry` (tests/clients/). Installs them, pinned, into a cache
 # outside the clone ($DDSQL_CLIENTS_CACHE, default ~/.cache/ddsql/clients),
 # starts one fresh server per client and runs its suite; exits non-zero if
 # any call's answer differs. Run alone: scripts/clients.sh
@@ -73,4 +74,22 @@ timeout 120 "$venv/bin/python" tests/clients/ksql_python.py "$url"
 url="$(start_server node)"
 timeout 120 node "$node_dir/ksqldb_client.mjs" "$url"
 
-echo "clients: ksql-python-ng and ksqldb-client: every call passed"
+# confluent-kafka's AvroSerializer writes Debezium change events through
+# `ddsql schema-registry`; ddsql reads them and writes JSON and AVRO;
+# confluent-kafka's AvroDeserializer reads the AVRO back.
+dir="$work/avro"
+mkdir -p "$dir"
+"$ddsql" schema-registry --listen 127.0.0.1:0 >"$dir/registry" 2>&1 &
+pids+=("$!")
+for _ in $(seq 1 200); do grep -q "listening on" "$dir/registry" 2>/dev/null && break; sleep 0.05; done
+registry="$(grep -o 'http://[0-9.:]*' "$dir/registry" | head -1)"
+[ -n "$registry" ] || { echo "clients: the schema registry did not start:" >&2; cat "$dir/registry" >&2; exit 1; }
+with_registry=(--data-dir "$dir/data" --schema-registry-url "$registry")
+"$venv/bin/python" tests/clients/confluent_avro.py produce "$registry" "$dir/events.jsonl"
+"$ddsql" "${with_registry[@]}" topic produce inventory.inventory.customers --value-encoding base64 <"$dir/events.jsonl"
+"$ddsql" "${with_registry[@]}" run tests/clients/customers.sql
+"$ddsql" "${with_registry[@]}" topic consume customer_emails >"$dir/emails.jsonl"
+"$ddsql" "${with_registry[@]}" topic consume customer_names --value-encoding base64 >"$dir/names.jsonl"
+"$venv/bin/python" tests/clients/confluent_avro.py check "$registry" "$dir/emails.jsonl" "$dir/names.jsonl"
+
+echo "clients: ksql-python-ng, ksqldb-client and confluent-kafka's Avro serde: every call passed"

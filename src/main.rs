@@ -174,6 +174,19 @@ enum Command {
         #[arg(long)]
         file: Option<PathBuf>,
     },
+    /// Serve an in-memory Schema Registry (Confluent's REST API: subjects,
+    /// versions, schemas by id, AVRO, JSON and PROTOBUF with references)
+    /// until Ctrl-C or SIGTERM.
+    ///
+    /// For demos and tests where no Confluent Schema Registry runs: point
+    /// producers' serializers and ddsql's --schema-registry-url at it. It
+    /// keeps nothing on disk: a restart starts empty.
+    SchemaRegistry {
+        /// Address to listen on (port 0 picks a free port; the address is
+        /// printed on the first line).
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+    },
     /// Run a test the way ksqlDB's ksql-test-runner does: the statements
     /// on a fresh embedded log, the input records fed in order, the output
     /// topics compared with the expected records. Prints `Test passed!`
@@ -376,6 +389,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             }
         },
+        Command::SchemaRegistry { listen } => {
+            let registry =
+                ddsql_connectors::schema_registry::MemoryRegistry::start_on(&listen.to_string())
+                    .with_context(|| {
+                        format!("cannot listen on {listen}: choose another address with --listen")
+                    })?;
+            println!(
+                "ddsql schema registry listening on http://{}:{} (in memory)",
+                listen.ip(),
+                registry.port()
+            );
+            std::io::stdout().flush()?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let mut terminate =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+                    tokio::select! {
+                        r = tokio::signal::ctrl_c() => r,
+                        _ = terminate.recv() => Ok(()),
+                    }
+                })?;
+            drop(registry);
+            Ok(())
+        }
         Command::TestRunner {
             sql_file,
             input_file,

@@ -364,12 +364,14 @@ impl Store {
                     );
                 };
                 let ty = SchemaType::parse(request["schemaType"].as_str());
-                let same = |(_, (t, s)): &(&u32, &(SchemaType, String))| *t == ty && s == text;
+                let same = |(_, (t, s)): &(&u32, &(SchemaType, String))| {
+                    *t == ty && same_schema(ty, s, text)
+                };
                 // An `id` in the body imports the schema under that id, as
                 // Confluent's registry does in IMPORT mode.
                 let id = match request["id"].as_u64() {
                     Some(id) => match self.schemas.get(&(id as u32)) {
-                        Some(held) if held != &(ty, text.to_string()) => {
+                        Some((t, s)) if *t != ty || !same_schema(ty, s, text) => {
                             return (
                                 422,
                                 json!({"error_code": 42205, "message": format!("schema id {id} already holds another schema")}),
@@ -398,6 +400,26 @@ impl Store {
     }
 }
 
+/// Whether two registrations are the same schema: for AVRO, the same
+/// Parsing Canonical Form (apache-avro's), so a schema a serializer
+/// re-prints (fastavro, the Java client) keeps its id, as in Confluent's
+/// registry; otherwise the same text.
+fn same_schema(ty: SchemaType, a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    if ty != SchemaType::Avro {
+        return false;
+    }
+    match (
+        apache_avro::Schema::parse_str(a),
+        apache_avro::Schema::parse_str(b),
+    ) {
+        (Ok(a), Ok(b)) => a.canonical_form() == b.canonical_form(),
+        _ => false,
+    }
+}
+
 /// An in-memory Schema Registry on a local port (see the module docs).
 /// It stops when dropped.
 pub struct MemoryRegistry {
@@ -406,8 +428,14 @@ pub struct MemoryRegistry {
 }
 
 impl MemoryRegistry {
+    /// Starts one on a free local port.
     pub fn start() -> std::io::Result<MemoryRegistry> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
+        MemoryRegistry::start_on("127.0.0.1:0")
+    }
+
+    /// Starts one listening on `addr` (`ddsql schema-registry --listen`).
+    pub fn start_on(addr: &str) -> std::io::Result<MemoryRegistry> {
+        let listener = TcpListener::bind(addr)?;
         let port = listener.local_addr()?.port();
         let store = Arc::new(Mutex::new(Store::default()));
         let weak = Arc::downgrade(&store);
@@ -425,6 +453,11 @@ impl MemoryRegistry {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Registers a schema directly, as a producer such as Debezium would.
@@ -566,6 +599,26 @@ mod tests {
                 .import("v-value", SchemaType::Avro, r#""long""#, Some(7), &[])
                 .unwrap(),
             7
+        );
+    }
+
+    /// A serializer re-prints the schema it registers; the same schema in
+    /// another spelling keeps its id, a different one gets a new id.
+    #[test]
+    fn an_avro_schema_respelled_keeps_its_id() {
+        let server = MemoryRegistry::start().unwrap();
+        let spaced =
+            r#"{"type": "record", "name": "R", "fields": [{"name": "a", "type": "long"}]}"#;
+        let tight = r#"{"name":"R","type":"record","fields":[{"type":"long","name":"a"}]}"#;
+        let other = r#"{"type":"record","name":"R","fields":[{"name":"b","type":"long"}]}"#;
+        let id = server.register("t-value", SchemaType::Avro, spaced);
+        assert_eq!(server.register("t-value", SchemaType::Avro, tight), id);
+        assert_ne!(server.register("t-value", SchemaType::Avro, other), id);
+        assert_eq!(
+            server
+                .import("u-value", SchemaType::Avro, tight, Some(id), &[])
+                .unwrap(),
+            id
         );
     }
 
