@@ -5,6 +5,7 @@
 //! where bytes travel (that is the transport's business).
 
 pub mod avro;
+pub mod avro_json;
 pub mod delimited;
 pub mod json;
 pub mod json_schema;
