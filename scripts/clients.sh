@@ -91,5 +91,10 @@ with_registry=(--data-dir "$dir/data" --schema-registry-url "$registry")
 "$ddsql" "${with_registry[@]}" topic consume customer_emails >"$dir/emails.jsonl"
 "$ddsql" "${with_registry[@]}" topic consume customer_names --value-encoding base64 >"$dir/names.jsonl"
 "$venv/bin/python" tests/clients/confluent_avro.py check "$registry" "$dir/emails.jsonl" "$dir/names.jsonl"
+"$venv/bin/python" tests/clients/confluent_avro.py topic "$registry" "$ddsql" "$dir/data"
 
-echo "clients: ksql-python-ng, ksqldb-client and confluent-kafka's Avro serde: every call passed"
+# fastavro against the Avro resolution cases and fingerprints that
+# tests/avro_resolution.rs checks ddsql against.
+"$venv/bin/python" tests/clients/avro_resolution.py "$PWD/tests/avro/resolution.json"
+
+echo "clients: ksql-python-ng, ksqldb-client, confluent-kafka's Avro serde and fastavro: every call passed"

@@ -76,7 +76,7 @@ wait_for "$work/server" "listening on" "ddsql server"
 url="$(grep -o 'http://[0-9.:]*' "$work/server" | head -1)"
 
 if ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" ||
-   ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" avro "$registry"; then
+   ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" avro "$registry" "$ddsql"; then
     echo "e2e: the server's log:" >&2
     tail -50 "$work/server.err" >&2
     exit 1

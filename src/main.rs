@@ -228,6 +228,16 @@ enum TopicCommand {
         /// How "value" becomes bytes.
         #[arg(long, value_enum, default_value_t = Encoding::Json)]
         value_encoding: Encoding,
+        /// With --key-encoding avro: the Avro schema to write keys with
+        /// (a file, or the schema's JSON text), registered under subject
+        /// TOPIC-key; the subject's latest schema if not given.
+        #[arg(long, value_name = "SCHEMA")]
+        key_schema: Option<String>,
+        /// With --value-encoding avro: the Avro schema to write values
+        /// with (a file, or the schema's JSON text), registered under
+        /// subject TOPIC-value; the subject's latest schema if not given.
+        #[arg(long, value_name = "SCHEMA")]
+        value_schema: Option<String>,
     },
     /// Print the records of TOPIC as JSON lines, from the beginning.
     Consume {
@@ -241,6 +251,12 @@ enum TopicCommand {
         /// How value bytes are shown.
         #[arg(long, value_enum, default_value_t = Encoding::Auto)]
         value_encoding: Encoding,
+        /// With --value-encoding avro: read values as this Avro schema (a
+        /// file, or the schema's JSON text), resolved from each record's
+        /// writer's schema by Avro's rules (defaults for added fields,
+        /// aliases, promotions); each writer's own schema if not given.
+        #[arg(long, value_name = "SCHEMA")]
+        value_reader_schema: Option<String>,
         /// Also print headers (including ddsql's own `ddsql` stamp: a
         /// record's logical time, its cause's, the query that wrote it).
         #[arg(long)]
@@ -493,7 +509,16 @@ fn topic_command(
     connections: &Connections,
     command: TopicCommand,
 ) -> anyhow::Result<()> {
-    use ddsql::topics::{self, Encodings, Remote};
+    use ddsql::topics::{self, AvroLines, Encodings, MappedLines, Remote};
+    // A schema given on the command line: a file, or the JSON text itself.
+    let schema_text = |arg: &str| -> anyhow::Result<String> {
+        if arg.trim_start().starts_with(['{', '[', '"']) {
+            Ok(arg.to_string())
+        } else {
+            std::fs::read_to_string(arg).with_context(|| format!("reading the Avro schema {arg}"))
+        }
+    };
+    let registry = connections.schema_registry.as_deref();
     let (log, remote) = match connections.open() {
         Ok((log, _)) => (Some(log), None),
         Err(e) => match Remote::of(data_dir) {
@@ -507,12 +532,40 @@ fn topic_command(
             partitions,
             key_encoding,
             value_encoding,
+            key_schema,
+            value_schema,
         } => {
             let encodings = Encodings {
                 key: key_encoding,
                 value: value_encoding,
             };
-            let stdin = std::io::stdin().lock();
+            let avro = match AvroLines::new(&topic, encodings, registry)? {
+                Some(mut avro) => {
+                    let writing = |codec: Option<ddsql_connectors::format::avro_json::AvroJson>,
+                                   schema: Option<String>| {
+                        codec
+                            .map(|c| match &schema {
+                                Some(s) => c.writing(&schema_text(s)?).map_err(anyhow::Error::msg),
+                                None => c.writing_latest().map_err(anyhow::Error::msg),
+                            })
+                            .transpose()
+                    };
+                    avro.key = writing(avro.key, key_schema)?;
+                    avro.value = writing(avro.value, value_schema)?;
+                    Some(avro)
+                }
+                None => {
+                    if key_schema.is_some() || value_schema.is_some() {
+                        anyhow::bail!("--key-schema and --value-schema are for --key-encoding avro and --value-encoding avro");
+                    }
+                    None
+                }
+            };
+            let encodings = AvroLines::wire(encodings);
+            let stdin = MappedLines::new(std::io::stdin().lock(), |line: &str| match &avro {
+                Some(avro) => avro.encode_line(line),
+                None => Ok(line.to_string()),
+            });
             let count = match (&log, &remote) {
                 (Some(log), _) => {
                     let clock = ddsql_engine::clock::Clock::open(log.clone())?;
@@ -536,22 +589,39 @@ fn topic_command(
             max,
             key_encoding,
             value_encoding,
+            value_reader_schema,
             headers,
         } => {
             let encodings = Encodings {
                 key: key_encoding,
                 value: value_encoding,
             };
+            let mut avro = AvroLines::new(&topic, encodings, registry)?;
+            if let Some(schema) = &value_reader_schema {
+                let Some(codec) = avro.as_mut().and_then(|a| a.value.take()) else {
+                    anyhow::bail!("--value-reader-schema is for --value-encoding avro");
+                };
+                let codec = codec
+                    .reading_as(&schema_text(schema)?)
+                    .map_err(anyhow::Error::msg)?;
+                avro.as_mut().expect("avro").value = Some(codec);
+            }
+            let encodings = AvroLines::wire(encodings);
             let mut out = std::io::stdout().lock();
+            let mut print = |line: serde_json::Value| {
+                let line = match &avro {
+                    Some(avro) => avro.decode_line(line)?,
+                    None => line,
+                };
+                writeln!(out, "{line}")?;
+                Ok(true)
+            };
             match (&log, &remote) {
                 (Some(log), _) => {
-                    topics::consume(log.as_ref(), &topic, max, encodings, headers, |line| {
-                        writeln!(out, "{line}")?;
-                        Ok(true)
-                    })?;
+                    topics::consume(log.as_ref(), &topic, max, encodings, headers, &mut print)?;
                 }
                 (None, Some(remote)) => {
-                    remote.consume(&topic, max, encodings, headers, &mut out)?
+                    remote.consume(&topic, max, encodings, headers, &mut print)?
                 }
                 (None, None) => unreachable!("one of the two"),
             }

@@ -11,6 +11,11 @@
 //! rowtime: 2026/11/25 10:00:00.000 Z, key: user-1, value: {"ID":1}, partition: 0
 //! ```
 //!
+//! With a Schema Registry, a key or value in its wire format whose schema
+//! is AVRO is shown as the record's JSON (format `AVRO`), read with its
+//! writer's schema as ksqlDB's PRINT does; other schema types keep the
+//! schema id and the bytes.
+//!
 //! Records come partition by partition in offset order, each partition's
 //! batch in turn; without `FROM BEGINNING` only records appended after
 //! PRINT started are shown.
@@ -18,6 +23,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
+use ddsql_connectors::format::avro_json::AvroJson;
+use ddsql_connectors::schema_registry::SchemaRegistry;
 use ddsql_engine::io::{Fetched, IoError, Transport};
 
 /// What PRINT is asked to show (see [`ddsql_sql::binder::BoundStatement::Print`]).
@@ -33,9 +42,11 @@ pub struct Print {
 /// Calls `line` with each line of `print`'s output, until `limit` records
 /// are shown, `line` returns false or `stop` is set. With `follow`, PRINT
 /// waits for new records at the end of the topic; without, it ends there.
+/// `registry` reads AVRO keys and values (see the module docs).
 pub fn print(
     log: &dyn Transport,
     print: &Print,
+    registry: Option<&Arc<SchemaRegistry>>,
     follow: bool,
     stop: &AtomicBool,
     mut line: impl FnMut(String) -> bool,
@@ -52,6 +63,8 @@ pub fn print(
     let (mut seen, mut shown) = (0u64, 0u64);
     let mut first = true;
     let mut batch: Vec<Fetched> = Vec::new();
+    // Any subject: reading needs only the writers' schemas, by id.
+    let avro = registry.map(|r| AvroJson::new(r.clone(), format!("{}-value", print.topic)));
     while !stop.load(Ordering::Relaxed) {
         let mut read_any = false;
         for p in 0..partitions {
@@ -64,8 +77,8 @@ pub fn print(
                 if (seen - 1) % print.interval != 0 {
                     continue;
                 }
-                let (key_formats, key) = guess(f.record.key.as_deref());
-                let (value_formats, value) = guess(f.record.value.as_deref());
+                let (key_formats, key) = guess(f.record.key.as_deref(), avro.as_ref());
+                let (value_formats, value) = guess(f.record.value.as_deref(), avro.as_ref());
                 if std::mem::take(&mut first)
                     && !(line(format!("Key format: {key_formats}"))
                         && line(format!("Value format: {value_formats}")))
@@ -107,10 +120,15 @@ fn rowtime(ms: i64) -> String {
 /// them: JSON as it is, a Schema Registry format's bytes by schema id,
 /// 4 and 8 bytes that are not text as the integer they encode, other text
 /// as is, anything else in hex.
-fn guess(bytes: Option<&[u8]>) -> (&'static str, String) {
+fn guess(bytes: Option<&[u8]>, avro: Option<&AvroJson>) -> (&'static str, String) {
     let Some(bytes) = bytes else {
         return ("none (no bytes)", "<null>".to_string());
     };
+    if let (Some(avro), [0, _, _, _, _, _, ..]) = (avro, bytes) {
+        if let Ok(json) = avro.decode(bytes) {
+            return ("AVRO", json.to_string());
+        }
+    }
     let text = std::str::from_utf8(bytes)
         .ok()
         .filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace()));
@@ -150,19 +168,25 @@ mod tests {
 
     #[test]
     fn guesses_what_the_bytes_hold() {
-        assert_eq!(guess(None).1, "<null>");
+        assert_eq!(guess(None, None).1, "<null>");
         assert_eq!(
-            guess(Some(b"{\"A\":1}")),
+            guess(Some(b"{\"A\":1}"), None),
             ("JSON or KAFKA_STRING", "{\"A\":1}".into())
         );
-        assert_eq!(guess(Some(b"user-1")), ("KAFKA_STRING", "user-1".into()));
-        assert_eq!(guess(Some(&7i32.to_be_bytes())), ("KAFKA_INT", "7".into()));
         assert_eq!(
-            guess(Some(&(-2i64).to_be_bytes())),
+            guess(Some(b"user-1"), None),
+            ("KAFKA_STRING", "user-1".into())
+        );
+        assert_eq!(
+            guess(Some(&7i32.to_be_bytes()), None),
+            ("KAFKA_INT", "7".into())
+        );
+        assert_eq!(
+            guess(Some(&(-2i64).to_be_bytes()), None),
             ("KAFKA_BIGINT or KAFKA_DOUBLE", "-2".into())
         );
         assert_eq!(
-            guess(Some(&[0, 0, 0, 0, 3, 2, 0xff])).1,
+            guess(Some(&[0, 0, 0, 0, 3, 2, 0xff]), None).1,
             "<schema id 3, 2 bytes: 02ff>"
         );
         assert_eq!(rowtime(1_764_064_800_123), "2025/11/25 10:00:00.123 Z");

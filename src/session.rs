@@ -1018,7 +1018,8 @@ impl Session {
                 };
                 let mut lines = Vec::new();
                 let stop = std::sync::atomic::AtomicBool::new(false);
-                crate::print::print(&*self.log, &print, false, &stop, |line| {
+                let registry = self.formats.registry();
+                crate::print::print(&*self.log, &print, registry, false, &stop, |line| {
                     lines.push(line);
                     true
                 })?;

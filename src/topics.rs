@@ -12,13 +12,17 @@
 //! write takes ([`Clock::append`]), so it keeps the topic's offset order
 //! in time.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context};
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 
+use std::sync::Arc;
+
+use ddsql_connectors::format::avro_json::AvroJson;
+use ddsql_connectors::schema_registry::SchemaRegistry;
 use ddsql_engine::clock::{Clock, Own};
 use ddsql_engine::io::{Fetched, Record, Transport};
 
@@ -39,6 +43,11 @@ pub enum Encoding {
     Double,
     /// Raw bytes, base64 in the JSON line.
     Base64,
+    /// Avro in Confluent's wire format, through the Schema Registry
+    /// (`--schema-registry-url`): consumed records are read with their
+    /// writer's schema, produced ones written with the given schema or
+    /// the subject's latest ([`AvroLines`]).
+    Avro,
 }
 
 impl Encoding {
@@ -55,7 +64,7 @@ impl Encoding {
         use clap::ValueEnum;
         Encoding::from_str(name, true).map_err(|_| {
             anyhow!(
-                "unknown encoding '{name}': use auto, json, string, bigint, int, double or base64"
+                "unknown encoding '{name}': use auto, json, string, bigint, int, double, base64 or avro"
             )
         })
     }
@@ -287,6 +296,7 @@ fn bytes(v: &Json, encoding: Encoding) -> anyhow::Result<Option<Vec<u8>>> {
             v.as_str()
                 .ok_or_else(|| anyhow!("expected a base64 string"))?,
         )?,
+        Encoding::Avro => bail!(AVRO_HERE),
     }))
 }
 
@@ -317,7 +327,167 @@ fn show(b: Option<&[u8]>, encoding: Encoding) -> anyhow::Result<Json> {
                 .map_err(|_| anyhow!("a double has 8 bytes, not {}", b.len()))?
         )),
         Encoding::Base64 => b64(),
+        Encoding::Avro => bail!(AVRO_HERE),
     })
+}
+
+/// Avro is encoded by `ddsql topic` itself, which has the registry.
+const AVRO_HERE: &str =
+    "the avro encoding is done by `ddsql topic` with --schema-registry-url; send base64 here";
+
+/// The Avro sides of `ddsql topic produce|consume`: each line's key or
+/// value as Avro JSON ([`AvroJson`]) on one side, base64 of the record's
+/// bytes on the other, so the topics and the server's `/topics` endpoints
+/// see only bytes.
+pub struct AvroLines {
+    pub key: Option<AvroJson>,
+    pub value: Option<AvroJson>,
+}
+
+impl AvroLines {
+    /// For the sides of `encodings` that are [`Encoding::Avro`], the
+    /// subjects `<topic>-key` and `<topic>-value` of `registry`; `None`
+    /// when neither side is Avro.
+    pub fn new(
+        topic: &str,
+        encodings: Encodings,
+        registry: Option<&str>,
+    ) -> anyhow::Result<Option<AvroLines>> {
+        if encodings.key != Encoding::Avro && encodings.value != Encoding::Avro {
+            return Ok(None);
+        }
+        let registry = registry.ok_or_else(|| {
+            anyhow!("the avro encoding reads and writes schemas in a Schema Registry: give its URL with --schema-registry-url (`ddsql schema-registry` serves one)")
+        })?;
+        let registry = Arc::new(SchemaRegistry::new(registry));
+        let side = |e: Encoding, side: &str| {
+            (e == Encoding::Avro)
+                .then(|| AvroJson::new(registry.clone(), format!("{topic}-{side}")))
+        };
+        Ok(Some(AvroLines {
+            key: side(encodings.key, "key"),
+            value: side(encodings.value, "value"),
+        }))
+    }
+
+    /// The encodings the topics see: base64 for the Avro sides.
+    pub fn wire(encodings: Encodings) -> Encodings {
+        let wire = |e| {
+            if e == Encoding::Avro {
+                Encoding::Base64
+            } else {
+                e
+            }
+        };
+        Encodings {
+            key: wire(encodings.key),
+            value: wire(encodings.value),
+        }
+    }
+
+    fn sides(&self) -> [(&'static str, Option<&AvroJson>); 2] {
+        [("key", self.key.as_ref()), ("value", self.value.as_ref())]
+    }
+
+    /// A line to produce, its Avro sides encoded (base64 of the bytes).
+    pub fn encode_line(&self, line: &str) -> anyhow::Result<String> {
+        if line.trim().is_empty() {
+            return Ok(String::new());
+        }
+        let mut obj: Json = serde_json::from_str(line).context("not a JSON object")?;
+        for (name, codec) in self.sides() {
+            if let (Some(codec), Some(v)) = (codec, obj.get_mut(name)) {
+                if !v.is_null() {
+                    let bytes = codec.encode(v).map_err(|e| anyhow!("\"{name}\": {e}"))?;
+                    *v = Json::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+                }
+            }
+        }
+        Ok(obj.to_string())
+    }
+
+    /// A consumed line (base64 on the Avro sides), those sides decoded; a
+    /// side that does not decode stays base64, with an `"error"` saying
+    /// why.
+    pub fn decode_line(&self, mut line: Json) -> anyhow::Result<Json> {
+        let place = format!(
+            "partition {} offset {}",
+            line_place(&line, "partition"),
+            line_place(&line, "offset")
+        );
+        for (name, codec) in self.sides() {
+            if let (Some(codec), Some(v)) = (codec, line.get_mut(name)) {
+                if let Some(text) = v.as_str() {
+                    let bytes = base64::engine::general_purpose::STANDARD.decode(text)?;
+                    match codec.decode(&bytes) {
+                        Ok(decoded) => *v = decoded,
+                        // A record that is not Avro stays as base64 beside
+                        // the reason, and the reading goes on.
+                        Err(e) => {
+                            let error = format!("{name} of {place} is not readable as Avro: {e}");
+                            line["error"] = Json::String(error);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(line)
+    }
+}
+
+fn line_place(line: &Json, field: &str) -> String {
+    line.get(field).map(Json::to_string).unwrap_or_default()
+}
+
+/// Lines read from `inner`, each passed through `map` (an error ends the
+/// reading with it, as a read error of that line).
+pub struct MappedLines<R, F> {
+    inner: R,
+    map: F,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl<R: BufRead, F: FnMut(&str) -> anyhow::Result<String>> MappedLines<R, F> {
+    pub fn new(inner: R, map: F) -> MappedLines<R, F> {
+        MappedLines {
+            inner,
+            map,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl<R: BufRead, F: FnMut(&str) -> anyhow::Result<String>> std::io::Read for MappedLines<R, F> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead, F: FnMut(&str) -> anyhow::Result<String>> BufRead for MappedLines<R, F> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.pos >= self.buf.len() {
+            let mut line = String::new();
+            if self.inner.read_line(&mut line)? == 0 {
+                return Ok(&[]);
+            }
+            let mapped = (self.map)(line.trim_end_matches(['\n', '\r']))
+                .map_err(|e| std::io::Error::other(format!("{e:#}")))?;
+            self.buf = mapped.into_bytes();
+            self.buf.push(b'\n');
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
 }
 
 /// The file in a data directory naming the server that holds it.
@@ -404,14 +574,14 @@ impl Remote {
             .ok_or_else(|| anyhow!("the server answered {body}"))
     }
 
-    /// [`consume`] in the server, each line written to `out`.
+    /// [`consume`] in the server, each line given to `line`.
     pub fn consume(
         &self,
         topic: &str,
         max: Option<u64>,
         encodings: Encodings,
         headers: bool,
-        out: &mut dyn Write,
+        mut line: impl FnMut(Json) -> anyhow::Result<bool>,
     ) -> anyhow::Result<()> {
         let mut request = self
             .agent
@@ -426,14 +596,16 @@ impl Remote {
         if !response.status().is_success() {
             return Err(self.failed(response));
         }
-        for line in std::io::BufReader::new(response.into_body().into_reader()).lines() {
-            let line = line?;
+        for text in std::io::BufReader::new(response.into_body().into_reader()).lines() {
+            let text = text?;
+            let shown: Json = serde_json::from_str(&text)?;
             // An error after the first lines comes as a JSON error object.
-            if line.starts_with("{\"@type\"") {
-                let e: Json = serde_json::from_str(&line)?;
-                bail!("{}", e["message"].as_str().unwrap_or(&line));
+            if shown.get("@type").is_some() {
+                bail!("{}", shown["message"].as_str().unwrap_or(&text));
             }
-            writeln!(out, "{line}")?;
+            if !line(shown)? {
+                break;
+            }
         }
         Ok(())
     }

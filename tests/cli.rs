@@ -176,6 +176,130 @@ fn produce_and_consume_round_trip_keys_values_and_headers() {
 }
 
 #[test]
+fn topics_produce_consume_and_print_avro_through_the_schema_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = ddsql_connectors::schema_registry::MemoryRegistry::start().unwrap();
+    let url = registry.url();
+    let schema = dir.path().join("order.avsc");
+    std::fs::write(
+        &schema,
+        r#"{"type": "record", "name": "Order", "fields": [
+            {"name": "id", "type": "long"},
+            {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+            {"name": "note", "type": ["null", "string"], "default": null}]}"#,
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let with = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--schema-registry-url".to_string(), url.clone()];
+        all.extend(args.iter().map(|a| a.to_string()));
+        all
+    };
+    let run = |args: &[String], stdin: Option<&str>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        ddsql(&data, &args, stdin)
+    };
+    let input = r#"{"key": 1, "value": {"id": 1, "amount": "12.50", "note": {"string": "a"}}}
+{"key": 2, "value": {"id": 2, "amount": -0.01}}
+"#;
+    let produce = with(&[
+        "topic",
+        "produce",
+        "orders",
+        "--value-encoding",
+        "avro",
+        "--value-schema",
+        schema.to_str().unwrap(),
+    ]);
+    let out = run(&produce, Some(input));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The schema is registered under the topic's value subject.
+    assert_eq!(registry.version_of("orders-value", 1), Some(1));
+    // A line that does not fit the schema is refused, naming it.
+    let out = run(
+        &produce,
+        Some("{\"value\": {\"id\": \"x\", \"amount\": \"1\"}}\n"),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("stdin line 1") && err.contains("field id"),
+        "{err}"
+    );
+    // A record that is not Avro at all, written around the registry.
+    let out = ddsql(
+        &data,
+        &["topic", "produce", "orders", "--value-encoding", "string"],
+        Some("{\"value\": \"not avro\"}\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let consumed = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let mut args = vec!["topic", "consume", "orders", "--value-encoding", "avro"];
+        args.extend(extra);
+        let out = run(&with(&args), None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let lines = consumed(&[]);
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0]["value"],
+        serde_json::json!({"id": 1, "amount": "12.50", "note": "a"})
+    );
+    assert_eq!(
+        lines[1]["value"],
+        serde_json::json!({"id": 2, "amount": "-0.01", "note": null})
+    );
+    // The bad record is shown as it is, with the reason, and reading goes on.
+    assert_eq!(lines[2]["value"], "bm90IGF2cm8=");
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("offset 2"),
+        "{}",
+        lines[2]
+    );
+    // Read as a newer schema: a renamed field by its alias, an added one
+    // by its default.
+    let reader = r#"{"type": "record", "name": "Order", "fields": [
+        {"name": "order_id", "type": "long", "aliases": ["id"]},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 2}},
+        {"name": "status", "type": "string", "default": "NEW"}]}"#;
+    let lines = consumed(&["--value-reader-schema", reader]);
+    assert_eq!(
+        lines[0]["value"],
+        serde_json::json!({"order_id": 1, "amount": "12.50", "status": "NEW"})
+    );
+
+    // PRINT reads AVRO with the writer's schema, as ksqlDB's does.
+    let script = dir.path().join("print.sql");
+    std::fs::write(&script, "PRINT 'orders' FROM BEGINNING LIMIT 2;\n").unwrap();
+    let out = run(&with(&["run", script.to_str().unwrap()]), None);
+    let printed = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(printed.contains("Value format: AVRO"), "{printed}");
+    assert!(
+        printed.contains(r#"value: {"id":1,"amount":"12.50","note":"a"}"#),
+        "{printed}"
+    );
+
+    // Without a registry, the avro encoding says what it needs.
+    let out = ddsql(
+        &data,
+        &["topic", "consume", "orders", "--value-encoding", "avro"],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--schema-registry-url"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn help_explains_every_command() {
     let out = Command::new(env!("CARGO_BIN_EXE_ddsql"))
         .arg("--help")

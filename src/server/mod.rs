@@ -886,9 +886,10 @@ impl State {
             );
         }
         let (tx, response) = streamed("text/plain");
+        let registry = self.config.connections.formats().registry().cloned();
         std::thread::spawn(move || {
             let stop = AtomicBool::new(false);
-            let sent = crate::print::print(&*log, &print, true, &stop, |line| {
+            let sent = crate::print::print(&*log, &print, registry.as_ref(), true, &stop, |line| {
                 tx.blocking_send(Bytes::from(line + "\n")).is_ok()
             });
             if let Err(e) = sent {

@@ -9,7 +9,12 @@ ddsql's AVRO reader and writer.
     confluent_avro.py check REGISTRY_URL JSON_OUT AVRO_OUT
         compares what tests/clients/customers.sql wrote (the outputs of
         `ddsql topic consume`) with the records expected from the events,
-        decoding the AVRO output with AvroDeserializer through the registry.
+        decoding the AVRO output with AvroDeserializer through the registry;
+    confluent_avro.py topic REGISTRY_URL DDSQL DATA_DIR
+        `ddsql topic consume --value-encoding avro` shows AvroSerializer's
+        records as the events' JSON, and records written by `ddsql topic
+        produce --value-encoding avro --value-schema` are the events again
+        to AvroDeserializer.
 
 Exits non-zero on the first difference.
 """
@@ -17,6 +22,7 @@ Exits non-zero on the first difference.
 import base64
 import json
 import os
+import subprocess
 import sys
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -109,5 +115,38 @@ def check(url, json_out, avro_out):
     ok(f"customer_names: {len(got)} AVRO records decoded by AvroDeserializer as expected")
 
 
+def topic(url, ddsql, data_dir):
+    base = [ddsql, "--data-dir", data_dir, "--schema-registry-url", url, "topic"]
+
+    def run(args, stdin=None):
+        done = subprocess.run(base + args, input=stdin, capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            fail(f"ddsql topic {' '.join(args)}: {done.stderr}")
+        return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    got = [r["value"] for r in run(["consume", TOPIC, "--value-encoding", "avro"])]
+    if got != EVENTS:
+        fail(f"topic consume --value-encoding avro:\n  expected {EVENTS}\n  got      {got}")
+    ok(f"ddsql topic consume --value-encoding avro shows AvroSerializer's {len(got)} events as their JSON")
+
+    copy = "customers_copy"
+    lines = "".join(json.dumps({"value": e}) + "\n" for e in EVENTS)
+    run(["produce", copy, "--value-encoding", "avro", "--value-schema",
+         os.path.join(HERE, "debezium-mysql-customers-envelope.avsc")], lines)
+    client = SchemaRegistryClient({"url": url})
+    deserializer = AvroDeserializer(client)
+    ctx = SerializationContext(copy, MessageField.VALUE)
+    got = [deserializer(base64.b64decode(r["value"]), ctx)
+           for r in run(["consume", copy, "--value-encoding", "base64"])]
+    if got != EVENTS:
+        fail(f"topic produce --value-encoding avro, read by AvroDeserializer:\n  expected {EVENTS}\n  got      {got}")
+    registered = client.get_latest_version(f"{copy}-value")
+    ok(f"ddsql topic produce --value-encoding avro wrote {len(got)} events AvroDeserializer reads back (schema id {registered.schema_id})")
+
+
 if __name__ == "__main__":
-    {"produce": lambda: produce(*sys.argv[2:4]), "check": lambda: check(*sys.argv[2:5])}[sys.argv[1]]()
+    {
+        "produce": lambda: produce(*sys.argv[2:4]),
+        "check": lambda: check(*sys.argv[2:5]),
+        "topic": lambda: topic(*sys.argv[2:5]),
+    }[sys.argv[1]]()

@@ -3,7 +3,11 @@
 (librdkafka) produces the Debezium change events and reads the outputs;
 `ddsql server --kafka-bootstrap` runs the article's statements.
 
-    first_order.py BOOTSTRAP DDSQL_URL [avro REGISTRY_URL]
+    first_order.py BOOTSTRAP DDSQL_URL [avro REGISTRY_URL [DDSQL_BINARY]]
+
+With DDSQL_BINARY, `ddsql topic consume --value-encoding avro` must also
+show the AVRO input topic on the broker as the events' JSON, as a user
+looks at a real Debezium topic from the shell.
 
 All input is written before the statements are sent (so the expected
 records do not depend on the idle-partition wait). The expected output is
@@ -185,4 +189,18 @@ for topic, want in expected.items():
         extra = [r for r in got if r not in want]
         fail(f"{topic}: expected {len(want)} records, got {len(got)}; missing {missing[:5]}, unexpected {extra[:5]}")
     ok(f"{topic}: {len(got)} records, as expected")
+
+if AVRO and len(sys.argv) > 5:
+    import subprocess
+
+    done = subprocess.run(
+        [sys.argv[5], "--kafka-bootstrap", BOOTSTRAP, "--schema-registry-url", REGISTRY,
+         "topic", "consume", SOURCE, "--value-encoding", "avro"],
+        capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        fail(f"ddsql topic consume {SOURCE} --value-encoding avro: {done.stderr}")
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    if [line["value"] for line in lines] != events:
+        fail(f"ddsql topic consume {SOURCE} --value-encoding avro: {len(lines)} records, not the {len(events)} events as produced: {lines[:2]}")
+    ok(f"ddsql topic consume --value-encoding avro shows {SOURCE} on the broker as the {len(events)} events")
 print("e2e first-order: passed")
