@@ -84,6 +84,16 @@ enum Bench {
         #[arg(long, default_value_t = 2)]
         partitions: u32,
     },
+    /// Decode Debezium AVRO order events (the first-order source's schema)
+    /// in one thread: ddsql's own reader (writer's schema resolved against
+    /// the source's columns, into rows) against `apache-avro`'s
+    /// `from_avro_datum` (into its value tree only, no rows: a lower bound
+    /// for decoding through it). Records per second of each.
+    AvroDecode {
+        /// Events decoded by each.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
     /// Seed pipeline 2 (first order) over generated Debezium order events
     /// on the embedded log: ddsql against the hand-written, differential
     /// and dbsp baselines on the same input, each in a process of its own.
@@ -272,20 +282,10 @@ enum Workload {
     Toggles,
 }
 
-fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
-    use ddsql_connectors::debezium::MysqlTable;
-    use ddsql_connectors::format::avro::{encode_with_id, Schema};
-    use ddsql_connectors::format::Formats;
-    use ddsql_connectors::kafka::MockKafka;
-    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry, SchemaType};
-    use ddsql_engine::io::{CodecFactory, Decoded, Transport};
-    use ddsql_sql::types::Value;
-    use std::sync::Arc;
-
-    let kafka = Arc::new(MockKafka::start(1).map_err(anyhow::Error::msg)?);
-    let transport: Arc<dyn Transport> = Arc::new(kafka.transport()?);
-    let registry = MemoryRegistry::start()?;
-    let orders = MysqlTable::new(
+/// The first-order source's Debezium MySQL table (`kafka-decode`,
+/// `avro-decode`).
+fn order_table() -> ddsql_connectors::debezium::MysqlTable {
+    ddsql_connectors::debezium::MysqlTable::new(
         "TRADE_MYSQL.TRADE.ORDER",
         &[
             ("order_id", "long"),
@@ -300,7 +300,107 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
                 r#"{"type": "string", "connect.name": "io.debezium.time.ZonedTimestamp"}"#,
             ),
         ],
+    )
+}
+
+/// Order `i`'s row in [`order_table`].
+fn order_row(i: u64) -> Vec<ddsql_sql::types::Value> {
+    use ddsql_sql::types::Value;
+    vec![
+        Value::BigInt(i as i64),
+        Value::BigInt((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as i64 % 100_000),
+        Value::String(
+            if i.is_multiple_of(7) {
+                "CANCELLED"
+            } else {
+                "PAID"
+            }
+            .into(),
+        ),
+        Value::Decimal((i % 100_000) as i128 * 10, 2),
+        Value::String("2025-03-05T10:00:00Z".into()),
+    ]
+}
+
+fn avro_decode(events: u64) -> anyhow::Result<()> {
+    use ddsql_connectors::format::avro::{encode_with_id, AvroSerde, Schema};
+    use ddsql_connectors::format::Serde;
+    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry, SchemaType};
+    use std::sync::Arc;
+
+    let registry = MemoryRegistry::start()?;
+    let orders = order_table();
+    let text = orders.schema();
+    let id = registry.register("TRADE_MYSQL.TRADE.ORDER-value", SchemaType::Avro, &text);
+    let schema = Schema::parse(&text).map_err(anyhow::Error::msg)?;
+    let datums: Vec<Vec<u8>> = (0..events)
+        .map(|i| {
+            let event = orders.event(
+                if i % 5 == 0 { "r" } else { "c" },
+                None,
+                Some(order_row(i)),
+                i as i64,
+            );
+            encode_with_id(&schema, id, &event).map_err(anyhow::Error::msg)
+        })
+        .collect::<Result<_, _>>()?;
+    // The columns the seed's source infers from the registered schema.
+    let columns = schema.columns("ROWVAL").map_err(anyhow::Error::msg)?;
+    let width = columns.len();
+    let ours = AvroSerde::new(columns, true).with_registry(
+        Arc::new(SchemaRegistry::new(&registry.url())),
+        "TRADE_MYSQL.TRADE.ORDER-value".into(),
     );
+    let theirs = apache_avro::Schema::parse_str(&text)?;
+    let mut figures = Vec::new();
+    for run in 0..3 {
+        let started = Instant::now();
+        let mut fields = 0usize;
+        for d in &datums {
+            fields += ours.decode(d).map_err(anyhow::Error::msg)?.len();
+        }
+        let ddsql = events as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        let mut read = 0usize;
+        for d in &datums {
+            let value = apache_avro::from_avro_datum(&theirs, &mut &d[5..], None)?;
+            read += matches!(value, apache_avro::types::Value::Record(_)) as usize;
+        }
+        let apache = events as f64 / started.elapsed().as_secs_f64();
+        anyhow::ensure!(
+            fields == width * events as usize && read == events as usize,
+            "every event decoded"
+        );
+        eprintln!(
+            "run {}: ddsql {ddsql:.0} records/s, apache-avro {apache:.0} records/s",
+            run + 1
+        );
+        figures.push((ddsql, apache));
+    }
+    figures.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (ddsql, _) = figures[1];
+    let mut apache: Vec<f64> = figures.iter().map(|f| f.1).collect();
+    apache.sort_by(f64::total_cmp);
+    println!(
+        "avro-decode: ddsql {ddsql:.0} records/s into rows, apache-avro {:.0} records/s into its value tree ({:.2}x; {events} Debezium order events, one thread, median of 3)",
+        apache[1],
+        ddsql / apache[1]
+    );
+    Ok(())
+}
+
+fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
+    use ddsql_connectors::format::avro::{encode_with_id, Schema};
+    use ddsql_connectors::format::Formats;
+    use ddsql_connectors::kafka::MockKafka;
+    use ddsql_connectors::schema_registry::{MemoryRegistry, SchemaRegistry, SchemaType};
+    use ddsql_engine::io::{CodecFactory, Decoded, Transport};
+    use std::sync::Arc;
+
+    let kafka = Arc::new(MockKafka::start(1).map_err(anyhow::Error::msg)?);
+    let transport: Arc<dyn Transport> = Arc::new(kafka.transport()?);
+    let registry = MemoryRegistry::start()?;
+    let orders = order_table();
     let text = orders.schema();
     let id = registry.register("TRADE_MYSQL.TRADE.ORDER-value", SchemaType::Avro, &text);
     let schema = Schema::parse(&text).map_err(anyhow::Error::msg)?;
@@ -342,13 +442,7 @@ fn kafka_decode(events: u64, partitions: u32) -> anyhow::Result<()> {
         let mut chunks: Vec<Vec<Record>> = vec![Vec::new(); partitions as usize];
         for i in produced..produced + n {
             let ts = base_ts + i as i64;
-            let row = vec![
-                Value::BigInt(i as i64),
-                Value::BigInt((i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as i64 % 100_000),
-                Value::String(if i % 7 == 0 { "CANCELLED" } else { "PAID" }.into()),
-                Value::Decimal((i % 100_000) as i128 * 10, 2),
-                Value::String("2025-03-05T10:00:00Z".into()),
-            ];
+            let row = order_row(i);
             let event = orders.event(if i % 5 == 0 { "r" } else { "c" }, None, Some(row), ts);
             chunks[(i % partitions as u64) as usize].push(Record {
                 key: None,
@@ -738,6 +832,7 @@ fn main() -> anyhow::Result<()> {
             workers,
         } => runtime::run(events, keys, rate, workers),
         Bench::KafkaDecode { events, partitions } => kafka_decode(events, partitions),
+        Bench::AvroDecode { events } => avro_decode(events),
         Bench::FirstOrder {
             scale,
             workers,
