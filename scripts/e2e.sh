@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End to end on a real Kafka-protocol broker: tansu (crates.io, pinned,
-# installed once into ~/.cache/ddsql/tansu, about 12 minutes on 2 cores the
-# first time), PyPI's confluent-kafka on the client side, `ddsql server
+# The three seed pipelines end to end on a real Kafka-protocol broker: tansu
+# (crates.io, pinned, installed once into ~/.cache/ddsql/tansu, about 12
+# minutes on 2 cores the first time), PyPI's confluent-kafka on the client
+# side (Debezium events through AvroSerializer, outputs through
+# AvroDeserializer), `ddsql schema-registry` and `ddsql server
 # --kafka-bootstrap` in between (tests/e2e/). Run alone: scripts/e2e.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,7 +78,9 @@ wait_for "$work/server" "listening on" "ddsql server"
 url="$(grep -o 'http://[0-9.:]*' "$work/server" | head -1)"
 
 if ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" ||
-   ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" avro "$registry" "$ddsql"; then
+   ! timeout 300 "$venv/bin/python" tests/e2e/first_order.py "$bootstrap" "$url" avro "$registry" "$ddsql" ||
+   ! timeout 300 "$venv/bin/python" tests/e2e/seed_pipelines.py "$bootstrap" "$url" "$registry" ||
+   ! timeout 120 "$venv/bin/python" tests/e2e/transactions.py "$bootstrap" unsupported; then
     echo "e2e: the server's log:" >&2
     tail -50 "$work/server.err" >&2
     exit 1

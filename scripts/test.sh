@@ -13,8 +13,9 @@ cargo test --workspace
 # Third-party ksqlDB clients (PyPI's ksql-python-ng, npm's ksqldb-client)
 # against a real server.
 scripts/clients.sh
-# Seed pipeline 2 on a real Kafka-protocol broker (tansu, installed once
-# into ~/.cache/ddsql/tansu), JSON and AVRO, with confluent-kafka on both ends.
+# The three seed pipelines on a real Kafka-protocol broker (tansu, installed
+# once into ~/.cache/ddsql/tansu), JSON and AVRO, with confluent-kafka on both
+# ends; and whether that tansu supports transactions.
 scripts/e2e.sh
 # The correctness harness (tests/harness): ddsql against PostgreSQL at
 # every logical time. Release, because it runs 120,000-record backlogs.
