@@ -2444,12 +2444,7 @@ impl Binder<'_> {
             let key_slot = key_exprs
                 .iter()
                 .position(|(k, _)| *k == bound.expr)
-                .or_else(|| {
-                    from.alt_key
-                        .as_ref()
-                        .filter(|alt| **alt == bound.expr)
-                        .map(|_| 0)
-                });
+                .or_else(|| from.alt_keys.contains(&bound.expr).then_some(0));
             match key_slot {
                 // The same expression twice; a join's key from the other
                 // side (`L.K, R.K`) is a value column.
@@ -2491,7 +2486,24 @@ impl Binder<'_> {
                             "the key of the result is missing from the projection: a FULL OUTER join is keyed by its synthetic key column {0}, whichever join key is not NULL; select it (SELECT {0}, ...)",
                             from.scope.columns[*c].name
                         ),
-                        _ => "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string(),
+                        _ if from.alt_keys.is_empty() => "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string(),
+                        _ => {
+                            let named: Vec<String> = std::iter::once(expr)
+                                .chain(&from.alt_keys)
+                                .filter_map(|e| match e {
+                                    ScalarExpr::Column(c) => {
+                                        let c = &from.scope.columns[*c];
+                                        Some(if c.qualifier.is_empty() { c.name.clone() } else { format!("{}.{}", c.qualifier, c.name) })
+                                    }
+                                    _ => None,
+                                })
+                                .collect();
+                            match named.as_slice() {
+                                [] => "the key of the result is missing from the projection: select the key column (for a join, the join expression)".to_string(),
+                                [one] => format!("the key of the result is missing from the projection: select the join expression {one}"),
+                                [init @ .., last] => format!("the key of the result is missing from the projection: select one of the join expressions {} or {last}", init.join(", ")),
+                            }
+                        }
                     },
                 )),
             })
@@ -2774,7 +2786,8 @@ impl Binder<'_> {
                     scope,
                     kind: source.kind,
                     key,
-                    alt_key: None,
+                    alt_keys: Vec::new(),
+                    full: false,
                     left_source: source,
                 })
             }
@@ -2785,6 +2798,15 @@ impl Binder<'_> {
                 within,
                 on,
             } => {
+                // ksqlDB joins left to right: `A JOIN B ... JOIN C` is
+                // `(A JOIN B) JOIN C`, each step under its own rules.
+                if matches!(**right, Relation::Join { .. }) {
+                    return Err(SqlError::new(
+                        right.pos(),
+                        "the right side of a join must be a stream or a table: joins of more than two sources are written left to right (FROM a JOIN b ON ... JOIN c ON ...)",
+                    ));
+                }
+                let chained = matches!(**left, Relation::Join { .. });
                 let l = self.from(left)?;
                 let r = self.from(right)?;
                 let windowed = |f: &From| {
@@ -2806,14 +2828,6 @@ impl Binder<'_> {
                     }
                 }
                 if let Some(w) = within {
-                    if matches!(**right, Relation::Join { .. })
-                        || matches!(**left, Relation::Join { .. })
-                    {
-                        return Err(SqlError::new(
-                            on.pos,
-                            "joins of more than two sources are not supported yet",
-                        ));
-                    }
                     return self.stream_join(l, r, *kind, w, on);
                 }
                 if l.kind == SourceKind::Stream && r.kind == SourceKind::Stream {
@@ -2822,15 +2836,13 @@ impl Binder<'_> {
                         "a join of two streams needs a window: add WITHIN <n> <unit> before ON",
                     ));
                 }
-                if matches!(**right, Relation::Join { .. })
-                    || matches!(**left, Relation::Join { .. })
-                {
-                    return Err(SqlError::new(
-                        on.pos,
-                        "joins of more than two sources are not supported yet",
-                    ));
-                }
                 if (l.kind, r.kind) == (SourceKind::Table, SourceKind::Table) {
+                    if chained && (*kind == JoinKind::Full || l.full) {
+                        return Err(SqlError::new(
+                            on.pos,
+                            "a join of more than two tables cannot have a FULL OUTER step (ksqlDB refuses it too): write each FULL OUTER table-table join as a query of its own and join their results",
+                        ));
+                    }
                     return self.table_join(l, r, *kind, on);
                 }
                 match (l.kind, r.kind, kind) {
@@ -2844,14 +2856,6 @@ impl Binder<'_> {
                             format!("Invalid join order: a {lk} cannot be joined with a {rk} on its right; ksqlDB joins a stream with a table, so put the stream first (FROM <stream> JOIN <table>)"),
                         ))
                     }
-                }
-                if matches!(**right, Relation::Join { .. })
-                    || matches!(**left, Relation::Join { .. })
-                {
-                    return Err(SqlError::new(
-                        on.pos,
-                        "joins of more than two sources are not supported yet",
-                    ));
                 }
                 let (left_width, scope) = joined_scope(&l, &r);
                 // The condition must be `stream expression = table key`.
@@ -2909,12 +2913,14 @@ impl Binder<'_> {
                     table_width: r.scope.columns.len(),
                     left: *kind == JoinKind::Left,
                 };
+                let alt_keys = alt_keys_after(&l.key, &l.alt_keys, &se, table_side.expr);
                 Ok(From {
                     plan,
                     scope,
                     kind: SourceKind::Stream,
                     key: vec![se],
-                    alt_key: Some(table_side.expr),
+                    alt_keys,
+                    full: false,
                     left_source: l.left_source,
                 })
             }
@@ -3006,12 +3012,17 @@ impl Binder<'_> {
             kind,
         };
         let (plan, scope, key, alt) = join_key(plan, with_left_rowtime(scope), kind, le, re, ty);
+        let alt_keys = match alt {
+            Some(alt) => alt_keys_after(&l.key, &l.alt_keys, &key, alt),
+            None => Vec::new(),
+        };
         Ok(From {
             plan,
             scope,
             kind: SourceKind::Stream,
             key: vec![key],
-            alt_key: alt,
+            alt_keys,
+            full: kind == JoinKind::Full,
             left_source: l.left_source,
         })
     }
@@ -3052,6 +3063,8 @@ impl Binder<'_> {
             }
         };
         let is = |t: &Typed, c: usize| matches!(t.expr, ScalarExpr::Column(x) if x == c);
+        // In a chain, the left's key is any expression equal to it.
+        let is_left_key = |t: &Typed| is(t, lk) || l.alt_keys.contains(&t.expr);
         if !is(&a, rk) && !is(&b, rk) {
             return Err(SqlError::new(
                 on.pos,
@@ -3061,7 +3074,7 @@ impl Binder<'_> {
                 ),
             ));
         }
-        if !((is(&a, lk) && is(&b, rk)) || (is(&a, rk) && is(&b, lk))) {
+        if !((is_left_key(&a) && is(&b, rk)) || (is(&a, rk) && is_left_key(&b))) {
             return Err(SqlError::new(
                 on.pos,
                 format!(
@@ -3097,12 +3110,17 @@ impl Binder<'_> {
             ScalarExpr::Column(rk),
             ty,
         );
+        let alt_keys = match alt {
+            Some(alt) => alt_keys_after(&l.key, &l.alt_keys, &key, alt),
+            None => Vec::new(),
+        };
         Ok(From {
             plan,
             scope,
             kind: SourceKind::Table,
             key: vec![key],
-            alt_key: alt,
+            alt_keys,
+            full: kind == JoinKind::Full,
             left_source: l.left_source,
         })
     }
@@ -4699,10 +4717,40 @@ struct From<'a> {
     kind: SourceKind,
     /// The key of rows coming out of this relation.
     key: Vec<ScalarExpr>,
-    /// Another expression equal to the key (a join's table side).
-    alt_key: Option<ScalarExpr>,
+    /// Other expressions equal to the key: in a join, the other sides of
+    /// each step that joined on it (`A.ID = B.ID ... = C.ID`: B.ID, C.ID),
+    /// any of which the projection may select as the key.
+    alt_keys: Vec<ScalarExpr>,
+    /// Whether a step of this relation is a FULL OUTER join.
+    full: bool,
     /// The left-most source: the defaults of CREATE ... AS come from it.
     left_source: &'a Source,
+}
+
+/// The expressions equal to `key`, the key of a join step over a relation
+/// keyed by `left_key` (and `left_alts`, equal to it) whose other side is
+/// `other`: if the step joined on the relation's key (or one equal to it),
+/// all of those stay equal to the new key.
+fn alt_keys_after(
+    left_key: &[ScalarExpr],
+    left_alts: &[ScalarExpr],
+    key: &ScalarExpr,
+    other: ScalarExpr,
+) -> Vec<ScalarExpr> {
+    let mut out = Vec::new();
+    if left_key.len() == 1 && (left_key[0] == *key || left_alts.contains(key)) {
+        out.extend(
+            left_key
+                .iter()
+                .chain(left_alts)
+                .filter(|e| *e != key)
+                .cloned(),
+        );
+    }
+    if other != *key && !out.contains(&other) {
+        out.push(other);
+    }
+    out
 }
 
 struct BoundQuery<'a> {

@@ -314,7 +314,7 @@ fn eval_in(
                 return Ok(Value::Null);
             }
             Value::String(match rendering {
-                Rendering::Json => to_json(&v, ty)
+                Rendering::Json => to_json_text(&v, ty)
                     .map_err(EvalError::InvalidArgument)?
                     .to_string(),
                 Rendering::Cast => {
@@ -415,6 +415,13 @@ pub fn round(v: &Value, ceil: bool, floor: bool, digits: i64) -> Result<Value, E
         }
     };
     Ok(match v {
+        // Negative digits round left of the point: ROUND(1250, -2) is 1300.
+        Value::Int(i) if digits < 0 && !ceil && !floor => {
+            Value::Int(round_int(*i as i64, digits, 9) as i32)
+        }
+        Value::BigInt(i) if digits < 0 && !ceil && !floor => {
+            Value::BigInt(round_int(*i, digits, 18))
+        }
         Value::Int(_) | Value::BigInt(_) => v.clone(),
         Value::Double(d) if !ceil && !floor && digits == 0 => Value::BigInt(d.0.round() as i64),
         Value::Double(d) => Value::Double(F64(f(d.0))),
@@ -422,9 +429,10 @@ pub fn round(v: &Value, ceil: bool, floor: bool, digits: i64) -> Result<Value, E
             let keep = if ceil || floor {
                 0
             } else {
-                digits.clamp(0, *s as i64) as u8
+                digits.min(*s as i64)
             };
-            let div = 10i128.pow((*s - keep) as u32);
+            let drop = (*s as i64 - keep).min(38) as u32;
+            let div = 10i128.pow(drop);
             let (q, r) = (u / div, u % div);
             // Truncation went toward zero; step away from it where the
             // rounding mode says so (half away from zero for ROUND).
@@ -439,10 +447,17 @@ pub fn round(v: &Value, ceil: bool, floor: bool, digits: i64) -> Result<Value, E
                 !ceil && r < 0 && -r * 2 >= div
             };
             let q = q + up as i128 - down as i128;
-            Value::Decimal(q * 10i128.pow((*s - keep) as u32), *s)
+            Value::Decimal(q * div, *s)
         }
         _ => Value::Null,
     })
+}
+
+/// `x` rounded half away from zero to a multiple of 10^-digits (digits < 0).
+fn round_int(x: i64, digits: i64, max: i64) -> i64 {
+    let m = 10i64.pow((-digits).min(max) as u32);
+    let (q, r) = (x / m, x % m);
+    (q + (r * 2 >= m) as i64 - (-r * 2 >= m) as i64) * m
 }
 
 pub fn negate(v: &Value) -> Result<Value, EvalError> {
@@ -896,12 +911,46 @@ pub(crate) fn java_string(v: &Value, ty: Option<&SqlType>) -> Option<String> {
     })
 }
 
-/// A value of SQL type `ty` as JSON.
+/// A value of SQL type `ty` as JSON, as the JSON format writes it (a DATE
+/// as its days since the epoch, a TIME and a TIMESTAMP as milliseconds).
 pub fn to_json(v: &Value, ty: &SqlType) -> Result<serde_json::Value, String> {
+    json_of(v, ty, false)
+}
+
+/// A value as `TO_JSON_STRING` writes it: as [`to_json`], but DATE, TIME
+/// and TIMESTAMP as text, as ksqlDB formats them (`"2021-10-11"`,
+/// `"13:25"` or `"13:25:07"`, `"2021-06-30T12:18:39.446"` in UTC).
+pub fn to_json_text(v: &Value, ty: &SqlType) -> Result<serde_json::Value, String> {
+    json_of(v, ty, true)
+}
+
+fn json_of(v: &Value, ty: &SqlType, temporal_text: bool) -> Result<serde_json::Value, String> {
+    let to_json = |v: &Value, ty: &SqlType| json_of(v, ty, temporal_text);
     Ok(match (v, ty) {
         (Value::Null, _) => serde_json::Value::Null,
         (Value::Boolean(b), _) => serde_json::Value::Bool(*b),
         (Value::Int(i), _) => serde_json::Value::from(*i),
+        (Value::Date(d), _) if temporal_text => serde_json::Value::String(
+            (chrono::NaiveDate::default() + chrono::Duration::days(*d as i64))
+                .format("%Y-%m-%d")
+                .to_string(),
+        ),
+        (Value::Time(ms), _) if temporal_text => {
+            let secs = ms / 1000;
+            let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+            // java.time.LocalTime's text: seconds only when not zero.
+            serde_json::Value::String(if s == 0 {
+                format!("{h:02}:{m:02}")
+            } else {
+                format!("{h:02}:{m:02}:{s:02}")
+            })
+        }
+        (Value::Timestamp(ms), _) if temporal_text => serde_json::Value::String(
+            chrono::DateTime::from_timestamp_millis(*ms)
+                .ok_or_else(|| format!("timestamp {ms} is out of range"))?
+                .format("%Y-%m-%dT%H:%M:%S%.3f")
+                .to_string(),
+        ),
         (Value::BigInt(i), _) | (Value::Timestamp(i), _) => serde_json::Value::from(*i),
         (Value::Date(i), _) | (Value::Time(i), _) => serde_json::Value::from(*i),
         (Value::Double(d), _) => serde_json::Number::from_f64(d.0)

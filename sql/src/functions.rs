@@ -325,8 +325,12 @@ pub fn registry() -> &'static [FunctionInfo] {
             info!(
                 "INSTR",
                 Scalar,
-                ["INSTR(STRING, STRING substring)"],
-                "1-based position of the first occurrence, 0 if none."
+                [
+                    "INSTR(STRING, STRING substring)",
+                    "INSTR(STRING, STRING substring, INT position)",
+                    "INSTR(STRING, STRING substring, INT position, INT occurrence)"
+                ],
+                "1-based position of the occurrence-th occurrence from position (a negative position searches back from the end), 0 if none."
             ),
             info!(
                 "LPAD",
@@ -1098,6 +1102,46 @@ pub fn registry() -> &'static [FunctionInfo] {
     })
 }
 
+/// INSTR's position (1-based, in characters) of the `occurrence`-th
+/// `needle` in `hay`, searching forward from `position`, or backward from
+/// `len + position + 1` when `position` is negative (as Oracle's INSTR,
+/// which ksqlDB's follows); 0 if there is none.
+fn instr(hay: &str, needle: &str, position: i64, occurrence: i64) -> i32 {
+    let hay: Vec<char> = hay.chars().collect();
+    let needle: Vec<char> = needle.chars().collect();
+    let len = hay.len() as i64;
+    if position == 0 || occurrence < 1 || needle.len() as i64 > len {
+        return 0;
+    }
+    let at = |i: i64| hay[i as usize..].starts_with(&needle);
+    let last = len - needle.len() as i64;
+    let mut left = occurrence;
+    if position > 0 {
+        let mut i = position - 1;
+        while i <= last {
+            if at(i) {
+                left -= 1;
+                if left == 0 {
+                    return i as i32 + 1;
+                }
+            }
+            i += 1;
+        }
+    } else {
+        let mut i = (len + position).min(last);
+        while i >= 0 {
+            if at(i) {
+                left -= 1;
+                if left == 0 {
+                    return i as i32 + 1;
+                }
+            }
+            i -= 1;
+        }
+    }
+    0
+}
+
 pub fn lookup(name: &str) -> Option<&'static FunctionInfo> {
     registry()
         .iter()
@@ -1313,7 +1357,23 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
         "RTRIM" => strings(F::Rtrim, &[1], s.clone())?,
         "INITCAP" => strings(F::Initcap, &[1], s.clone())?,
         "REPLACE" => strings(F::Replace, &[3], s.clone())?,
-        "INSTR" => strings(F::Instr, &[2], SqlType::Int)?,
+        "INSTR" if (2..=4).contains(&n) => {
+            let mut casts = vec![None; n];
+            for (i, a) in args.iter().enumerate() {
+                let want = if i < 2 { &s } else { &int };
+                match a {
+                    None => {}
+                    Some(t) if t == want => {}
+                    Some(t) if i >= 2 && widens(t, want) => casts[i] = Some(int.clone()),
+                    Some(_) => return Err(wrong()),
+                }
+            }
+            Resolved {
+                func: F::Instr,
+                casts,
+                ty: SqlType::Int,
+            }
+        }
         "LPAD" | "RPAD" if n == 3 && is(&args[0], &s) && is_num(&args[1]) && is(&args[2], &s) => {
             Resolved {
                 func: if upper == "LPAD" { F::Lpad } else { F::Rpad },
@@ -1811,6 +1871,7 @@ impl ScalarFunc {
                 | F::ArrayConcat
                 | F::ArrayRemove
                 | F::MapUnion
+                | F::IsJsonString
         );
         if !null_tolerant && args.iter().any(Value::is_null) {
             return Ok(Value::Null);
@@ -1912,10 +1973,20 @@ impl ScalarFunc {
                         let m = 10f64.powi(digits as i32);
                         Value::Double(F64((d.0 * m).trunc() / m))
                     }
+                    // Negative digits truncate left of the point:
+                    // TRUNC(12345.67, -3) is 12000.00.
                     Value::Decimal(u, scale) => {
-                        let keep = digits.clamp(0, *scale as i64) as u32;
-                        let div = 10i128.pow(*scale as u32 - keep);
+                        let drop = (*scale as i64 - digits.min(*scale as i64)).min(38) as u32;
+                        let div = 10i128.pow(drop);
                         Value::Decimal(u / div * div, *scale)
+                    }
+                    Value::Int(i) if digits < 0 => {
+                        let m = 10i64.pow((-digits).min(9) as u32);
+                        Value::Int((*i as i64 / m * m) as i32)
+                    }
+                    Value::BigInt(i) if digits < 0 => {
+                        let m = 10i64.pow((-digits).min(18) as u32);
+                        Value::BigInt(i / m * m)
                     }
                     other if negative => eval::round(other, true, false, digits)?,
                     other => eval::round(other, false, true, digits)?,
@@ -2052,11 +2123,12 @@ impl ScalarFunc {
                 })
                 .collect::<Vec<String>>()
                 .join(" ")),
-            F::Instr => Value::Int(
-                s(0).find(s(1))
-                    .map(|i| s(0)[..i].chars().count() as i32 + 1)
-                    .unwrap_or(0),
-            ),
+            F::Instr => Value::Int(instr(
+                s(0),
+                s(1),
+                args.get(2).and_then(int).unwrap_or(1),
+                args.get(3).and_then(int).unwrap_or(1),
+            )),
             F::Lpad | F::Rpad => {
                 let len = int(&args[1]).unwrap_or(0);
                 if len < 0 || s(2).is_empty() && (len as usize) > s(0).chars().count() {
@@ -2111,9 +2183,10 @@ impl ScalarFunc {
                     Some(other) => st(other.to_string()),
                 }
             }
-            F::IsJsonString => {
-                Value::Boolean(serde_json::from_str::<serde_json::Value>(s(0)).is_ok())
-            }
+            // NULL is not a JSON string: FALSE, as the function page says.
+            F::IsJsonString => Value::Boolean(
+                !args[0].is_null() && serde_json::from_str::<serde_json::Value>(s(0)).is_ok(),
+            ),
             F::RegexpReplace => st(regex(s(1))?.replace_all(s(0), s(2)).into_owned()),
             F::RegexpSplitToArray => Value::Array(
                 regex(s(1))?

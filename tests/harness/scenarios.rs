@@ -382,6 +382,9 @@ fn users_only(rng: &mut Rng, n: usize) -> Vec<Input> {
 fn clicks_and_users(rng: &mut Rng, n: usize) -> Vec<Input> {
     mix(rng, n, &[(3, click), (2, user)])
 }
+fn clicks_users_and_accounts(rng: &mut Rng, n: usize) -> Vec<Input> {
+    mix(rng, n, &[(3, click), (2, user), (1, account)])
+}
 fn users_and_accounts(rng: &mut Rng, n: usize) -> Vec<Input> {
     mix(rng, n, &[(1, user), (1, account)])
 }
@@ -1044,6 +1047,48 @@ CREATE TABLE hops AS
                 ),
             }],
             generate: clicks_and_users,
+            size: SMALL,
+            staggered: true,
+        },
+        Scenario {
+            name: "stream_table_table_join",
+            topics: &[CLICKS, USERS, ACCOUNTS],
+            sql: scripts::ENRICH_TWO_TABLES,
+            sql_after: "",
+            oracle_setup: USERS_AND_ACCOUNTS_AT,
+            outputs: &[Output {
+                source: "ENRICHED",
+                via: None,
+                // Each step reads its table as of the click's time.
+                oracle: Oracle::Stream(
+                    "SELECT c.seq, c.user_id, c.page, u.city, a.balance FROM clicks c \
+                     JOIN LATERAL users_at(c.seq) u ON u.id = c.user_id \
+                     JOIN LATERAL accounts_at(c.seq) a ON a.id = c.user_id",
+                ),
+            }],
+            generate: clicks_users_and_accounts,
+            size: SMALL,
+            staggered: true,
+        },
+        Scenario {
+            name: "stream_table_table_left_join_rekeyed",
+            topics: &[CLICKS, USERS, ACCOUNTS],
+            sql: scripts::ENRICH_TWO_TABLES_REKEYED,
+            sql_after: "",
+            oracle_setup: USERS_AND_ACCOUNTS_AT,
+            outputs: &[Output {
+                source: "ENRICHED",
+                via: None,
+                // A click with a NULL key for a step is dropped at that
+                // step, LEFT or not, as ksqlDB drops it.
+                oracle: Oracle::Stream(
+                    "SELECT c.seq, c.amount, c.user_id, u.city, a.balance FROM clicks c \
+                     LEFT JOIN LATERAL (SELECT * FROM users_at(c.seq) WHERE id = c.user_id) u ON true \
+                     LEFT JOIN LATERAL (SELECT * FROM accounts_at(c.seq) WHERE id = c.amount) a ON true \
+                     WHERE c.user_id IS NOT NULL AND c.amount IS NOT NULL",
+                ),
+            }],
+            generate: clicks_users_and_accounts,
             size: SMALL,
             staggered: true,
         },

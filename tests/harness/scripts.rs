@@ -145,6 +145,25 @@ pub const ENRICH_LEFT: &str = concat!(
     "CREATE STREAM enriched AS SELECT c.user_id AS user_id, c.page AS page, u.city AS city, \
      u.age AS age FROM clicks c LEFT JOIN users u ON c.user_id = u.id;"
 );
+/// A stream joined with two tables on one key; the key is selected from
+/// the last table, as ksqlDB allows any of the equal join expressions.
+pub const ENRICH_TWO_TABLES: &str = concat!(
+    clicks!(),
+    users!(),
+    accounts!(),
+    "CREATE STREAM enriched AS SELECT a.id AS user_id, c.page AS page, u.city AS city, \
+     a.balance AS balance FROM clicks c JOIN users u ON c.user_id = u.id \
+     JOIN accounts a ON c.user_id = a.id;"
+);
+/// The second step re-keys the stream by another column; both LEFT.
+pub const ENRICH_TWO_TABLES_REKEYED: &str = concat!(
+    clicks!(),
+    users!(),
+    accounts!(),
+    "CREATE STREAM enriched AS SELECT c.amount AS amount, c.user_id AS user_id, \
+     u.city AS city, a.balance AS balance FROM clicks c LEFT JOIN users u ON c.user_id = u.id \
+     LEFT JOIN accounts a ON c.amount = a.id;"
+);
 pub const CITY_CLICKS: &str = concat!(
     clicks!(),
     users!(),

@@ -18,8 +18,11 @@ use crate::time::{Diff, Time};
 pub enum Entry {
     /// The key's new row.
     Upsert(Row),
-    /// The key left the table; `rowtime` is that of the row it last had,
-    /// which is the timestamp Kafka Streams gives a session's tombstone.
+    /// The key left the table. `rowtime` is, as Kafka Streams stamps it:
+    /// for a windowed table, that of the row the key last had (a merged
+    /// session's tombstone); otherwise the timestamp of the record that
+    /// removed it (a source tombstone, a join's other side leaving), which
+    /// is the timestamp the logical time carries.
     Tombstone { key: Row, rowtime: i64 },
 }
 
@@ -75,8 +78,8 @@ pub fn changelog<'s>(
                     (None, Some(old)) => Entry::Tombstone {
                         key: key_of(&old, key_arity, window).cloned().collect(),
                         rowtime: match old.first() {
-                            Some(Value::BigInt(t)) => *t,
-                            _ => 0,
+                            Some(Value::BigInt(t)) if window > 0 => *t,
+                            _ => crate::time::parts(time).0,
                         },
                     },
                     (None, None) => continue,

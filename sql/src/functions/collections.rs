@@ -125,9 +125,12 @@ pub(super) fn eval(func: F, args: &[Value]) -> Result<Value, EvalError> {
                 return Ok(Value::Null);
             }
             let mut out: Vec<(Value, Value)> = Vec::new();
+            // A later map's value replaces an earlier one's in its place.
             for (k, v) in maps.into_iter().flatten() {
-                out.retain(|(old, _)| old != k);
-                out.push((k.clone(), v.clone()));
+                match out.iter_mut().find(|(old, _)| old == k) {
+                    Some(entry) => entry.1 = v.clone(),
+                    None => out.push((k.clone(), v.clone())),
+                }
             }
             Value::Map(out)
         }

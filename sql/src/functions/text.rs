@@ -265,16 +265,26 @@ pub(super) fn eval(func: F, args: &[Value]) -> Result<Value, EvalError> {
                 return Err(bad(func, format!("'{}' is not a URL", s(0).unwrap_or(""))));
             };
             let opt = |v: Option<&str>| v.map(|v| st(v.to_string())).unwrap_or(Value::Null);
+            // The path, query and fragment come back decoded (`%20` is a
+            // space; `+` stays), as java.net.URI's getters give them.
+            let decoded = |v: Option<&str>| {
+                v.map(|v| {
+                    st(percent_encoding::percent_decode_str(v)
+                        .decode_utf8_lossy()
+                        .into_owned())
+                })
+                .unwrap_or(Value::Null)
+            };
             match func {
-                F::UrlExtractFragment => opt(u.fragment()),
+                F::UrlExtractFragment => decoded(u.fragment()),
                 F::UrlExtractHost => opt(u.host_str()),
-                F::UrlExtractPath => st(u.path().to_string()),
+                F::UrlExtractPath => decoded(Some(u.path())),
                 F::UrlExtractPort => u
                     .port()
                     .map(|p| Value::Int(p as i32))
                     .unwrap_or(Value::Null),
                 F::UrlExtractProtocol => st(u.scheme().to_string()),
-                F::UrlExtractQuery => opt(u.query()),
+                F::UrlExtractQuery => decoded(u.query()),
                 _ => {
                     let name = s(1).unwrap_or("");
                     u.query_pairs()
