@@ -2761,7 +2761,20 @@ impl Binder<'_> {
         })
     }
 
+    /// The relation `r`: a source, or a join of relations. A synthetic key
+    /// column (`ROWKEY`, unqualified) that a later join step re-keyed away
+    /// from is no longer the key: hidden from `SELECT *`, as in ksqlDB.
     fn from<'s>(&'s self, r: &Relation) -> Result<From<'s>> {
+        let mut from = self.relation_step(r)?;
+        for (i, c) in from.scope.columns.iter_mut().enumerate() {
+            if c.qualifier.is_empty() && !c.system && from.key != [ScalarExpr::Column(i)] {
+                c.system = true;
+            }
+        }
+        Ok(from)
+    }
+
+    fn relation_step<'s>(&'s self, r: &Relation) -> Result<From<'s>> {
         match r {
             Relation::Source { name, alias } => {
                 let source = self.lookup(name)?;
@@ -3075,13 +3088,8 @@ impl Binder<'_> {
             ));
         }
         if !((is_left_key(&a) && is(&b, rk)) || (is(&a, rk) && is_left_key(&b))) {
-            return Err(SqlError::new(
-                on.pos,
-                format!(
-                    "tables join on their primary keys: ON {}.{} = {}.{} (joins on other columns, foreign-key joins, are not supported yet)",
-                    scope.columns[lk].qualifier, scope.columns[lk].name, scope.columns[rk].qualifier, scope.columns[rk].name
-                ),
-            ));
+            let fk = if is(&b, rk) { a } else { b };
+            return self.foreign_key_join(l, r, kind, fk, rk - left_width, left_width, on);
         }
         if scope.columns[lk].ty != scope.columns[rk].ty {
             return Err(SqlError::new(
@@ -3122,6 +3130,93 @@ impl Binder<'_> {
             alt_keys,
             full: kind == JoinKind::Full,
             left_source: l.left_source,
+        })
+    }
+
+    /// A foreign-key join of two tables: `ON <expression over the left
+    /// table> = <right table's primary key>`. The left table's rows are
+    /// joined on the expression (computed into a hidden column after the
+    /// left's own), so one right row meets every left row that references
+    /// it; the result is keyed by the left table's key, as in ksqlDB. An
+    /// update on either side changes exactly the rows it takes part in:
+    /// a right row's update every left row referencing it, a left row's
+    /// new foreign key its one row (differential's join, incremental both
+    /// ways).
+    #[allow(clippy::too_many_arguments)]
+    fn foreign_key_join<'s>(
+        &'s self,
+        l: From<'s>,
+        r: From<'s>,
+        kind: JoinKind,
+        fk: Typed,
+        right_key: usize,
+        left_width: usize,
+        on: &Expr,
+    ) -> Result<From<'s>> {
+        let right_columns = left_width..left_width + r.scope.columns.len();
+        if right_columns.clone().any(|c| fk.expr.references(c)) {
+            return Err(SqlError::new(
+                on.pos,
+                format!("Invalid join condition: a table-table join is on the right table's primary key ({}) = the left table's primary key, or an expression over the left table's columns (a foreign-key join); got {on}", r.scope.columns[right_key].name),
+            ));
+        }
+        if (0..left_width).all(|c| !fk.expr.references(c)) {
+            return Err(SqlError::new(
+                on.pos,
+                format!("Invalid join condition: the left side of a foreign-key join must use the left table's columns; got {on}"),
+            ));
+        }
+        if !matches!(kind, JoinKind::Inner | JoinKind::Left) {
+            return Err(SqlError::new(
+                on.pos,
+                format!("a foreign-key table-table join is INNER or LEFT (ksqlDB supports no {} foreign-key join)", kind.name()),
+            ));
+        }
+        let key_ty = r.scope.columns[right_key].ty.clone();
+        if fk.ty.as_ref() != Some(&key_ty) {
+            return Err(SqlError::new(
+                on.pos,
+                format!(
+                    "join key types differ: {} on the left, {key_ty} as the right table's primary key; CAST the left side",
+                    fk.ty.map(|t| t.to_string()).unwrap_or("NULL".into()),
+                ),
+            ));
+        }
+        let mut exprs: Vec<ScalarExpr> = (0..left_width).map(ScalarExpr::Column).collect();
+        exprs.push(fk.expr);
+        let mut left_scope = l.scope.clone();
+        left_scope.columns.push(ScopeColumn {
+            qualifier: String::new(),
+            name: String::new(),
+            ty: key_ty,
+            system: true,
+        });
+        let left = From {
+            plan: Plan::Map {
+                input: Box::new(l.plan),
+                exprs,
+            },
+            scope: left_scope,
+            ..l
+        };
+        let (width, scope) = joined_scope(&left, &r);
+        let plan = Plan::TableJoin {
+            left: Box::new(left.plan),
+            right: Box::new(r.plan),
+            left_key: left_width,
+            right_key,
+            left_width: width,
+            right_width: r.scope.columns.len(),
+            kind,
+        };
+        Ok(From {
+            plan,
+            scope: with_left_rowtime(scope),
+            kind: SourceKind::Table,
+            key: left.key,
+            alt_keys: left.alt_keys,
+            full: false,
+            left_source: left.left_source,
         })
     }
 
@@ -4167,6 +4262,14 @@ fn join_key(
         JoinKind::Inner | JoinKind::Left => (plan, scope, l, Some(r)),
         JoinKind::Right => (plan, scope, r, Some(l)),
         JoinKind::Full => {
+            // An earlier step's synthetic key is superseded: ROWKEY names
+            // this step's. Its name is taken only by a source's own column.
+            for c in scope.columns.iter_mut() {
+                if c.qualifier.is_empty() && !c.name.is_empty() {
+                    c.name = String::new();
+                    c.system = true;
+                }
+            }
             let name = std::iter::once("ROWKEY".to_string())
                 .chain((1..).map(|i| format!("ROWKEY_{i}")))
                 .find(|n| scope.columns.iter().all(|c| &c.name != n))
@@ -4568,6 +4671,15 @@ impl Namer {
             owners.entry(&c.name).or_default().insert(&c.qualifier);
         }
         let sources: HashSet<String> = owners.keys().map(|n| n.to_string()).collect();
+        // Every source of a join has its own ROWTIME: `S1.ROWTIME` is
+        // named S1_ROWTIME there, as any column two sources share.
+        for c in scope
+            .columns
+            .iter()
+            .filter(|c| c.system && !c.qualifier.is_empty())
+        {
+            owners.entry(&c.name).or_default().insert(&c.qualifier);
+        }
         Namer {
             used: sources.clone(),
             clashing: owners

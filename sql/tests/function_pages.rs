@@ -427,7 +427,10 @@ fn every_example_on_the_pages_evaluates_to_its_documented_result() {
             "PAGE_ERRORS names a line no page has: {line} ({why})"
         );
     }
-    println!("{checked} documented examples, {} corrected", PAGE_ERRORS.len());
+    println!(
+        "{checked} documented examples, {} corrected",
+        PAGE_ERRORS.len()
+    );
     assert!(
         failures.is_empty(),
         "{} of {checked} documented examples differ:\n{}",

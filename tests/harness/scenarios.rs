@@ -1128,6 +1128,42 @@ CREATE TABLE hops AS
             staggered: true,
         },
         Scenario {
+            name: "foreign_key_table_join",
+            topics: &[USERS, ACCOUNTS],
+            sql: scripts::FK_INNER,
+            sql_after: "",
+            oracle_setup: USERS_AND_ACCOUNTS_AT,
+            outputs: &[Output {
+                source: "ACCOUNT_USERS",
+                via: None,
+                oracle: Oracle::TableAt(
+                    "SELECT a.id, a.balance, u.city FROM accounts_at($1::bigint) a \
+                     JOIN users_at($1::bigint) u ON u.id = a.balance % 16",
+                ),
+            }],
+            generate: users_and_accounts,
+            size: SMALL,
+            staggered: true,
+        },
+        Scenario {
+            name: "foreign_key_table_left_join",
+            topics: &[USERS, ACCOUNTS],
+            sql: scripts::FK_LEFT,
+            sql_after: "",
+            oracle_setup: USERS_AND_ACCOUNTS_AT,
+            outputs: &[Output {
+                source: "ACCOUNT_USERS",
+                via: None,
+                oracle: Oracle::TableAt(
+                    "SELECT a.id, a.balance, u.city, u.age FROM accounts_at($1::bigint) a \
+                     LEFT JOIN users_at($1::bigint) u ON u.id = a.balance % 16",
+                ),
+            }],
+            generate: users_and_accounts,
+            size: SMALL,
+            staggered: true,
+        },
+        Scenario {
             name: "table_table_left_join",
             topics: &[USERS, ACCOUNTS],
             sql: scripts::TT_LEFT,

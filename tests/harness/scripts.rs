@@ -164,6 +164,21 @@ pub const ENRICH_TWO_TABLES_REKEYED: &str = concat!(
      u.city AS city, a.balance AS balance FROM clicks c LEFT JOIN users u ON c.user_id = u.id \
      LEFT JOIN accounts a ON c.amount = a.id;"
 );
+/// A foreign-key join: each account references the user its balance
+/// picks (`balance % 16`), so a balance update moves the account to
+/// another user and a user's update reaches every account on it.
+pub const FK_INNER: &str = concat!(
+    users!(),
+    accounts!(),
+    "CREATE TABLE account_users AS SELECT a.id AS id, a.balance AS balance, u.city AS city \
+     FROM accounts a JOIN users u ON a.balance % 16 = u.id;"
+);
+pub const FK_LEFT: &str = concat!(
+    users!(),
+    accounts!(),
+    "CREATE TABLE account_users AS SELECT a.id AS id, a.balance AS balance, u.city AS city, \
+     u.age AS age FROM accounts a LEFT JOIN users u ON a.balance % 16 = u.id;"
+);
 pub const CITY_CLICKS: &str = concat!(
     clicks!(),
     users!(),
