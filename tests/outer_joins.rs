@@ -111,15 +111,87 @@ fn explain_shows_an_outer_joins_wait_and_the_default_grace() {
             && with_grace.contains("passes their window by 2000 ms"),
         "{with_grace}"
     );
-    // Without GRACE PERIOD: Kafka Streams' day, less the window.
+    // Without GRACE PERIOD: eager, as the join page says.
     let default = explain(
         &mut session,
         "select l.k, l.v from l left join r within 1 second on l.k = r.k emit changes;",
     );
     assert!(
-        default.contains(&format!("passes their window by {} ms", 86_400_000 - 2_000)),
+        default.contains("unmatched rows at once when nothing before them matches"),
         "{default}"
     );
+}
+
+/// ksqlDB's join page: "If you don't specify a grace period, left/outer
+/// join results are emitted eagerly." A kept row that finds no partner
+/// among the other side's rows before it is written at once, and stays
+/// when a partner comes later (the pair is written too).
+fn eager_join(kind: &str, workers: usize) -> Out {
+    let (_dir, session) = session_with(&format!(
+        "{STREAMS}
+create stream j with (kafka_topic='j', key_format='JSON', value_format='JSON') as
+  select {key}, l.v as lv, r.v as rv from l {kind} join r within 11 seconds on l.k = r.k;",
+        key = if kind == "full outer" {
+            "rowkey as k"
+        } else {
+            "l.k"
+        },
+    ));
+    let row = |k: &str, v: i64, ts| rec(json!(k), Some(json!({ "V": v })), ts);
+    let log = session.log();
+    log.append(
+        "l",
+        0,
+        &[row("a", 0, 0), row("a", 1, 13_000), row("b", 2, 40_000)],
+    )
+    .unwrap();
+    log.append(
+        "r",
+        0,
+        &[
+            row("a", 50, 10_000),
+            row("a", 10, 15_000),
+            row("c", 7, 16_000),
+        ],
+    )
+    .unwrap();
+    run_caught_up(&session, workers, 1);
+    records(&session, "j")
+}
+
+#[test]
+fn without_a_grace_period_outer_stream_joins_emit_unmatched_rows_eagerly() {
+    let pair = |lv: i64, rv: i64, ts| (json!("a"), json!({"LV": lv, "RV": rv}), ts);
+    let left = |k: &str, v: i64, ts| (json!(k), json!({"LV": v, "RV": null}), ts);
+    let right = |k: &str, v: i64, ts| (json!(k), json!({"LV": null, "RV": v}), ts);
+    for workers in [1, 2] {
+        // `a`@0 finds nothing before it: written at once, then its pair
+        // with the right row at 10 s; `a`@13 s finds that right row.
+        assert_eq!(
+            eager_join("left", workers),
+            vec![
+                left("a", 0, 0),
+                pair(0, 50, 10_000),
+                pair(1, 50, 13_000),
+                pair(1, 10, 15_000),
+                left("b", 2, 40_000),
+            ],
+            "LEFT, {workers} worker(s)"
+        );
+        // The right row at 16 s has no left partner before it.
+        assert_eq!(
+            eager_join("full outer", workers),
+            vec![
+                left("a", 0, 0),
+                pair(0, 50, 10_000),
+                pair(1, 50, 13_000),
+                pair(1, 10, 15_000),
+                right("c", 7, 16_000),
+                left("b", 2, 40_000),
+            ],
+            "FULL, {workers} worker(s)"
+        );
+    }
 }
 
 const TABLES: &str = "

@@ -412,11 +412,19 @@ impl<'s> Builder<'s, '_> {
                 before_ms,
                 after_ms,
                 grace_ms,
+                eager,
                 left_width,
                 right_width,
                 kind,
             } => {
                 let (before, after, lw, rw) = (*before_ms, *after_ms, *left_width, *right_width);
+                if *eager && *kind != JoinKind::Inner {
+                    let left = self.plan(left, origin);
+                    let right = self.plan(right, origin);
+                    let left = self.keyed(left, left_key, origin);
+                    let right = self.keyed(right, right_key, origin);
+                    return eager_outer_join(left, right, (before, after), (lw, rw), *kind);
+                }
                 let left = self.plan(left, origin);
                 let right = self.plan(right, origin);
                 let left = self.keyed(left, left_key, origin);
@@ -830,6 +838,70 @@ fn record_timestamp(row: &Row) -> Result<i64, (i64, String)> {
         )),
         _ => Ok(rowtime(row)),
     }
+}
+
+/// An outer stream-stream join without GRACE PERIOD, as ksqlDB runs it
+/// ("left/outer join results are emitted eagerly", its join page says):
+/// every pair once, at the later record's time, as in the inner join; and
+/// each kept side's row that found no partner among the other side's rows
+/// before it, at once, the other side NULL, never withdrawn. A stream only
+/// grows, so each row's logical time can travel as data: a pair was found
+/// on arrival by whichever of its two records came second.
+fn eager_outer_join<'s>(
+    left: VecCollection<'s, Time, (Row, Row), Diff>,
+    right: VecCollection<'s, Time, (Row, Row), Diff>,
+    (before, after): (i64, i64),
+    (left_width, right_width): (usize, usize),
+    kind: JoinKind,
+) -> VecCollection<'s, Time, Row, Diff> {
+    use timely::dataflow::operators::vec::Map as _;
+    let stamp = |rows: VecCollection<'s, Time, (Row, Row), Diff>| {
+        rows.inner
+            .map(|((key, row), t, d)| ((key, (row, t)), t, d))
+            .as_collection()
+    };
+    let (left, right) = (stamp(left), stamp(right));
+    let pairs = left
+        .clone()
+        .join(right.clone())
+        .flat_map(move |(_, ((l, lt), (r, rt)))| {
+            let (a, b) = (rowtime(&l), rowtime(&r));
+            (a.saturating_sub(before) <= b && b <= a.saturating_add(after))
+                .then_some(((l, lt), (r, rt)))
+        });
+    let mut out = pairs.clone().map(|((mut l, _), (r, _))| {
+        let lt = rowtime(&l);
+        l[0] = Value::BigInt(lt.max(rowtime(&r)));
+        l.extend(r);
+        l.push(Value::BigInt(lt));
+        l
+    });
+    if kind.keeps_left() {
+        let found = pairs
+            .clone()
+            .flat_map(|((l, lt), (_, rt))| (rt <= lt).then_some((l, lt)))
+            .distinct();
+        let alone = left
+            .map(|(_, row)| (row, ()))
+            .antijoin(found)
+            .map(move |((l, _), ())| left_alone(l, right_width))
+            // An antijoin is its input less a semijoin: the row and its
+            // cancellation arrive at one time, which sinks must not see.
+            .consolidate();
+        out = out.concat(alone);
+    }
+    if kind.keeps_right() {
+        let found = pairs
+            .flat_map(|((_, lt), (r, rt))| (lt <= rt).then_some((r, rt)))
+            .distinct();
+        let alone = right
+            .map(|(_, row)| (row, ()))
+            .antijoin(found)
+            .map(move |((r, _), ())| right_alone(r, left_width))
+            .consolidate();
+        out = out.concat(alone);
+    }
+    out
 }
 
 /// A left row no right row matched, in a join's layout: the right side all

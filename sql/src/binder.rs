@@ -3005,8 +3005,9 @@ impl Binder<'_> {
         }
         let before = within.before.millis() as i64;
         let after = within.after.unwrap_or(within.before).millis() as i64;
-        // Without GRACE PERIOD, Kafka Streams' default (`JoinWindows.of`):
-        // an unmatched row waits up to a day of stream time for a late match.
+        // Without GRACE PERIOD an outer join is eager (`Plan::StreamJoin`'s
+        // `eager`: Kafka Streams' `JoinWindows.of`); the grace then only
+        // bounds how long rows are kept for pairs, a day as in Kafka Streams.
         let grace = within
             .grace
             .map_or(Window::default_grace(before.saturating_add(after)), |g| {
@@ -3020,6 +3021,7 @@ impl Binder<'_> {
             before_ms: before,
             after_ms: after,
             grace_ms: grace,
+            eager: within.grace.is_none(),
             left_width,
             right_width: r.scope.columns.len(),
             kind,

@@ -132,11 +132,15 @@ fn node(plan: &Plan, depth: usize, out: &mut String) {
             before_ms,
             after_ms,
             grace_ms,
+            eager,
             kind,
             ..
         } => {
             let grace = if *kind == JoinKind::Inner {
                 String::new()
+            } else if *eager {
+                ", unmatched rows at once when nothing before them matches (no GRACE PERIOD)"
+                    .to_string()
             } else {
                 format!(", unmatched rows once stream time passes their window by {grace_ms} ms")
             };

@@ -86,6 +86,12 @@ pub enum Plan {
     /// ROWTIME plus the window's far edge (`after_ms` for a left row,
     /// `before_ms` for a right one) plus `grace_ms`. The row appears then,
     /// at the time of the record that moved stream time past it.
+    ///
+    /// `eager` (a join without GRACE PERIOD, as ksqlDB's join page says:
+    /// "left/outer join results are emitted eagerly"): instead, a kept
+    /// side's row that finds no partner among the other side's rows before
+    /// it (in logical time) appears at once, at its own time, and stays even
+    /// if a partner arrives later (the pair appears too).
     StreamJoin {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -94,6 +100,7 @@ pub enum Plan {
         before_ms: i64,
         after_ms: i64,
         grace_ms: i64,
+        eager: bool,
         left_width: usize,
         right_width: usize,
         kind: JoinKind,

@@ -1244,6 +1244,30 @@ CREATE TABLE hops AS
             staggered: true,
         },
         Scenario {
+            name: "stream_stream_left_join_eager",
+            topics: &[WEB, SHIPMENTS],
+            sql: scripts::SS_LEFT_EAGER,
+            sql_after: "",
+            oracle_setup: "",
+            outputs: &[Output {
+                source: "SHIPPED",
+                via: None,
+                // No GRACE PERIOD: every pair when its later record
+                // arrives, and an order no shipment before it matched at
+                // once ("emitted eagerly", the join page says).
+                oracle: Oracle::Stream(
+                    "SELECT greatest(o.seq, s.seq) AS seq, o.id, o.amount, s.carrier \
+                       FROM web o JOIN shipments s ON o.id = s.id AND abs(o.rowtime - s.rowtime) <= 300 \
+                     UNION ALL SELECT o.seq, o.id, o.amount, NULL::text FROM web o \
+                     WHERE o.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM shipments s WHERE s.id = o.id \
+                       AND s.seq < o.seq AND abs(o.rowtime - s.rowtime) <= 300)",
+                ),
+            }],
+            generate: orders_and_shipments,
+            size: SMALL,
+            staggered: true,
+        },
+        Scenario {
             name: "stream_stream_full_join",
             topics: &[WEB, SHIPMENTS],
             sql: scripts::SS_FULL,

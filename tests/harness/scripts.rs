@@ -219,6 +219,12 @@ CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='order
 CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');
 CREATE STREAM shipped AS SELECT o.id AS id, o.amount AS amount, s.carrier AS carrier
 FROM orders_web o LEFT JOIN shipments s WITHIN 300 MILLISECONDS GRACE PERIOD 100 MILLISECONDS ON o.id = s.id;";
+/// Without GRACE PERIOD: unmatched orders are written eagerly.
+pub const SS_LEFT_EAGER: &str = "
+CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
+CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');
+CREATE STREAM shipped AS SELECT o.id AS id, o.amount AS amount, s.carrier AS carrier
+FROM orders_web o LEFT JOIN shipments s WITHIN 300 MILLISECONDS ON o.id = s.id;";
 pub const SS_FULL: &str = "
 CREATE STREAM orders_web (id BIGINT KEY, amount BIGINT) WITH (kafka_topic='orders_web', format='JSON');
 CREATE STREAM shipments (id BIGINT KEY, carrier STRING) WITH (kafka_topic='shipments', format='JSON');

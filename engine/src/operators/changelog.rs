@@ -21,8 +21,11 @@ pub enum Entry {
     /// The key left the table. `rowtime` is, as Kafka Streams stamps it:
     /// for a windowed table, that of the row the key last had (a merged
     /// session's tombstone); otherwise the timestamp of the record that
-    /// removed it (a source tombstone, a join's other side leaving), which
-    /// is the timestamp the logical time carries.
+    /// removed it (a source tombstone, a join's other side leaving). A
+    /// deletion carries no ROWTIME of its own, so that is the timestamp the
+    /// logical time carries, or the old row's where that is later: a
+    /// record older than the row it removes, or times that are a test
+    /// driver's sequence numbers (`RunOptions::sequence_header`).
     Tombstone { key: Row, rowtime: i64 },
 }
 
@@ -79,6 +82,7 @@ pub fn changelog<'s>(
                         key: key_of(&old, key_arity, window).cloned().collect(),
                         rowtime: match old.first() {
                             Some(Value::BigInt(t)) if window > 0 => *t,
+                            Some(Value::BigInt(t)) => (*t).max(crate::time::parts(time).0),
                             _ => crate::time::parts(time).0,
                         },
                     },
