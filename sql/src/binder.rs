@@ -2455,8 +2455,12 @@ impl Binder<'_> {
                         item.pos,
                     ))
                 }
+                // Any expression equal to the key names it, and the key's
+                // value is the join key's: in a RIGHT join the left side's
+                // column, selected as the key, holds the right key where
+                // the left row is missing, as in ksqlDB.
                 Some(k) if keys[k].is_none() => {
-                    keys[k] = Some((bound.expr, Column::new(name, ty, true)))
+                    keys[k] = Some((key_exprs[k].0.clone(), Column::new(name, ty, true)))
                 }
                 _ => values.push((bound.expr, Column::new(name, ty, false))),
             }
@@ -3025,6 +3029,23 @@ impl Binder<'_> {
             left_width,
             right_width: r.scope.columns.len(),
             kind,
+        };
+        // An expression an earlier step made equal to a column (`ON S1.ID =
+        // ABS(S2.ID) ... ON ABS(S2.ID) = ...`) stands for that column here:
+        // the key stays a column, not a synthetic one.
+        let le = match l
+            .key
+            .iter()
+            .chain(&l.alt_keys)
+            .find(|e| matches!(e, ScalarExpr::Column(_)))
+        {
+            Some(c)
+                if !matches!(le, ScalarExpr::Column(_))
+                    && (l.key == [le.clone()] || l.alt_keys.contains(&le)) =>
+            {
+                c.clone()
+            }
+            _ => le,
         };
         let (plan, scope, key, alt) = join_key(plan, with_left_rowtime(scope), kind, le, re, ty);
         let alt_keys = match alt {
@@ -4254,44 +4275,63 @@ impl Binder<'_> {
 /// rows and visible unqualified.
 fn join_key(
     plan: Plan,
-    mut scope: Scope,
+    scope: Scope,
     kind: JoinKind,
     l: ScalarExpr,
     r: ScalarExpr,
     ty: Option<SqlType>,
 ) -> (Plan, Scope, ScalarExpr, Option<ScalarExpr>) {
+    let column = |e: &ScalarExpr| matches!(e, ScalarExpr::Column(_));
     match kind {
+        // Either key may be missing: the synthetic key is whichever is set.
+        JoinKind::Full => {
+            let key = ScalarExpr::Call(ScalarFunc::Coalesce, vec![l, r]);
+            synthetic_key(plan, scope, key, ty)
+        }
+        // "Any join where all expressions used in the join ON criteria are
+        // not simple column references" has a synthetic key too (ksqlDB's
+        // synthetic-keys page): the join key's value, from the side whose
+        // rows the join keeps.
+        JoinKind::Right if !column(&l) && !column(&r) => synthetic_key(plan, scope, r, ty),
+        _ if !column(&l) && !column(&r) => synthetic_key(plan, scope, l, ty),
         JoinKind::Inner | JoinKind::Left => (plan, scope, l, Some(r)),
         JoinKind::Right => (plan, scope, r, Some(l)),
-        JoinKind::Full => {
-            // An earlier step's synthetic key is superseded: ROWKEY names
-            // this step's. Its name is taken only by a source's own column.
-            for c in scope.columns.iter_mut() {
-                if c.qualifier.is_empty() && !c.name.is_empty() {
-                    c.name = String::new();
-                    c.system = true;
-                }
-            }
-            let name = std::iter::once("ROWKEY".to_string())
-                .chain((1..).map(|i| format!("ROWKEY_{i}")))
-                .find(|n| scope.columns.iter().all(|c| &c.name != n))
-                .expect("an unused name");
-            let width = scope.columns.len();
-            let mut exprs: Vec<ScalarExpr> = (0..width).map(ScalarExpr::Column).collect();
-            exprs.push(ScalarExpr::Call(ScalarFunc::Coalesce, vec![l, r]));
-            scope.columns.push(ScopeColumn {
-                qualifier: String::new(),
-                name,
-                ty: ty.unwrap_or(SqlType::String),
-                system: false,
-            });
-            let plan = Plan::Map {
-                input: Box::new(plan),
-                exprs,
-            };
-            (plan, scope, ScalarExpr::Column(width), None)
+    }
+}
+
+/// A join's synthetic key: `key` computed into a column after the joined
+/// row's, unqualified, named ROWKEY (ROWKEY_1, ... if a source has a column
+/// of that name). An earlier step's synthetic key is superseded by it.
+fn synthetic_key(
+    plan: Plan,
+    mut scope: Scope,
+    key: ScalarExpr,
+    ty: Option<SqlType>,
+) -> (Plan, Scope, ScalarExpr, Option<ScalarExpr>) {
+    for c in scope.columns.iter_mut() {
+        if c.qualifier.is_empty() && !c.name.is_empty() {
+            c.name = String::new();
+            c.system = true;
         }
     }
+    let name = std::iter::once("ROWKEY".to_string())
+        .chain((1..).map(|i| format!("ROWKEY_{i}")))
+        .find(|n| scope.columns.iter().all(|c| &c.name != n))
+        .expect("an unused name");
+    let width = scope.columns.len();
+    let mut exprs: Vec<ScalarExpr> = (0..width).map(ScalarExpr::Column).collect();
+    exprs.push(key);
+    scope.columns.push(ScopeColumn {
+        qualifier: String::new(),
+        name,
+        ty: ty.unwrap_or(SqlType::String),
+        system: false,
+    });
+    let plan = Plan::Map {
+        input: Box::new(plan),
+        exprs,
+    };
+    (plan, scope, ScalarExpr::Column(width), None)
 }
 
 fn with_left_rowtime(mut scope: Scope) -> Scope {
