@@ -2390,7 +2390,7 @@ impl Binder<'_> {
                 ));
             };
             check_assignable(&bound, &ty, expr.pos)?;
-            let value = eval::eval(&cast_to(bound, &ty), &[])
+            let value = eval::eval(&cast_struct(bound, &ty), &[])
                 .map_err(|e| SqlError::new(expr.pos, e.to_string()))?;
             match index {
                 Some(i) => row[i] = value,
@@ -4084,7 +4084,7 @@ impl Binder<'_> {
                 let state = param_types[0].clone();
                 check_assignable(&bodies[0], &state, lambdas[0].pos)?;
                 let body = bodies.pop().expect("one body");
-                bodies.push(typed(cast_to(body, &state), state.clone()));
+                bodies.push(typed(cast_struct(body, &state), state.clone()));
                 state
             }
         };
@@ -4689,6 +4689,14 @@ fn check_assignable(t: &Typed, to: &SqlType, pos: Pos) -> Result<()> {
             if numeric_rank(from).is_some()
                 && numeric_rank(to).is_some()
                 && numeric_rank(from) <= numeric_rank(to) =>
+        {
+            Ok(())
+        }
+        // Arrays, maps and structs whose parts widen to the column's
+        // (`STRUCT(order_id := 1)` into a STRUCT<order_id BIGINT>).
+        Some(from)
+            if coerced_type(from, to).as_ref() == Some(to)
+                && (matches!(to, SqlType::Struct(_)) || !holds_struct(to)) =>
         {
             Ok(())
         }

@@ -93,3 +93,36 @@ fn only_literals_coerce_from_strings() {
         .to_string();
     assert!(e.contains("cannot compare INTEGER and STRING"), "{e}");
 }
+
+#[test]
+fn insert_values_coerces_into_the_columns_type() {
+    let mut catalog = Catalog::default();
+    for p in parse(
+        "CREATE STREAM o (id INT KEY, s STRUCT<order_id BIGINT>, a ARRAY<BIGINT>, m MAP<STRING, DOUBLE>)
+           WITH (kafka_topic='o', value_format='JSON', partitions=1);",
+    )
+    .unwrap()
+    {
+        let b = bind(&catalog, &NoTopics, &Default::default(), &p).unwrap();
+        catalog.apply(&b);
+    }
+    let p = parse(
+        "INSERT INTO o (id, s, a, m) VALUES (1, STRUCT(order_id := 1), ARRAY[1, 2], MAP('x' := 1));",
+    )
+    .unwrap()
+    .remove(0);
+    match bind(&catalog, &NoTopics, &Default::default(), &p) {
+        Ok(BoundStatement::InsertValues { row, .. }) => assert_eq!(
+            row[row.len() - 3..].to_vec(),
+            vec![
+                Value::Struct(vec![Value::BigInt(1)]),
+                Value::Array(vec![Value::BigInt(1), Value::BigInt(2)]),
+                Value::Map(vec![(
+                    Value::String("x".into()),
+                    Value::Double(ddsql_sql::types::F64(1.0))
+                )]),
+            ]
+        ),
+        other => panic!("{other:?}"),
+    }
+}
