@@ -277,19 +277,21 @@ pub fn registry() -> &'static [FunctionInfo] {
             info!(
                 "CONCAT_WS",
                 Scalar,
-                ["CONCAT_WS(STRING separator, STRING...)"],
-                "Joins strings with a separator; NULLs are skipped."
+                ["CONCAT_WS(STRING separator, STRING...)", "CONCAT_WS(BYTES separator, BYTES...)"],
+                "Joins strings or bytes with a separator; NULLs are skipped."
             ),
             info!(
                 "SUBSTRING",
                 Scalar,
                 [
                     "SUBSTRING(STRING, INT pos)",
-                    "SUBSTRING(STRING, INT pos, INT length)"
+                    "SUBSTRING(STRING, INT pos, INT length)",
+                    "SUBSTRING(BYTES, INT pos)",
+                    "SUBSTRING(BYTES, INT pos, INT length)"
                 ],
                 "Characters from 1-based `pos` (negative counts from the end)."
             ),
-            info!("LEN", Scalar, ["LEN(STRING)"], "The number of characters."),
+            info!("LEN", Scalar, ["LEN(STRING)", "LEN(BYTES)"], "The number of characters, or of bytes."),
             info!("UCASE", Scalar, ["UCASE(STRING)"], "Upper case."),
             info!("LCASE", Scalar, ["LCASE(STRING)"], "Lower case."),
             info!(
@@ -335,20 +337,20 @@ pub fn registry() -> &'static [FunctionInfo] {
             info!(
                 "LPAD",
                 Scalar,
-                ["LPAD(STRING, INT length, STRING padding)"],
+                ["LPAD(STRING, INT length, STRING padding)", "LPAD(BYTES, INT length, BYTES padding)"],
                 "Pads on the left to `length`."
             ),
             info!(
                 "RPAD",
                 Scalar,
-                ["RPAD(STRING, INT length, STRING padding)"],
+                ["RPAD(STRING, INT length, STRING padding)", "RPAD(BYTES, INT length, BYTES padding)"],
                 "Pads on the right to `length`."
             ),
             info!(
                 "SPLIT",
                 Scalar,
-                ["SPLIT(STRING, STRING delimiter)"],
-                "Splits into an ARRAY<STRING>."
+                ["SPLIT(STRING, STRING delimiter)", "SPLIT(BYTES, BYTES delimiter)"],
+                "Splits into an ARRAY<STRING>, or bytes into an ARRAY<BYTES>."
             ),
             info!(
                 "COALESCE",
@@ -1102,6 +1104,60 @@ pub fn registry() -> &'static [FunctionInfo] {
     })
 }
 
+// SUBSTRING, LPAD/RPAD and SPLIT over characters (STRING) or bytes
+// (BYTES), one definition each.
+
+/// SUBSTRING's part: from 1-based `pos` (negative: from the end), `len`
+/// items or to the end.
+fn substring<T>(items: &[T], pos: i64, len: Option<i64>) -> &[T] {
+    let n = items.len() as i64;
+    let start = match pos {
+        p if p > 0 => p - 1,
+        p if p < 0 => (n + p).max(0),
+        _ => 0,
+    }
+    .clamp(0, n);
+    let end = (start + len.unwrap_or(n).max(0)).clamp(start, n);
+    &items[start as usize..end as usize]
+}
+
+/// LPAD/RPAD: `input` padded (or cut) to `len` with `with` repeated; NULL
+/// (`None`) for a negative length, or an empty pad that cannot reach it.
+fn pad<T: Clone>(input: &[T], len: i64, with: &[T], left: bool) -> Option<Vec<T>> {
+    if len < 0 || with.is_empty() && len as usize > input.len() {
+        return None;
+    }
+    let len = len as usize;
+    if input.len() >= len {
+        return Some(input[..len].to_vec());
+    }
+    let fill = with.iter().cycle().take(len - input.len()).cloned();
+    Some(if left {
+        fill.chain(input.iter().cloned()).collect()
+    } else {
+        input.iter().cloned().chain(fill).collect()
+    })
+}
+
+/// SPLIT's parts: around each `delim`; an empty one splits every item.
+fn split<'a, T: PartialEq>(items: &'a [T], delim: &[T]) -> Vec<&'a [T]> {
+    if delim.is_empty() {
+        return items.chunks(1).collect();
+    }
+    let (mut out, mut start, mut i) = (Vec::new(), 0, 0);
+    while i + delim.len() <= items.len() {
+        if items[i..].starts_with(delim) {
+            out.push(&items[start..i]);
+            i += delim.len();
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&items[start..]);
+    out
+}
+
 /// INSTR's position (1-based, in characters) of the `occurrence`-th
 /// `needle` in `hay`, searching forward from `position`, or backward from
 /// `len + position + 1` when `position` is negative (as Oracle's INSTR,
@@ -1337,6 +1393,40 @@ pub fn resolve(name: &str, args: &[Option<SqlType>]) -> Result<Resolved, String>
             }
             _ => strings(F::Concat, &(1..=64).collect::<Vec<_>>(), s.clone())?,
         },
+        // Each text function the page gives a BYTES form takes BYTES in the
+        // STRING places and gives BYTES back.
+        "CONCAT_WS" if n >= 2 && args.iter().flatten().next() == Some(&SqlType::Bytes) => {
+            if !args.iter().all(|a| is(a, &SqlType::Bytes)) {
+                return Err(wrong());
+            }
+            same(F::ConcatWs, SqlType::Bytes)
+        }
+        "SUBSTRING" | "LEN" | "LPAD" | "RPAD" | "SPLIT"
+            if args.first() == Some(&Some(SqlType::Bytes)) =>
+        {
+            let b = SqlType::Bytes;
+            let (func, params, ty): (F, &[&SqlType], SqlType) = match upper.as_str() {
+                "SUBSTRING" if n == 2 => (F::Substring, &[&b, &int], b.clone()),
+                "SUBSTRING" => (F::Substring, &[&b, &int, &int], b.clone()),
+                "LEN" => (F::Len, &[&b], int.clone()),
+                "LPAD" => (F::Lpad, &[&b, &int, &b], b.clone()),
+                "RPAD" => (F::Rpad, &[&b, &int, &b], b.clone()),
+                _ => (F::Split, &[&b, &b], SqlType::Array(Box::new(b.clone()))),
+            };
+            if params.len() != n {
+                return Err(wrong());
+            }
+            let mut casts = vec![None; n];
+            for (i, (a, want)) in args.iter().zip(params).enumerate() {
+                match a {
+                    None => {}
+                    Some(t) if t == *want => {}
+                    Some(t) if **want == int && widens(t, want) => casts[i] = Some(int.clone()),
+                    Some(_) => return Err(wrong()),
+                }
+            }
+            Resolved { func, casts, ty }
+        }
         "CONCAT_WS" => strings(F::ConcatWs, &(2..=64).collect::<Vec<_>>(), s.clone())?,
         "SUBSTRING" if (n == 2 || n == 3) && is(&args[0], &s) && args[1..].iter().all(is_num) => {
             let mut casts = vec![None; n];
@@ -2084,25 +2174,32 @@ impl ScalarFunc {
                     .filter_map(text)
                     .collect::<Vec<_>>()
                     .join(sep)),
+                Value::Bytes(sep) => {
+                    let parts: Vec<&[u8]> = args[1..]
+                        .iter()
+                        .filter_map(|a| match a {
+                            Value::Bytes(b) => Some(b.as_slice()),
+                            _ => None,
+                        })
+                        .collect();
+                    Value::Bytes(parts.join(sep.as_slice()))
+                }
                 _ => Value::Null,
             },
             F::Substring => {
-                let chars: Vec<char> = s(0).chars().collect();
-                let n = chars.len() as i64;
-                let pos = int(&args[1]).unwrap_or(1);
-                let start = if pos > 0 {
-                    pos - 1
-                } else if pos < 0 {
-                    (n + pos).max(0)
-                } else {
-                    0
-                };
-                let len = args.get(2).and_then(int).unwrap_or(n).max(0);
-                let start = start.clamp(0, n);
-                let end = (start + len).clamp(start, n);
-                st(chars[start as usize..end as usize].iter().collect())
+                let (pos, len) = (int(&args[1]).unwrap_or(1), args.get(2).and_then(int));
+                match &args[0] {
+                    Value::Bytes(b) => Value::Bytes(substring(b, pos, len).to_vec()),
+                    _ => {
+                        let chars: Vec<char> = s(0).chars().collect();
+                        st(substring(&chars, pos, len).iter().collect())
+                    }
+                }
             }
-            F::Len => Value::Int(s(0).chars().count() as i32),
+            F::Len => Value::Int(match &args[0] {
+                Value::Bytes(b) => b.len() as i32,
+                _ => s(0).chars().count() as i32,
+            }),
             F::Ucase => st(s(0).to_uppercase()),
             F::Lcase => st(s(0).to_lowercase()),
             F::Trim => st(s(0).trim().to_string()),
@@ -2130,27 +2227,32 @@ impl ScalarFunc {
                 args.get(3).and_then(int).unwrap_or(1),
             )),
             F::Lpad | F::Rpad => {
-                let len = int(&args[1]).unwrap_or(0);
-                if len < 0 || s(2).is_empty() && (len as usize) > s(0).chars().count() {
-                    return Ok(Value::Null);
+                let (len, left) = (int(&args[1]).unwrap_or(0), *self == F::Lpad);
+                match (&args[0], &args[2]) {
+                    (Value::Bytes(b), Value::Bytes(p)) => {
+                        pad(b, len, p, left).map_or(Value::Null, Value::Bytes)
+                    }
+                    _ => {
+                        let (input, with): (Vec<char>, Vec<char>) =
+                            (s(0).chars().collect(), s(2).chars().collect());
+                        pad(&input, len, &with, left)
+                            .map_or(Value::Null, |v| st(v.into_iter().collect()))
+                    }
                 }
-                let len = len as usize;
-                let input: Vec<char> = s(0).chars().collect();
-                if input.len() >= len {
-                    return Ok(st(input[..len].iter().collect()));
-                }
-                let pad: String = s(2).chars().cycle().take(len - input.len()).collect();
-                let input: String = input.into_iter().collect();
-                st(if *self == F::Lpad {
-                    pad + &input
-                } else {
-                    input + &pad
-                })
             }
-            F::Split => Value::Array(if s(1).is_empty() {
-                s(0).chars().map(|c| st(c.to_string())).collect()
-            } else {
-                s(0).split(s(1)).map(|p| st(p.to_string())).collect()
+            F::Split => Value::Array(match (&args[0], &args[1]) {
+                (Value::Bytes(b), Value::Bytes(d)) => split(b, d)
+                    .into_iter()
+                    .map(|p| Value::Bytes(p.to_vec()))
+                    .collect(),
+                _ => {
+                    let (input, with): (Vec<char>, Vec<char>) =
+                        (s(0).chars().collect(), s(1).chars().collect());
+                    split(&input, &with)
+                        .into_iter()
+                        .map(|p| st(p.iter().collect()))
+                        .collect()
+                }
             }),
             F::Coalesce => args
                 .iter()

@@ -337,3 +337,61 @@ fn collections() {
         Value::Array(vec![Value::Int(1), Value::Int(20)])
     );
 }
+
+/// The BYTES forms the function page gives SUBSTRING, LEN, LPAD, RPAD,
+/// SPLIT and CONCAT_WS: each works on bytes as the STRING form on
+/// characters.
+#[test]
+fn text_functions_have_their_bytes_forms() {
+    let b = |text: &str| format!("TO_BYTES('{text}', 'utf8')");
+    let bytes = |v: &[u8]| Value::Bytes(v.to_vec());
+    let cases = [
+        (format!("SUBSTRING({}, 2, 3)", b("stream")), bytes(b"tre")),
+        (format!("SUBSTRING({}, -3)", b("stream")), bytes(b"eam")),
+        (
+            format!("LPAD({}, 7, {})", b("Foo"), b("Bar")),
+            bytes(b"BarBFoo"),
+        ),
+        (format!("RPAD({}, 2, {})", b("Foo"), b("Bar")), bytes(b"Fo")),
+        (
+            format!("CONCAT_WS({}, {}, NULL, {})", b("-"), b("a"), b("b")),
+            bytes(b"a-b"),
+        ),
+    ];
+    let mut catalog = Catalog::default();
+    for p in parse(
+        "CREATE STREAM y (id INT KEY, v BYTES, n INT, parts ARRAY<BYTES>)
+           WITH (kafka_topic='y', value_format='JSON', partitions=1);",
+    )
+    .unwrap()
+    {
+        let bound = bind(&catalog, &NoTopics, &Default::default(), &p).unwrap();
+        catalog.apply(&bound);
+    }
+    let insert = |column: &str, expr: &str| -> Value {
+        let sql = format!("INSERT INTO y (id, {column}) VALUES (1, {expr});");
+        let p = parse(&sql).unwrap().remove(0);
+        match bind(&catalog, &NoTopics, &Default::default(), &p) {
+            Ok(BoundStatement::InsertValues { row, .. }) => {
+                let at = ["id", "v", "n", "parts"]
+                    .iter()
+                    .position(|c| *c == column)
+                    .unwrap();
+                row[at].clone()
+            }
+            other => panic!("{sql}: {other:?}"),
+        }
+    };
+    for (expr, want) in cases {
+        assert_eq!(insert("v", &expr), want, "{expr}");
+    }
+    assert_eq!(insert("n", &format!("LEN({})", b("héllo"))), Value::Int(6));
+    assert_eq!(
+        insert("parts", &format!("SPLIT({}, {})", b("a,b,,c"), b(","))),
+        Value::Array(vec![bytes(b"a"), bytes(b"b"), bytes(b""), bytes(b"c")])
+    );
+    assert_eq!(
+        insert("parts", &format!("SPLIT({}, {})", b("ab"), b(""))),
+        Value::Array(vec![bytes(b"a"), bytes(b"b")])
+    );
+}
