@@ -8,9 +8,6 @@
 mod common;
 
 use common::{json_record as rec, records, run_caught_up, session_with};
-use ddsql_sql::binder::bind;
-use ddsql_sql::catalog::{Catalog, NoTopics};
-use ddsql_sql::parser::parse;
 use serde_json::{json, Value as Json};
 
 const TABLES: &str = "
@@ -151,16 +148,7 @@ create table output as select l.id as id, r.v as rv from l join r on l.fk = r.id
 }
 
 fn refused(sql: &str) -> String {
-    let mut catalog = Catalog::default();
-    for p in parse(TABLES).unwrap() {
-        let b = bind(&catalog, &NoTopics, &Default::default(), &p).unwrap();
-        catalog.apply(&b);
-    }
-    let p = parse(sql).unwrap().remove(0);
-    match bind(&catalog, &NoTopics, &Default::default(), &p) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("{sql} was accepted"),
-    }
+    common::refused(TABLES, sql)
 }
 
 #[test]

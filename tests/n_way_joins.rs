@@ -9,9 +9,6 @@
 mod common;
 
 use common::{json_record as rec, records, run_caught_up, session_with};
-use ddsql_sql::binder::bind;
-use ddsql_sql::catalog::{Catalog, NoTopics};
-use ddsql_sql::parser::parse;
 use serde_json::{json, Value as Json};
 
 const SOURCES: &str = "
@@ -159,18 +156,8 @@ create table t4 (id int primary key, v0 bigint) with (kafka_topic='right4', form
     );
 }
 
-/// The binder's error for `sql` over [`SOURCES`].
 fn refused(sql: &str) -> String {
-    let mut catalog = Catalog::default();
-    for p in parse(SOURCES).unwrap() {
-        let b = bind(&catalog, &NoTopics, &Default::default(), &p).unwrap();
-        catalog.apply(&b);
-    }
-    let p = parse(sql).unwrap().remove(0);
-    match bind(&catalog, &NoTopics, &Default::default(), &p) {
-        Err(e) => e.to_string(),
-        Ok(_) => panic!("{sql} was accepted"),
-    }
+    common::refused(SOURCES, sql)
 }
 
 #[test]

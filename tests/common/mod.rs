@@ -83,6 +83,24 @@ pub fn columns(session: &Session, source: &str) -> Vec<String> {
         .collect()
 }
 
+/// The binder's error for the statement `sql` over the sources `ddl`
+/// declares, nothing run; panics if `sql` is accepted.
+pub fn refused(ddl: &str, sql: &str) -> String {
+    use ddsql_sql::binder::bind;
+    use ddsql_sql::catalog::{Catalog, NoTopics};
+    use ddsql_sql::parser::parse;
+    let mut catalog = Catalog::default();
+    for p in parse(ddl).unwrap() {
+        let b = bind(&catalog, &NoTopics, &Default::default(), &p).unwrap();
+        catalog.apply(&b);
+    }
+    let p = parse(sql).unwrap().remove(0);
+    match bind(&catalog, &NoTopics, &Default::default(), &p) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{sql} was accepted"),
+    }
+}
+
 /// A session on a fresh data directory, with `script` executed.
 pub fn session_with(script: &str) -> (tempfile::TempDir, Session) {
     let dir = tempfile::tempdir().unwrap();

@@ -18,10 +18,10 @@ more, less or different fails the run.
 import json
 import sys
 import time
-import urllib.request
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from debezium import Run
 
 BOOTSTRAP, DDSQL = sys.argv[1], sys.argv[2]
 AVRO = len(sys.argv) > 3 and sys.argv[3] == "avro"
@@ -31,23 +31,9 @@ USERS = 40
 BACKFILL = {1: 97, 2: 60}  # the article's two INSERT VALUES
 
 
-def fail(what):
-    print(f"e2e first-order: FAILED: {what}", file=sys.stderr)
-    sys.exit(1)
-
-
-def ok(what):
-    print(f"e2e first-order: ok: {what}")
-
-
-def ksql(sql):
-    body = json.dumps({"ksql": sql, "streamsProperties": {}}).encode()
-    req = urllib.request.Request(f"{DDSQL}/ksql", data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        fail(f"{sql[:60]}...: {e.code} {e.read().decode()}")
+# Failing, reporting and /ksql as the other e2e scripts do them.
+run = Run("first-order", BOOTSTRAP, DDSQL, REGISTRY)
+fail, ok, ksql = run.fail, run.ok, run.ksql
 
 
 # The change events: users 1..USERS order three times each (increasing order
