@@ -2569,6 +2569,8 @@ impl Binder<'_> {
             from.key.iter().map(|k| (k.clone(), pos)).collect()
         };
         let mut keys: Vec<Option<(ScalarExpr, Column)>> = vec![None; key_exprs.len()];
+        // The expression the projection named each key by.
+        let mut named_by: Vec<Option<ScalarExpr>> = vec![None; key_exprs.len()];
         let mut values = Vec::new();
         let mut namer = Namer::new(&from.scope);
         if from.kind == SourceKind::Stream {
@@ -2593,7 +2595,7 @@ impl Binder<'_> {
             match key_slot {
                 // The same expression twice; a join's key from the other
                 // side (`L.K, R.K`) is a value column.
-                Some(k) if keys[k].as_ref().is_some_and(|(e, _)| *e == bound.expr) => {
+                Some(k) if named_by[k].as_ref() == Some(&bound.expr) => {
                     return Err(key_twice(
                         keys[k].as_ref().map(|(_, c)| &c.name),
                         &name,
@@ -2605,6 +2607,7 @@ impl Binder<'_> {
                 // column, selected as the key, holds the right key where
                 // the left row is missing, as in ksqlDB.
                 Some(k) if keys[k].is_none() => {
+                    named_by[k] = Some(bound.expr);
                     keys[k] = Some((key_exprs[k].0.clone(), Column::new(name, ty, true)))
                 }
                 _ => values.push((bound.expr, Column::new(name, ty, false))),
