@@ -663,3 +663,77 @@ fn a_sinks_timestamp_column_and_a_joins_left_rowtime() {
         );
     }
 }
+
+/// `WITH (TIMESTAMP='col', TIMESTAMP_FORMAT='pattern')`: a STRING column,
+/// in a Java `DateTimeFormatter` pattern (UTC), is ROWTIME; a record whose
+/// text does not match is logged and skipped, the rest go on. A CREATE ...
+/// AS SELECT with the same properties stamps its sink's records from the
+/// column.
+#[test]
+fn a_string_timestamp_column_is_read_through_timestamp_format() {
+    let (_dir, session) = session_with(
+        "create stream s (id bigint key, at string) with (kafka_topic='s', format='JSON',
+           timestamp='at', timestamp_format='yyyy-MM-dd HH:mm:ss', partitions=1);
+         create stream copy with (format='JSON') as select id, at, rowtime as rt from s;
+         create stream restamped with (format='JSON', timestamp='later',
+           timestamp_format='yyyy-MM-dd''T''HH:mm') as
+           select id, '2021-01-02T00:00' as later from s;",
+    );
+    let r = |id: i64, at: &str| rec(json!(id), Some(json!({ "AT": at })), 5);
+    session
+        .log()
+        .append(
+            "s",
+            0,
+            &[
+                r(1, "2021-01-01 00:00:01"),
+                r(2, "yesterday"),
+                r(3, "2021-01-01 00:00:03"),
+            ],
+        )
+        .unwrap();
+    let report = session.run_until_caught_up(&RunOptions::default()).unwrap();
+    let base = 1_609_459_200_000; // 2021-01-01T00:00:00Z
+    let stamps: Vec<(Json, Json, i64)> = common::records(&session, "COPY");
+    assert_eq!(
+        stamps,
+        vec![
+            (
+                json!(1),
+                json!({"AT": "2021-01-01 00:00:01", "RT": base + 1000}),
+                base + 1000
+            ),
+            (
+                json!(3),
+                json!({"AT": "2021-01-01 00:00:03", "RT": base + 3000}),
+                base + 3000
+            ),
+        ]
+    );
+    // Logged once by each of the two queries that read it.
+    assert_eq!(report.processing_errors, 2);
+    let later = base + 86_400_000;
+    let restamped: Vec<i64> = common::records(&session, "RESTAMPED")
+        .iter()
+        .map(|(_, _, ts)| *ts)
+        .collect();
+    assert_eq!(restamped, vec![later, later]);
+    // Refused with the reason: a format for a non-STRING column, or no TIMESTAMP.
+    let (_dir, mut session) = session_with("");
+    let e = session
+        .execute_script(
+            "create stream x (id bigint key, at bigint) with (kafka_topic='x', format='JSON',
+               timestamp='at', timestamp_format='yyyy', partitions=1);",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("STRING TIMESTAMP column"), "{e}");
+    let e = session
+        .execute_script(
+            "create stream x (id bigint key, at string) with (kafka_topic='x', format='JSON',
+               timestamp_format='yyyy', partitions=1);",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("TIMESTAMP='col'"), "{e}");
+}

@@ -483,15 +483,23 @@ fn running_query<'c>(catalog: &'c Catalog, id: &Ident) -> Result<&'c PersistentQ
     })
 }
 
-/// The column `WITH (TIMESTAMP='col')` names among `columns` of `source`:
-/// a BIGINT or TIMESTAMP that holds each record's time.
+/// The column `WITH (TIMESTAMP='col')` names among `columns` of `source`
+/// (a BIGINT or TIMESTAMP that holds each record's time, or a STRING in the
+/// pattern `TIMESTAMP_FORMAT` gives), and that pattern.
 fn timestamp_column(
     props: &Properties,
     columns: &[Column],
     source: &Ident,
-) -> Result<Option<usize>> {
+) -> Result<(Option<usize>, Option<String>)> {
+    let format = props.string("TIMESTAMP_FORMAT")?;
     let Some((col, pos)) = props.string("TIMESTAMP")? else {
-        return Ok(None);
+        if let Some((_, pos)) = format {
+            return Err(SqlError::new(
+                pos,
+                "TIMESTAMP_FORMAT says how the TIMESTAMP column is written: name the column with TIMESTAMP='col' too",
+            ));
+        }
+        return Ok((None, None));
     };
     let wanted = Ident {
         value: col.clone(),
@@ -511,13 +519,26 @@ fn timestamp_column(
                 ),
             )
         })?;
-    if !matches!(columns[i].ty, SqlType::BigInt | SqlType::Timestamp) {
-        return Err(SqlError::new(
+    match (&columns[i].ty, format) {
+        (SqlType::String, Some((format, fpos))) => {
+            functions::datetime::Pattern::compile(&format).map_err(|e| {
+                SqlError::new(fpos, format!("TIMESTAMP_FORMAT '{format}' is not a valid pattern: {e}"))
+            })?;
+            Ok((Some(i), Some(format)))
+        }
+        (ty, Some((_, fpos))) => Err(SqlError::new(
+            fpos,
+            format!("TIMESTAMP_FORMAT is for a STRING TIMESTAMP column; {} is {ty}", columns[i].name),
+        )),
+        (SqlType::BigInt | SqlType::Timestamp, None) => Ok((Some(i), None)),
+        (ty, None) => Err(SqlError::new(
             pos,
-            format!("the TIMESTAMP column {} must be BIGINT or TIMESTAMP, not {} (TIMESTAMP_FORMAT for strings is not supported yet)", columns[i].name, columns[i].ty),
-        ));
+            format!(
+                "the TIMESTAMP column {} must be BIGINT or TIMESTAMP, not {ty}; for a STRING, give its pattern as TIMESTAMP_FORMAT",
+                columns[i].name
+            ),
+        )),
     }
-    Ok(Some(i))
 }
 
 /// Where to point at a misplaced window bound: the HAVING clause, else
@@ -662,7 +683,7 @@ const KNOWN_PROPERTIES: &[&str] = &[
 
 /// Properties that parse but whose behaviour is not built yet: refused
 /// rather than silently ignored, because they would change results.
-const UNSUPPORTED_PROPERTIES: &[&str] = &["TIMESTAMP_FORMAT"];
+const UNSUPPORTED_PROPERTIES: &[&str] = &[];
 
 struct Properties {
     values: BTreeMap<String, (Literal, Pos)>,
@@ -2016,7 +2037,7 @@ impl Binder<'_> {
         keys.extend(values);
         // Header columns last: readers fill them after the value's.
         keys.extend(headers);
-        let timestamp_column = timestamp_column(&props, &keys, &c.name)?;
+        let (timestamp_column, timestamp_format) = timestamp_column(&props, &keys, &c.name)?;
         let source = Source {
             name: c.name.normalized(),
             kind: c.kind,
@@ -2029,6 +2050,7 @@ impl Binder<'_> {
             key_delimiter: props.delimiter("KEY_DELIMITER")?,
             value_delimiter: props.delimiter("VALUE_DELIMITER")?,
             timestamp_column,
+            timestamp_format,
             // With inferred columns, the statement as if they were declared,
             // so a restart does not infer again from a newer schema.
             sql: if columns.len() == c.columns.len() && defaulted.is_empty() {
@@ -2158,7 +2180,8 @@ impl Binder<'_> {
             props.wrap_single_value(bound.plan.columns.iter().filter(|c| !c.key).count())?;
         // `WITH (TIMESTAMP='col')`: the sink's records take their time from
         // the column, and readers of the sink read it from there too.
-        let timestamp_column = timestamp_column(&props, &bound.plan.columns, &c.name)?;
+        let (timestamp_column, timestamp_format) =
+            timestamp_column(&props, &bound.plan.columns, &c.name)?;
         if let Some(i) = timestamp_column {
             let width =
                 1 + bound.plan.columns.len() + if bound.plan.window.is_some() { 2 } else { 0 };
@@ -2167,6 +2190,22 @@ impl Binder<'_> {
                 SqlType::Timestamp => {
                     ScalarExpr::Call(functions::ScalarFunc::UnixTimestamp, vec![column])
                 }
+                // A STRING in TIMESTAMP_FORMAT; one that does not parse is
+                // NULL and logged, and its record left out.
+                SqlType::String => ScalarExpr::Call(
+                    functions::ScalarFunc::UnixTimestamp,
+                    vec![ScalarExpr::Call(
+                        functions::ScalarFunc::ParseTimestamp,
+                        vec![
+                            column,
+                            ScalarExpr::Literal(Value::String(
+                                timestamp_format
+                                    .clone()
+                                    .expect("a STRING TIMESTAMP has a format"),
+                            )),
+                        ],
+                    )],
+                ),
                 _ => column,
             };
             let exprs = std::iter::once(time)
@@ -2195,6 +2234,7 @@ impl Binder<'_> {
                 _ => props.delimiter("VALUE_DELIMITER")?,
             },
             timestamp_column,
+            timestamp_format,
             sql: if defaulted.is_empty() {
                 self.sql.to_string()
             } else {

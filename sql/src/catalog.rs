@@ -126,6 +126,10 @@ pub struct Source {
     /// The column that holds ROWTIME (`WITH (TIMESTAMP='col')`), instead of
     /// the record's timestamp: an index into `columns`.
     pub timestamp_column: Option<usize>,
+    /// `WITH (TIMESTAMP_FORMAT='...')`: the TIMESTAMP column is a STRING
+    /// in this Java `DateTimeFormatter` pattern, read as UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_format: Option<String>,
     /// The statement that created it.
     pub sql: String,
     /// A windowed table (a `WINDOW` aggregation): its rows carry
@@ -159,6 +163,21 @@ pub enum Envelope {
 }
 
 impl Source {
+    /// ROWTIME from the TIMESTAMP column's value `v`: a BIGINT or TIMESTAMP
+    /// as it is, a STRING through `timestamp_format`.
+    pub fn rowtime_of(&self, v: &crate::types::Value) -> Result<i64, String> {
+        use crate::functions::datetime::{Pattern, Zone};
+        use crate::types::Value;
+        match (v, &self.timestamp_format) {
+            (Value::BigInt(t) | Value::Timestamp(t), _) => Ok(*t),
+            (Value::String(s), Some(format)) => Pattern::cached(format)?
+                .parse_timestamp(s, &Zone::utc())
+                .map_err(|e| format!("the TIMESTAMP column's '{s}' does not match TIMESTAMP_FORMAT '{format}': {e}")),
+            (Value::Null, _) => Err("the TIMESTAMP column is NULL".into()),
+            (other, _) => Err(format!("the TIMESTAMP column holds {other:?}, not a time")),
+        }
+    }
+
     pub fn key_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| c.key)
     }
