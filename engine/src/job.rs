@@ -447,10 +447,7 @@ pub(crate) fn reader(
         batch: options.batch.max(1),
         sequence_header: options.sequence_header.clone(),
         timestamp_column: source.timestamp_column,
-        timestamp_source: source
-            .timestamp_format
-            .is_some()
-            .then(|| Arc::new(source.clone())),
+        timestamp_format: source.timestamp_format.clone(),
         width: source.width(),
         headers: source
             .columns

@@ -163,21 +163,6 @@ pub enum Envelope {
 }
 
 impl Source {
-    /// ROWTIME from the TIMESTAMP column's value `v`: a BIGINT or TIMESTAMP
-    /// as it is, a STRING through `timestamp_format`.
-    pub fn rowtime_of(&self, v: &crate::types::Value) -> Result<i64, String> {
-        use crate::functions::datetime::{Pattern, Zone};
-        use crate::types::Value;
-        match (v, &self.timestamp_format) {
-            (Value::BigInt(t) | Value::Timestamp(t), _) => Ok(*t),
-            (Value::String(s), Some(format)) => Pattern::cached(format)?
-                .parse_timestamp(s, &Zone::utc())
-                .map_err(|e| format!("the TIMESTAMP column's '{s}' does not match TIMESTAMP_FORMAT '{format}': {e}")),
-            (Value::Null, _) => Err("the TIMESTAMP column is NULL".into()),
-            (other, _) => Err(format!("the TIMESTAMP column holds {other:?}, not a time")),
-        }
-    }
-
     pub fn key_columns(&self) -> impl Iterator<Item = &Column> {
         self.columns.iter().filter(|c| c.key)
     }
@@ -377,5 +362,25 @@ impl Catalog {
         self.queries
             .iter()
             .find(|q| q.sink == source && (q.id.starts_with("CSAS_") || q.id.starts_with("CTAS_")))
+    }
+}
+
+/// ROWTIME from a TIMESTAMP column's value `v`: a BIGINT or TIMESTAMP as
+/// it is, a STRING through the source's `timestamp_format` (a Java pattern,
+/// read as UTC).
+pub fn rowtime_of(v: &crate::types::Value, format: Option<&str>) -> Result<i64, String> {
+    use crate::functions::datetime::{Pattern, Zone};
+    use crate::types::Value;
+    match (v, format) {
+        (Value::BigInt(t) | Value::Timestamp(t), _) => Ok(*t),
+        (Value::String(s), Some(format)) => Pattern::cached(format)?
+            .parse_timestamp(s, &Zone::utc())
+            .map_err(|e| {
+                format!(
+                    "the TIMESTAMP column's '{s}' does not match TIMESTAMP_FORMAT '{format}': {e}"
+                )
+            }),
+        (Value::Null, _) => Err("the TIMESTAMP column is NULL".into()),
+        (other, _) => Err(format!("the TIMESTAMP column holds {other:?}, not a time")),
     }
 }

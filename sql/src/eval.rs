@@ -930,26 +930,14 @@ fn json_of(v: &Value, ty: &SqlType, temporal_text: bool) -> Result<serde_json::V
         (Value::Null, _) => serde_json::Value::Null,
         (Value::Boolean(b), _) => serde_json::Value::Bool(*b),
         (Value::Int(i), _) => serde_json::Value::from(*i),
-        (Value::Date(d), _) if temporal_text => serde_json::Value::String(
-            (chrono::NaiveDate::default() + chrono::Duration::days(*d as i64))
-                .format("%Y-%m-%d")
-                .to_string(),
+        // The text CAST gives them (`java_string`), a TIME to the second,
+        // as ksqlDB's TO_JSON_STRING formats it.
+        (Value::Date(_) | Value::Timestamp(_), _) if temporal_text => serde_json::Value::String(
+            java_string(v, None).ok_or_else(|| format!("{v:?} is out of range"))?,
         ),
-        (Value::Time(ms), _) if temporal_text => {
-            let secs = ms / 1000;
-            let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-            // java.time.LocalTime's text: seconds only when not zero.
-            serde_json::Value::String(if s == 0 {
-                format!("{h:02}:{m:02}")
-            } else {
-                format!("{h:02}:{m:02}:{s:02}")
-            })
-        }
-        (Value::Timestamp(ms), _) if temporal_text => serde_json::Value::String(
-            chrono::DateTime::from_timestamp_millis(*ms)
-                .ok_or_else(|| format!("timestamp {ms} is out of range"))?
-                .format("%Y-%m-%dT%H:%M:%S%.3f")
-                .to_string(),
+        (Value::Time(ms), _) if temporal_text => serde_json::Value::String(
+            java_string(&Value::Time(ms - ms % 1000), None)
+                .ok_or_else(|| format!("{v:?} is out of range"))?,
         ),
         (Value::BigInt(i), _) | (Value::Timestamp(i), _) => serde_json::Value::from(*i),
         (Value::Date(i), _) | (Value::Time(i), _) => serde_json::Value::from(*i),

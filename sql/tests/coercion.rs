@@ -62,6 +62,8 @@ fn numbers_widen_also_inside_arrays_maps_and_structs() {
 fn a_string_literal_coerces_to_the_other_sides_type() {
     for c in [
         "1 = '1'",
+        "-5 = '-5'",
+        "0 > '-1.5'",
         "5000000000 = '5000000000'",
         "1.5 = '1.5'",
         "10 IN ('10', 11)",

@@ -395,3 +395,18 @@ fn text_functions_have_their_bytes_forms() {
         Value::Array(vec![bytes(b"a"), bytes(b"b")])
     );
 }
+
+/// TO_JSON_STRING writes a TIME to the second, as ksqlDB's formatter does
+/// (`LocalTime.ofSecondOfDay`), where CAST keeps its milliseconds.
+#[test]
+fn to_json_string_writes_times_to_the_second() {
+    let t = "PARSE_TIME('13:25:07.500', 'HH:mm:ss.SSS')";
+    assert_eq!(
+        value("s", &format!("TO_JSON_STRING({t})")),
+        s("\"13:25:07\"")
+    );
+    assert_eq!(
+        value("s", &format!("CAST({t} AS STRING)")),
+        s("13:25:07.500")
+    );
+}

@@ -22,7 +22,7 @@ use differential_dataflow::{AsCollection, VecCollection};
 use timely::dataflow::operators::generic::operator::source;
 use timely::dataflow::{ProbeHandle, Scope};
 
-use ddsql_sql::catalog::{Header, SYSTEM_COLUMNS};
+use ddsql_sql::catalog::{rowtime_of, Header, SYSTEM_COLUMNS};
 use ddsql_sql::types::{Row, Value};
 
 use super::split_errors;
@@ -55,9 +55,8 @@ pub struct TopicReader {
     pub sequence_header: Option<String>,
     /// The decoded column that holds ROWTIME (`WITH (TIMESTAMP=...)`).
     pub timestamp_column: Option<usize>,
-    /// The source, whose `rowtime_of` reads that column (a STRING through
-    /// its `TIMESTAMP_FORMAT`).
-    pub timestamp_source: Option<Arc<ddsql_sql::catalog::Source>>,
+    /// The pattern of a STRING TIMESTAMP column (`TIMESTAMP_FORMAT`).
+    pub timestamp_format: Option<String>,
     /// How many columns a decoded row has (a tombstone's are NULL after
     /// what it decodes).
     pub width: usize,
@@ -376,13 +375,19 @@ pub fn read_topic<'s>(
                     };
                     // ROWTIME: the record's timestamp, or the TIMESTAMP column.
                     let rowtime = match (&decoded, reader.timestamp_column) {
-                        (Ok(Decoded::Row(columns)), Some(i)) => match (columns.get(i), &reader.timestamp_source) {
-                            (Some(Value::BigInt(t)) | Some(Value::Timestamp(t)), _) => Ok(*t),
-                            (Some(v), Some(source)) => source.rowtime_of(v).map_err(|e| {
-                                error(ErrorKind::RecordProcessing, format!("{e}; the record is skipped"))
-                            }),
-                            (Some(other), None) => Err(error(ErrorKind::RecordProcessing, format!("the TIMESTAMP column holds {other:?}, not a time; the record is skipped"))),
-                            (None, _) => Err(error(ErrorKind::RecordProcessing, "the TIMESTAMP column is missing".into())),
+                        (Ok(Decoded::Row(columns)), Some(i)) => match columns.get(i) {
+                            Some(v) => {
+                                rowtime_of(v, reader.timestamp_format.as_deref()).map_err(|e| {
+                                    error(
+                                        ErrorKind::RecordProcessing,
+                                        format!("{e}; the record is skipped"),
+                                    )
+                                })
+                            }
+                            None => Err(error(
+                                ErrorKind::RecordProcessing,
+                                "the TIMESTAMP column is missing".into(),
+                            )),
                         },
                         _ => Ok(fetched.record.timestamp),
                     };
